@@ -1,0 +1,159 @@
+"""What every connector offers: look up by NIK, verify claimed fields, submit, health.
+
+A connector returns the agency's *own* fields; turning them into the canonical model is the job of its mapping in
+`mappings/`. Failures are exceptions with a clear meaning for the bus: `AgencyUnavailable` and `AgencyTimeout`
+are transient (retry later), `AgencyRejected` is the agency's permanent "no", `AgencyProtocolError` means the reply
+could not be understood, `AgencyAccessDenied` means our credentials or network registration are wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+
+
+class FacetStatus(str, Enum):
+    """Outcome of asking one agency about one citizen, as shown in the record's provenance."""
+
+    ok = "ok"
+    not_found = "not_found"
+    unavailable = "unavailable"
+    timeout = "timeout"
+    error = "error"
+
+
+class LifeStatus(str, Enum):
+    """What the civil registry says of the person behind a NIK."""
+
+    alive = "alive"
+    deceased = "deceased"
+    inactive = "inactive"
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, so every timestamp Gerbang emits carries its offset."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """An agency's answer about one NIK: its own field names and values, untouched."""
+
+    agency: str
+    status: FacetStatus
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    fetched_at: dt.datetime = field(default_factory=utcnow)
+    life_status: LifeStatus | None = None
+    agency_code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Per-field verdicts of a yes/no check: {field: (matched, score or None)} in the agency's field names."""
+
+    agency: str
+    found: bool
+    fields: Mapping[str, tuple[bool, int | None]] = field(default_factory=dict)
+    agency_code: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """The agency accepted an application; `reference` is its own id for it."""
+
+    agency: str
+    reference: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Health:
+    """Whether the agency answers, and how fast."""
+
+    agency: str
+    up: bool
+    latency_ms: float | None = None
+    detail: str | None = None
+
+
+class AgencyError(Exception):
+    """Base of every failure a connector reports; `code` is the agency's own code when it gave one."""
+
+    transient: bool = False
+
+    def __init__(self, agency: str, message: str, *, code: str | None = None, retry_after_s: float | None = None):
+        super().__init__(f"{agency}: {message}")
+        self.agency = agency
+        self.message = message
+        self.code = code
+        self.retry_after_s = retry_after_s
+
+
+class AgencyUnavailable(AgencyError):
+    """Connection refused, 5xx, quota used up, outside hours: try again later."""
+
+    transient = True
+
+
+class AgencyTimeout(AgencyUnavailable):
+    """No answer within the connector's timeout."""
+
+
+class AgencyProtocolError(AgencyError):
+    """The reply could not be understood (malformed body, wrong content type, bad signature or envelope)."""
+
+    transient = True
+
+
+class AgencyAccessDenied(AgencyError):
+    """Our credentials, IP registration or agreement are refused: an operator must act."""
+
+
+class AgencyRejected(AgencyError):
+    """The agency's permanent refusal of a request (bad data, not eligible)."""
+
+
+class NotSupported(AgencyError):
+    """This agency does not offer the operation (e.g. Dukcapil takes no submissions)."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """The four things the bus asks of any agency. Implementations are async and never raise anything but
+    `AgencyError` subclasses for agency-side problems."""
+
+    name: str
+
+    async def lookup(self, nik: str) -> LookupResult: ...
+
+    async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult: ...
+
+    async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult: ...
+
+    async def health(self) -> Health: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ConnectorPlugin:
+    """What a connector package exposes through the `gerbang.connectors` entry-point group.
+
+    `create(config)` builds a client from its settings (`GERBANG_AGENCY_<NAME>_*`, keys lower-case);
+    `simulator(population, **options)` builds the agency's simulator as an ASGI app; `mapping` names the file in
+    `mappings/`; `facet` is the canonical facet the agency fills; `services` maps each submission service to the
+    JSON Schema of its payload.
+    """
+
+    name: str
+    title: str
+    facet: str
+    mapping: str
+    create: Callable[[Mapping[str, str]], Connector]
+    simulator: Callable[..., Any] | None = None
+    sim_config: Callable[[str], dict[str, str]] | None = None
+    services: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    protocol: str = "rest"

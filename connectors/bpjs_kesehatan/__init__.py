@@ -1,0 +1,28 @@
+"""BPJS Kesehatan (national health insurance, JKN): participant lookup by NIK and change of first-level clinic.
+
+REST JSON in the VClaim style: HMAC-SHA256 signed headers, replies whose `response` is AES-256-CBC encrypted
+LZ-string (recipe in `crypto.py`, codes and paths in `protocol.py`). The client is `client.BpjsKesehatanClient`,
+the simulator `simulator.simulator`, the mapping `mappings/bpjs_kesehatan.yaml` (facet `health_insurance`).
+"""
+
+from __future__ import annotations
+
+from connectors.base import ConnectorPlugin
+from connectors.bpjs_kesehatan.client import BpjsKesehatanClient, create
+from connectors.bpjs_kesehatan.protocol import AGENCY, SERVICES
+from connectors.bpjs_kesehatan.simulator import sim_config, simulator
+
+
+PLUGIN = ConnectorPlugin(
+    name=AGENCY,
+    title="BPJS Kesehatan",
+    facet="health_insurance",
+    mapping="bpjs_kesehatan",
+    create=create,
+    simulator=simulator,
+    sim_config=sim_config,
+    services=SERVICES,
+    protocol="rest",
+)
+
+__all__ = ["PLUGIN", "BpjsKesehatanClient", "create"]

@@ -1,0 +1,73 @@
+"""The BPJS Kesehatan wire protocol as Gerbang speaks it: paths, headers, metaData codes, service schema.
+
+Lookup follows the public VClaim guide (GET `Peserta/nik/{nik}/tglSEP/{yyyy-MM-dd}`, signed headers, encrypted
+`response`). What VClaim leaves open, or what has no public counterpart, is our design in VClaim's style:
+
+* **Timestamps** may be up to 300 s away from the agency's clock (simulator option `max_clock_skew_s`).
+* **Every reply is HTTP 200 with an envelope** `{"metaData": {"code": "<string>", "message": "..."},
+  "response": <encrypted string or null>}`; the outcome lives in `metaData.code`:
+
+  | code | meaning | client raises / returns |
+  |---|---|---|
+  | "200" | OK; `response` is encrypted | data |
+  | "201" | not found (lookup) / business refusal (submission); `response` null | not_found / AgencyRejected |
+  | "400" | malformed request (bad NIK, bad date, missing field or idempotency key) | AgencyRejected |
+  | "401" | auth failed: missing header, unknown cons id or user_key, bad signature, stale timestamp | AccessDenied |
+  | "409" | idempotency key reused with a different request | AgencyRejected |
+  | "500" | agency-side failure (any other "5xx" too) | AgencyUnavailable |
+
+  The client also maps "403" to AgencyAccessDenied and any other "4xx" to AgencyRejected; any other code is an
+  AgencyProtocolError. A plain HTTP 401/403 from a gateway (no envelope) is AgencyAccessDenied.
+
+* **Health** uses the cheap reference call GET `referensi/propinsi` (`response.list` of `{kode, nama}`).
+* **Participant update** (change of first-level clinic, "faskes tingkat 1") is POST `Peserta/updateFaskes` with
+  body `{"request": {"t_peserta": {"noKartu", "nik", "kdProviderBaru", "alasan", "user"}}}`, signed like every
+  call, with the bus's idempotency key in the `X-Idempotency-Key` header (the signature covers only
+  `cons_id&timestamp`, as in VClaim). Success answers `response.noPengajuan`, the agency's reference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+AGENCY = "bpjs_kesehatan"
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+"""Dates in BPJS requests (tglSEP) are Jakarta calendar dates."""
+
+PESERTA_BY_NIK = "Peserta/nik/{nik}/tglSEP/{service_date}"
+REFERENCE_PROVINCES = "referensi/propinsi"
+UPDATE_CLINIC = "Peserta/updateFaskes"
+IDEMPOTENCY_HEADER = "X-Idempotency-Key"
+
+CODE_OK = "200"
+CODE_NOT_FOUND = "201"  # also: business refusal of a submission
+CODE_BAD_REQUEST = "400"
+CODE_AUTH_FAILED = "401"
+CODE_KEY_REUSED = "409"
+CODE_SERVER_ERROR = "500"
+
+SERVICE_PARTICIPANT_UPDATE = "participant_update"
+
+PARTICIPANT_UPDATE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "BPJS Kesehatan participant update: change of first-level clinic (faskes tingkat 1)",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["nik", "new_clinic_code", "reason"],
+    "properties": {
+        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "description": "The participant's NIK"},
+        "card_number": {"type": "string", "pattern": "^[0-9]{13}$",
+                        "description": "JKN card number (noKartu); if given, the agency checks it is the NIK's"},
+        "new_clinic_code": {"type": "string", "pattern": "^[0-9A-Z]{8}$",
+                            "description": "kdProvider of the new first-level clinic"},
+        "reason": {"type": "string", "minLength": 3, "maxLength": 200, "description": "Why the participant moves"},
+    },
+}
+
+SERVICES: dict[str, dict[str, Any]] = {SERVICE_PARTICIPANT_UPDATE: PARTICIPANT_UPDATE_SCHEMA}
+
+
+def today_wib(now_epoch_s: float) -> dt.date:
+    """The Jakarta calendar date at an epoch instant."""
+    return dt.datetime.fromtimestamp(now_epoch_s, WIB).date()

@@ -1,0 +1,31 @@
+"""BPJS Ketenagakerjaan (workers' social security): membership and programmes by NIK, and member registration.
+
+No public specification of a BPJS Ketenagakerjaan membership web service exists. The protocol here is Gerbang's
+design in the style of Indonesian government SOAP services: SOAP 1.1 document/literal (`service.wsdl`, namespace
+`urn:id:bpjsketenagakerjaan:kepesertaan:v1`), WS-Security UsernameToken on every call, Indonesian element names,
+`kodeRespon`/`pesan` reply pairs (00 found, 01 not found), Client/Server faults with `kesalahan/kode` in the detail.
+Operations: `CekKepesertaan` (KPJ number, segment PU/BPU/PMI, status, employer name and NPP, programmes JHT, JKK,
+JKM, JP, JKP), `StatusLayanan` (health), `PendaftaranPeserta` (registration; idempotency key in the
+`KunciIdempotensi` SOAP header). The programme rules follow the regulations (PP 44, 45, 46/2015; PP 37/2021).
+"""
+
+from __future__ import annotations
+
+from connectors.base import ConnectorPlugin
+from connectors.bpjs_ketenagakerjaan.client import (MEMBERSHIP_REGISTRATION_SCHEMA, SERVICE_REGISTRATION,
+                                                    BpjsKetenagakerjaanClient, create)
+from connectors.bpjs_ketenagakerjaan.simulator import sim_config, simulator
+
+PLUGIN = ConnectorPlugin(
+    name="bpjs_ketenagakerjaan",
+    title="BPJS Ketenagakerjaan — workers' social security membership",
+    facet="employment_insurance",
+    mapping="bpjs_ketenagakerjaan",
+    create=create,
+    simulator=simulator,
+    sim_config=sim_config,
+    services={SERVICE_REGISTRATION: MEMBERSHIP_REGISTRATION_SCHEMA},
+    protocol="soap",
+)
+
+__all__ = ["PLUGIN", "BpjsKetenagakerjaanClient", "create", "simulator", "sim_config"]

@@ -1,0 +1,90 @@
+"""Client of the BPJS Ketenagakerjaan membership web service (SOAP 1.1 + WS-Security UsernameToken), our design.
+
+The WSDL is packaged next to this module (`service.wsdl`) and never fetched; the endpoint is the `url` setting.
+Settings: `url` (endpoint address), `user`, `password`, `password_type` (`digest` default, or `text`),
+`timeout_s` (default 5).
+
+- `lookup(nik)` calls `CekKepesertaan`: kodeRespon 00 → ok with fields {kodeRespon, pesan, peserta{nomorKPJ, nama,
+  tanggalLahir, jenisKelamin, segmen, statusKepesertaan, tanggalKepesertaan}, perusahaan{npp, namaPerusahaan} or
+  None, daftarProgram: [{kodeProgram, namaProgram, status, tanggalMulai}]} (dates ISO text); 01 → not_found.
+- `submit("membership_registration", payload, key)` calls `PendaftaranPeserta` with the key in the
+  `KunciIdempotensi` SOAP header; refusals (already an active member, unknown employer NPP, missing mandatory
+  programmes, identity not Dukcapil's) are Client faults → AgencyRejected.
+- `health()` calls `StatusLayanan`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Mapping
+
+from connectors.base import AgencyProtocolError, FacetStatus, LookupResult, SubmitResult
+from connectors.soap import (SoapConnector, SoapSession, check_payload, password_token, plain, require,
+                             timeout_from)
+
+AGENCY = "bpjs_ketenagakerjaan"
+WSDL = Path(__file__).with_name("service.wsdl")
+BINDING = "{urn:id:bpjsketenagakerjaan:kepesertaan:v1}LayananKepesertaanBinding"
+SERVICE_REGISTRATION = "membership_registration"
+
+MEMBERSHIP_REGISTRATION_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Pendaftaran peserta BPJS Ketenagakerjaan (membership registration)",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["nik", "nama", "tanggalLahir", "jenisKelamin", "segmen", "upah", "tanggalMulai", "daftarProgram"],
+    "properties": {
+        "nik": {"type": "string", "pattern": "^[0-9]{16}$"},
+        "nama": {"type": "string", "minLength": 1, "maxLength": 100, "description": "Full name as Dukcapil holds it"},
+        "tanggalLahir": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+        "jenisKelamin": {"type": "string", "enum": ["L", "P"]},
+        "segmen": {"type": "string", "enum": ["PU", "BPU"],
+                   "description": "PU: wage earner (needs the employer's NPP); BPU: non-wage earner"},
+        "npp": {"type": "string", "pattern": "^[0-9]{8}$", "description": "Employer registration number (PU)"},
+        "upah": {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,2})?$",
+                 "description": "Monthly wage (PU) or declared income (BPU) in rupiah, as exact decimal text"},
+        "tanggalMulai": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+        "daftarProgram": {"type": "array", "minItems": 2, "maxItems": 5, "uniqueItems": True,
+                          "items": {"type": "string", "enum": ["JHT", "JKK", "JKM", "JP", "JKP"]}},
+    },
+    "if": {"properties": {"segmen": {"const": "PU"}}},
+    "then": {"required": ["npp"]},
+}
+
+
+class BpjsKetenagakerjaanClient(SoapConnector):
+    name = AGENCY
+    ping_operation = "StatusLayanan"
+    services = {SERVICE_REGISTRATION: MEMBERSHIP_REGISTRATION_SCHEMA}
+
+    async def lookup(self, nik: str) -> LookupResult:
+        reply = plain(await self.session.call("CekKepesertaan", nik=nik))
+        code = reply.get("kodeRespon")
+        if code == "01":
+            return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code,
+                                message=reply.get("pesan"))
+        if code != "00":
+            raise AgencyProtocolError(AGENCY, f"unexpected kodeRespon {code!r}", code=code)
+        fields = dict(reply)
+        fields["daftarProgram"] = (reply.get("daftarProgram") or {}).get("program") or []
+        return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=fields, agency_code=code)
+
+    async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
+        check_payload(AGENCY, self.services, service, payload)
+        body = {**payload, "upah": Decimal(payload["upah"]),
+                "daftarProgram": {"kodeProgram": list(payload["daftarProgram"])}}
+        reply = plain(await self.session.call("PendaftaranPeserta", **body, _soapheaders={"kunci": idempotency_key}))
+        reference = reply.get("nomorRegistrasi")
+        if reply.get("kodeRespon") != "00" or not reference:
+            raise AgencyProtocolError(AGENCY, "registration reply without a reference", code=reply.get("kodeRespon"))
+        return SubmitResult(agency=AGENCY, reference=reference, detail=reply)
+
+
+def create(config: Mapping[str, str]) -> BpjsKetenagakerjaanClient:
+    """A client from its settings (`GERBANG_AGENCY_BPJS_KETENAGAKERJAAN_*`)."""
+    token = password_token(require(config, AGENCY, "user"), require(config, AGENCY, "password"),
+                           config.get("password_type") or "digest")
+    session = SoapSession(AGENCY, WSDL, require(config, AGENCY, "url"), binding=BINDING, wsse=token,
+                          timeout_s=timeout_from(config, AGENCY))
+    return BpjsKetenagakerjaanClient(session)

@@ -1,0 +1,112 @@
+"""A circuit breaker around any connector: after repeated failures, fail fast until a probe succeeds.
+
+A legacy agency backend that is down should cost a counter nothing: once `threshold` consecutive transient
+failures are seen the breaker opens and calls fail at once with AgencyUnavailable; after `reset_after_s` one call
+is let through (half-open); its success closes the breaker, its failure opens it again. A refusal by the agency
+(AgencyRejected, not-found) is an answer, not a failure.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any, Awaitable, TypeVar
+
+from connectors.base import AgencyError, AgencyUnavailable, Connector, Health, LookupResult, SubmitResult, VerifyResult
+
+T = TypeVar("T")
+
+
+class BreakerState(str, Enum):
+    closed = "closed"
+    open = "open"
+    half_open = "half_open"
+
+
+class CircuitBreaker:
+    """Breaker state for one agency (thread-safe; the API's event loop and worker threads may share it)."""
+
+    def __init__(self, agency: str, threshold: int = 5, reset_after_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.agency, self.threshold, self.reset_after_s, self.clock = agency, threshold, reset_after_s, clock
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.probing = False
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> BreakerState:
+        if self.opened_at is None:
+            return BreakerState.closed
+        if self.clock() - self.opened_at >= self.reset_after_s:
+            return BreakerState.half_open
+        return BreakerState.open
+
+    def admit(self) -> None:
+        """Raise AgencyUnavailable if the call must not go out now."""
+        with self._lock:
+            state = self.state
+            if state is BreakerState.closed:
+                return
+            if state is BreakerState.half_open and not self.probing:
+                self.probing = True
+                return
+            assert self.opened_at is not None
+            wait = max(0.0, self.reset_after_s - (self.clock() - self.opened_at))
+            raise AgencyUnavailable(self.agency, "circuit open after repeated failures", code="circuit_open",
+                                    retry_after_s=wait or self.reset_after_s)
+
+    def success(self) -> None:
+        with self._lock:
+            self.failures, self.opened_at, self.probing = 0, None, False
+
+    def failure(self) -> None:
+        with self._lock:
+            self.failures += 1
+            if self.probing or self.failures >= self.threshold:
+                self.opened_at = self.clock()
+            self.probing = False
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"state": self.state.value, "consecutive_failures": self.failures}
+
+
+class BreakerConnector:
+    """A Connector that consults a CircuitBreaker before every call to the wrapped one."""
+
+    def __init__(self, inner: Connector, breaker: CircuitBreaker):
+        self.inner, self.breaker = inner, breaker
+        self.name = inner.name
+
+    async def _guarded(self, call: Callable[[], Awaitable[T]]) -> T:
+        self.breaker.admit()
+        try:
+            result = await call()
+        except AgencyError as exc:
+            if exc.transient:
+                self.breaker.failure()
+            else:
+                self.breaker.success()
+            raise
+        except BaseException:
+            self.breaker.failure()
+            raise
+        self.breaker.success()
+        return result
+
+    async def lookup(self, nik: str) -> LookupResult:
+        return await self._guarded(lambda: self.inner.lookup(nik))
+
+    async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
+        return await self._guarded(lambda: self.inner.verify(nik, claims))
+
+    async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
+        return await self._guarded(lambda: self.inner.submit(service, payload, idempotency_key))
+
+    async def health(self) -> Health:
+        return await self.inner.health()  # health checks report, they do not trip or heal the breaker
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

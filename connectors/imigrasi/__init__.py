@@ -1,0 +1,30 @@
+"""Direktorat Jenderal Imigrasi (passports): passports held by a NIK, and passport applications.
+
+No public specification of an Imigrasi passport web service exists. The protocol here is Gerbang's design in the
+style of Indonesian government SOAP services: SOAP 1.1 document/literal (`service.wsdl`, namespace
+`urn:id:imigrasi:paspor:v1`), WS-Security UsernameToken on every call, Indonesian element names,
+`kodeRespon`/`pesan` reply pairs (00 found, 01 not found), Client/Server faults with `kesalahan/kode` in the detail.
+Operations: `CariPasporByNIK`, `CekKoneksi` (health), `PermohonanPaspor` (application; the idempotency key travels
+as the `idTransaksi` element). The business rules follow what is known of the real service: the applicant's NIK is
+validated against Dukcapil, the fee is billed at once and paid within two hours, each office has a daily quota.
+"""
+
+from __future__ import annotations
+
+from connectors.base import ConnectorPlugin
+from connectors.imigrasi.client import PASSPORT_APPLICATION_SCHEMA, SERVICE_APPLICATION, ImigrasiClient, create
+from connectors.imigrasi.simulator import sim_config, simulator
+
+PLUGIN = ConnectorPlugin(
+    name="imigrasi",
+    title="Direktorat Jenderal Imigrasi — passports",
+    facet="passports",
+    mapping="imigrasi",
+    create=create,
+    simulator=simulator,
+    sim_config=sim_config,
+    services={SERVICE_APPLICATION: PASSPORT_APPLICATION_SCHEMA},
+    protocol="soap",
+)
+
+__all__ = ["PLUGIN", "ImigrasiClient", "create", "simulator", "sim_config"]

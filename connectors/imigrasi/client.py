@@ -1,0 +1,83 @@
+"""Client of the Imigrasi passport web service (SOAP 1.1 + WS-Security UsernameToken), our own protocol design.
+
+The WSDL is packaged next to this module (`service.wsdl`) and never fetched; the endpoint is the `url` setting.
+Settings: `url` (endpoint address), `user`, `password`, `password_type` (`digest` default, or `text`),
+`timeout_s` (default 5).
+
+- `lookup(nik)` calls `CariPasporByNIK`: kodeRespon 00 → ok with fields {kodeRespon, pesan, pemilik{namaLengkap,
+  tempatLahir, tanggalLahir, jenisKelamin}, daftarPaspor: [{nomorPaspor, jenis, tanggalTerbit, tanggalHabisBerlaku,
+  kantorImigrasi, status}]} (newest first, dates as ISO text); 01 → not_found.
+- `submit("passport_application", payload, key)` calls `PermohonanPaspor` with the key as `idTransaksi`; the
+  reply's billing code must be paid within two hours. Refusals (NIK unknown to Dukcapil, name or birth date not
+  Dukcapil's, quota full) are Client faults → AgencyRejected.
+- `health()` calls `CekKoneksi`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from connectors.base import AgencyProtocolError, FacetStatus, LookupResult, SubmitResult
+from connectors.soap import (SoapConnector, SoapSession, check_payload, password_token, plain, require,
+                             timeout_from)
+
+AGENCY = "imigrasi"
+WSDL = Path(__file__).with_name("service.wsdl")
+BINDING = "{urn:id:imigrasi:paspor:v1}LayananPasporBinding"
+SERVICE_APPLICATION = "passport_application"
+
+PASSPORT_APPLICATION_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Permohonan paspor (passport application with an appointment at an immigration office)",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["nik", "namaLengkap", "tanggalLahir", "jenisPaspor", "kodeKanim", "tanggalKedatangan", "tujuan"],
+    "properties": {
+        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "description": "The applicant's NIK"},
+        "namaLengkap": {"type": "string", "minLength": 1, "maxLength": 100,
+                        "description": "Full name exactly as Dukcapil holds it"},
+        "tanggalLahir": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+        "jenisPaspor": {"type": "string", "enum": ["BIASA", "ELEKTRONIK"]},
+        "kodeKanim": {"type": "string", "pattern": "^[A-Z]{2,8}$", "description": "Immigration office code"},
+        "tanggalKedatangan": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                              "description": "Appointment date (a working day within 60 days)"},
+        "tujuan": {"type": "string", "enum": ["WISATA", "UMROH", "HAJI", "BEKERJA", "BELAJAR", "KUNJUNGAN KELUARGA",
+                                              "BISNIS", "BEROBAT"]},
+    },
+}
+
+
+class ImigrasiClient(SoapConnector):
+    name = AGENCY
+    ping_operation = "CekKoneksi"
+    services = {SERVICE_APPLICATION: PASSPORT_APPLICATION_SCHEMA}
+
+    async def lookup(self, nik: str) -> LookupResult:
+        reply = plain(await self.session.call("CariPasporByNIK", nik=nik))
+        code = reply.get("kodeRespon")
+        if code == "01":
+            return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code,
+                                message=reply.get("pesan"))
+        if code != "00":
+            raise AgencyProtocolError(AGENCY, f"unexpected kodeRespon {code!r}", code=code)
+        fields = dict(reply)
+        fields["daftarPaspor"] = (reply.get("daftarPaspor") or {}).get("paspor") or []
+        return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=fields, agency_code=code)
+
+    async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
+        check_payload(AGENCY, self.services, service, payload)
+        reply = plain(await self.session.call("PermohonanPaspor", idTransaksi=idempotency_key, **payload))
+        reference = reply.get("nomorPermohonan")
+        if reply.get("kodeRespon") != "00" or not reference:
+            raise AgencyProtocolError(AGENCY, "application reply without a reference", code=reply.get("kodeRespon"))
+        return SubmitResult(agency=AGENCY, reference=reference, detail=reply)
+
+
+def create(config: Mapping[str, str]) -> ImigrasiClient:
+    """A client from its settings (`GERBANG_AGENCY_IMIGRASI_*`)."""
+    token = password_token(require(config, AGENCY, "user"), require(config, AGENCY, "password"),
+                           config.get("password_type") or "digest")
+    session = SoapSession(AGENCY, WSDL, require(config, AGENCY, "url"), binding=BINDING, wsse=token,
+                          timeout_s=timeout_from(config, AGENCY))
+    return ImigrasiClient(session)

@@ -1,0 +1,252 @@
+"""A simulator of an Imigrasi passport web service (SOAP 1.1, WS-Security UsernameToken), our own design.
+
+No public specification of an Imigrasi passport service exists; the contract in `service.wsdl` is Gerbang's, in the
+style of Indonesian government SOAP services. Data is derived per person with `population.rng(person,
+"imigrasi")` in a fixed order, anchored at a fixed date so it does not drift with the calendar: about a quarter of
+people hold or held passports, each person a short history (the latest first issued, older ones expired or
+cancelled). Validity follows the regulation: ten years for adults from 12 October 2022 (Permenkumham 18/2022),
+five years before that and for children. About 5 % of holders are on file with another spelling of the name or
+birth date than Dukcapil's.
+
+Applications (`PermohonanPaspor`) follow ../shared/agencies.md: the applicant's NIK, name and birth date are checked
+against the civil registry (here: the population), the fee is billed at once and must be paid within two hours,
+each immigration office (kanim) has a daily quota and serves on working days only. The sender's idempotency key is
+the `idTransaksi` element: a repeat returns the first application's reply. The fee table is the simulator's.
+
+Options: `users` ({user: password}), `today` (judging statuses and appointment dates), `daily_quota` per kanim.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+from fastapi import FastAPI
+from lxml import etree
+
+from connectors.simkit.control import SimControl
+from connectors.simkit.soap import (Builder, Holder, IdempotentReplies, SoapRequest, SoapService, add_years,
+                                    client_fault, holder_as_known, mount)
+
+if TYPE_CHECKING:
+    from connectors.simkit.population import Person, Population
+
+NS = "urn:id:imigrasi:paspor:v1"
+PATH = "/ws/paspor"
+WSDL = Path(__file__).with_name("service.wsdl")
+DEMO_USER, DEMO_PASSWORD = "mpp-gerbang", "imigrasi-demo-rahasia"
+DATA_END = dt.date(2024, 12, 31)
+TEN_YEARS_FROM = dt.date(2022, 10, 12)   # Permenkumham 18/2022: ten-year passports for adults
+HOLDER_SHARE = 0.25
+PAYMENT_WINDOW = dt.timedelta(hours=2)
+BOOKING_HORIZON_DAYS = 60
+FEES = {"BIASA": Decimal("350000"), "ELEKTRONIK": Decimal("650000")}
+KANIM = {
+    "JKTSEL": "KANTOR IMIGRASI KELAS I KHUSUS TPI JAKARTA SELATAN",
+    "JKTPUS": "KANTOR IMIGRASI KELAS I KHUSUS TPI JAKARTA PUSAT",
+    "TNG": "KANTOR IMIGRASI KELAS I KHUSUS NON TPI TANGERANG",
+    "BDG": "KANTOR IMIGRASI KELAS I TPI BANDUNG",
+    "SMG": "KANTOR IMIGRASI KELAS I TPI SEMARANG",
+    "YOG": "KANTOR IMIGRASI KELAS I TPI YOGYAKARTA",
+    "SBY": "KANTOR IMIGRASI KELAS I KHUSUS TPI SURABAYA",
+    "MDN": "KANTOR IMIGRASI KELAS I KHUSUS TPI MEDAN",
+    "DPS": "KANTOR IMIGRASI KELAS I KHUSUS TPI DENPASAR",
+    "MKS": "KANTOR IMIGRASI KELAS I KHUSUS TPI MAKASSAR",
+}
+KANIM_BY_PROVINCE = {"31": "JKTSEL", "36": "TNG", "32": "BDG", "33": "SMG", "34": "YOG", "35": "SBY", "12": "MDN",
+                     "51": "DPS", "73": "MKS"}
+TUJUAN = frozenset({"WISATA", "UMROH", "HAJI", "BEKERJA", "BELAJAR", "KUNJUNGAN KELUARGA", "BISNIS", "BEROBAT"})
+_NIK = re.compile(r"[0-9]{16}")
+
+b = Builder(NS, "imi")
+
+
+@dataclass(frozen=True)
+class Passport:
+    number: str
+    kind: str              # BIASA / ELEKTRONIK
+    issued: dt.date
+    expires: dt.date
+    office: str
+    cancelled: bool
+
+    def status(self, today: dt.date) -> str:
+        if self.cancelled:
+            return "DIBATALKAN"
+        return "BERLAKU" if self.expires >= today else "HABIS BERLAKU"
+
+
+@dataclass(frozen=True)
+class Traveller:
+    holder: Holder
+    birth_place: str
+    passports: tuple[Passport, ...]   # newest first
+
+
+def validity_years(issued: dt.date, birth: dt.date) -> int:
+    """Ten years for adults since 12 October 2022, otherwise five."""
+    adult = add_years(birth, 17) <= issued
+    return 10 if adult and issued >= TEN_YEARS_FROM else 5
+
+
+def traveller_of(population: Population, person: Person) -> Traveller | None:
+    """The person's passports as Imigrasi holds them, or None when they never held one."""
+    rng = population.rng(person, "imigrasi")
+    if rng.random() >= HOLDER_SHARE:
+        return None
+    earliest = max(person.birth_date + dt.timedelta(days=180), dt.date(2005, 1, 1))
+    if earliest > DATA_END:
+        return None
+    code = KANIM_BY_PROVINCE.get(person.province_code[:2])
+    place = person.regency.removeprefix("KABUPATEN ").removeprefix("KOTA ")
+    office = KANIM[code] if code else f"KANTOR IMIGRASI KELAS I TPI {place}"
+    issued = earliest + dt.timedelta(days=rng.randint(0, (DATA_END - earliest).days))
+    passports: list[Passport] = []
+    while issued <= DATA_END and len(passports) < 4:
+        electronic = issued.year >= 2014 and rng.random() < 0.4
+        kind = "ELEKTRONIK" if electronic else "BIASA"
+        number = ("E" if electronic else rng.choice("BC")) + f"{rng.randint(0, 9_999_999):07d}"
+        expires = add_years(issued, validity_years(issued, person.birth_date)) - dt.timedelta(days=1)
+        lost = rng.random() < 0.05
+        following = (issued + dt.timedelta(days=rng.randint(30, 400)) if lost
+                     else expires + dt.timedelta(days=rng.randint(-90, 3 * 365)))
+        # a passport replaced before it expires (lost, or renewed early) is cancelled when the new one is issued
+        replaced_early = following <= min(expires, DATA_END)
+        passports.append(Passport(number, kind, issued, expires, office, lost or replaced_early))
+        issued = following
+    holder = holder_as_known(person.name, person.birth_date, person.sex, rng)
+    return Traveller(holder, person.birth_place, tuple(reversed(passports[-3:])))
+
+
+class Registry:
+    """Travellers of one population (on first use), and bookings per kanim and day for the quota."""
+
+    def __init__(self, population: Population, daily_quota: int):
+        self.population = population
+        self.daily_quota = daily_quota
+        self._travellers: dict[str, Traveller | None] = {}
+        self.bookings: Counter[tuple[str, dt.date]] = Counter()
+
+    def traveller(self, nik: str) -> Traveller | None:
+        if nik not in self._travellers:
+            person = self.population.by_nik(nik)
+            self._travellers[nik] = traveller_of(self.population, person) if person is not None else None
+        return self._travellers[nik]
+
+
+def _nik(request: SoapRequest) -> str:
+    nik = request.text("nik")
+    if not _NIK.fullmatch(nik or ""):
+        raise client_fault("NIK harus 16 digit angka", kode="IMI-01")
+    return nik  # type: ignore[return-value]
+
+
+def cari_paspor(registry: Registry, today: dt.date, request: SoapRequest) -> etree._Element:
+    """CariPasporByNIK: the holder and their passports (newest first), or kodeRespon 01."""
+    traveller = registry.traveller(_nik(request))
+    reply = b.el("CariPasporByNIKResponse")
+    if traveller is None:
+        b.sub(reply, "kodeRespon", "01")
+        b.sub(reply, "pesan", "DATA PASPOR TIDAK DITEMUKAN")
+        return reply
+    b.sub(reply, "kodeRespon", "00")
+    b.sub(reply, "pesan", "DATA DITEMUKAN")
+    owner = b.sub(reply, "pemilik")
+    b.sub(owner, "namaLengkap", traveller.holder.name)
+    b.sub(owner, "tempatLahir", traveller.birth_place)
+    b.sub(owner, "tanggalLahir", traveller.holder.birth_date)
+    b.sub(owner, "jenisKelamin", traveller.holder.sex)
+    listing = b.sub(reply, "daftarPaspor")
+    for passport in traveller.passports:
+        item = b.sub(listing, "paspor")
+        b.sub(item, "nomorPaspor", passport.number)
+        b.sub(item, "jenis", passport.kind)
+        b.sub(item, "tanggalTerbit", passport.issued)
+        b.sub(item, "tanggalHabisBerlaku", passport.expires)
+        b.sub(item, "kantorImigrasi", passport.office)
+        b.sub(item, "status", passport.status(today))
+    return reply
+
+
+def cek_koneksi(request: SoapRequest) -> etree._Element:
+    """CekKoneksi: the cheap call used for health checks."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return b.el("CekKoneksiResponse", children=[b.el("status", "TERHUBUNG"), b.el("waktuServer", now)])
+
+
+def _date(request: SoapRequest, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(request.text(name) or "")
+    except ValueError:
+        raise client_fault(f"{name} harus tanggal YYYY-MM-DD", kode="IMI-02") from None
+
+
+def permohonan(registry: Registry, replies: IdempotentReplies, today: dt.date,
+               request: SoapRequest) -> etree._Element:
+    """PermohonanPaspor: check the applicant against the civil registry, book the kanim, bill the fee."""
+    key = request.text("idTransaksi")
+    earlier = replies.replay(key)  # type: ignore[arg-type]
+    if earlier is not None:
+        return earlier
+    nik, name, birth = _nik(request), request.text("namaLengkap"), _date(request, "tanggalLahir")
+    kind, kanim, purpose = request.text("jenisPaspor"), request.text("kodeKanim"), request.text("tujuan")
+    visit = _date(request, "tanggalKedatangan")
+    if kind not in FEES:
+        raise client_fault("jenisPaspor harus BIASA atau ELEKTRONIK", kode="IMI-03")
+    if purpose not in TUJUAN:
+        raise client_fault("tujuan tidak dikenal", kode="IMI-04")
+    person = registry.population.by_nik(nik)
+    if person is None or not person.in_dukcapil or person.life_status != "alive":
+        raise client_fault("NIK tidak terdaftar atau tidak aktif di Dukcapil", kode="IMI-11")
+    if " ".join((name or "").upper().split()) != person.name or birth != person.birth_date:
+        raise client_fault("nama atau tanggal lahir tidak sesuai dengan data Dukcapil", kode="IMI-12")
+    if kanim not in KANIM:
+        raise client_fault("kode kantor imigrasi tidak dikenal", kode="IMI-13")
+    if visit <= today or (visit - today).days > BOOKING_HORIZON_DAYS or visit.weekday() >= 5:
+        raise client_fault("tanggal kedatangan harus hari kerja dalam 60 hari ke depan", kode="IMI-14")
+    if registry.bookings[(kanim, visit)] >= registry.daily_quota:
+        raise client_fault("kuota kantor imigrasi pada tanggal tersebut sudah penuh", kode="IMI-15")
+    registry.bookings[(kanim, visit)] += 1
+    digest = hashlib.sha256(f"{key}|{nik}".encode()).hexdigest()
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    reply = b.el("PermohonanPasporResponse", children=[
+        b.el("kodeRespon", "00"), b.el("pesan", "PERMOHONAN DITERIMA, SEGERA LAKUKAN PEMBAYARAN"),
+        b.el("nomorPermohonan", f"{kanim}-{visit:%Y%m%d}-{digest[:8].upper()}"),
+        b.el("kodeBilling", f"820{int(digest[8:24], 16) % 10**12:012d}"),
+        b.el("jumlahBayar", FEES[kind]), b.el("batasPembayaran", now + PAYMENT_WINDOW),
+        b.el("kantorImigrasi", KANIM[kanim]), b.el("tanggalKedatangan", visit)])
+    return replies.keep(key, reply)  # type: ignore[arg-type]
+
+
+def simulator(population: Population, *, users: Mapping[str, str] | None = None, today: dt.date | None = None,
+              daily_quota: int = 100) -> FastAPI:
+    """The Imigrasi passport service over `population` as a FastAPI app (`app.state.control` drives its faults)."""
+    app = FastAPI(title="Imigrasi Paspor (simulator)", docs_url=None, redoc_url=None, openapi_url=None)
+    control = SimControl()
+    app.state.control = control
+    registry, replies = Registry(population, daily_quota), IdempotentReplies(control)
+
+    def day() -> dt.date:
+        return today or dt.date.today()
+
+    operations = {
+        "CariPasporByNIK": lambda request: cari_paspor(registry, day(), request),
+        "CekKoneksi": cek_koneksi,
+        "PermohonanPaspor": lambda request: permohonan(registry, replies, day(), request),
+    }
+    service = SoapService(path=PATH, wsdl=WSDL, namespace=NS, operations=operations,
+                          users=dict(users or {DEMO_USER: DEMO_PASSWORD}))
+    mount(app, service, control)
+    return app
+
+
+def sim_config(base_url: str) -> dict[str, str]:
+    """Client settings that talk to a simulator at `base_url` with its demo account."""
+    return {"url": base_url.rstrip("/") + PATH, "user": DEMO_USER, "password": DEMO_PASSWORD,
+            "password_type": "digest"}

@@ -1,0 +1,30 @@
+"""Korlantas Polri SIM (driving licences): licences held by a NIK, and online renewal of SIM A and C.
+
+No public specification of the Korlantas SIM web service exists. The protocol here is Gerbang's design in the
+style of Indonesian government SOAP services: SOAP 1.1 document/literal (`service.wsdl`, namespace
+`urn:id:polri:korlantas:sim:v1`), WS-Security UsernameToken on every call, Indonesian element names,
+`kodeRespon`/`pesan` reply pairs (00 found, 01 not found), Client/Server faults with `kesalahan/kode` in the detail.
+Operations: `CekSIMByNIK`, `CekStatusLayanan` (health), `PerpanjanganSIM` (renewal; idempotency key in the
+`KunciIdempotensi` SOAP header). The business rules follow what is known of the real service: renewal for SIM A
+and C only, five years' validity from issue, e-Rikkes and e-PPSI results required, SIM number checked against the NIK.
+"""
+
+from __future__ import annotations
+
+from connectors.base import ConnectorPlugin
+from connectors.korlantas.client import SERVICE_RENEWAL, SIM_RENEWAL_SCHEMA, KorlantasClient, create
+from connectors.korlantas.simulator import sim_config, simulator
+
+PLUGIN = ConnectorPlugin(
+    name="korlantas",
+    title="Korlantas Polri — SIM (driving licences)",
+    facet="driving_licences",
+    mapping="korlantas",
+    create=create,
+    simulator=simulator,
+    sim_config=sim_config,
+    services={SERVICE_RENEWAL: SIM_RENEWAL_SCHEMA},
+    protocol="soap",
+)
+
+__all__ = ["PLUGIN", "KorlantasClient", "create", "simulator", "sim_config"]

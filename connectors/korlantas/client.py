@@ -1,0 +1,82 @@
+"""Client of the Korlantas SIM web service (SOAP 1.1 + WS-Security UsernameToken), our own protocol design.
+
+The WSDL is packaged next to this module (`service.wsdl`) and never fetched; the endpoint is the `url` setting.
+Settings: `url` (endpoint address), `user`, `password`, `password_type` (`digest` default, or `text`),
+`timeout_s` (default 5).
+
+- `lookup(nik)` calls `CekSIMByNIK`: kodeRespon 00 → ok with fields {kodeRespon, pesan, pemegang{nama, tempatLahir,
+  tanggalLahir, jenisKelamin}, daftarSIM: [{nomorSIM, golongan, tanggalTerbit, berlakuSampai, status,
+  satpasPenerbit}]} (dates as ISO text); 01 → not_found.
+- `submit("sim_renewal", payload, key)` calls `PerpanjanganSIM` with the key in the `KunciIdempotensi` SOAP header;
+  Korlantas' refusals (SIM B1, number not the NIK's, blocked card) are Client faults → AgencyRejected.
+- `health()` calls `CekStatusLayanan`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from connectors.base import AgencyProtocolError, FacetStatus, LookupResult, SubmitResult
+from connectors.soap import (SoapConnector, SoapSession, check_payload, password_token, plain, require,
+                             timeout_from)
+
+AGENCY = "korlantas"
+WSDL = Path(__file__).with_name("service.wsdl")
+BINDING = "{urn:id:polri:korlantas:sim:v1}LayananSIMBinding"
+SERVICE_RENEWAL = "sim_renewal"
+
+SIM_RENEWAL_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Perpanjangan SIM (renewal of a SIM A or C)",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["nik", "nomorSIM", "golongan", "nomorRikkes", "nomorPsikologi"],
+    "properties": {
+        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "description": "The holder's NIK"},
+        "nomorSIM": {"type": "string", "pattern": "^[0-9]{12,16}$", "description": "The SIM being renewed"},
+        "golongan": {"type": "string", "enum": ["A", "C"],
+                     "description": "Only SIM A and C can be renewed at a service mall"},
+        "nomorRikkes": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9/-]{5,39}$",
+                        "description": "e-Rikkes (health check) result reference"},
+        "nomorPsikologi": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9/-]{5,39}$",
+                           "description": "e-PPSI (psychology test) result reference"},
+        "satpas": {"type": "string", "maxLength": 120, "description": "Preferred SATPAS for collection"},
+    },
+}
+
+
+class KorlantasClient(SoapConnector):
+    name = AGENCY
+    ping_operation = "CekStatusLayanan"
+    services = {SERVICE_RENEWAL: SIM_RENEWAL_SCHEMA}
+
+    async def lookup(self, nik: str) -> LookupResult:
+        reply = plain(await self.session.call("CekSIMByNIK", nik=nik))
+        code = reply.get("kodeRespon")
+        if code == "01":
+            return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code,
+                                message=reply.get("pesan"))
+        if code != "00":
+            raise AgencyProtocolError(AGENCY, f"unexpected kodeRespon {code!r}", code=code)
+        fields = dict(reply)
+        fields["daftarSIM"] = (reply.get("daftarSIM") or {}).get("sim") or []
+        return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=fields, agency_code=code)
+
+    async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
+        check_payload(AGENCY, self.services, service, payload)
+        reply = plain(await self.session.call("PerpanjanganSIM", **payload,
+                                              _soapheaders={"kunci": idempotency_key}))
+        reference = reply.get("nomorPermohonan")
+        if reply.get("kodeRespon") != "00" or not reference:
+            raise AgencyProtocolError(AGENCY, "renewal reply without a reference", code=reply.get("kodeRespon"))
+        return SubmitResult(agency=AGENCY, reference=reference, detail=reply)
+
+
+def create(config: Mapping[str, str]) -> KorlantasClient:
+    """A client from its settings (`GERBANG_AGENCY_KORLANTAS_*`)."""
+    token = password_token(require(config, AGENCY, "user"), require(config, AGENCY, "password"),
+                           config.get("password_type") or "digest")
+    session = SoapSession(AGENCY, WSDL, require(config, AGENCY, "url"), binding=BINDING, wsse=token,
+                          timeout_s=timeout_from(config, AGENCY))
+    return KorlantasClient(session)

@@ -1,0 +1,66 @@
+"""REST plumbing shared by the httpx-based connectors: one client per connector, failures mapped to AgencyError.
+
+Redirects are never followed (an agency that redirects is misconfigured, and following would let a reply send us
+elsewhere); timeouts are always set; a body that is not JSON is a protocol error, not a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+import httpx
+
+from connectors.base import AgencyProtocolError, AgencyTimeout, AgencyUnavailable
+
+DEFAULT_TIMEOUT_S = 5.0
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+def make_client(base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, headers: Mapping[str, str] | None = None,
+                transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """An AsyncClient for one agency: base URL, timeouts, no redirects, bounded pool."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
+        follow_redirects=False,
+        headers=dict(headers or {}),
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        transport=transport,
+    )
+
+
+async def send(client: httpx.AsyncClient, agency: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """Send a request; connection failures, timeouts and 5xx become AgencyUnavailable/AgencyTimeout."""
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise AgencyTimeout(agency, f"no answer in time ({type(exc).__name__})") from exc
+    except (httpx.TransportError, OSError) as exc:
+        raise AgencyUnavailable(agency, f"cannot reach the agency ({type(exc).__name__})") from exc
+    if response.status_code >= 500:
+        raise AgencyUnavailable(agency, f"agency answered HTTP {response.status_code}",
+                                retry_after_s=retry_after(response))
+    if len(response.content) > MAX_BODY_BYTES:
+        raise AgencyProtocolError(agency, "reply body too large")
+    return response
+
+
+def json_body(response: httpx.Response, agency: str) -> Any:
+    """The reply's JSON, or AgencyProtocolError if it is not JSON (wrong content type or malformed)."""
+    content_type = response.headers.get("content-type", "")
+    if "json" not in content_type:
+        raise AgencyProtocolError(agency, f"expected JSON, got content type {content_type or 'none'!r}")
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AgencyProtocolError(agency, "malformed JSON reply") from exc
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a numeric Retry-After header, if any."""
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,243 @@
+"""Client of Samsat (vehicle registration and annual tax): vehicles registered to a NIK, PKB payment codes.
+
+The protocol is ours (no public specification exists; see `connectors/samsat/__init__.py`): JSON over HTTPS with an
+`X-API-Key` header and one envelope for every reply, `{"code": "0000", "success": true, "message": …, "data": …}`.
+The outcome is `code`; the HTTP status only mirrors its class, so a 4xx body is read for its code, while a 5xx
+is "unavailable" whatever its body says.
+
+Codes → outcomes: 0000 ok · 0001 not found (lookup: not_found; payment: AgencyRejected) · 0002 bad request,
+0003 refused (plate not owned, tax year not payable) → AgencyRejected · 0401 bad API key, 0403 forbidden →
+AgencyAccessDenied · 05xx → AgencyUnavailable · anything else → AgencyProtocolError.
+
+Amounts arrive as JSON integers of rupiah or decimal strings; a JSON number with a fraction is read as `Decimal`
+(never `float`), so no rupiah is lost between Samsat and the counter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from decimal import Decimal
+from typing import Any, Mapping
+
+import httpx
+
+from connectors.base import (
+    AgencyAccessDenied,
+    AgencyError,
+    AgencyProtocolError,
+    AgencyRejected,
+    AgencyUnavailable,
+    FacetStatus,
+    Health,
+    LookupResult,
+    NotSupported,
+    SubmitResult,
+    VerifyResult,
+)
+from connectors.rest import DEFAULT_TIMEOUT_S, make_client, send
+
+AGENCY = "samsat"
+API_KEY_HEADER = "X-API-Key"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+PATH_BY_NIK = "/api/v1/kendaraan/cari-nik"
+PATH_PAYMENT_CODE = "/api/v1/pkb/kode-bayar"
+PATH_STATUS = "/api/v1/status"
+SERVICE_PKB = "pkb_payment"
+
+OK = "0000"
+NOT_FOUND = "0001"
+BAD_REQUEST = "0002"
+REFUSED = "0003"
+BAD_KEY = "0401"
+FORBIDDEN = "0403"
+INTERNAL = "0500"
+MAINTENANCE = "0503"
+CODE_STATUS = {OK: 200, NOT_FOUND: 404, BAD_REQUEST: 400, REFUSED: 422, BAD_KEY: 401, FORBIDDEN: 403,
+               INTERNAL: 500, MAINTENANCE: 503}
+"""Every code Samsat sends and the HTTP status that carries it."""
+
+PLATE = re.compile(r"\s*([A-Z]{1,2})\s*([0-9]{1,4})\s*([A-Z]{0,3})\s*")
+_MAX_TEXT = 200
+
+
+def split_plate(plate: str) -> tuple[str, str, str]:
+    """"B 1234 XYZ" (or "B1234XYZ") → ("B", "1234", "XYZ"): Samsat keys a vehicle on these three parts."""
+    match = PLATE.fullmatch(plate.upper()) if isinstance(plate, str) else None
+    if match is None:
+        raise ValueError("not an Indonesian registration plate (e.g. 'B 1234 XYZ')")
+    area, number, series = match.groups()
+    return area, number, series
+
+
+def parse_json(response: httpx.Response) -> Any:
+    """The reply's JSON with fractional numbers read as Decimal; not JSON → AgencyProtocolError."""
+    content_type = response.headers.get("content-type", "")
+    if "json" not in content_type:
+        raise AgencyProtocolError(AGENCY, f"expected JSON, got content type {content_type or 'none'!r}")
+    try:
+        return json.loads(response.content, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AgencyProtocolError(AGENCY, "malformed JSON reply") from exc
+
+
+def envelope_code(body: Any) -> str:
+    """The envelope's four-digit code (an int is zero-padded, as some gateways drop the leading zeros)."""
+    if not isinstance(body, dict) or "code" not in body:
+        raise AgencyProtocolError(AGENCY, "reply is not a Samsat envelope")
+    code = body["code"]
+    if isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= 9999:
+        return f"{code:04d}"
+    if isinstance(code, str) and re.fullmatch(r"[0-9]{4}", code.strip()):
+        return code.strip()
+    raise AgencyProtocolError(AGENCY, "envelope code is not four digits")
+
+
+def _message(body: Mapping[str, Any]) -> str:
+    value = body.get("message")
+    return str(value)[:_MAX_TEXT] if value not in (None, "") else ""
+
+
+def raise_for_code(code: str, body: Mapping[str, Any], what: str) -> None:
+    """Samsat's code → the bus's exception; 0000 (and 0001, which callers decide on) return quietly."""
+    if code in (OK, NOT_FOUND):
+        return
+    message = _message(body)
+    label = f"{what}: code {code}" + (f" ({message})" if message else "")
+    if code in (BAD_REQUEST, REFUSED):
+        raise AgencyRejected(AGENCY, label, code=code)
+    if code in (BAD_KEY, FORBIDDEN):
+        raise AgencyAccessDenied(AGENCY, f"{label}: API key refused", code=code)
+    if code.startswith("05"):
+        raise AgencyUnavailable(AGENCY, label, code=code)
+    raise AgencyProtocolError(AGENCY, f"{label}: unknown code", code=code)
+
+
+def _config_value(config: Mapping[str, str], key: str) -> str:
+    value = (config.get(key) or "").strip()
+    if not value:
+        raise ValueError(f"{AGENCY}: setting {key!r} is missing (GERBANG_AGENCY_SAMSAT_{key.upper()})")
+    return value
+
+
+def _timeout(config: Mapping[str, str]) -> float:
+    raw = config.get("timeout_s")
+    if raw in (None, ""):
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{AGENCY}: timeout_s must be a number of seconds") from None
+    if not value > 0:
+        raise ValueError(f"{AGENCY}: timeout_s must be positive")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Amounts (int/Decimal) as exact text, so a submission's detail survives JSON storage unchanged."""
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
+    return value
+
+
+class SamsatClient:
+    """The Samsat connector. Config keys: `url` (base), `api_key`, `timeout_s` (optional)."""
+
+    name = AGENCY
+
+    def __init__(self, config: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None):
+        self._http = make_client(
+            _config_value(config, "url").rstrip("/"),
+            timeout_s=_timeout(config),
+            headers={API_KEY_HEADER: _config_value(config, "api_key"), "Accept": "application/json"},
+            transport=transport,
+        )
+
+    async def call(self, method: str, path: str, what: str, **kwargs: Any) -> tuple[str, Mapping[str, Any]]:
+        """Send one request; returns (code, envelope) for 0000/0001 and raises for every other outcome."""
+        response = await send(self._http, AGENCY, method, path, **kwargs)
+        try:
+            body = parse_json(response)
+            code = envelope_code(body)
+        except AgencyProtocolError:
+            if response.status_code in (401, 403):
+                raise AgencyAccessDenied(AGENCY, f"{what}: HTTP {response.status_code} from the gateway",
+                                         code=str(response.status_code)) from None
+            if response.status_code != 200:
+                raise AgencyProtocolError(AGENCY, f"{what}: HTTP {response.status_code} without an envelope",
+                                          code=str(response.status_code)) from None
+            raise
+        raise_for_code(code, body, what)
+        return code, body
+
+    async def lookup(self, nik: str) -> LookupResult:
+        """Vehicles registered to `nik`: fields are Samsat's `data` (`nama_pemilik`, `kendaraan` [...])."""
+        code, body = await self.call("POST", PATH_BY_NIK, "vehicles by NIK", json={"nik": nik})
+        data = body.get("data")
+        vehicles = data.get("kendaraan") if isinstance(data, dict) else None
+        if code == NOT_FOUND or data is None or vehicles in (None, []):
+            return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code,
+                                message=_message(body) or None)
+        if not isinstance(vehicles, list) or not all(isinstance(v, dict) for v in vehicles):
+            raise AgencyProtocolError(AGENCY, "data.kendaraan is not a list of objects", code=code)
+        return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=data, agency_code=code,
+                            message=_message(body) or None)
+
+    async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
+        raise NotSupported(AGENCY, "Samsat offers no per-field verification")
+
+    async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
+        """Ask for a PKB payment code (kode bayar) for one plate and tax year; reference = the kode bayar.
+
+        The idempotency key travels in the `Idempotency-Key` header: a repeated key answers the same code."""
+        if service != SERVICE_PKB:
+            raise NotSupported(AGENCY, f"unknown service {service!r}; Samsat offers {SERVICE_PKB!r}")
+        if not idempotency_key:
+            raise ValueError("an idempotency key is required")
+        try:
+            area, number, series = split_plate(payload.get("plate"))  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise AgencyRejected(AGENCY, f"payment code: {exc}") from None
+        body = {"nik": payload.get("nik"), "kode_wilayah": area, "nomor": number, "seri": series,
+                "tahun_pajak": payload.get("year")}
+        code, envelope = await self.call("POST", PATH_PAYMENT_CODE, "payment code", json=body,
+                                         headers={IDEMPOTENCY_HEADER: idempotency_key})
+        if code == NOT_FOUND:
+            raise AgencyRejected(AGENCY, f"payment code: code {code} ({_message(envelope) or 'vehicle not found'})",
+                                 code=code)
+        data = envelope.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("kode_bayar"), str) or not data["kode_bayar"]:
+            raise AgencyProtocolError(AGENCY, "payment code: reply has no data.kode_bayar", code=code)
+        total = data.get("total")
+        if isinstance(total, bool) or not isinstance(total, int | str | Decimal):
+            raise AgencyProtocolError(AGENCY, "payment code: reply has no exact total", code=code)
+        detail = {
+            "payment_code": data["kode_bayar"],
+            "amount": _plain(total),
+            "currency": "IDR",
+            "valid_until": data.get("berlaku_sampai"),
+            "agency_fields": {k: str(v) if isinstance(v, Decimal) else v for k, v in data.items()},
+        }
+        return SubmitResult(agency=AGENCY, reference=data["kode_bayar"], detail=detail)
+
+    async def health(self) -> Health:
+        """GET the status endpoint (with the API key): 0000 means up."""
+        started = time.perf_counter()
+        try:
+            await self.call("GET", PATH_STATUS, "status")
+        except AgencyError as exc:
+            return Health(agency=AGENCY, up=False, latency_ms=_ms(started), detail=exc.message)
+        return Health(agency=AGENCY, up=True, latency_ms=_ms(started))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def create(config: Mapping[str, str]) -> SamsatClient:
+    """Entry point of the plug-in: a client from `GERBANG_AGENCY_SAMSAT_*` settings."""
+    return SamsatClient(config)

@@ -1,0 +1,102 @@
+"""The control surface every simulator shares, so tests and the demo can show every failure path.
+
+`POST /_sim/faults {"mode": "ok"|"down"|"slow"|"error"|"garbage", "delay_ms": N}` switches behaviour:
+down = 503 with the connection closed; slow = wait `delay_ms` then answer normally; error = the agency's own error
+reply; garbage = a malformed body with the agency's content type. `GET /_sim/stats` reports requests seen and
+submissions received per idempotency key. `POST /_sim/reset` clears counters and faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Literal
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+FaultMode = Literal["ok", "down", "slow", "error", "garbage"]
+ErrorReply = Callable[[Request], Awaitable[Response] | Response]
+
+
+class FaultSetting(BaseModel):
+    """Body of POST /_sim/faults."""
+
+    model_config = {"extra": "forbid"}
+    mode: FaultMode = "ok"
+    delay_ms: int = Field(default=0, ge=0, le=600_000)
+
+
+@dataclass
+class SimControl:
+    """Mutable state of one simulator: its fault mode and what it has seen."""
+
+    mode: FaultMode = "ok"
+    delay_ms: int = 0
+    requests: int = 0
+    submissions: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count_request(self) -> None:
+        with self.lock:
+            self.requests += 1
+
+    def record_submission(self, idempotency_key: str) -> int:
+        """Count a submission; returns how many times this key has now been received."""
+        with self.lock:
+            self.submissions[idempotency_key] += 1
+            return self.submissions[idempotency_key]
+
+    def stats(self) -> dict[str, object]:
+        with self.lock:
+            return {
+                "mode": self.mode,
+                "delay_ms": self.delay_ms,
+                "requests": self.requests,
+                "submissions": dict(self.submissions),
+                "submissions_total": sum(self.submissions.values()),
+            }
+
+    def reset(self) -> None:
+        with self.lock:
+            self.mode, self.delay_ms, self.requests = "ok", 0, 0
+            self.submissions.clear()
+
+
+def install(app: FastAPI, control: SimControl, *, error_reply: ErrorReply, garbage_body: bytes = b'{"content": [',
+            garbage_type: str = "application/json") -> None:
+    """Add /_sim routes and the fault middleware to a simulator app."""
+
+    @app.post("/_sim/faults", include_in_schema=False)
+    async def set_faults(setting: FaultSetting) -> dict[str, object]:
+        control.mode, control.delay_ms = setting.mode, setting.delay_ms
+        return control.stats()
+
+    @app.get("/_sim/stats", include_in_schema=False)
+    async def stats() -> dict[str, object]:
+        return control.stats()
+
+    @app.post("/_sim/reset", include_in_schema=False)
+    async def reset() -> dict[str, object]:
+        control.reset()
+        return control.stats()
+
+    @app.middleware("http")
+    async def faults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path.startswith("/_sim/"):
+            return await call_next(request)
+        control.count_request()
+        mode, delay_ms = control.mode, control.delay_ms
+        if mode == "down":
+            return JSONResponse({"error": "service unavailable"}, status_code=503, headers={"Connection": "close"})
+        if delay_ms:  # "slow" is the usual carrier of a delay, but any mode may add one
+            await asyncio.sleep(delay_ms / 1000)
+        if mode == "error":
+            reply = error_reply(request)
+            return await reply if asyncio.iscoroutine(reply) else reply  # type: ignore[return-value]
+        if mode == "garbage":
+            return Response(garbage_body, media_type=garbage_type)
+        return await call_next(request)

@@ -1,0 +1,255 @@
+"""SOAP 1.1 plumbing shared by the zeep-based connectors (Korlantas, Imigrasi, BPJS Ketenagakerjaan).
+
+Why it looks the way it does:
+- The WSDL ships inside the connector package and is parsed from disk with zeep's strict, hardened settings (no
+  DTDs, no entities, no external references); the WSDL loader's HTTP client is wired to a transport that refuses
+  every request, so nothing is ever fetched from the network at run time.
+- The endpoint comes from configuration (`url`), overriding the WSDL's `soap:address`: the address in a shipped
+  WSDL is documentation, not configuration.
+- Calls go through an httpx AsyncClient with timeouts and no redirects; envelopes are never logged (they carry NIKs).
+- Every failure is mapped to the `AgencyError` hierarchy: auth faults (WS-Security) → AgencyAccessDenied, other
+  Client faults → AgencyRejected, Server faults and 5xx → AgencyUnavailable, unparseable replies →
+  AgencyProtocolError, timeouts → AgencyTimeout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping
+
+import httpx
+import jsonschema
+import zeep
+import zeep.exceptions
+import zeep.helpers
+from lxml import etree
+from zeep.proxy import AsyncServiceProxy
+from zeep.transports import AsyncTransport
+from zeep.wsse.username import UsernameToken
+
+from connectors.base import (AgencyAccessDenied, AgencyError, AgencyProtocolError, AgencyRejected, AgencyTimeout,
+                             AgencyUnavailable, Health, NotSupported, VerifyResult)
+
+DEFAULT_TIMEOUT_S = 5.0
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+# WS-Security 1.1 fault codes (SOAP 1.1 carries them as the faultcode QName); all mean "your credentials".
+AUTH_FAULTS = frozenset({"FailedAuthentication", "InvalidSecurity", "InvalidSecurityToken", "FailedCheck",
+                         "SecurityTokenUnavailable", "MessageExpired", "UnsupportedSecurityToken",
+                         "UnsupportedAlgorithm"})
+
+
+def strict_settings() -> zeep.Settings:
+    """zeep settings for agency WSDLs and replies: strict parsing, no huge trees, no DTD, entities or fetches."""
+    return zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True,
+                         forbid_external=True)
+
+
+class _NoNetwork(httpx.BaseTransport):
+    """The WSDL loader's transport: loading a WSDL or XSD over the network is never allowed."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"network access while loading a WSDL is disabled ({request.url.host})")
+
+
+class _QuietTransport(AsyncTransport):
+    """zeep's AsyncTransport without body logging (envelopes carry NIKs) and with a reply size bound."""
+
+    async def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> httpx.Response:
+        response = await self.client.post(address, content=message, headers=headers)
+        if len(response.content) > MAX_BODY_BYTES:
+            raise zeep.exceptions.TransportError("reply body too large", status_code=response.status_code)
+        return response
+
+
+def password_token(user: str, password: str, password_type: str = "digest") -> UsernameToken:
+    """A WS-Security UsernameToken; `digest` sends SHA-1(nonce + created + password) with a fresh nonce each call."""
+    kind = (password_type or "digest").strip().lower()
+    if kind not in {"digest", "text"}:
+        raise ValueError(f"password_type must be 'digest' or 'text', not {password_type!r}")
+    return UsernameToken(user, password, use_digest=kind == "digest", zulu_timestamp=True)
+
+
+def require(config: Mapping[str, str], agency: str, key: str) -> str:
+    """A required config value, or a ValueError that names the environment variable to set."""
+    value = (config.get(key) or "").strip()
+    if not value:
+        raise ValueError(f"{agency}: setting {key!r} is required (GERBANG_AGENCY_{agency.upper()}_{key.upper()})")
+    return value
+
+
+def timeout_from(config: Mapping[str, str], agency: str) -> float:
+    """The `timeout_s` setting as a positive float (default 5 s)."""
+    raw = config.get("timeout_s")
+    if raw in (None, ""):
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{agency}: timeout_s must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{agency}: timeout_s must be positive")
+    return value
+
+
+class SoapSession:
+    """One agency's SOAP endpoint: a zeep AsyncClient over the packaged WSDL, bound to the configured address."""
+
+    def __init__(self, agency: str, wsdl: Path, address: str, *, binding: str | None = None,
+                 wsse: UsernameToken | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 transport: httpx.AsyncBaseTransport | None = None):
+        if not address.startswith(("http://", "https://")):
+            raise ValueError(f"{agency}: url must be an http(s) address, not {address!r}")
+        self.agency = agency
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
+                                      follow_redirects=False, transport=transport,
+                                      limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+        self._wsdl_http = httpx.Client(transport=_NoNetwork())
+        self.client = zeep.AsyncClient(str(wsdl), wsse=wsse, settings=strict_settings(),
+                                       transport=_QuietTransport(client=self.http, wsdl_client=self._wsdl_http))
+        names = list(self.client.wsdl.bindings)
+        if binding is None:
+            if len(names) != 1:
+                raise ValueError(f"{agency}: WSDL has {len(names)} bindings; name one")
+            binding = names[0]
+        # create_service overrides the WSDL's soap:address; zeep's AsyncClient inherits it unchanged and hands back a
+        # synchronous proxy, so re-wrap its binding and address in the async proxy.
+        bound = self.client.create_service(binding, address)
+        self.service = AsyncServiceProxy(self.client, bound._binding, **bound._binding_options)
+
+    async def call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        """Invoke an operation; every failure comes out as an AgencyError."""
+        return await guarded(self.agency, getattr(self.service, operation), *args, **kwargs)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        self._wsdl_http.close()
+
+
+async def guarded(agency: str, func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Run a zeep call and translate what can go wrong into the AgencyError hierarchy."""
+    try:
+        return await func(*args, **kwargs)
+    except AgencyError:
+        raise
+    except zeep.exceptions.Fault as exc:
+        raise fault_error(agency, exc) from exc
+    except zeep.exceptions.TransportError as exc:
+        raise transport_error(agency, exc) from exc
+    except httpx.TimeoutException as exc:
+        raise AgencyTimeout(agency, f"no answer in time ({type(exc).__name__})") from exc
+    except (httpx.TransportError, OSError) as exc:
+        raise AgencyUnavailable(agency, f"cannot reach the agency ({type(exc).__name__})") from exc
+    except (zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
+        raise AgencyProtocolError(agency, f"reply does not fit the agency's WSDL ({type(exc).__name__})") from exc
+
+
+def fault_code(fault: zeep.exceptions.Fault) -> tuple[str, str]:
+    """(class, local name) of a SOAP 1.1 faultcode: `soap:Client.Auth` → ("Client", "Client.Auth")."""
+    local = (fault.code or "").strip().rpartition(":")[2]
+    return local.split(".", 1)[0], local
+
+
+def detail_code(fault: zeep.exceptions.Fault, names: tuple[str, ...] = ("kode", "code", "errorCode")) -> str | None:
+    """The agency's own error code from the fault's <detail>, if it carries one."""
+    detail = fault.detail
+    if detail is None or not isinstance(detail, etree._Element):
+        return None
+    for element in detail.iter():
+        if isinstance(element.tag, str) and etree.QName(element).localname in names and (element.text or "").strip():
+            return element.text.strip()
+    return None
+
+
+def fault_error(agency: str, fault: zeep.exceptions.Fault) -> AgencyError:
+    """Classify a SOAP fault: WS-Security → access denied, Client → rejected, Server → unavailable."""
+    kind, local = fault_code(fault)
+    message = (fault.message or "").strip() or f"SOAP fault {fault.code}"
+    code = detail_code(fault) or local or None
+    if kind in AUTH_FAULTS:
+        return AgencyAccessDenied(agency, message, code=code)
+    if kind == "Client":
+        return AgencyRejected(agency, message, code=code)
+    if kind == "Server":
+        return AgencyUnavailable(agency, message, code=code)
+    return AgencyProtocolError(agency, f"unexpected SOAP fault {fault.code!r}: {message}", code=code)
+
+
+def transport_error(agency: str, exc: zeep.exceptions.TransportError) -> AgencyError:
+    """A reply zeep could not treat as SOAP: 5xx → unavailable, 401/403 → denied, anything else → protocol error."""
+    status = exc.status_code or 0
+    if status >= 500:
+        return AgencyUnavailable(agency, f"agency answered HTTP {status} without a SOAP envelope")
+    if status in (401, 403):
+        return AgencyAccessDenied(agency, f"agency answered HTTP {status}")
+    if status == 200:
+        return AgencyProtocolError(agency, "reply is not well-formed XML")
+    return AgencyProtocolError(agency, f"agency answered HTTP {status} without a usable SOAP envelope")
+
+
+def check_payload(agency: str, services: Mapping[str, Mapping[str, Any]], service: str,
+                  payload: Mapping[str, Any]) -> None:
+    """Refuse an unknown service (NotSupported) or a payload outside its JSON Schema (AgencyRejected, permanent)."""
+    schema = services.get(service)
+    if schema is None:
+        raise NotSupported(agency, f"no submission service {service!r}; offered: {', '.join(sorted(services))}")
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(dict(payload)))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "payload"
+        # only these messages are free of payload values (they name schema keys); the others quote the value
+        what = error.message if error.validator in ("required", "additionalProperties") else error.validator
+        raise AgencyRejected(agency, f"{service}: {where} does not match the schema ({what})")
+
+
+def plain(value: Any) -> Any:
+    """zeep objects → JSON-friendly dicts/lists: dates as ISO strings, decimals as strings (exact), None kept."""
+    value = zeep.helpers.serialize_object(value, target_cls=dict)
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+class SoapConnector:
+    """Common shape of the SOAP connectors: a session, a cheap `ping` operation for health, no verify."""
+
+    name: str = "soap"
+    ping_operation: str = ""
+    services: Mapping[str, Mapping[str, Any]] = {}
+
+    def __init__(self, session: SoapSession):
+        self.session = session
+
+    async def health(self) -> Health:
+        """Call the agency's cheapest operation and time it; any failure is `up=False` with the reason."""
+        started = time.perf_counter()
+        try:
+            await self.session.call(self.ping_operation)
+        except AgencyError as exc:
+            return Health(agency=self.name, up=False, latency_ms=_ms(started), detail=f"{type(exc).__name__}: "
+                                                                                        f"{exc.message}")
+        return Health(agency=self.name, up=True, latency_ms=_ms(started))
+
+    async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
+        raise NotSupported(self.name, "this agency offers no per-field verification")
+
+    async def aclose(self) -> None:
+        await self.session.aclose()
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

@@ -1,0 +1,66 @@
+"""The FastAPI application: one API for counter applications, auditors and operators.
+
+`create_app(settings)` builds everything from settings; tests pass their own settings (and, if they like, a ready
+agency registry). The database schema is expected to be migrated (`gerbang db upgrade`; the demo does it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from core.agencies import AgencyRegistry, build_registry
+from core.api import problems
+from core.api.auth import PrincipalCache
+from core.api.agencies import router as agencies_router
+from core.api.citizens import router as citizens_router
+from core.cache_store import SqlCacheStore
+from core.db import make_engine, session_factory
+from core.security.secrets import load_secrets
+from core.settings import Settings, get_settings
+from identity.cache import RecordCache
+
+
+def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | None = None) -> FastAPI:
+    """Build the API app. A given `registry` is used as is (and not closed); otherwise one is built at start."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.principals = PrincipalCache()
+        own_registry = registry is None
+        app.state.agencies = registry if registry is not None else build_registry(settings)
+        secrets = load_secrets(settings)
+        app.state.secrets = secrets
+        app.state.cache = RecordCache(SqlCacheStore(app.state.sessions), secrets.data_keys, secrets.nik_hash_key,
+                                      app.state.agencies.freshness(settings), settings.cache_freshness_s)
+        try:
+            yield
+        finally:
+            if own_registry:
+                await app.state.agencies.aclose()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Gerbang",
+        version="0.1.0",
+        description="One API for MPP counters: verified citizen records by NIK, applications to agencies, "
+                    "signed audit. Errors are RFC 9457 problem details with a stable `code`.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(citizens_router)
+    app.include_router(agencies_router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """Alive: the process answers."""
+        return {"status": "ok"}
+
+    return app

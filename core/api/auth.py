@@ -1,0 +1,76 @@
+"""Bearer API-key authentication and scope checks, as FastAPI dependencies.
+
+Keys are looked up by hash; answers are cached for a couple of seconds per process so a busy counter does not cost
+a database round trip per request, while a revoked key stops working within that time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from fastapi import Depends, Request
+
+from core.api.problems import Problem
+from core.security.clients import Principal, authenticate
+from core.security.keys import hash_key
+from core.security.scopes import allowed
+
+CACHE_TTL_S = 2.0
+
+
+class PrincipalCache:
+    """key hash → (principal or None, expiry); small and short-lived on purpose."""
+
+    def __init__(self, ttl_s: float = CACHE_TTL_S, max_entries: int = 10_000):
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._entries: dict[str, tuple[Principal | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> tuple[bool, Principal | None]:
+        entry = self._entries.get(digest)
+        if entry is None or entry[1] < time.monotonic():
+            return False, None
+        return True, entry[0]
+
+    def put(self, digest: str, principal: Principal | None) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[digest] = (principal, time.monotonic() + self.ttl_s)
+
+
+UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="gerbang"'}
+
+
+def current_principal(request: Request) -> Principal:
+    """The caller, from `Authorization: Bearer <key>`; 401 `unauthenticated` otherwise."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(401, "unauthenticated", "An API key is required",
+                      "Send the key as 'Authorization: Bearer <key>'.", headers=UNAUTHORIZED)
+    state = request.app.state
+    digest = hash_key(token)
+    hit, principal = state.principals.get(digest)
+    if not hit:
+        with state.sessions() as session:
+            principal = authenticate(session, token)
+        state.principals.put(digest, principal)
+    if principal is None:
+        raise Problem(401, "unauthenticated", "The API key is not valid", headers=UNAUTHORIZED)
+    return principal
+
+
+def require(scope: str) -> Callable[[Principal], Principal]:
+    """Dependency: the caller must hold `scope` (403 `scope_missing` otherwise)."""
+
+    def check(principal: Principal = Depends(current_principal)) -> Principal:
+        if not allowed(principal.scopes, scope):
+            raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {scope}",
+                          required_scope=scope)
+        return principal
+
+    return check

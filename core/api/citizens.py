@@ -1,0 +1,170 @@
+"""Journey 1: look a citizen up, once. `GET /v1/citizens/{nik}?purpose=…&facets=…`.
+
+Auth and purpose first, then the NIK's own rules (no agency is asked about a number that cannot be a NIK), then
+the record from `identity.record`, trimmed to what this client and purpose may see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.base import AgencyError
+from core.api.auth import current_principal, require
+from core.api.problems import Problem
+from core.security.clients import Principal
+from core.security.scopes import allowed
+from identity.model import CitizenRecord
+from identity.nik import NikInfo, parse_nik
+from identity.purposes import ROOT_FACET, Purpose, load_purposes
+from identity.record import CitizenNotFound, IdentityUnavailable, assemble_record
+
+router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
+
+DEFAULT_RETRY_AFTER_S = 30
+PROBLEM_RESPONSES = {
+    400: {"description": "Invalid NIK (`nik_invalid`), unknown purpose or facet"},
+    401: {"description": "No or invalid API key"},
+    403: {"description": "Scope or purpose not allowed"},
+    404: {"description": "Dukcapil does not know this NIK (`citizen_not_found`)"},
+    503: {"description": "Dukcapil unreachable (`agency_unavailable`), with Retry-After"},
+}
+
+
+def resolve_purpose(name: str | None, principal: Principal) -> Purpose:
+    """The stated purpose, checked against the declared list and the client's allowed purposes."""
+    if not name:
+        raise Problem(400, "purpose_missing", "A purpose is required",
+                      "State why the record is read: ?purpose=<name>.", purposes=sorted(load_purposes()))
+    purpose = load_purposes().get(name)
+    if purpose is None:
+        raise Problem(400, "purpose_unknown", "Unknown purpose", purposes=sorted(load_purposes()))
+    if name not in principal.purposes and "*" not in principal.purposes:
+        raise Problem(403, "purpose_not_allowed", "This client may not read records for that purpose")
+    return purpose
+
+
+def resolve_facets(requested: str | None, purpose: Purpose, principal: Principal) -> list[str]:
+    """Facets to fetch: those asked for (default: all the purpose allows) that the client's scopes cover."""
+    if requested:
+        names = [f.strip() for f in requested.split(",") if f.strip()]
+        for name in names:
+            if name not in purpose.facets:
+                raise Problem(403 if name in all_facets() else 400,
+                              "facet_not_allowed" if name in all_facets() else "facet_unknown",
+                              f"Facet {name!r} is not available for purpose {purpose.name!r}")
+            if not allowed(principal.scopes, f"citizen:read:{name}"):
+                raise Problem(403, "scope_missing", "The API key lacks a required scope",
+                              required_scope=f"citizen:read:{name}")
+        names = [ROOT_FACET] + [n for n in names if n != ROOT_FACET]
+    else:
+        names = [f for f in purpose.facets if allowed(principal.scopes, f"citizen:read:{f}")]
+    if not allowed(principal.scopes, f"citizen:read:{ROOT_FACET}"):
+        raise Problem(403, "scope_missing", "The API key lacks a required scope",
+                      required_scope=f"citizen:read:{ROOT_FACET}")
+    return names
+
+
+def checked_nik(nik: str, info: NikInfo | None = None) -> str:
+    """The normalised NIK, or 400 `nik_invalid` listing every rule it breaks."""
+    info = info or parse_nik(nik)
+    if not info.valid or info.nik is None:
+        raise Problem(400, "nik_invalid", "The NIK is not valid",
+                      errors=[{"code": e.code, "message": e.message} for e in info.errors])
+    return info.nik
+
+
+def all_facets() -> set[str]:
+    return {f for p in load_purposes().values() for f in p.facets}
+
+
+@router.get("/{nik}", response_model=CitizenRecord, responses=PROBLEM_RESPONSES)
+async def get_citizen(
+    nik: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(current_principal)],
+    purpose: Annotated[str | None, Query(description="Why the record is read; see identity/purposes.yaml")] = None,
+    facets: Annotated[str | None, Query(description="Comma-separated facets (default: all the purpose allows)")] = None,
+    refresh: Annotated[bool, Query(description="Ask the agencies even if a fresh cached answer exists")] = False,
+) -> CitizenRecord:
+    """The merged, verified record of a citizen, with provenance per facet."""
+    chosen = resolve_purpose(purpose, principal)
+    names = resolve_facets(facets, chosen, principal)
+    info = parse_nik(nik)
+    normalised = checked_nik(nik, info)
+    state = request.app.state
+    try:
+        record = await assemble_record(normalised, chosen, state.agencies.by_facet(), facets=names,
+                                       timeout_s=state.settings.agency_timeout_s,
+                                       budget_s=state.settings.lookup_budget_s, cache=state.cache, refresh=refresh)
+    except CitizenNotFound:
+        raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK") from None
+    except IdentityUnavailable as exc:
+        retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
+        raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.reason, agency="dukcapil",
+                      status_detail=exc.status.value, headers={"Retry-After": str(max(retry, 1))}) from None
+    record.warnings = [{"code": w.code, "message": w.message} for w in info.warnings]
+    return record
+
+
+class Claims(BaseModel):
+    """What the counter was told, to be checked against Dukcapil without Dukcapil's data being disclosed."""
+
+    model_config = ConfigDict(extra="forbid")
+    full_name: str | None = Field(default=None, max_length=200)
+    birth_date: dt.date | None = None
+    birth_place: str | None = Field(default=None, max_length=100)
+    sex: Literal["L", "P"] | None = None
+    kk_number: str | None = Field(default=None, pattern=r"^\d{16}$")
+    address: str | None = Field(default=None, max_length=300)
+    father_name: str | None = Field(default=None, max_length=200)
+    mother_name: str | None = Field(default=None, max_length=200)
+
+
+class Verdict(BaseModel):
+    result: Literal["match", "no_match"]
+    score: int | None = Field(default=None, description="Similarity 0–100 for fuzzy fields (names, place, address)")
+
+
+class Verification(BaseModel):
+    nik: str
+    purpose: str
+    fields: dict[str, Verdict]
+
+
+@router.post("/{nik}/verify", response_model=Verification, responses=PROBLEM_RESPONSES)
+async def verify_citizen(
+    nik: str,
+    claims: Claims,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("citizen:verify"))],
+    purpose: Annotated[str | None, Query(description="Why the claims are checked")] = None,
+) -> Verification:
+    """Yes/no per claimed field, via Dukcapil's verify call; nothing else about the person is disclosed."""
+    chosen = resolve_purpose(purpose, principal)
+    info = checked_nik(nik)
+    given = claims.model_dump(exclude_none=True)
+    if not given:
+        raise Problem(400, "claims_empty", "Give at least one field to verify")
+    agency = request.app.state.agencies.by_facet().get(ROOT_FACET)
+    if agency is None:
+        raise Problem(503, "agency_unavailable", "No Dukcapil connector is configured", agency="dukcapil",
+                      headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)})
+    try:
+        result = await asyncio.wait_for(agency.connector.verify(info, given), request.app.state.settings.agency_timeout_s)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise Problem(503, "agency_unavailable", "Dukcapil did not answer in time", agency="dukcapil",
+                      status_detail="timeout", headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)}) from None
+    except AgencyError as exc:
+        retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
+        raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.message, agency="dukcapil",
+                      headers={"Retry-After": str(max(retry, 1))}) from None
+    if not result.found:
+        raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK")
+    return Verification(nik=info, purpose=chosen.name, fields={
+        name: Verdict(result="match" if matched else "no_match", score=score)
+        for name, (matched, score) in result.fields.items()})

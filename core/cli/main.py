@@ -1,0 +1,67 @@
+"""The `gerbang` command."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from core.cli import clients, db, keys, nik, simulate
+from core.logs import setup as setup_logging
+from core.settings import get_settings
+
+app = typer.Typer(name="gerbang", help="Gerbang: integration bus for Indonesia's public service malls.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(nik.app, name="nik")
+app.add_typer(db.app, name="db")
+app.add_typer(clients.app, name="clients")
+app.add_typer(simulate.app, name="simulate")
+app.add_typer(keys.app, name="keys")
+
+
+@app.command("serve")
+def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
+          port: int = typer.Option(8000, help="Port")) -> None:
+    """Run the API (distributed deployments: many of these behind a load balancer)."""
+    from core.api.app import create_app
+
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info")
+
+
+@app.command("demo")
+def demo(port: int = typer.Option(8000, help="API port; simulators take the next ports (0: any free ports)"),
+         seed: int = typer.Option(2024, help="Seed of the synthetic population"),
+         host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)")) -> None:
+    """Start the API with every simulator on loopback, an SQLite database and a demo client."""
+    from core import demo as demo_module
+    from core.api.app import create_app
+    from core.cli.common import fail
+
+    from connectors.simkit.serving import bind
+
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --port")
+    try:
+        running = demo_module.prepare(settings, seed=seed, host=host, port=port)
+    except (OSError, ValueError, RuntimeError) as exc:
+        sock.close()
+        fail(f"cannot start the demo: {exc}")
+    try:
+        config = uvicorn.Config(create_app(running.settings), access_log=False, log_level="warning")
+        typer.echo(demo_module.banner(running, f"http://{host}:{sock.getsockname()[1]}"))
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is the expected outcome
+        pass
+    finally:
+        running.stop()
+        sock.close()
+        typer.echo("Gerbang demo stopped.")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,35 @@
+"""Alembic environment: runs the packaged migrations against the URL given in the config."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import pool
+from sqlmodel import SQLModel
+
+import core.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from core.db.engine import make_engine
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run_offline() -> None:
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
+                      literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

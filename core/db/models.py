@@ -1,0 +1,58 @@
+"""Tables. Schema changes go through alembic migrations in `core/db/migrations/versions/`, never `create_all`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, LargeBinary
+from sqlmodel import Field, SQLModel
+
+from connectors.base import utcnow
+
+
+def _ts(**kwargs: Any) -> Any:
+    """A timezone-aware timestamp column (SQLite stores the offset as text, PostgreSQL as timestamptz)."""
+    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+
+
+class Client(SQLModel, table=True):
+    """A caller of the API: a counter application, an auditor, an agency or an operator."""
+
+    __tablename__ = "client"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    purposes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    disabled: bool = Field(default=False)
+    created_at: dt.datetime = _ts(nullable=False, default=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """One API key of a client, stored only as its SHA-256 hash (keys are 256-bit random, so a plain hash is
+    enough and lets the lookup be one index probe); `key_id` is a short public prefix for operators to tell keys
+    apart."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    key_id: str = Field(index=True, max_length=32)
+    key_hash: str = Field(unique=True, max_length=64)
+    created_at: dt.datetime = _ts(nullable=False, default=utcnow)
+    revoked_at: dt.datetime | None = _ts(nullable=True)
+
+
+class FacetCacheRow(SQLModel, table=True):
+    """One cached facet: opaque keyed-hash key, ciphertext, freshness (see identity/cache.py)."""
+
+    __tablename__ = "facet_cache"
+
+    key: str = Field(primary_key=True, max_length=64)
+    facet: str = Field(max_length=64)
+    agency: str = Field(max_length=64)
+    key_id: str = Field(max_length=32)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    fetched_at: dt.datetime = _ts(nullable=False)
+    expires_at: dt.datetime = _ts(nullable=False, index=True)

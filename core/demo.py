@@ -1,0 +1,154 @@
+"""The demo: every simulator, an SQLite database and the API on loopback, wired together in one process.
+
+Simulators run on their own threads at fixed ports after the API's (port+1, port+2, … in agency order) so the
+printed URLs are stable; the API runs on the main thread so Ctrl-C stops it, after which everything else stops.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import select
+
+from connectors.base import ConnectorPlugin
+from connectors.registry import discover
+from connectors.simkit import serving
+from connectors.simkit.population import Person, Population
+from core.db import make_engine, session_factory, upgrade
+from core.db.models import ApiKey, Client
+from core.security.clients import create_client
+from core.security.keys import generate_key, hash_key, key_id
+from core.settings import AGENCY_PREFIX, Settings
+from identity.purposes import load_purposes
+
+DEMO_CLIENT = "demo-counter"
+DEMO_SCOPES = ["citizen:read:*", "citizen:verify", "application:submit:*", "application:read", "audit:read",
+               "subjects:history", "admin"]
+
+
+@dataclass
+class Demo:
+    """What the demo started: settings for the API, simulator servers, the population and the demo key."""
+
+    settings: Settings
+    population: Population
+    api_key: str
+    simulators: dict[str, serving.RunningServer] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        for server in self.simulators.values():
+            server.stop()
+
+
+def demo_database_url(settings: Settings) -> str:
+    """The configured database if the operator set one, else an SQLite file under the data directory."""
+    if "GERBANG_DATABASE_URL" in settings.model_fields_set or settings.database_url != "sqlite:///gerbang.db":
+        return settings.database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(settings.data_dir / 'demo.db').as_posix()}"
+
+
+def start_simulators(plugins: Mapping[str, ConnectorPlugin], population: Population, host: str,
+                     first_port: int) -> dict[str, serving.RunningServer]:
+    """Start each plug-in's simulator on consecutive ports (0 = any free port)."""
+    started: dict[str, serving.RunningServer] = {}
+    try:
+        for offset, (name, plugin) in enumerate(p for p in plugins.items() if p[1].simulator is not None):
+            port = first_port + offset if first_port else 0
+            assert plugin.simulator is not None
+            started[name] = serving.start(plugin.simulator(population), host, port)
+    except Exception:
+        for server in started.values():
+            server.stop()
+        raise
+    return started
+
+
+def agency_environment(plugins: Mapping[str, ConnectorPlugin], simulators: Mapping[str, serving.RunningServer],
+                       ) -> dict[str, str]:
+    """GERBANG_AGENCY_<NAME>_<KEY> settings pointing each client at its simulator."""
+    env: dict[str, str] = {}
+    for name, server in simulators.items():
+        sim_config = plugins[name].sim_config
+        config = sim_config(server.url) if sim_config else {"url": server.url}
+        for key, value in config.items():
+            env[f"{AGENCY_PREFIX}{name.upper()}_{key.upper()}"] = str(value)
+    return env
+
+
+def ensure_demo_client(url: str, key: str) -> None:
+    """The demo client exists with every scope and purpose, and `key` is one of its keys."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            client = session.exec(select(Client).where(Client.name == DEMO_CLIENT)).first()
+            if client is None:
+                create_client(session, DEMO_CLIENT, DEMO_SCOPES, sorted(load_purposes()), key=key)
+                return
+            client.scopes, client.purposes, client.disabled = DEMO_SCOPES, sorted(load_purposes()), False
+            if session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first() is None:
+                assert client.id is not None
+                session.add(ApiKey(client_id=client.id, key_id=key_id(key), key_hash=hash_key(key)))
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def prepare(settings: Settings, *, seed: int, host: str = "127.0.0.1", port: int = 8000,
+            population_size: int = 500) -> Demo:
+    """Migrate the database, start the simulators, create the demo client; the API is started by the caller."""
+    url = demo_database_url(settings)
+    upgrade(url)
+    population = Population(seed=seed, size=population_size)
+    plugins = discover()
+    simulators = start_simulators(plugins, population, host, port + 1 if port else 0)
+    try:
+        key = settings.demo_api_key or generate_key()
+        ensure_demo_client(url, key)
+        agency_env = {**settings.agency_env, **agency_environment(plugins, simulators)}
+        api_settings = settings.model_copy(update={"database_url": url, "agency_env": agency_env})
+    except Exception:
+        for server in simulators.values():
+            server.stop()
+        raise
+    return Demo(settings=api_settings, population=population, api_key=key, simulators=simulators)
+
+
+def pick_samples(population: Population) -> list[Person]:
+    """A few people worth trying: alive ones, a deceased, an inactive and one Dukcapil does not know."""
+    chosen: list[Person] = []
+    wanted = [("alive", True), ("alive", True), ("alive", True), ("deceased", True), ("inactive", True),
+              ("alive", False)]
+    for status, known in wanted:
+        person = next((p for p in population.people if p.life_status == status and p.in_dukcapil == known
+                       and p not in chosen), None)
+        if person is not None:
+            chosen.append(person)
+    return chosen
+
+
+def banner(demo: Demo, api_url: str) -> str:
+    """What the demo prints: the key, the simulators, sample NIKs and a ready curl line."""
+    lines = [f"Gerbang demo — API at {api_url} (docs at {api_url}/docs)", "",
+             f"Demo API key: {demo.api_key}", "", "Simulators:"]
+    lines += [f"  {name:<22} {server.url}" for name, server in demo.simulators.items()]
+    lines += ["", "Sample NIKs (synthetic people):"]
+    for person in pick_samples(demo.population):
+        note = person.life_status if person.in_dukcapil else "unknown to Dukcapil"
+        lines.append(f"  {person.nik}  {note}")
+    first = pick_samples(demo.population)[0]
+    url = f"{api_url}/v1/citizens/{first.nik}?purpose=identity_check"
+    lines += ["", "Try:", f"  curl -s -H {shlex.quote('Authorization: Bearer ' + demo.api_key)} {shlex.quote(url)}",
+              "", "Ctrl-C stops everything."]
+    return "\n".join(lines)
+
+
+def sample_json(person: Person) -> str:
+    return json.dumps({"nik": person.nik, "name": person.name, "life_status": person.life_status})
+
+
+__all__ = ["Demo", "prepare", "banner", "Path"]

@@ -1,0 +1,138 @@
+"""The record cache: facets kept encrypted (AES-256-GCM), found by a keyed hash of the NIK, fresh for a while.
+
+A second counter asking within an agency's freshness time causes no call to that agency. Nothing in the store
+reveals a NIK: the row key is HMAC-SHA256(nik_hash_key, nik + facet) and the facet itself is ciphertext whose
+associated data binds it to that row key (a row copied under another key does not decrypt). Storage is a small
+protocol, so identity stays free of the database: core provides the SQL store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from connectors.base import FacetStatus, utcnow
+from identity.model import Facet
+
+CACHEABLE = (FacetStatus.ok, FacetStatus.not_found)
+
+
+@dataclass(frozen=True)
+class CachedFacet:
+    """One stored row: opaque key, which facet and agency, when it stops being fresh, and the ciphertext."""
+
+    key: str
+    facet: str
+    agency: str
+    key_id: str
+    payload: bytes
+    fetched_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class CacheStore(Protocol):
+    """Where cached facets live (core provides one on the database)."""
+
+    def get_many(self, keys: Iterable[str]) -> list[CachedFacet]: ...
+
+    def put_many(self, rows: Iterable[CachedFacet]) -> None: ...
+
+
+class DataKeys:
+    """AES-256-GCM keys by id; `active` encrypts, any known key decrypts (so keys can be rotated)."""
+
+    def __init__(self, keys: Mapping[str, bytes], active: str):
+        if active not in keys:
+            raise ValueError(f"active data key {active!r} is not among the keys")
+        for key_id, key in keys.items():
+            if len(key) != 32:
+                raise ValueError(f"data key {key_id!r} must be 32 bytes")
+        self._aead = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        self.active = active
+
+    def encrypt(self, plaintext: bytes, aad: bytes) -> tuple[str, bytes]:
+        nonce = os.urandom(12)
+        return self.active, nonce + self._aead[self.active].encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, key_id: str, payload: bytes, aad: bytes) -> bytes:
+        aead = self._aead.get(key_id)
+        if aead is None:
+            raise KeyError(f"unknown data key {key_id!r}")
+        return aead.decrypt(payload[:12], payload[12:], aad)
+
+    @staticmethod
+    def parse(text: str) -> DataKeys:
+        """`kid1:base64key[,kid2:base64key…]`; the first key is the active one."""
+        keys: dict[str, bytes] = {}
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            key_id, sep, encoded = part.partition(":")
+            if not sep or not key_id:
+                raise ValueError("data keys are written kid:base64key, separated by commas")
+            keys[key_id] = base64.b64decode(encoded, validate=True)
+        if not keys:
+            raise ValueError("no data key given")
+        return DataKeys(keys, next(iter(keys)))
+
+
+def subject_hash(hash_key: bytes, nik: str) -> str:
+    """Keyed hash of a NIK: the only form in which a NIK is stored outside encrypted payloads."""
+    return hmac.new(hash_key, nik.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+class RecordCache:
+    """Encrypted per-facet cache with a freshness time per agency."""
+
+    def __init__(self, store: CacheStore, keys: DataKeys, hash_key: bytes, freshness_s: Mapping[str, float],
+                 default_freshness_s: float):
+        self.store, self.keys, self.hash_key = store, keys, hash_key
+        self.freshness_s, self.default_freshness_s = dict(freshness_s), default_freshness_s
+
+    def row_key(self, nik: str, facet: str) -> str:
+        return subject_hash(self.hash_key, f"{nik}|{facet}")
+
+    async def get(self, nik: str, facets: Iterable[str]) -> dict[str, Facet]:
+        """Fresh cached facets of `nik` among `facets` (marked `cached`); stale or unreadable rows are ignored."""
+        wanted = {self.row_key(nik, facet): facet for facet in facets}
+        rows = await asyncio.to_thread(self.store.get_many, list(wanted))
+        now = utcnow()
+        found: dict[str, Facet] = {}
+        for row in rows:
+            if row.key not in wanted or row.expires_at <= now:
+                continue
+            try:
+                plaintext = self.keys.decrypt(row.key_id, row.payload, row.key.encode())
+            except Exception:  # a retired key or a tampered row: treat as a miss
+                continue
+            facet = Facet.model_validate_json(plaintext)
+            facet.provenance.cached = True
+            found[facet.name] = facet
+        return found
+
+    async def put(self, nik: str, facets: Iterable[Facet]) -> None:
+        """Store the facets that carry an answer (ok / not found); failures are never cached."""
+        rows = []
+        for facet in facets:
+            if facet.provenance.status not in CACHEABLE:
+                continue
+            ttl = self.freshness_s.get(facet.provenance.agency, self.default_freshness_s)
+            if ttl <= 0:
+                continue
+            key = self.row_key(nik, facet.name)
+            key_id, payload = self.keys.encrypt(facet.model_dump_json().encode(), key.encode())
+            rows.append(CachedFacet(key=key, facet=facet.name, agency=facet.provenance.agency, key_id=key_id,
+                                    payload=payload, fetched_at=facet.provenance.fetched_at,
+                                    expires_at=facet.provenance.fetched_at + dt.timedelta(seconds=ttl)))
+        if rows:
+            await asyncio.to_thread(self.store.put_many, rows)
+
+
+__all__ = ["CachedFacet", "CacheStore", "DataKeys", "RecordCache", "subject_hash"]

@@ -1,0 +1,308 @@
+"""Samsat client against its simulator over real HTTP on loopback, plus a few respx edge cases."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+import respx
+
+from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyTimeout,
+                             AgencyUnavailable, FacetStatus, NotSupported)
+from connectors.samsat import PLUGIN
+from connectors.samsat.client import SamsatClient, split_plate
+from connectors.samsat.simulator import SWDKLLJ, SamsatState
+from connectors.simkit.population import Population
+from connectors.simkit.serving import serving
+from identity.facets.vehicles import PlateColour, VehiclesFacet
+from mappings.engine import load_mapping
+
+TODAY = dt.date(2025, 3, 15)
+SCHEMA = PLUGIN.services["pkb_payment"]
+
+
+@pytest.fixture(scope="module")
+def population() -> Population:
+    return Population(seed=2024, size=500)
+
+
+@pytest.fixture(scope="module")
+def state(population: Population) -> SamsatState:
+    return SamsatState(population)
+
+
+@pytest.fixture(scope="module")
+def server(population: Population) -> Iterator[Any]:
+    with serving(PLUGIN.simulator(population, today=TODAY)) as running:
+        yield running
+
+
+@pytest.fixture
+def config(server: Any) -> Iterator[dict[str, str]]:
+    """The simulator's demo settings; faults are switched back off after each test."""
+    yield PLUGIN.sim_config(server.url)
+    httpx.post(f"{server.url}/_sim/reset")
+
+
+def run(config: dict[str, str], action: Any) -> Any:
+    """Create a client from `config`, run `action(client)`, close the client."""
+
+    async def main() -> Any:
+        client = PLUGIN.create(config)
+        try:
+            return await action(client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+def set_fault(server: Any, mode: str, delay_ms: int = 0) -> None:
+    httpx.post(f"{server.url}/_sim/faults", json={"mode": mode, "delay_ms": delay_ms}).raise_for_status()
+
+
+def an_owner(population: Population, state: SamsatState, *, variant: bool = False, cars: bool = False) -> Any:
+    for person in population.people:
+        owner = state.owners.get(person.nik)
+        if owner is None or (owner.name != person.name) != variant:
+            continue
+        if cars and not any(v.kind == "R4" for v in owner.vehicles):
+            continue
+        return person, owner
+    raise AssertionError("the population has no such owner")
+
+
+# --- lookups ----------------------------------------------------------------------------------------------------
+
+
+def test_found_returns_samsat_fields(population: Population, state: SamsatState, config: dict[str, str]) -> None:
+    person, owner = an_owner(population, state)
+    result = run(config, lambda c: c.lookup(person.nik))
+    assert result.status is FacetStatus.ok and result.agency_code == "0000"
+    assert result.fields["nama_pemilik"] == person.name
+    first, vehicle = result.fields["kendaraan"][0], owner.vehicles[0]
+    assert (first["kode_wilayah"], first["nomor"], first["seri"]) == (vehicle.area, vehicle.number, vehicle.series)
+    assert first["pkb"] == vehicle.pkb(TODAY) and isinstance(first["pkb"], int)
+    assert first["swdkllj"] == SWDKLLJ[vehicle.kind]
+
+
+def test_no_vehicle_is_not_found(population: Population, state: SamsatState, config: dict[str, str]) -> None:
+    person = next(p for p in population.people if p.nik not in state.owners)
+    result = run(config, lambda c: c.lookup(person.nik))
+    assert result.status is FacetStatus.not_found and result.agency_code == "0001"
+    assert result.fields == {}
+
+
+def test_shares_of_owners_and_other_spellings(population: Population, state: SamsatState) -> None:
+    owners = len(state.owners)
+    assert 0.4 * len(population.people) < owners < 0.6 * len(population.people)
+    variants = sum(1 for nik, o in state.owners.items() if o.name != population.by_nik(nik).name)
+    assert 0.01 * owners <= variants <= 0.12 * owners
+    plates = [(v.area, v.number, v.series) for o in state.owners.values() for v in o.vehicles]
+    assert len(plates) == len(set(plates))
+
+
+def test_conflict_person_keeps_the_bpkb_spelling(population: Population, state: SamsatState,
+                                                 config: dict[str, str]) -> None:
+    person, owner = an_owner(population, state, variant=True)
+    facet = load_mapping("samsat").apply(run(config, lambda c: c.lookup(person.nik)).fields)
+    assert facet.full_name == owner.name != person.name
+
+
+def test_mapping_gives_the_vehicles_facet(population: Population, state: SamsatState,
+                                          config: dict[str, str]) -> None:
+    person, owner = an_owner(population, state, cars=True)
+    facet = load_mapping("samsat").apply(run(config, lambda c: c.lookup(person.nik)).fields)
+    assert isinstance(facet, VehiclesFacet) and facet.full_name == person.name
+    for mapped, vehicle in zip(facet.vehicles, owner.vehicles, strict=True):
+        assert mapped.plate == vehicle.plate
+        assert mapped.plate_colour in (PlateColour.white, PlateColour.black)
+        assert (mapped.brand, mapped.model, mapped.year) == (vehicle.brand, vehicle.model, vehicle.year)
+        assert mapped.pkb_due_date == vehicle.pkb_due(TODAY)
+        assert mapped.stnk_valid_until == vehicle.stnk_until(TODAY)
+        assert mapped.stnk_valid_until >= mapped.pkb_due_date
+        assert mapped.pkb_amount == Decimal(vehicle.pkb(TODAY)) and isinstance(mapped.pkb_amount, Decimal)
+        assert mapped.swdkllj_amount == Decimal(SWDKLLJ[vehicle.kind])
+    assert Decimal(143_000) in {v.swdkllj_amount for v in facet.vehicles}
+
+
+def test_amounts_as_strings_stay_exact(population: Population, state: SamsatState) -> None:
+    person, owner = an_owner(population, state)
+    with serving(PLUGIN.simulator(population, amounts="string", today=TODAY)) as running:
+        result = run(PLUGIN.sim_config(running.url), lambda c: c.lookup(person.nik))
+    raw = result.fields["kendaraan"][0]["pkb"]
+    assert raw == f"{owner.vehicles[0].pkb(TODAY)}.00"
+    facet = load_mapping("samsat").apply(result.fields)
+    assert facet.vehicles[0].pkb_amount == Decimal(raw)
+    assert str(facet.vehicles[0].pkb_amount) == raw     # not a float's approximation
+
+
+def test_bad_api_key_is_access_denied(population: Population, state: SamsatState, config: dict[str, str]) -> None:
+    bad = {**config, "api_key": "wrong"}
+    with pytest.raises(AgencyAccessDenied) as caught:
+        run(bad, lambda c: c.lookup(next(iter(state.owners))))
+    assert caught.value.code == "0401"
+    assert run(bad, lambda c: c.health()).up is False
+    assert run(config, lambda c: c.health()).up is True
+
+
+def test_verify_is_not_supported_and_settings_are_checked(config: dict[str, str]) -> None:
+    with pytest.raises(NotSupported):
+        run(config, lambda c: c.verify("3201010101010001", {}))
+    with pytest.raises(ValueError, match="api_key"):
+        SamsatClient({"url": "http://127.0.0.1:1"})
+
+
+# --- faults -----------------------------------------------------------------------------------------------------
+
+
+def test_fault_down_is_unavailable(server: Any, state: SamsatState, config: dict[str, str]) -> None:
+    set_fault(server, "down")
+    with pytest.raises(AgencyUnavailable) as caught:
+        run(config, lambda c: c.lookup(next(iter(state.owners))))
+    assert not isinstance(caught.value, AgencyTimeout)
+
+
+def test_fault_slow_is_timeout(server: Any, state: SamsatState, config: dict[str, str]) -> None:
+    set_fault(server, "slow", delay_ms=1500)
+    with pytest.raises(AgencyTimeout):
+        run({**config, "timeout_s": "0.3"}, lambda c: c.lookup(next(iter(state.owners))))
+
+
+def test_fault_error_is_the_agency_own_error(server: Any, state: SamsatState, config: dict[str, str]) -> None:
+    set_fault(server, "error")
+    raw = httpx.post(f"{server.url}/api/v1/kendaraan/cari-nik", json={"nik": "1" * 16},
+                     headers={"X-API-Key": "samsat-demo-api-key"})
+    assert raw.status_code == 500 and raw.json()["code"] == "0500" and raw.json()["success"] is False
+    with pytest.raises(AgencyUnavailable):
+        run(config, lambda c: c.lookup(next(iter(state.owners))))
+
+
+def test_fault_garbage_is_protocol_error(server: Any, state: SamsatState, config: dict[str, str]) -> None:
+    set_fault(server, "garbage")
+    with pytest.raises(AgencyProtocolError):
+        run(config, lambda c: c.lookup(next(iter(state.owners))))
+
+
+# --- submissions ------------------------------------------------------------------------------------------------
+
+
+def test_payment_code_is_idempotent_and_exact(server: Any, population: Population, state: SamsatState,
+                                              config: dict[str, str]) -> None:
+    person, owner = an_owner(population, state)
+    vehicle = owner.vehicles[0]
+    payload = {"nik": person.nik, "plate": vehicle.plate.lower(), "year": vehicle.pkb_due(TODAY).year}
+    jsonschema.validate(payload, SCHEMA)
+    first = run(config, lambda c: c.submit("pkb_payment", payload, "pay-1"))
+    again = run(config, lambda c: c.submit("pkb_payment", payload, "pay-1"))
+    other = run(config, lambda c: c.submit("pkb_payment", payload, "pay-2"))
+    assert first.reference == again.reference != other.reference
+    assert len(first.reference) == 16 and first.reference.isdigit()
+    expected = vehicle.pkb(TODAY) + SWDKLLJ[vehicle.kind] + vehicle.late_fine(TODAY)
+    assert first.detail["amount"] == str(expected) and first.detail["currency"] == "IDR"
+    assert first.detail["payment_code"] == first.reference
+    assert httpx.get(f"{server.url}/_sim/stats").json()["submissions"] == {"pay-1": 2, "pay-2": 1}
+
+
+def test_payment_code_refusals(population: Population, state: SamsatState, config: dict[str, str]) -> None:
+    person, owner = an_owner(population, state)
+    vehicle = owner.vehicles[0]
+    due_year = vehicle.pkb_due(TODAY).year
+    stranger = next(p for p in population.people if p.nik != person.nik)
+    cases = [
+        ({"nik": stranger.nik, "plate": vehicle.plate, "year": due_year}, "0003", "tidak terdaftar atas NIK"),
+        ({"nik": person.nik, "plate": vehicle.plate, "year": due_year + 1}, "0003", "belum jatuh tempo"),
+        ({"nik": person.nik, "plate": vehicle.plate, "year": due_year - 1}, "0003", "sudah lunas"),
+        ({"nik": person.nik, "plate": "ZZ 9999 ZZZ", "year": due_year}, "0001", "tidak ditemukan"),
+    ]
+    for n, (payload, code, words) in enumerate(cases):
+        with pytest.raises(AgencyRejected, match=words) as caught:
+            run(config, lambda c, p=payload, k=f"refuse-{n}": c.submit("pkb_payment", p, k))
+        assert caught.value.code == code
+    with pytest.raises(AgencyRejected):
+        run(config, lambda c: c.submit("pkb_payment", {"nik": person.nik, "plate": "not a plate", "year": 1}, "x"))
+    with pytest.raises(NotSupported):
+        run(config, lambda c: c.submit("license_application", {}, "x"))
+
+
+def test_late_payment_carries_a_fine(population: Population, state: SamsatState, config: dict[str, str]) -> None:
+    late = next((o, v) for o in state.owners.values() for v in o.vehicles if v.pkb_due(TODAY) < TODAY)
+    owner, vehicle = late
+    result = run(config, lambda c: c.submit("pkb_payment", {"nik": owner.nik, "plate": vehicle.plate,
+                                                            "year": vehicle.pkb_due(TODAY).year}, "late-1"))
+    fine = result.detail["agency_fields"]["denda_pkb"]
+    assert fine == vehicle.late_fine(TODAY) > 0
+    assert int(result.detail["amount"]) == vehicle.pkb(TODAY) + SWDKLLJ[vehicle.kind] + fine
+
+
+def test_plate_split_and_schema() -> None:
+    assert split_plate("b 1234 xyz") == ("B", "1234", "XYZ")
+    assert split_plate("AB1A") == ("AB", "1", "A")
+    with pytest.raises(ValueError):
+        split_plate("1234 B")
+    for bad in ({"nik": "1" * 16, "plate": "B 1 A"}, {"nik": "1" * 16, "plate": "B 1 A", "year": 2025.5},
+                {"nik": "12", "plate": "B 1 A", "year": 2025}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, SCHEMA)
+
+
+# --- HTTP edge cases (respx) ------------------------------------------------------------------------------------
+
+URL = "http://samsat.test"
+ENDPOINT = f"{URL}/api/v1/kendaraan/cari-nik"
+
+
+def lookup_with(route_result: Any) -> Any:
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.post(ENDPOINT)
+        if isinstance(route_result, Exception):
+            route.side_effect = route_result
+        else:
+            route.return_value = route_result
+        return run({"url": URL, "api_key": "k"}, lambda c: c.lookup("3201010101010001"))
+
+
+def test_wrong_content_type_is_protocol_error() -> None:
+    with pytest.raises(AgencyProtocolError, match="content type"):
+        lookup_with(httpx.Response(200, text="<html>ok</html>", headers={"content-type": "text/html"}))
+
+
+def test_connection_reset_is_unavailable() -> None:
+    with pytest.raises(AgencyUnavailable):
+        lookup_with(httpx.ConnectError("connection reset by peer"))
+
+
+def test_fractional_json_number_is_read_exactly() -> None:
+    body = (b'{"code": "0000", "success": true, "message": "Sukses", "data": {"nama_pemilik": "BUDI", '
+            b'"kendaraan": [{"kode_wilayah": "B", "nomor": "1", "seri": "A", "pkb": 1234567.10, "swdkllj": 35000}]}}')
+    result = lookup_with(httpx.Response(200, content=body, headers={"content-type": "application/json"}))
+    assert result.fields["kendaraan"][0]["pkb"] == Decimal("1234567.10")
+    facet = load_mapping("samsat").apply(result.fields)
+    assert facet.vehicles[0].pkb_amount == Decimal("1234567.10")
+
+
+@pytest.mark.parametrize(("status", "body", "error"), [
+    (400, {"code": "0002", "success": False, "message": "x", "data": None}, AgencyRejected),
+    (403, {"code": "0403", "success": False, "message": "x", "data": None}, AgencyAccessDenied),
+    (200, {"code": "0503", "success": False, "message": "x", "data": None}, AgencyUnavailable),
+    (200, {"code": "9999", "success": False, "message": "x", "data": None}, AgencyProtocolError),
+    (200, {"success": True, "data": {}}, AgencyProtocolError),
+    (404, {"detail": "Not Found"}, AgencyProtocolError),
+    (401, {"detail": "no key"}, AgencyAccessDenied),
+])
+def test_envelope_codes(status: int, body: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        lookup_with(httpx.Response(status, json=body))
+
+
+def test_plugin_is_discovered_through_its_entry_point() -> None:
+    from connectors.registry import discover
+
+    plugin = discover()["samsat"]
+    assert plugin is PLUGIN and plugin.facet == "vehicles" and load_mapping(plugin.mapping).facet == "vehicles"

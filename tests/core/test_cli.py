@@ -1,0 +1,100 @@
+"""The `gerbang` command: migrations, clients, and the demo started as a user would, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from core.cli.main import app
+from core.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("GERBANG_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+
+
+def test_db_upgrade_is_idempotent(cli_env: str) -> None:
+    for _ in range(2):
+        result = runner.invoke(app, ["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        assert "database at revision" in result.output
+
+
+def test_clients_add_prints_key_once_and_list_hides_it(cli_env: str) -> None:
+    result = runner.invoke(app, ["clients", "add", "mpp-depok-1", "--scopes", "citizen:read:*,citizen:verify",
+                                 "--purposes", "identity_check"])
+    assert result.exit_code == 0, result.output
+    added = json.loads(result.stdout.splitlines()[0])
+    assert added["api_key"].startswith("gbk_")
+    assert added["scopes"] == ["citizen:read:*", "citizen:verify"]
+    listing = runner.invoke(app, ["clients", "list"])
+    assert listing.exit_code == 0 and "mpp-depok-1" in listing.stdout
+    assert added["api_key"] not in listing.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["clients", "add", "x", "--scopes", "citizen:raed"], "unknown scope"),
+    (["clients", "add", "x", "--purposes", "curiosity"], "unknown purpose"),
+])
+def test_clients_add_bad_input_is_a_message_not_a_traceback(cli_env: str, args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_duplicate_client_is_refused(cli_env: str) -> None:
+    assert runner.invoke(app, ["clients", "add", "twice"]).exit_code == 0
+    result = runner.invoke(app, ["clients", "add", "twice"])
+    assert result.exit_code == 2 and "already exists" in result.output
+
+
+def gerbang_bin() -> str:
+    return str(Path(sys.executable).with_name("gerbang"))
+
+
+def test_demo_runs_answers_and_stops_cleanly(tmp_path: Path) -> None:
+    key = "gbk_demo_key_for_tests_0123456789abcdef"
+    env = {**os.environ, "GERBANG_DEMO_API_KEY": key, "GERBANG_DATA_DIR": str(tmp_path)}
+    env.pop("GERBANG_DATABASE_URL", None)
+    process = subprocess.Popen([gerbang_bin(), "demo", "--port", "0"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        banner = "".join(lines)
+        assert key in banner, banner
+        curl = next(line for line in lines if line.strip().startswith("curl"))
+        url = curl.split()[-1].strip("'")
+        response = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json()["facets"]["identity"]["provenance"]["status"] == "ok"
+        for name in ("dukcapil",):
+            assert name in banner
+        assert (tmp_path / "demo.db").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "stopped" in output and "Traceback" not in output
