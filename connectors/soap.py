@@ -108,8 +108,12 @@ class SoapSession:
                                       follow_redirects=False, transport=transport,
                                       limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
         self._wsdl_http = httpx.Client(transport=_NoNetwork())
-        self.client = zeep.AsyncClient(str(wsdl), wsse=wsse, settings=strict_settings(),
-                                       transport=_QuietTransport(client=self.http, wsdl_client=self._wsdl_http))
+        try:
+            self.client = zeep.AsyncClient(str(wsdl), wsse=wsse, settings=strict_settings(),
+                                           transport=_QuietTransport(client=self.http, wsdl_client=self._wsdl_http))
+        except Exception:
+            self._wsdl_http.close()
+            raise
         names = list(self.client.wsdl.bindings)
         if binding is None:
             if len(names) != 1:

@@ -16,7 +16,7 @@ import hmac
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Callable, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -24,6 +24,7 @@ from connectors.base import FacetStatus, utcnow
 from identity.model import Facet
 
 CACHEABLE = (FacetStatus.ok, FacetStatus.not_found)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,10 @@ class CachedFacet:
 
 
 class CacheStore(Protocol):
-    """Where cached facets live (core provides one on the database)."""
+    """Where cached facets live (core provides one on the database). `blocking_ok` says a call is cheaper run
+    inline than handed to a thread (a local SQLite file); otherwise calls go through a worker thread."""
+
+    blocking_ok: bool
 
     def get_many(self, keys: Iterable[str]) -> list[CachedFacet]: ...
 
@@ -102,7 +106,7 @@ class RecordCache:
     async def get(self, nik: str, facets: Iterable[str]) -> dict[str, Facet]:
         """Fresh cached facets of `nik` among `facets` (marked `cached`); stale or unreadable rows are ignored."""
         wanted = {self.row_key(nik, facet): facet for facet in facets}
-        rows = await asyncio.to_thread(self.store.get_many, list(wanted))
+        rows = await self._run(self.store.get_many, list(wanted))
         now = utcnow()
         found: dict[str, Facet] = {}
         for row in rows:
@@ -132,7 +136,12 @@ class RecordCache:
                                     payload=payload, fetched_at=facet.provenance.fetched_at,
                                     expires_at=facet.provenance.fetched_at + dt.timedelta(seconds=ttl)))
         if rows:
-            await asyncio.to_thread(self.store.put_many, rows)
+            await self._run(self.store.put_many, rows)
+
+    async def _run(self, call: Callable[[list[Any]], T], argument: list[Any]) -> T:
+        if getattr(self.store, "blocking_ok", False):
+            return call(argument)
+        return await asyncio.to_thread(call, argument)
 
 
 __all__ = ["CachedFacet", "CacheStore", "DataKeys", "RecordCache", "subject_hash"]

@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         app.state.agencies = registry if registry is not None else build_registry(settings)
         secrets = load_secrets(settings)
         app.state.secrets = secrets
-        app.state.cache = RecordCache(SqlCacheStore(app.state.sessions), secrets.data_keys, secrets.nik_hash_key,
+        app.state.cache = RecordCache(SqlCacheStore(engine), secrets.data_keys, secrets.nik_hash_key,
                                       app.state.agencies.freshness(settings), settings.cache_freshness_s)
         try:
             yield

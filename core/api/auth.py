@@ -6,11 +6,13 @@ a database round trip per request, while a revoked key stops working within that
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from typing import Callable
+from typing import Awaitable, Callable
 
 from fastapi import Depends, Request
+from sqlmodel import Session
 
 from core.api.problems import Problem
 from core.security.clients import Principal, authenticate
@@ -44,8 +46,11 @@ class PrincipalCache:
 UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="gerbang"'}
 
 
-def current_principal(request: Request) -> Principal:
-    """The caller, from `Authorization: Bearer <key>`; 401 `unauthenticated` otherwise."""
+async def current_principal(request: Request) -> Principal:
+    """The caller, from `Authorization: Bearer <key>`; 401 `unauthenticated` otherwise.
+
+    Async on purpose: FastAPI runs sync dependencies in a thread pool, which would cost more than the cached
+    lookup itself; only a cache miss goes to the database, in a worker thread."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -56,18 +61,22 @@ def current_principal(request: Request) -> Principal:
     digest = hash_key(token)
     hit, principal = state.principals.get(digest)
     if not hit:
-        with state.sessions() as session:
-            principal = authenticate(session, token)
+        principal = await asyncio.to_thread(lookup_principal, state.sessions, token)
         state.principals.put(digest, principal)
     if principal is None:
         raise Problem(401, "unauthenticated", "The API key is not valid", headers=UNAUTHORIZED)
     return principal
 
 
-def require(scope: str) -> Callable[[Principal], Principal]:
+def lookup_principal(sessions: Callable[[], Session], token: str) -> Principal | None:
+    with sessions() as session:
+        return authenticate(session, token)
+
+
+def require(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency: the caller must hold `scope` (403 `scope_missing` otherwise)."""
 
-    def check(principal: Principal = Depends(current_principal)) -> Principal:
+    async def check(principal: Principal = Depends(current_principal)) -> Principal:
         if not allowed(principal.scopes, scope):
             raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {scope}",
                           required_scope=scope)

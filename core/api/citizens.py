@@ -10,7 +10,7 @@ import asyncio
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import AgencyError
@@ -108,7 +108,8 @@ async def get_citizen(
         raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.reason, agency="dukcapil",
                       status_detail=exc.status.value, headers={"Retry-After": str(max(retry, 1))}) from None
     record.warnings = [{"code": w.code, "message": w.message} for w in info.warnings]
-    return record
+    # Already a validated CitizenRecord: serialise it once here rather than have FastAPI validate it again.
+    return Response(record.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
 
 class Claims(BaseModel):

@@ -1,0 +1,134 @@
+"""Benchmark: warm (cached) and cold citizen lookups through the real API.
+
+Warm: requests/s and p50/p99 of cached lookups against a bare FastAPI endpoint returning the same JSON body, in
+the same run (targets: ≥ 1,000 req/s and ≥ 50 % of the bare endpoint). Cold: sequential lookups with
+`refresh=true` while the simulators answer with known delays; the figure is p50 minus the critical path
+(Dukcapil's delay + the slowest other agency's delay), i.e. what Gerbang adds (target ≤ 15 ms: parallel, never
+serial). Both servers run as single uvicorn processes; the load generator runs here.
+
+    .venv/bin/python bench/lookup.py [--seconds 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.loadgen import run  # noqa: E402
+from connectors.registry import discover  # noqa: E402
+from connectors.simkit import serving  # noqa: E402
+from connectors.simkit.population import Population  # noqa: E402
+from core.db import make_engine, session_factory, upgrade  # noqa: E402
+from core.demo import agency_environment  # noqa: E402
+from core.security.clients import create_client  # noqa: E402
+
+PURPOSES = ["identity_check", "business_licensing", "vehicle_tax", "health_insurance"]
+COLD_DELAYS_MS = {"dukcapil": 50, "oss": 200, "bpjs_ketenagakerjaan": 120, "bpjs_kesehatan": 80}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(args: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server {args} did not start: {process.stderr.read().decode() if process.stderr else ''}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--cold-count", type=int, default=40)
+    options = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="gerbang-bench-"))
+    url = f"sqlite:///{work / 'bench.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        _, key = create_client(session, "bench", ["citizen:read:*"], PURPOSES)
+    engine.dispose()
+    population = Population(seed=2024, size=500)
+    plugins = discover()
+    sims = {n: serving.start(p.simulator(population)) for n, p in plugins.items() if p.simulator}
+    env = {**os.environ, **agency_environment(plugins, sims), "GERBANG_DATABASE_URL": url,
+           "GERBANG_DATA_DIR": str(work), "GERBANG_LOG_LEVEL": "WARNING"}
+    api_port, bare_port = free_port(), free_port()
+    gerbang_bin = str(Path(sys.executable).with_name("gerbang"))
+    api = start_server([gerbang_bin, "serve", "--port", str(api_port)], env, f"http://127.0.0.1:{api_port}/healthz")
+    bare = None
+    try:
+        headers = {"Authorization": f"Bearer {key}"}
+        people = [p for p in population.people if p.life_status == "alive" and p.in_dukcapil][:60]
+        urls = [f"http://127.0.0.1:{api_port}/v1/citizens/{p.nik}?purpose=business_licensing" for p in people]
+        with httpx.Client(headers=headers, timeout=30) as client:
+            for u in urls:  # warm the cache
+                client.get(u).raise_for_status()
+            body = client.get(urls[0]).json()
+        body_file = work / "body.json"
+        body_file.write_text(json.dumps(body))
+        bare = start_server([sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
+                             "bare_app:app", "--port", str(bare_port), "--log-level", "warning", "--no-access-log"],
+                            {**env, "BENCH_BODY": str(body_file)}, f"http://127.0.0.1:{bare_port}/docs")
+        bare_urls = [u.replace(f":{api_port}/", f":{bare_port}/") for u in urls]
+        print(f"warm lookups, {options.connections} connections, {options.seconds:g} s each, "
+              f"body {len(json.dumps(body))} bytes, 4 facets (business_licensing)")
+        asyncio.run(run(bare_urls, headers, seconds=1, connections=4))  # warm-up
+        asyncio.run(run(urls, headers, seconds=1, connections=4))
+        bare_result = asyncio.run(run(bare_urls, headers, seconds=options.seconds, connections=options.connections))
+        warm = asyncio.run(run(urls, headers, seconds=options.seconds, connections=options.connections))
+        print(f"  bare FastAPI : {bare_result.summary()}")
+        print(f"  gerbang warm : {warm.summary()}")
+        print(f"  ratio        : {warm.rate / bare_result.rate:.0%} of bare (target ≥ 50 %), "
+              f"{warm.rate:.0f} req/s (target ≥ 1,000)")
+
+        for agency, delay in COLD_DELAYS_MS.items():
+            httpx.post(f"{sims[agency].url}/_sim/faults", json={"mode": "slow", "delay_ms": delay})
+        critical = COLD_DELAYS_MS["dukcapil"] + max(v for k, v in COLD_DELAYS_MS.items() if k != "dukcapil")
+        latencies = []
+        with httpx.Client(headers=headers, timeout=30) as client:
+            for person in people[: options.cold_count]:
+                started = time.perf_counter()
+                client.get(f"http://127.0.0.1:{api_port}/v1/citizens/{person.nik}",
+                           params={"purpose": "business_licensing", "refresh": "true"}).raise_for_status()
+                latencies.append((time.perf_counter() - started) * 1000)
+        p50 = statistics.median(latencies)
+        serial = sum(COLD_DELAYS_MS.values())
+        print(f"cold lookups ({options.cold_count}, sequential, refresh=true), delays {COLD_DELAYS_MS} ms")
+        print(f"  p50 {p50:.1f} ms; critical path (Dukcapil then the slowest other) {critical} ms; "
+              f"serial would be {serial} ms")
+        print(f"  overhead p50 − critical path = {p50 - critical:.1f} ms (target ≤ 15 ms)")
+    finally:
+        api.terminate()
+        if bare is not None:
+            bare.terminate()
+        for server in sims.values():
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
