@@ -141,9 +141,12 @@ def banner(demo: Demo, api_url: str) -> str:
         note = person.life_status if person.in_dukcapil else "unknown to Dukcapil"
         lines.append(f"  {person.nik}  {note}")
     first = pick_samples(demo.population)[0]
-    url = f"{api_url}/v1/citizens/{first.nik}?purpose=identity_check"
-    lines += ["", "Try:", f"  curl -s -H {shlex.quote('Authorization: Bearer ' + demo.api_key)} {shlex.quote(url)}",
-              "", "Ctrl-C stops everything."]
+    auth = shlex.quote("Authorization: Bearer " + demo.api_key)
+    lines += ["", "Try (identity only, then a full record from four agencies at once):"]
+    for purpose in ("identity_check", "business_licensing"):
+        url = f"{api_url}/v1/citizens/{first.nik}?purpose={purpose}"
+        lines.append(f"  curl -s -H {auth} {shlex.quote(url)}")
+    lines += ["", "Ctrl-C stops everything."]
     return "\n".join(lines)
 
 

@@ -85,12 +85,15 @@ def test_demo_runs_answers_and_stops_cleanly(tmp_path: Path) -> None:
                 break
         banner = "".join(lines)
         assert key in banner, banner
-        curl = next(line for line in lines if line.strip().startswith("curl"))
-        url = curl.split()[-1].strip("'")
-        response = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
-        assert response.status_code == 200, response.text
-        assert response.json()["facets"]["identity"]["provenance"]["status"] == "ok"
-        for name in ("dukcapil",):
+        urls = [line.split()[-1].strip("'") for line in lines if line.strip().startswith("curl")]
+        assert [u.rsplit("purpose=", 1)[1] for u in urls] == ["identity_check", "business_licensing"]
+        records = [httpx.get(u, headers={"Authorization": f"Bearer {key}"}, timeout=10) for u in urls]
+        assert all(r.status_code == 200 for r in records), [r.text for r in records]
+        assert records[0].json()["facets"]["identity"]["provenance"]["status"] == "ok"
+        full = records[1].json()["facets"]
+        assert list(full) == ["identity", "business", "employment_insurance", "health_insurance"]
+        assert all(f["provenance"]["status"] in ("ok", "not_found") for f in full.values()), full
+        for name in ("dukcapil", "bpjs_kesehatan", "bpjs_ketenagakerjaan", "oss", "samsat", "korlantas", "imigrasi"):
             assert name in banner
         assert (tmp_path / "demo.db").exists()
     finally:
