@@ -9,9 +9,11 @@ could not be understood, `AgencyAccessDenied` means our credentials or network r
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
 
 
 class FacetStatus(str, Enum):
@@ -120,6 +122,21 @@ class NotSupported(AgencyError):
     """This agency does not offer the operation (e.g. Dukcapil takes no submissions)."""
 
 
+async def probe_health(agency: str, probe: Callable[[], Awaitable[Any]]) -> Health:
+    """Time one cheap call to the agency: it returning means up; its AgencyError means down, with the reason."""
+    started = time.perf_counter()
+    try:
+        await probe()
+    except AgencyError as exc:
+        return Health(agency=agency, up=False, latency_ms=elapsed_ms(started), detail=exc.message)
+    return Health(agency=agency, up=True, latency_ms=elapsed_ms(started))
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since `started` (a `time.perf_counter()` reading), to 0.1 ms."""
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
 @runtime_checkable
 class Connector(Protocol):
     """The four things the bus asks of any agency. Implementations are async and never raise anything but
@@ -157,3 +174,17 @@ class ConnectorPlugin:
     sim_config: Callable[[str], dict[str, str]] | None = None
     services: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     protocol: str = "rest"
+
+
+def lazy(module: str, attribute: str) -> Callable[..., Any]:
+    """A stand-in for `module.attribute` that imports the module on its first call.
+
+    For `ConnectorPlugin.simulator`/`sim_config`: discovering a plug-in must not import its simulator (FastAPI
+    routes, synthetic data), which only the demo and the tests run."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = attribute
+    call.__doc__ = f"{module}.{attribute}, imported on first call."
+    return call

@@ -7,13 +7,14 @@ elsewhere); timeouts are always set; a body that is not JSON is a protocol error
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import httpx
 
-from connectors.base import AgencyProtocolError, AgencyTimeout, AgencyUnavailable
+from connectors.base import AgencyAccessDenied, AgencyProtocolError, AgencyTimeout, AgencyUnavailable
+from connectors.config import DEFAULT_TIMEOUT_S, required, timeout_s
 
-DEFAULT_TIMEOUT_S = 5.0
+T = TypeVar("T")
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
@@ -28,6 +29,16 @@ def make_client(base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, headers:
         limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
         transport=transport,
     )
+
+
+def client_from_settings(config: Mapping[str, str], agency: str, *, key_headers: Mapping[str, str] | None = None,
+                         transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """`make_client` from an agency's settings: `url` (required), `timeout_s` (optional), JSON asked for, and
+    `key_headers` {header: setting} carrying required credentials, e.g. {"X-API-Key": "api_key"}."""
+    url = required(config, agency, "url").rstrip("/")
+    timeout = timeout_s(config, agency)
+    headers = {header: required(config, agency, key) for header, key in (key_headers or {}).items()}
+    return make_client(url, timeout_s=timeout, headers={**headers, "Accept": "application/json"}, transport=transport)
 
 
 async def send(client: httpx.AsyncClient, agency: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -46,15 +57,35 @@ async def send(client: httpx.AsyncClient, agency: str, method: str, url: str, **
     return response
 
 
-def json_body(response: httpx.Response, agency: str) -> Any:
-    """The reply's JSON, or AgencyProtocolError if it is not JSON (wrong content type or malformed)."""
+def json_body(response: httpx.Response, agency: str, *, parse_float: Callable[[str], Any] | None = None) -> Any:
+    """The reply's JSON, or AgencyProtocolError if it is not JSON (wrong content type or malformed).
+
+    `parse_float=Decimal` reads fractional numbers exactly, for agencies that send amounts of money."""
     content_type = response.headers.get("content-type", "")
     if "json" not in content_type:
         raise AgencyProtocolError(agency, f"expected JSON, got content type {content_type or 'none'!r}")
     try:
-        return json.loads(response.content)
+        return json.loads(response.content, parse_float=parse_float)
     except (ValueError, UnicodeDecodeError) as exc:
         raise AgencyProtocolError(agency, "malformed JSON reply") from exc
+
+
+def read_reply(response: httpx.Response, agency: str, what: str, parse: Callable[[httpx.Response], T], *,
+               kind: str) -> T:
+    """`parse(response)`; when it cannot read the body, the HTTP status says whose fault that is.
+
+    For agencies that answer their own errors in a body: a body they did not write is a gateway's. HTTP 401/403
+    then means a gateway refused our key before the agency saw it (AgencyAccessDenied), any other status but 200 a
+    reply that is not `kind` (AgencyProtocolError, code = the status); on HTTP 200 the parser's error stands."""
+    try:
+        return parse(response)
+    except AgencyProtocolError:
+        status = response.status_code
+        if status in (401, 403):
+            raise AgencyAccessDenied(agency, f"{what}: HTTP {status} from the gateway", code=str(status)) from None
+        if status != 200:
+            raise AgencyProtocolError(agency, f"{what}: HTTP {status} without {kind}", code=str(status)) from None
+        raise
 
 
 def retry_after(response: httpx.Response) -> float | None:

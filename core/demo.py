@@ -142,12 +142,39 @@ def banner(demo: Demo, api_url: str) -> str:
         lines.append(f"  {person.nik}  {note}")
     first = pick_samples(demo.population)[0]
     auth = shlex.quote("Authorization: Bearer " + demo.api_key)
+    context = ["Officer-Id: petugas-01", "Counter-Id: loket-01", "Mpp-Site: mpp-demo"]
+    desk = " ".join(f"-H {shlex.quote(h)}" for h in context)  # who reads, at which counter of which MPP
     lines += ["", "Try (identity only, then a full record from four agencies at once):"]
     for purpose in ("identity_check", "business_licensing"):
         url = f"{api_url}/v1/citizens/{first.nik}?purpose={purpose}"
-        lines.append(f"  curl -s -H {auth} {shlex.quote(url)}")
+        lines.append(f"  curl -s -H {auth} {desk} {shlex.quote(url)}")
+    submission = sample_submission(demo.population)
+    if submission is not None:
+        headers = " ".join(f"-H {shlex.quote(h)}" for h in [
+            "Authorization: Bearer " + demo.api_key, "Content-Type: application/json",
+            "Idempotency-Key: demo-oss-1", *context])
+        lines += ["", "Submit an application (an OSS licence; dispatched in-process, the same key answers the same "
+                      "application), then follow it by the id it returns:",
+                  f"  curl -s -X POST {headers} -d {shlex.quote(json.dumps(submission))} "
+                  f"{shlex.quote(api_url + '/v1/applications')}",
+                  f"  curl -s -H {auth} {shlex.quote(api_url + '/v1/applications/<id>')}"]
     lines += ["", "Ctrl-C stops everything."]
     return "\n".join(lines)
+
+
+def sample_submission(population: Population) -> dict[str, object] | None:
+    """A licence application OSS's simulator accepts: a living person's own active NIB."""
+    from connectors.oss.simulator import owner_of
+
+    for person in population.people:
+        if person.life_status != "alive" or not person.in_dukcapil:
+            continue
+        owner = owner_of(population, person)
+        for nib in owner.nibs if owner else ():
+            if nib.status == "01":
+                return {"nik": person.nik, "agency": "oss", "service": "license_application",
+                        "payload": {"nib": nib.nib, "kd_izin": "IZIN-PB-UMKU", "nik": person.nik}}
+    return None
 
 
 def sample_json(person: Person) -> str:

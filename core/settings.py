@@ -12,8 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 AGENCY_PREFIX = "GERBANG_AGENCY_"
 
@@ -32,6 +34,15 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("gerbang-data"), description="Where keys and local state live.")
     signing_key_path: Path | None = Field(default=None, description="Ed25519 key for audit checkpoints.")
+    signing_key: str | None = Field(
+        default=None, description="The audit signer key itself (PRIVATE+KEY+…), instead of a file; for containers.")
+    audit_origin: str = Field(
+        default="gerbang.local/audit", min_length=1,
+        description="Name of a generated audit key (keygen, embedded first run); a log's origin is its key's name.")
+    audit_checkpoint_entries: int = Field(default=1000, ge=1, description="Sign a checkpoint every N audit entries…")
+    audit_checkpoint_interval_s: float = Field(default=10.0, gt=0, description="…or every T seconds, if new entries.")
+    audit_sequencer_interval_s: float = Field(
+        default=0.2, gt=0, description="How often each process runs the audit sequencer.")
     nik_hash_key: str | None = Field(
         default=None, description="Secret (base64, ≥ 32 bytes) for keyed hashes of NIKs (cache keys, audit subjects)."
     )
@@ -45,6 +56,43 @@ class Settings(BaseSettings):
     lookup_budget_s: float = Field(default=8.0, gt=0, description="Overall budget for one citizen lookup.")
     breaker_threshold: int = Field(default=5, ge=1, description="Consecutive failures that open an agency's breaker.")
     breaker_reset_s: float = Field(default=30.0, gt=0, description="Seconds an open breaker waits before a probe.")
+    submit_retry_attempts: int = Field(
+        default=3, ge=1, le=10, description="Calls per attempt for transient failures (short tenacity retry).")
+    submit_retry_wait_s: float = Field(
+        default=0.5, ge=0, description="First wait between those calls (doubling, at most 8x).")
+    submit_schedule_s: Annotated[list[float], NoDecode] = Field(
+        default=[30, 60, 120, 300, 600, 1800, 3600],
+        description="Growing waits before rescheduled attempts, comma-separated seconds; the last one repeats.")
+    submit_deadline_s: float = Field(
+        default=86400.0, gt=0, description="After this long without success an application is failed and "
+                                           "dead-lettered.")
+    bus_prefetch: int = Field(default=50, ge=1, le=10000,
+                              description="Unacknowledged messages a worker holds per agency queue; in embedded "
+                                          "mode, concurrent attempts.")
+    bus_delivery_limit: int = Field(default=5, ge=1, le=1000,
+                                    description="Deliveries after which a message that keeps failing is "
+                                                "dead-lettered (quorum queue x-delivery-limit).")
+    bus_poll_s: float = Field(default=0.2, gt=0, description="How often the outbox and due retries are polled.")
+    bus_batch: int = Field(default=500, ge=1, le=10000, description="Outbox rows published per relay batch.")
+    bus_prefix: str = Field(default="gerbang", pattern=r"^[a-z][a-z0-9_.-]{0,40}$",
+                            description="Prefix of the exchange and queue names.")
+    amqp_heartbeat_s: int = Field(default=30, ge=0, description="AMQP heartbeat (0 disables).")
+    amqp_blocked_timeout_s: float = Field(
+        default=60.0, gt=0, description="Give up on a connection the broker keeps blocked this long.")
+    amqp_reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest wait between reconnections.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body (413 beyond).")
+    max_json_depth: int = Field(default=32, ge=2, le=1000, description="Deepest JSON nesting in a body (400 beyond).")
+    rate_limit_per_s: float = Field(
+        default=20.0, ge=0, description="Requests per second per client (token bucket shared by all processes); "
+                                        "0 disables. A client's own limit overrides it.")
+    rate_limit_burst: int = Field(default=40, ge=1, description="Bucket size: requests a client may make at once.")
+    rate_lease_s: float = Field(
+        default=0.25, gt=0, le=5, description="A process leases rate × this many tokens per database trip.")
+    agency_concurrency: int = Field(
+        default=16, ge=1, description="Calls in flight to one agency across all processes; per agency: "
+                                      "GERBANG_AGENCY_<NAME>_CONCURRENCY.")
+    census_interval_s: float = Field(
+        default=2.0, gt=0, description="Heartbeat of each process in the shared census (concurrency shares).")
     demo_api_key: str | None = Field(default=None, description="Fixes the demo client's API key.")
     log_level: str = Field(default="INFO")
     agency_env: dict[str, str] = Field(
@@ -59,6 +107,15 @@ class Settings(BaseSettings):
             data = dict(data)
             data["agency_env"] = {k: v for k, v in os.environ.items() if k.startswith(AGENCY_PREFIX)}
         return data
+
+    @field_validator("submit_schedule_s", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if isinstance(value, (list, tuple)) and (not value or any(float(v) < 0 for v in value)):
+            raise ValueError("give one or more non-negative waits in seconds, e.g. 30,60,300")
+        return value
 
     @property
     def embedded(self) -> bool:

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, TypeVar
@@ -52,9 +53,15 @@ class CacheStore(Protocol):
 
 
 class DataKeys:
-    """AES-256-GCM keys by id; `active` encrypts, any known key decrypts (so keys can be rotated)."""
+    """AES-256-GCM keys by id; `active` encrypts, any known key decrypts (so keys can be rotated).
 
-    def __init__(self, keys: Mapping[str, bytes], active: str):
+    With a `reload` source (the embedded secrets file), a key set rotated by `gerbang keys rotate` reaches a running
+    process without a restart: before encrypting it checks the source at most every `reload_every_s`, and a key id
+    it does not know makes it look at once (at most every `reload_every_s / 4`). The source returns None when
+    nothing changed."""
+
+    def __init__(self, keys: Mapping[str, bytes], active: str, *,
+                 reload: Callable[[], DataKeys | None] | None = None, reload_every_s: float = 1.0):
         if active not in keys:
             raise ValueError(f"active data key {active!r} is not among the keys")
         for key_id, key in keys.items():
@@ -62,29 +69,55 @@ class DataKeys:
                 raise ValueError(f"data key {key_id!r} must be 32 bytes")
         self._aead = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self.active = active
+        self._reload, self.reload_every_s = reload, reload_every_s
+        self._checked = time.monotonic()
+
+    @property
+    def key_ids(self) -> list[str]:
+        """Known key ids, the active one first."""
+        return [self.active] + [k for k in self._aead if k != self.active]
+
+    def refresh(self, *, urgent: bool = False) -> None:
+        """Take a changed key set from the reload source, if there is one and it is time to look."""
+        if self._reload is None:
+            return
+        now = time.monotonic()
+        if now - self._checked < (self.reload_every_s / 4 if urgent else self.reload_every_s):
+            return
+        self._checked = now
+        fresh = self._reload()
+        if fresh is not None:
+            self._aead, self.active = fresh._aead, fresh.active
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> tuple[str, bytes]:
+        self.refresh()
+        active = self.active
         nonce = os.urandom(12)
-        return self.active, nonce + self._aead[self.active].encrypt(nonce, plaintext, aad)
+        return active, nonce + self._aead[active].encrypt(nonce, plaintext, aad)
 
     def decrypt(self, key_id: str, payload: bytes, aad: bytes) -> bytes:
         aead = self._aead.get(key_id)
+        if aead is None:
+            self.refresh(urgent=True)
+            aead = self._aead.get(key_id)
         if aead is None:
             raise KeyError(f"unknown data key {key_id!r}")
         return aead.decrypt(payload[:12], payload[12:], aad)
 
     @staticmethod
-    def parse(text: str) -> DataKeys:
+    def parse(text: str, **options: Any) -> DataKeys:
         """`kid1:base64key[,kid2:base64key…]`; the first key is the active one."""
         keys: dict[str, bytes] = {}
         for part in (p.strip() for p in text.split(",") if p.strip()):
             key_id, sep, encoded = part.partition(":")
             if not sep or not key_id:
                 raise ValueError("data keys are written kid:base64key, separated by commas")
+            if key_id in keys:
+                raise ValueError(f"data key {key_id!r} is given twice")
             keys[key_id] = base64.b64decode(encoded, validate=True)
         if not keys:
             raise ValueError("no data key given")
-        return DataKeys(keys, next(iter(keys)))
+        return DataKeys(keys, next(iter(keys)), **options)
 
 
 def subject_hash(hash_key: bytes, nik: str) -> str:

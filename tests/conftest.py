@@ -14,13 +14,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from core.audit.note import generate_signer
 from core.db import make_engine, session_factory, upgrade
 from core.db.engine import normalise_url
 from core.security.clients import create_client
 from core.security.secrets import new_secret_values
 
-BUS_SECRETS = new_secret_values()
-"""NIK hash key and data keys shared by every app a test builds (a shared database needs them set)."""
+AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY = generate_signer("gerbang.test/audit")
+BUS_SECRETS = {**new_secret_values(), "signing_key": AUDIT_SIGNER_KEY}
+"""NIK hash key, data keys and audit signing key shared by every app a test builds (a shared database needs them
+set)."""
 
 POSTGRES_URL = os.environ.get("GERBANG_TEST_DATABASE_URL")
 

@@ -7,11 +7,9 @@ the simulator `simulator.simulator`, the mapping `mappings/bpjs_kesehatan.yaml` 
 
 from __future__ import annotations
 
-from connectors.base import ConnectorPlugin
+from connectors.base import ConnectorPlugin, lazy
 from connectors.bpjs_kesehatan.client import BpjsKesehatanClient, create
 from connectors.bpjs_kesehatan.protocol import AGENCY, SERVICES
-from connectors.bpjs_kesehatan.simulator import sim_config, simulator
-
 
 PLUGIN = ConnectorPlugin(
     name=AGENCY,
@@ -19,8 +17,8 @@ PLUGIN = ConnectorPlugin(
     facet="health_insurance",
     mapping="bpjs_kesehatan",
     create=create,
-    simulator=simulator,
-    sim_config=sim_config,
+    simulator=lazy("connectors.bpjs_kesehatan.simulator", "simulator"),
+    sim_config=lazy("connectors.bpjs_kesehatan.simulator", "sim_config"),
     services=SERVICES,
     protocol="rest",
 )

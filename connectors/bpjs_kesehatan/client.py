@@ -24,9 +24,11 @@ from connectors.bpjs_kesehatan.protocol import (
     AGENCY, CODE_AUTH_FAILED, CODE_NOT_FOUND, CODE_OK, IDEMPOTENCY_HEADER, PESERTA_BY_NIK, REFERENCE_PROVINCES,
     SERVICE_PARTICIPANT_UPDATE, SERVICES, UPDATE_CLINIC, today_wib,
 )
+from connectors.config import require_all, timeout_s
 from connectors.rest import DEFAULT_TIMEOUT_S, json_body, make_client, send
 
 REQUIRED_SETTINGS = ("url", "cons_id", "secret", "user_key")
+MAX_TIMEOUT_S = 120.0
 _LONG_NUMBER = re.compile(r"\d{8,}")
 
 
@@ -174,18 +176,10 @@ def _update_clinic_body(payload: Mapping[str, Any]) -> dict[str, Any]:
 def create(config: Mapping[str, str]) -> BpjsKesehatanClient:
     """Build the client from settings (GERBANG_AGENCY_BPJS_KESEHATAN_*); a missing or bad setting is a
     ValueError naming it."""
-    missing = [key for key in REQUIRED_SETTINGS if not str(config.get(key) or "").strip()]
-    if missing:
-        names = ", ".join(f"GERBANG_AGENCY_BPJS_KESEHATAN_{key.upper()}" for key in missing)
-        raise ValueError(f"{AGENCY}: missing setting(s) {', '.join(missing)} (set {names})")
+    require_all(config, AGENCY, REQUIRED_SETTINGS)
     url = str(config["url"]).strip()
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"{AGENCY}: setting url must start with http:// or https://")
-    try:
-        timeout_s = float(config.get("timeout_s") or DEFAULT_TIMEOUT_S)
-    except ValueError:
-        raise ValueError(f"{AGENCY}: setting timeout_s must be a number of seconds") from None
-    if not 0 < timeout_s <= 120:
-        raise ValueError(f"{AGENCY}: setting timeout_s must be between 0 and 120 seconds")
     return BpjsKesehatanClient(url=url, cons_id=str(config["cons_id"]).strip(), secret=str(config["secret"]),
-                               user_key=str(config["user_key"]).strip(), timeout_s=timeout_s)
+                               user_key=str(config["user_key"]).strip(),
+                               timeout_s=timeout_s(config, AGENCY, maximum=MAX_TIMEOUT_S))

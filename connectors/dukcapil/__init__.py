@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from connectors.base import ConnectorPlugin
+from connectors.base import ConnectorPlugin, lazy
 from connectors.dukcapil.client import DukcapilClient
 
 
@@ -14,27 +13,13 @@ def create(config: Mapping[str, str]) -> DukcapilClient:
     return DukcapilClient(config)
 
 
-def simulator(population: Any, **options: Any) -> Any:
-    """The Dukcapil simulator app (imported lazily: the bus need not load FastAPI routes to talk to Dukcapil)."""
-    from connectors.dukcapil.simulator import simulator as build
-
-    return build(population, **options)
-
-
-def sim_config(base_url: str) -> dict[str, str]:
-    """Client settings matching a simulator started with its defaults at `base_url`."""
-    from connectors.dukcapil.simulator import sim_config as config
-
-    return config(base_url)
-
-
 PLUGIN = ConnectorPlugin(
     name="dukcapil",
     title="Dukcapil (civil registry)",
     facet="identity",
     mapping="dukcapil",
     create=create,
-    simulator=simulator,
-    sim_config=sim_config,
+    simulator=lazy("connectors.dukcapil.simulator", "simulator"),
+    sim_config=lazy("connectors.dukcapil.simulator", "sim_config"),
     protocol="rest",
 )

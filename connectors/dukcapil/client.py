@@ -39,6 +39,7 @@ from connectors.base import (
     SubmitResult,
     VerifyResult,
 )
+from connectors.config import require_all, timeout_s
 
 AGENCY = "dukcapil"
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
@@ -89,16 +90,13 @@ class DukcapilClient:
     name = AGENCY
 
     def __init__(self, config: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None):
-        missing = [key for key in REQUIRED_SETTINGS if not str(config.get(key) or "").strip()]
-        if missing:
-            names = ", ".join(f"GERBANG_AGENCY_DUKCAPIL_{key.upper()}" for key in missing)
-            raise ValueError(f"dukcapil: missing setting(s) {', '.join(missing)} (set {names})")
+        require_all(config, AGENCY, REQUIRED_SETTINGS)
         self.institution = str(config["institution"]).strip()
         self._user = str(config["user"])
         self._password = str(config["password"])
         self._ip = str(config["ip"]).strip()
-        self.timeout_s = _number(config, "timeout_s", rest.DEFAULT_TIMEOUT_S, float, low=0.001)
-        self.threshold = _number(config, "threshold", 80, int, low=0, high=100)
+        self.timeout_s = timeout_s(config, AGENCY)
+        self.threshold = _threshold(config)
         self._http = rest.make_client(str(config["url"]).rstrip("/"), timeout_s=self.timeout_s, transport=transport,
                                       headers={"Accept": "application/json"})
 
@@ -177,17 +175,17 @@ class DukcapilClient:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
-def _number(config: Mapping[str, str], key: str, default: float, kind: type, *, low: float,
-            high: float | None = None) -> Any:
-    raw = config.get(key)
+def _threshold(config: Mapping[str, str]) -> int:
+    """The verify TRESHOLD setting: a whole number 0-100, default 80."""
+    raw = config.get("threshold")
     if raw is None or str(raw).strip() == "":
-        return kind(default)
+        return 80
     try:
-        value = kind(str(raw).strip())
+        value = int(str(raw).strip())
     except ValueError:
-        raise ValueError(f"dukcapil: setting {key} must be a number, got {raw!r}") from None
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"dukcapil: setting {key} out of range: {raw!r}")
+        raise ValueError(f"dukcapil: setting threshold must be a number, got {raw!r}") from None
+    if not 0 <= value <= 100:
+        raise ValueError(f"dukcapil: setting threshold out of range: {raw!r}")
     return value
 
 

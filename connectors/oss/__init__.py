@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import ConnectorPlugin
+from connectors.base import ConnectorPlugin, lazy
 from connectors.oss.client import SERVICE_LICENCE, OssClient, create
 
 LICENCE_APPLICATION_SCHEMA: dict[str, Any] = {
@@ -52,26 +52,14 @@ LICENCE_APPLICATION_SCHEMA: dict[str, Any] = {
 }
 
 
-def _simulator(population: Any, **options: Any) -> Any:
-    from connectors.oss.simulator import simulator  # FastAPI only when a simulator is wanted
-
-    return simulator(population, **options)
-
-
-def _sim_config(base_url: str) -> dict[str, str]:
-    from connectors.oss.simulator import sim_config
-
-    return sim_config(base_url)
-
-
 PLUGIN = ConnectorPlugin(
     name="oss",
     title="OSS RBA (business licensing)",
     facet="business",
     mapping="oss",
     create=create,
-    simulator=_simulator,
-    sim_config=_sim_config,
+    simulator=lazy("connectors.oss.simulator", "simulator"),
+    sim_config=lazy("connectors.oss.simulator", "sim_config"),
     services={SERVICE_LICENCE: LICENCE_APPLICATION_SCHEMA},
     protocol="rest",
 )

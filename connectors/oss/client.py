@@ -20,26 +20,13 @@ we and OSS do not speak the same version) · 500 payload failed → AgencyUnavai
 from __future__ import annotations
 
 import re
-import time
 from typing import Any, Mapping
 
 import httpx
 
-from connectors.base import (
-    AgencyAccessDenied,
-    AgencyError,
-    AgencyProtocolError,
-    AgencyRejected,
-    AgencyTimeout,
-    AgencyUnavailable,
-    FacetStatus,
-    Health,
-    LookupResult,
-    NotSupported,
-    SubmitResult,
-    VerifyResult,
-)
-from connectors.rest import DEFAULT_TIMEOUT_S, json_body, make_client, send
+from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyTimeout, AgencyUnavailable,
+                             FacetStatus, Health, LookupResult, NotSupported, SubmitResult, VerifyResult, probe_health)
+from connectors.rest import client_from_settings, json_body, read_reply, send
 
 AGENCY = "oss"
 BASE_PATH = "/v1/kl/rba"
@@ -147,54 +134,22 @@ def data_nibs(reply: Mapping[str, Any]) -> list[dict[str, Any]]:
     return data
 
 
-def _config_value(config: Mapping[str, str], key: str) -> str:
-    value = (config.get(key) or "").strip()
-    if not value:
-        raise ValueError(f"{AGENCY}: setting {key!r} is missing (GERBANG_AGENCY_OSS_{key.upper()})")
-    return value
-
-
-def _timeout(config: Mapping[str, str]) -> float:
-    raw = config.get("timeout_s")
-    if raw in (None, ""):
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{AGENCY}: timeout_s must be a number of seconds") from None
-    if not value > 0:
-        raise ValueError(f"{AGENCY}: timeout_s must be positive")
-    return value
-
-
 class OssClient:
     """The OSS RBA connector. Config keys: `url` (base, without /v1/kl/rba), `user_key`, `timeout_s` (optional)."""
 
     name = AGENCY
 
     def __init__(self, config: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None):
-        self._http = make_client(
-            _config_value(config, "url").rstrip("/"),
-            timeout_s=_timeout(config),
-            headers={USER_KEY_HEADER: _config_value(config, "user_key"), "Accept": "application/json"},
-            transport=transport,
-        )
+        self._http = client_from_settings(config, AGENCY, key_headers={USER_KEY_HEADER: "user_key"},
+                                          transport=transport)
 
     async def call(self, method: str, params: Mapping[str, Any], *,
                    headers: Mapping[str, str] | None = None) -> Mapping[str, Any]:
         """POST one OSS method and return its `respon…` object once its kode says 200."""
         response = await send(self._http, AGENCY, "POST", f"{BASE_PATH}/{method}",
                               json={wrapper(method): dict(params)}, headers=dict(headers or {}))
-        try:
-            reply = find_reply(json_body(response, AGENCY), method)
-        except AgencyProtocolError:
-            if response.status_code in (401, 403):
-                raise AgencyAccessDenied(AGENCY, f"{method}: HTTP {response.status_code} from the gateway",
-                                         code=str(response.status_code)) from None
-            if response.status_code != 200:
-                raise AgencyProtocolError(AGENCY, f"{method}: HTTP {response.status_code} without an OSS reply",
-                                          code=str(response.status_code)) from None
-            raise
+        reply = read_reply(response, AGENCY, method, lambda r: find_reply(json_body(r, AGENCY), method),
+                           kind="an OSS reply")
         raise_for_kode(kode_of(reply), reply, method)
         return reply
 
@@ -231,19 +186,10 @@ class OssClient:
 
     async def health(self) -> Health:
         """Ask inqueryNIB about a NIB no one holds: any OSS reply with kode 200 means up."""
-        started = time.perf_counter()
-        try:
-            await self.call(METHOD_NIB, {"nib": HEALTH_NIB})
-        except AgencyError as exc:
-            return Health(agency=AGENCY, up=False, latency_ms=_ms(started), detail=exc.message)
-        return Health(agency=AGENCY, up=True, latency_ms=_ms(started))
+        return await probe_health(AGENCY, lambda: self.call(METHOD_NIB, {"nib": HEALTH_NIB}))
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def create(config: Mapping[str, str]) -> OssClient:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import ConnectorPlugin
+from connectors.base import ConnectorPlugin, lazy
 from connectors.samsat.client import SERVICE_PKB, SamsatClient, create
 
 PKB_PAYMENT_SCHEMA: dict[str, Any] = {
@@ -43,26 +43,14 @@ PKB_PAYMENT_SCHEMA: dict[str, Any] = {
 }
 
 
-def _simulator(population: Any, **options: Any) -> Any:
-    from connectors.samsat.simulator import simulator  # FastAPI only when a simulator is wanted
-
-    return simulator(population, **options)
-
-
-def _sim_config(base_url: str) -> dict[str, str]:
-    from connectors.samsat.simulator import sim_config
-
-    return sim_config(base_url)
-
-
 PLUGIN = ConnectorPlugin(
     name="samsat",
     title="Samsat (vehicle registration and tax)",
     facet="vehicles",
     mapping="samsat",
     create=create,
-    simulator=_simulator,
-    sim_config=_sim_config,
+    simulator=lazy("connectors.samsat.simulator", "simulator"),
+    sim_config=lazy("connectors.samsat.simulator", "sim_config"),
     services={SERVICE_PKB: PKB_PAYMENT_SCHEMA},
     protocol="rest",
 )

@@ -15,28 +15,15 @@ Amounts arrive as JSON integers of rupiah or decimal strings; a JSON number with
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from decimal import Decimal
 from typing import Any, Mapping
 
 import httpx
 
-from connectors.base import (
-    AgencyAccessDenied,
-    AgencyError,
-    AgencyProtocolError,
-    AgencyRejected,
-    AgencyUnavailable,
-    FacetStatus,
-    Health,
-    LookupResult,
-    NotSupported,
-    SubmitResult,
-    VerifyResult,
-)
-from connectors.rest import DEFAULT_TIMEOUT_S, make_client, send
+from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyUnavailable, FacetStatus,
+                             Health, LookupResult, NotSupported, SubmitResult, VerifyResult, probe_health)
+from connectors.rest import client_from_settings, json_body, read_reply, send
 
 AGENCY = "samsat"
 API_KEY_HEADER = "X-API-Key"
@@ -71,17 +58,6 @@ def split_plate(plate: str) -> tuple[str, str, str]:
     return area, number, series
 
 
-def parse_json(response: httpx.Response) -> Any:
-    """The reply's JSON with fractional numbers read as Decimal; not JSON → AgencyProtocolError."""
-    content_type = response.headers.get("content-type", "")
-    if "json" not in content_type:
-        raise AgencyProtocolError(AGENCY, f"expected JSON, got content type {content_type or 'none'!r}")
-    try:
-        return json.loads(response.content, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AgencyProtocolError(AGENCY, "malformed JSON reply") from exc
-
-
 def envelope_code(body: Any) -> str:
     """The envelope's four-digit code (an int is zero-padded, as some gateways drop the leading zeros)."""
     if not isinstance(body, dict) or "code" not in body:
@@ -92,6 +68,12 @@ def envelope_code(body: Any) -> str:
     if isinstance(code, str) and re.fullmatch(r"[0-9]{4}", code.strip()):
         return code.strip()
     raise AgencyProtocolError(AGENCY, "envelope code is not four digits")
+
+
+def read_envelope(response: httpx.Response) -> tuple[str, Mapping[str, Any]]:
+    """(code, envelope) of a reply, fractional numbers read as Decimal; not an envelope → AgencyProtocolError."""
+    body = json_body(response, AGENCY, parse_float=Decimal)
+    return envelope_code(body), body
 
 
 def _message(body: Mapping[str, Any]) -> str:
@@ -114,26 +96,6 @@ def raise_for_code(code: str, body: Mapping[str, Any], what: str) -> None:
     raise AgencyProtocolError(AGENCY, f"{label}: unknown code", code=code)
 
 
-def _config_value(config: Mapping[str, str], key: str) -> str:
-    value = (config.get(key) or "").strip()
-    if not value:
-        raise ValueError(f"{AGENCY}: setting {key!r} is missing (GERBANG_AGENCY_SAMSAT_{key.upper()})")
-    return value
-
-
-def _timeout(config: Mapping[str, str]) -> float:
-    raw = config.get("timeout_s")
-    if raw in (None, ""):
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{AGENCY}: timeout_s must be a number of seconds") from None
-    if not value > 0:
-        raise ValueError(f"{AGENCY}: timeout_s must be positive")
-    return value
-
-
 def _plain(value: Any) -> Any:
     """Amounts (int/Decimal) as exact text, so a submission's detail survives JSON storage unchanged."""
     if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
@@ -147,27 +109,13 @@ class SamsatClient:
     name = AGENCY
 
     def __init__(self, config: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None):
-        self._http = make_client(
-            _config_value(config, "url").rstrip("/"),
-            timeout_s=_timeout(config),
-            headers={API_KEY_HEADER: _config_value(config, "api_key"), "Accept": "application/json"},
-            transport=transport,
-        )
+        self._http = client_from_settings(config, AGENCY, key_headers={API_KEY_HEADER: "api_key"},
+                                          transport=transport)
 
     async def call(self, method: str, path: str, what: str, **kwargs: Any) -> tuple[str, Mapping[str, Any]]:
         """Send one request; returns (code, envelope) for 0000/0001 and raises for every other outcome."""
         response = await send(self._http, AGENCY, method, path, **kwargs)
-        try:
-            body = parse_json(response)
-            code = envelope_code(body)
-        except AgencyProtocolError:
-            if response.status_code in (401, 403):
-                raise AgencyAccessDenied(AGENCY, f"{what}: HTTP {response.status_code} from the gateway",
-                                         code=str(response.status_code)) from None
-            if response.status_code != 200:
-                raise AgencyProtocolError(AGENCY, f"{what}: HTTP {response.status_code} without an envelope",
-                                          code=str(response.status_code)) from None
-            raise
+        code, body = read_reply(response, AGENCY, what, read_envelope, kind="an envelope")
         raise_for_code(code, body, what)
         return code, body
 
@@ -223,19 +171,10 @@ class SamsatClient:
 
     async def health(self) -> Health:
         """GET the status endpoint (with the API key): 0000 means up."""
-        started = time.perf_counter()
-        try:
-            await self.call("GET", PATH_STATUS, "status")
-        except AgencyError as exc:
-            return Health(agency=AGENCY, up=False, latency_ms=_ms(started), detail=exc.message)
-        return Health(agency=AGENCY, up=True, latency_ms=_ms(started))
+        return await probe_health(AGENCY, lambda: self.call("GET", PATH_STATUS, "status"))
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def create(config: Mapping[str, str]) -> SamsatClient:

@@ -2,8 +2,12 @@
 
 `POST /_sim/faults {"mode": "ok"|"down"|"slow"|"error"|"garbage", "delay_ms": N}` switches behaviour:
 down = 503 with the connection closed; slow = wait `delay_ms` then answer normally; error = the agency's own error
-reply; garbage = a malformed body with the agency's content type. `GET /_sim/stats` reports requests seen and
-submissions received per idempotency key. `POST /_sim/reset` clears counters and faults.
+reply; garbage = a malformed body with the agency's content type. Simulators that offer them (the SOAP ones) also
+take the hostile modes `billion_laughs` (entity expansion), `external_entity` (an XXE reference to a local file)
+and `huge_body` (a reply far larger than any client should read); a simulator refuses a mode it does not offer
+with 422. `GET /_sim/stats` reports requests seen, requests in flight now and at most so far (`max_inflight`), and
+submissions received per idempotency key.
+`POST /_sim/reset` clears counters and faults.
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ import asyncio
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Awaitable, Callable, Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-FaultMode = Literal["ok", "down", "slow", "error", "garbage"]
+FaultMode = Literal["ok", "down", "slow", "error", "garbage", "billion_laughs", "external_entity", "huge_body"]
+HOSTILE_MODES = ("billion_laughs", "external_entity", "huge_body")
 ErrorReply = Callable[[Request], Awaitable[Response] | Response]
+HostileReply = Callable[[Request], Response]
 
 
 class FaultSetting(BaseModel):
@@ -37,12 +44,20 @@ class SimControl:
     mode: FaultMode = "ok"
     delay_ms: int = 0
     requests: int = 0
+    inflight: int = 0
+    max_inflight: int = 0
     submissions: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count_request(self) -> None:
         with self.lock:
             self.requests += 1
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+
+    def done(self) -> None:
+        with self.lock:
+            self.inflight -= 1
 
     def record_submission(self, idempotency_key: str) -> int:
         """Count a submission; returns how many times this key has now been received."""
@@ -56,22 +71,28 @@ class SimControl:
                 "mode": self.mode,
                 "delay_ms": self.delay_ms,
                 "requests": self.requests,
+                "inflight": self.inflight,
+                "max_inflight": self.max_inflight,
                 "submissions": dict(self.submissions),
                 "submissions_total": sum(self.submissions.values()),
             }
 
     def reset(self) -> None:
         with self.lock:
-            self.mode, self.delay_ms, self.requests = "ok", 0, 0
+            self.mode, self.delay_ms, self.requests, self.max_inflight = "ok", 0, 0, self.inflight
             self.submissions.clear()
 
 
 def install(app: FastAPI, control: SimControl, *, error_reply: ErrorReply, garbage_body: bytes = b'{"content": [',
-            garbage_type: str = "application/json") -> None:
-    """Add /_sim routes and the fault middleware to a simulator app."""
+            garbage_type: str = "application/json", hostile: Mapping[str, HostileReply] | None = None) -> None:
+    """Add /_sim routes and the fault middleware to a simulator app; `hostile` maps the hostile modes this
+    simulator offers to their replies."""
+    hostile = dict(hostile or {})
 
-    @app.post("/_sim/faults", include_in_schema=False)
-    async def set_faults(setting: FaultSetting) -> dict[str, object]:
+    @app.post("/_sim/faults", include_in_schema=False, response_model=None)
+    async def set_faults(setting: FaultSetting) -> dict[str, object] | JSONResponse:
+        if setting.mode in HOSTILE_MODES and setting.mode not in hostile:
+            return JSONResponse({"error": f"this simulator does not offer mode {setting.mode!r}"}, status_code=422)
         control.mode, control.delay_ms = setting.mode, setting.delay_ms
         return control.stats()
 
@@ -89,6 +110,12 @@ def install(app: FastAPI, control: SimControl, *, error_reply: ErrorReply, garba
         if request.url.path.startswith("/_sim/"):
             return await call_next(request)
         control.count_request()
+        try:
+            return await _faulty(request, call_next)
+        finally:
+            control.done()
+
+    async def _faulty(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         mode, delay_ms = control.mode, control.delay_ms
         if mode == "down":
             return JSONResponse({"error": "service unavailable"}, status_code=503, headers={"Connection": "close"})
@@ -99,4 +126,6 @@ def install(app: FastAPI, control: SimControl, *, error_reply: ErrorReply, garba
             return await reply if asyncio.iscoroutine(reply) else reply  # type: ignore[return-value]
         if mode == "garbage":
             return Response(garbage_body, media_type=garbage_type)
+        if mode in hostile:
+            return hostile[mode](request)
         return await call_next(request)

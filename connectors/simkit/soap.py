@@ -10,6 +10,7 @@ mistakes, `soap:Server` for ours, and the WS-Security 1.1 QNames (`wsse:FailedAu
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import datetime as dt
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
 from lxml import etree
 
 from connectors.simkit.control import SimControl, install
@@ -38,6 +40,8 @@ XML_TYPE = "text/xml; charset=utf-8"
 MAX_REQUEST_BYTES = 1024 * 1024
 MAX_SKEW_S = 300
 MAX_KEY_LEN = 200
+HUGE_BODY_BYTES = 256 * 1024 * 1024
+HUGE_CHUNK = b"A" * (64 * 1024)
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +255,49 @@ def wsdl_with_address(wsdl: bytes, address: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
+def billion_laughs(namespace: str) -> bytes:
+    """A reply whose internal DTD expands one reference into 10^9 "lol"s (about 3 GB) if a parser lets it."""
+    entities = ['<!ENTITY lol "lol">'] + [
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)]
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE soap:Envelope [{"".join(entities)}]>'
+            f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><tns:Respon xmlns:tns="{namespace}">'
+            f'<tns:kode>00</tns:kode><tns:nama>&lol9;</tns:nama></tns:Respon></soap:Body></soap:Envelope>').encode()
+
+
+def external_entity(namespace: str, target: str = "file:///etc/passwd") -> bytes:
+    """A reply that asks the parser to paste a local file (XXE) into a field."""
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE soap:Envelope [<!ENTITY xxe SYSTEM "{target}">]>'
+            f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><tns:Respon xmlns:tns="{namespace}">'
+            f'<tns:kode>00</tns:kode><tns:nama>&xxe;</tns:nama></tns:Respon></soap:Body></soap:Envelope>').encode()
+
+
+def huge_body(namespace: str, size: int = HUGE_BODY_BYTES) -> StreamingResponse:
+    """A well-formed start, then `size` bytes of one text node, streamed without a Content-Length (chunked): the
+    simulator holds one chunk at a time; a client that reads it all holds all of it."""
+    head = (f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>'
+            f'<tns:Respon xmlns:tns="{namespace}"><tns:nama>').encode()
+
+    async def chunks() -> Any:
+        yield head
+        sent = 0
+        while sent < size:
+            yield HUGE_CHUNK
+            sent += len(HUGE_CHUNK)
+            await asyncio.sleep(0)  # let the loop see a client that hung up, so the stream stops
+        yield b"</tns:nama></tns:Respon></soap:Body></soap:Envelope>"
+
+    return StreamingResponse(chunks(), media_type=XML_TYPE)
+
+
+def hostile_replies(namespace: str) -> dict[str, Callable[[Request], Response]]:
+    """The hostile fault modes of a SOAP simulator (see connectors/simkit/control.py)."""
+    return {
+        "billion_laughs": lambda request: Response(billion_laughs(namespace), media_type=XML_TYPE),
+        "external_entity": lambda request: Response(external_entity(namespace), media_type=XML_TYPE),
+        "huge_body": lambda request: huge_body(namespace),
+    }
+
+
 @dataclass
 class SoapService:
     """One SOAP endpoint of a simulator: where it lives, its namespace, operations and accounts."""
@@ -273,7 +320,8 @@ def mount(app: FastAPI, service: SoapService, control: SimControl) -> None:
 
     install(app, control, error_reply=error_reply, garbage_type=XML_TYPE,
             garbage_body=b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="' + SOAP_ENV.encode()
-            + b'"><soap:Body><tns:Respon xmlns:tns="' + ns.encode() + b'"><tns:kode>00</tns:ko')
+            + b'"><soap:Body><tns:Respon xmlns:tns="' + ns.encode() + b'"><tns:kode>00</tns:ko',
+            hostile=hostile_replies(ns))
 
     @app.get(service.path, include_in_schema=False)
     async def get_wsdl(request: Request) -> Response:

@@ -6,6 +6,7 @@ agency registry). The database schema is expected to be migrated (`gerbang db up
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,7 +16,17 @@ from core.agencies import AgencyRegistry, build_registry
 from core.api import problems
 from core.api.auth import PrincipalCache
 from core.api.agencies import router as agencies_router
+from core.api import audit as audit_api
+from core.audit.group import GroupCommitter
 from core.api.citizens import router as citizens_router
+from core.api.applications import admin_router as applications_admin_router
+from core.api.applications import router as applications_router
+from core.api.body_limits import BodyLimits
+from core.api.clients_admin import router as clients_admin_router
+from core.bus.dispatch import start_embedded
+from core.logs import install_redaction
+from core.security.ratelimit import Limit, RateLimiter
+from core.bus.states import Policy
 from core.cache_store import SqlCacheStore
 from core.db import make_engine, session_factory
 from core.security.secrets import load_secrets
@@ -26,6 +37,7 @@ from identity.cache import RecordCache
 def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | None = None) -> FastAPI:
     """Build the API app. A given `registry` is used as is (and not closed); otherwise one is built at start."""
     settings = settings or get_settings()
+    install_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,15 +46,27 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.principals = PrincipalCache()
+        app.state.audit_writer = GroupCommitter(app.state.sessions)
+        app.state.rates = RateLimiter(engine, Limit(settings.rate_limit_per_s, settings.rate_limit_burst),
+                                      settings.rate_lease_s)
         own_registry = registry is None
         app.state.agencies = registry if registry is not None else build_registry(settings)
+        if app.state.agencies.limits is not None and app.state.agencies.limits.slots:
+            await asyncio.to_thread(app.state.agencies.limits.start)  # join the census: concurrency shares
         secrets = load_secrets(settings)
         app.state.secrets = secrets
         app.state.cache = RecordCache(SqlCacheStore(engine), secrets.data_keys, secrets.nik_hash_key,
                                       app.state.agencies.freshness(settings), settings.cache_freshness_s)
+        sequencer = audit_api.start(app, settings)
+        app.state.policy = Policy.from_settings(settings)
+        connectors = {name: agency.connector for name, agency in app.state.agencies.active.items()}
+        app.state.dispatcher = start_embedded(app.state.sessions, connectors, secrets, settings, app.state.agencies)
         try:
             yield
         finally:
+            if app.state.dispatcher is not None:
+                await app.state.dispatcher.stop()
+            sequencer.stop()
             if own_registry:
                 await app.state.agencies.aclose()
             engine.dispose()
@@ -55,8 +79,13 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     app.include_router(citizens_router)
     app.include_router(agencies_router)
+    app.include_router(audit_api.router)
+    app.include_router(applications_router)
+    app.include_router(applications_admin_router)
+    app.include_router(clients_admin_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

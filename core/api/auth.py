@@ -1,12 +1,16 @@
 """Bearer API-key authentication and scope checks, as FastAPI dependencies.
 
 Keys are looked up by hash; answers are cached for a couple of seconds per process so a busy counter does not cost
-a database round trip per request, while a revoked key stops working within that time.
+a database round trip per request, while a revoked key, a disabled client or a changed agreement takes effect
+within that time. Then, per request and from memory: the agreement's dates (403 `agreement_expired` /
+`agreement_not_started`) and the client's rate limit (429 `rate_limited`, tokens leased from the shared bucket in
+batches: core/security/ratelimit.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from typing import Awaitable, Callable
@@ -15,7 +19,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from core.api.problems import Problem
-from core.security.clients import Principal, authenticate
+from core.security.clients import Principal, authenticate, today_wib
 from core.security.keys import hash_key
 from core.security.scopes import allowed
 
@@ -35,6 +39,11 @@ class PrincipalCache:
         if entry is None or entry[1] < time.monotonic():
             return False, None
         return True, entry[0]
+
+    def clear(self) -> None:
+        """Forget every answer (after an admin change, so it applies at once in this process)."""
+        with self._lock:
+            self._entries.clear()
 
     def put(self, digest: str, principal: Principal | None) -> None:
         with self._lock:
@@ -65,6 +74,18 @@ async def current_principal(request: Request) -> Principal:
         state.principals.put(digest, principal)
     if principal is None:
         raise Problem(401, "unauthenticated", "The API key is not valid", headers=UNAUTHORIZED)
+    refusal = principal.agreement_state(today_wib())
+    if refusal is not None:
+        raise Problem(403, refusal, "The client's agreement is not in force",
+                      f"Agreement {principal.agreement} is valid from {principal.agreement_from or '-'} to "
+                      f"{principal.agreement_to or '-'} (WIB).", agreement=principal.agreement)
+    rates = getattr(state, "rates", None)
+    if rates is not None:
+        wait = await rates.take(f"client:{principal.client_id}", principal.limit(rates.default))
+        if wait is not None:
+            retry = max(1, math.ceil(wait))
+            raise Problem(429, "rate_limited", "Too many requests for this client",
+                          f"Try again in {retry} s.", headers={"Retry-After": str(retry)})
     return principal
 
 

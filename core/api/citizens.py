@@ -14,7 +14,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import AgencyError
+from core.api import audit_trail
 from core.api.auth import current_principal, require
+from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.problems import Problem
 from core.security.clients import Principal
 from core.security.scopes import allowed
@@ -27,7 +29,8 @@ router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
 
 DEFAULT_RETRY_AFTER_S = 30
 PROBLEM_RESPONSES = {
-    400: {"description": "Invalid NIK (`nik_invalid`), unknown purpose or facet"},
+    400: {"description": "Invalid NIK (`nik_invalid`), unknown purpose or facet, no counter context "
+                         "(`context_missing`)"},
     401: {"description": "No or invalid API key"},
     403: {"description": "Scope or purpose not allowed"},
     404: {"description": "Dukcapil does not know this NIK (`citizen_not_found`)"},
@@ -82,7 +85,8 @@ def all_facets() -> set[str]:
     return {f for p in load_purposes().values() for f in p.facets}
 
 
-@router.get("/{nik}", response_model=CitizenRecord, responses=PROBLEM_RESPONSES)
+@router.get("/{nik}", response_model=CitizenRecord, responses=PROBLEM_RESPONSES,
+            openapi_extra={"parameters": CONTEXT_PARAMETERS})
 async def get_citizen(
     nik: str,
     request: Request,
@@ -92,6 +96,7 @@ async def get_citizen(
     refresh: Annotated[bool, Query(description="Ask the agencies even if a fresh cached answer exists")] = False,
 ) -> CitizenRecord:
     """The merged, verified record of a citizen, with provenance per facet."""
+    counter_context(request)
     chosen = resolve_purpose(purpose, principal)
     names = resolve_facets(facets, chosen, principal)
     info = parse_nik(nik)
@@ -102,12 +107,15 @@ async def get_citizen(
                                        timeout_s=state.settings.agency_timeout_s,
                                        budget_s=state.settings.lookup_budget_s, cache=state.cache, refresh=refresh)
     except CitizenNotFound:
+        await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="citizen_not_found")
         raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK") from None
     except IdentityUnavailable as exc:
+        await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="agency_unavailable")
         retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
         raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.reason, agency="dukcapil",
                       status_detail=exc.status.value, headers={"Retry-After": str(max(retry, 1))}) from None
     record.warnings = [{"code": w.code, "message": w.message} for w in info.warnings]
+    await audit_trail.read(request, principal, normalised, chosen.name, names, facets=record.facets, refresh=refresh)
     # Already a validated CitizenRecord: serialise it once here rather than have FastAPI validate it again.
     return Response(record.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
@@ -137,7 +145,8 @@ class Verification(BaseModel):
     fields: dict[str, Verdict]
 
 
-@router.post("/{nik}/verify", response_model=Verification, responses=PROBLEM_RESPONSES)
+@router.post("/{nik}/verify", response_model=Verification, responses=PROBLEM_RESPONSES,
+             openapi_extra={"parameters": CONTEXT_PARAMETERS})
 async def verify_citizen(
     nik: str,
     claims: Claims,
@@ -146,6 +155,7 @@ async def verify_citizen(
     purpose: Annotated[str | None, Query(description="Why the claims are checked")] = None,
 ) -> Verification:
     """Yes/no per claimed field, via Dukcapil's verify call; nothing else about the person is disclosed."""
+    counter_context(request)
     chosen = resolve_purpose(purpose, principal)
     info = checked_nik(nik)
     given = claims.model_dump(exclude_none=True)
@@ -158,14 +168,19 @@ async def verify_citizen(
     try:
         result = await asyncio.wait_for(agency.connector.verify(info, given), request.app.state.settings.agency_timeout_s)
     except (asyncio.TimeoutError, TimeoutError):
+        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
         raise Problem(503, "agency_unavailable", "Dukcapil did not answer in time", agency="dukcapil",
                       status_detail="timeout", headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)}) from None
     except AgencyError as exc:
+        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
         retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
         raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.message, agency="dukcapil",
                       headers={"Retry-After": str(max(retry, 1))}) from None
     if not result.found:
+        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="citizen_not_found")
         raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK")
+    await audit_trail.verify(request, principal, info, chosen.name, given,
+                             results={name: matched for name, (matched, _) in result.fields.items()})
     return Verification(nik=info, purpose=chosen.name, fields={
         name: Verdict(result="match" if matched else "no_match", score=score)
         for name, (matched, score) in result.fields.items()})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from core.cli import clients, db, keys, nik, simulate
+from core.cli import applications, audit, bus, clients, db, keys, nik, report, simulate
+from core.cli.worker import worker
 from core.logs import setup as setup_logging
 from core.settings import get_settings
 
@@ -16,6 +17,11 @@ app.add_typer(db.app, name="db")
 app.add_typer(clients.app, name="clients")
 app.add_typer(simulate.app, name="simulate")
 app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
+app.add_typer(bus.app, name="bus")
+app.add_typer(applications.app, name="applications")
+app.add_typer(report.app, name="report")
+app.command("worker")(worker)
 
 
 @app.command("serve")

@@ -1,7 +1,9 @@
 """Engine and sessions from the database URL, and migrations applied through alembic.
 
 SQLite (the embedded default) gets WAL and a busy timeout so the API and the in-process dispatcher can share the
-file; PostgreSQL gets a pre-ping pool so a restarted server is survived.
+file, and `synchronous=NORMAL`: in WAL mode a commit then survives the process dying (what the outbox and the audit
+log need) without an fsync per transaction; only an OS crash or power loss can take the last commits. PostgreSQL
+gets a pre-ping pool so a restarted server is survived.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

@@ -27,6 +27,13 @@ class Client(SQLModel, table=True):
     purposes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     disabled: bool = Field(default=False)
     created_at: dt.datetime = _ts(nullable=False, default=utcnow)
+    # Issue 7 (migration 0005): what kind of caller, the agreement (PKS) it acts under, its own rate limit.
+    kind: str = Field(default="counter", max_length=16)
+    agreement: str | None = Field(default=None, max_length=100)
+    agreement_from: dt.date | None = Field(default=None)
+    agreement_to: dt.date | None = Field(default=None)
+    rate_per_s: float | None = Field(default=None)
+    rate_burst: int | None = Field(default=None)
 
 
 class ApiKey(SQLModel, table=True):

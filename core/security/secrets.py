@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from core.settings import Settings
 from identity.cache import DataKeys
 
 SECRETS_FILE = "secrets.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,18 +43,64 @@ def is_embedded_database(url: str) -> bool:
 
 
 def load_secrets(settings: Settings) -> BusSecrets:
-    """The secrets from settings, or (embedded only) from the data directory, created on first use."""
+    """The secrets from settings, or (embedded only) from the data directory, created on first use. Data keys read
+    from the file follow it: `gerbang keys rotate` rewrites it and running processes pick the new set up."""
     hash_key, data_keys = settings.nik_hash_key, settings.data_keys
+    reload = None
     if not (hash_key and data_keys):
         if not is_embedded_database(settings.database_url):
             raise ValueError("with a shared database every process needs the same GERBANG_NIK_HASH_KEY and "
                              "GERBANG_DATA_KEYS; generate them with `gerbang keys generate`")
         stored = stored_secrets(settings.data_dir)
+        if not data_keys:
+            reload = file_reloader(settings.data_dir / SECRETS_FILE)
         hash_key, data_keys = hash_key or stored["nik_hash_key"], data_keys or stored["data_keys"]
     key = base64.b64decode(hash_key, validate=True)
     if len(key) < 32:
         raise ValueError("GERBANG_NIK_HASH_KEY must be at least 32 bytes (base64)")
-    return BusSecrets(nik_hash_key=key, data_keys=DataKeys.parse(data_keys))
+    return BusSecrets(nik_hash_key=key, data_keys=DataKeys.parse(data_keys, reload=reload))
+
+
+def data_keys_from_file(settings: Settings) -> bool:
+    """True when the data keys live in `<data_dir>/secrets.json` (embedded, GERBANG_DATA_KEYS unset)."""
+    return not settings.data_keys and is_embedded_database(settings.database_url)
+
+
+def file_reloader(path: Path) -> Callable[[], DataKeys | None]:
+    """A DataKeys reload source: the data keys of `path` when the file changed since the last look, else None."""
+    def stamp() -> tuple[int, int] | None:
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
+    seen = [stamp()]
+
+    def reload() -> DataKeys | None:
+        now = stamp()
+        if now is None or now == seen[0]:
+            return None
+        seen[0] = now
+        try:
+            return DataKeys.parse(json.loads(path.read_text())["data_keys"])
+        except (OSError, ValueError, KeyError) as exc:  # a half-written or broken file: keep the keys we have
+            log.error("cannot reload data keys from %s (%s)", path, type(exc).__name__)
+            return None
+
+    return reload
+
+
+def write_stored_secrets(data_dir: Path, values: dict[str, str]) -> None:
+    """Replace `<data_dir>/secrets.json` atomically (0600): readers see the old file or the new, never half."""
+    path = data_dir / SECRETS_FILE
+    temporary = path.with_name(f".{SECRETS_FILE}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def stored_secrets(data_dir: Path) -> dict[str, str]:

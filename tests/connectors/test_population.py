@@ -1,4 +1,6 @@
-"""The synthetic population: deterministic, valid NIKs that agree with the person, real regions, special cases."""
+"""The synthetic population: deterministic, valid NIKs that agree with the person, real regions, special cases.
+
+`population` (seed 2024, 500 people) is the fixture tests/connectors/conftest.py shares."""
 
 from __future__ import annotations
 
@@ -11,11 +13,6 @@ import pytest
 from typer.testing import CliRunner
 
 from connectors.simkit.population import Population
-
-
-@pytest.fixture(scope="module")
-def population() -> Population:
-    return Population(seed=2024, size=500)
 
 
 def test_same_seed_same_people_other_seed_other_people(population: Population) -> None:

@@ -18,6 +18,12 @@ from core.settings import Settings
 from tests.conftest import BUS_SECRETS
 
 POPULATION = Population(seed=11, size=300)
+COUNTER_CONTEXT = {"Officer-Id": "petugas-01", "Counter-Id": "loket-01", "Mpp-Site": "mpp-test"}
+"""The counter context headers every citizen read and submission carries; `make_api` clients send them by default
+(a test that means to omit one sends it empty)."""
+GENEROUS_LIMITS = {"rate_limit_per_s": 2000.0, "rate_limit_burst": 2000}
+"""`make_api`'s rate limit: the limiter runs in every API test without getting in the way of fast loops (tests of
+the limit itself set their own)."""
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +62,8 @@ def make_api(database_url: str, simulators: dict[str, serving.RunningServer],
 
     def make(**overrides: object) -> TestClient:
         settings = Settings(database_url=database_url, agency_env=env, data_dir=tmp_path, **BUS_SECRETS,
-                            **{"agency_timeout_s": 2.0, "lookup_budget_s": 4.0, **overrides})
-        client = TestClient(create_app(settings))
+                            **{"agency_timeout_s": 2.0, "lookup_budget_s": 4.0, **GENEROUS_LIMITS, **overrides})
+        client = TestClient(create_app(settings), headers=COUNTER_CONTEXT)
         client.__enter__()
         clients.append(client)
         return client

@@ -85,9 +85,12 @@ def test_demo_runs_answers_and_stops_cleanly(tmp_path: Path) -> None:
                 break
         banner = "".join(lines)
         assert key in banner, banner
-        urls = [line.split()[-1].strip("'") for line in lines if line.strip().startswith("curl")]
+        urls = [line.split()[-1].strip("'") for line in lines
+                if line.strip().startswith("curl") and "purpose=" in line]
         assert [u.rsplit("purpose=", 1)[1] for u in urls] == ["identity_check", "business_licensing"]
-        records = [httpx.get(u, headers={"Authorization": f"Bearer {key}"}, timeout=10) for u in urls]
+        assert all("Officer-Id" in line for line in lines if "purpose=" in line)  # the counter context
+        context = {"Officer-Id": "petugas-01", "Counter-Id": "loket-01", "Mpp-Site": "mpp-demo"}
+        records = [httpx.get(u, headers={"Authorization": f"Bearer {key}", **context}, timeout=10) for u in urls]
         assert all(r.status_code == 200 for r in records), [r.text for r in records]
         assert records[0].json()["facets"]["identity"]["provenance"]["status"] == "ok"
         full = records[1].json()["facets"]

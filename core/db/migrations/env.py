@@ -6,7 +6,10 @@ from alembic import context
 from sqlalchemy import pool
 from sqlmodel import SQLModel
 
+import core.audit.models  # noqa: F401  (audit tables)
+import core.bus.models  # noqa: F401  (applications, outbox, inbox)
 import core.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import core.security.models  # noqa: F401  (rate buckets, process census)
 from core.db.engine import make_engine
 
 config = context.config

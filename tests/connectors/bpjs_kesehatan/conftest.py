@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from connectors.bpjs_kesehatan import PLUGIN
@@ -14,6 +12,7 @@ from connectors.bpjs_kesehatan.client import BpjsKesehatanClient
 from connectors.bpjs_kesehatan.participants import Membership, Registry
 from connectors.simkit.population import Person, Population
 from connectors.simkit.serving import RunningServer, serving
+from tests.connectors.helpers import reset, run_with, set_fault, sim_stats
 
 
 @pytest.fixture(scope="session")
@@ -53,22 +52,13 @@ class Bpjs:
 
     def call(self, method: str, *args: Any, client: BpjsKesehatanClient | None = None, **overrides: Any) -> Any:
         """Run one client method to completion on a fresh event loop, closing the client."""
-        chosen = client or self.client(**overrides)
-
-        async def go() -> Any:
-            try:
-                return await getattr(chosen, method)(*args)
-            finally:
-                await chosen.aclose()
-
-        return asyncio.run(go())
+        return run_with(client or self.client(**overrides), lambda chosen: getattr(chosen, method)(*args))
 
     def faults(self, mode: str, delay_ms: int = 0) -> None:
-        httpx.post(f"{self.url}/_sim/faults", json={"mode": mode, "delay_ms": delay_ms},
-                   timeout=5).raise_for_status()
+        set_fault(self.url, mode, delay_ms)
 
     def stats(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/_sim/stats", timeout=5).json()  # type: ignore[no-any-return]
+        return sim_stats(self.url)
 
     def pick(self, *, card: bool, active: bool | None = None, conflict: bool = False
              ) -> tuple[Person, Membership | None]:
@@ -91,4 +81,4 @@ class Bpjs:
 def bpjs(bpjs_server: RunningServer, population: Population, registry: Registry) -> Iterator[Bpjs]:
     """The helper on the shared simulator; faults and counters are reset after each test."""
     yield Bpjs(bpjs_server, population, registry)
-    httpx.post(f"{bpjs_server.url}/_sim/reset", timeout=5).raise_for_status()
+    reset(bpjs_server.url)

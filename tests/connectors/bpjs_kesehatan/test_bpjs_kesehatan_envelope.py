@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -15,6 +14,7 @@ from connectors.base import (
 )
 from connectors.bpjs_kesehatan import crypto
 from connectors.bpjs_kesehatan.client import BpjsKesehatanClient
+from tests.connectors.helpers import run_with
 
 URL = "http://bpjs.test/vclaim-rest"
 CONS_ID, SECRET, USER_KEY = "1000", "unit-secret", "unit-key"
@@ -23,20 +23,18 @@ NIK = "3273014512900003"
 PESERTA = {"noKartu": "0001234567890", "nik": NIK, "nama": "SITI AMINAH", "sex": "P", "tglLahir": "1990-12-05"}
 
 
+def unit_client() -> BpjsKesehatanClient:
+    """A client with the unit tests' credentials and a fixed clock, so signatures are known in advance."""
+    return BpjsKesehatanClient(url=URL, cons_id=CONS_ID, secret=SECRET, user_key=USER_KEY, clock=lambda: NOW)
+
+
 def lookup(reply: Any) -> Any:
     """Run a lookup against a mocked route answering `reply` (a Response or an exception)."""
-
-    async def go() -> Any:
-        client = BpjsKesehatanClient(url=URL, cons_id=CONS_ID, secret=SECRET, user_key=USER_KEY, clock=lambda: NOW)
-        try:
-            return await client.lookup(NIK)
-        finally:
-            await client.aclose()
 
     with respx.mock(assert_all_called=True) as mock:
         route = mock.get(url__regex=rf"^{URL}/Peserta/nik/{NIK}/tglSEP/\d{{4}}-\d{{2}}-\d{{2}}$")
         route.mock(side_effect=reply) if isinstance(reply, Exception) else route.mock(return_value=reply)
-        result = asyncio.run(go())
+        result = run_with(unit_client(), lambda client: client.lookup(NIK))
         request = route.calls.last.request
     assert request.headers["X-timestamp"] == str(NOW)
     assert request.headers["X-signature"] == crypto.signature(CONS_ID, SECRET, str(NOW))
@@ -152,18 +150,11 @@ def test_non_string_message_is_a_protocol_error() -> None:
 
 
 def test_submit_sends_the_idempotency_key_and_a_wrapped_body() -> None:
-    async def go() -> Any:
-        client = BpjsKesehatanClient(url=URL, cons_id=CONS_ID, secret=SECRET, user_key=USER_KEY, clock=lambda: NOW)
-        try:
-            return await client.submit("participant_update", {"nik": NIK, "new_clinic_code": "3273P001",
-                                                              "reason": "Pindah domisili"}, "key-123")
-        finally:
-            await client.aclose()
-
+    payload = {"nik": NIK, "new_clinic_code": "3273P001", "reason": "Pindah domisili"}
     with respx.mock(assert_all_called=True) as mock:
         route = mock.post(f"{URL}/Peserta/updateFaskes").mock(
             return_value=envelope(response=sealed({"noPengajuan": "FKTP240101000001"})))
-        result = asyncio.run(go())
+        result = run_with(unit_client(), lambda client: client.submit("participant_update", payload, "key-123"))
         request = route.calls.last.request
     assert result.reference == "FKTP240101000001"
     assert request.headers["X-Idempotency-Key"] == "key-123"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,7 +11,8 @@ import pytest
 
 from connectors.dukcapil import PLUGIN
 from connectors.simkit.population import Person, Population
-from connectors.simkit.serving import RunningServer, serving
+from connectors.simkit.serving import RunningServer
+from tests.connectors.helpers import reset, run, running_simulator, set_fault, sim_stats
 
 
 @pytest.fixture(scope="session")
@@ -22,22 +22,13 @@ def population() -> Population:
 
 @pytest.fixture(scope="module")
 def dukcapil_server(population: Population) -> Iterator[RunningServer]:
-    assert PLUGIN.simulator is not None
-    with serving(PLUGIN.simulator(population)) as server:
+    with running_simulator(PLUGIN, population) as server:
         yield server
 
 
 def run_client(config: dict[str, str], method: str, *args: Any) -> Any:
     """Build a client from `config`, run one method to completion on a fresh loop, close the client."""
-
-    async def go() -> Any:
-        client = PLUGIN.create(config)
-        try:
-            return await getattr(client, method)(*args)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(go())
+    return run(PLUGIN, config, lambda client: getattr(client, method)(*args))
 
 
 class Duk:
@@ -60,10 +51,10 @@ class Duk:
         return self.population.special(kind)[0]  # type: ignore[arg-type]
 
     def faults(self, mode: str, delay_ms: int = 0) -> None:
-        httpx.post(f"{self.url}/_sim/faults", json={"mode": mode, "delay_ms": delay_ms}).raise_for_status()
+        set_fault(self.url, mode, delay_ms)
 
     def stats(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/_sim/stats").json()  # type: ignore[no-any-return]
+        return sim_stats(self.url)
 
     def raw(self, call: str, body: Any, institution: str = "GERBANG") -> httpx.Response:
         return httpx.post(f"{self.url}/dukcapil/get_json/{institution}/{call}", json=body)
@@ -72,16 +63,15 @@ class Duk:
 @pytest.fixture
 def duk(dukcapil_server: RunningServer, population: Population) -> Iterator[Duk]:
     helper = Duk(dukcapil_server, population)
-    httpx.post(f"{helper.url}/_sim/reset").raise_for_status()
+    reset(helper.url)
     yield helper
-    httpx.post(f"{helper.url}/_sim/reset").raise_for_status()
+    reset(helper.url)
 
 
 @contextmanager
 def other_simulator(population: Population, **options: Any) -> Iterator[Duk]:
     """A simulator with non-default options (quota, allow-list, date format …), for one test."""
-    assert PLUGIN.simulator is not None
-    with serving(PLUGIN.simulator(population, **options)) as server:
+    with running_simulator(PLUGIN, population, **options) as server:
         yield Duk(server, population)
 
 

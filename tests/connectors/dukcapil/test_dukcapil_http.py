@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
@@ -19,6 +18,7 @@ from connectors.base import (
     LifeStatus,
 )
 from connectors.dukcapil.client import DukcapilClient, parse_verdict, seconds_to_midnight_wib
+from tests.connectors.helpers import run_with
 
 BASE = "http://dukcapil.test"
 NIK = "3276015505850003"
@@ -28,14 +28,7 @@ URL = f"{BASE}/dukcapil/get_json/GERBANG/CALL_NIK"
 
 
 def lookup(nik: str = NIK) -> Any:
-    async def go() -> Any:
-        client = DukcapilClient(CONFIG)
-        try:
-            return await client.lookup(nik)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(go())
+    return run_with(DukcapilClient(CONFIG), lambda client: client.lookup(nik))
 
 
 def json_text(text: str, status: int = 200, content_type: str = "application/json") -> httpx.Response:

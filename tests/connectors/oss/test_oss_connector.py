@@ -1,8 +1,11 @@
-"""OSS RBA client against its simulator over real HTTP on loopback, plus a few respx edge cases."""
+"""OSS RBA client against its simulator over real HTTP on loopback, plus a few respx edge cases.
+
+The fault modes it shares with the other REST simulators (down, slow, garbage) are tested in
+tests/connectors/test_rest_faults.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +13,6 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-import respx
 
 from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyTimeout,
                              AgencyUnavailable, FacetStatus, NotSupported)
@@ -19,16 +21,12 @@ from connectors.oss.client import OssClient, find_reply
 from connectors.oss.push import check_push_token, push_token
 from connectors.oss.simulator import OssState, owner_of
 from connectors.simkit.population import Population
-from connectors.simkit.serving import serving
 from identity.facets.business import BusinessFacet, BusinessScale, NibStatus
 from mappings.engine import load_mapping
+from tests.connectors.helpers import first_known, reset, run_mocked, running_simulator, set_fault, sim_stats
+from tests.connectors.helpers import run as run_client
 
 SCHEMA = PLUGIN.services["license_application"]
-
-
-@pytest.fixture(scope="module")
-def population() -> Population:
-    return Population(seed=2024, size=500)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +36,7 @@ def state(population: Population) -> OssState:
 
 @pytest.fixture(scope="module")
 def server(population: Population) -> Iterator[Any]:
-    with serving(PLUGIN.simulator(population)) as running:
+    with running_simulator(PLUGIN, population) as running:
         yield running
 
 
@@ -46,35 +44,18 @@ def server(population: Population) -> Iterator[Any]:
 def config(server: Any) -> Iterator[dict[str, str]]:
     """The simulator's demo settings; faults are switched back off after each test."""
     yield PLUGIN.sim_config(server.url)
-    httpx.post(f"{server.url}/_sim/reset")
+    reset(server.url)
 
 
 def run(config: dict[str, str], action: Any) -> Any:
-    """Create a client from `config`, run `action(client)`, close the client."""
-
-    async def main() -> Any:
-        client = PLUGIN.create(config)
-        try:
-            return await action(client)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
-
-
-def set_fault(server: Any, mode: str, delay_ms: int = 0) -> None:
-    httpx.post(f"{server.url}/_sim/faults", json={"mode": mode, "delay_ms": delay_ms}).raise_for_status()
+    """Create an OSS client from `config`, run `action(client)`, close the client."""
+    return run_client(PLUGIN, config, action)
 
 
 def an_owner(population: Population, state: OssState, *, variant: bool = False, active: bool = False) -> Any:
-    for person in population.people:
-        owner = state.owners.get(person.nik)
-        if owner is None or (owner.name != person.name) != variant:
-            continue
-        if active and not any(n.status == "01" for n in owner.nibs):
-            continue
-        return person, owner
-    raise AssertionError("the population has no such owner")
+    """The first NIB owner (under another spelling of the name with `variant`; holding an active NIB with `active`)."""
+    return first_known(population, state.owners, variant=variant,
+                       where=lambda owner: not active or any(n.status == "01" for n in owner.nibs))
 
 
 # --- lookups ----------------------------------------------------------------------------------------------------
@@ -142,8 +123,7 @@ def test_mapping_gives_the_business_facet(population: Population, state: OssStat
 def test_reply_name_variants_are_tolerated(population: Population, state: OssState, style: str,
                                            as_text: bool, name: str) -> None:
     person, owner = an_owner(population, state)
-    app = PLUGIN.simulator(population, reply_style=style, kode_as_text=as_text)
-    with serving(app) as running:
+    with running_simulator(PLUGIN, population, reply_style=style, kode_as_text=as_text) as running:
         raw = httpx.post(f"{running.url}/v1/kl/rba/inqueryNIBByNIK", json={"INQUERYNIBBYNIK": {"nik": person.nik}},
                          headers={"user_key": "oss-demo-user-key"}).json()
         result = run(PLUGIN.sim_config(running.url), lambda c: c.lookup(person.nik))
@@ -194,34 +174,14 @@ def test_missing_settings_are_clear_errors() -> None:
 # --- faults -----------------------------------------------------------------------------------------------------
 
 
-def test_fault_down_is_unavailable(server: Any, population: Population, config: dict[str, str]) -> None:
-    set_fault(server, "down")
-    with pytest.raises(AgencyUnavailable) as caught:
-        run(config, lambda c: c.lookup(population.people[0].nik))
-    assert not isinstance(caught.value, AgencyTimeout)
-    assert run(config, lambda c: c.health()).up is False
-
-
-def test_fault_slow_is_timeout(server: Any, population: Population, config: dict[str, str]) -> None:
-    set_fault(server, "slow", delay_ms=1500)
-    with pytest.raises(AgencyTimeout):
-        run({**config, "timeout_s": "0.3"}, lambda c: c.lookup(population.people[0].nik))
-
-
 def test_fault_error_is_the_agency_own_error(server: Any, population: Population, config: dict[str, str]) -> None:
-    set_fault(server, "error")
+    set_fault(server.url, "error")
     raw = httpx.post(f"{server.url}/v1/kl/rba/inqueryNIBByNIK", json={"INQUERYNIBBYNIK": {"nik": "1" * 16}},
                      headers={"user_key": "oss-demo-user-key"})
     assert raw.status_code == 200 and raw.json()["responinqueryNIBByNIK"]["kode"] == 500
     with pytest.raises(AgencyUnavailable) as caught:
         run(config, lambda c: c.lookup(population.people[0].nik))
     assert caught.value.code == "500"
-
-
-def test_fault_garbage_is_protocol_error(server: Any, population: Population, config: dict[str, str]) -> None:
-    set_fault(server, "garbage")
-    with pytest.raises(AgencyProtocolError):
-        run(config, lambda c: c.lookup(population.people[0].nik))
 
 
 # --- submissions ------------------------------------------------------------------------------------------------
@@ -239,7 +199,7 @@ def test_licence_application_is_idempotent(server: Any, population: Population, 
     assert first.reference.startswith("I-") and first.reference == again.reference
     assert other.reference != first.reference
     assert first.detail["nib"] == nib.nib and first.detail["kd_status"] == "10"
-    stats = httpx.get(f"{server.url}/_sim/stats").json()
+    stats = sim_stats(server.url)
     assert stats["submissions"] == {"app-1": 2, "app-2": 1}
 
 
@@ -288,14 +248,8 @@ URL = "http://oss.test"
 ENDPOINT = f"{URL}/v1/kl/rba/inqueryNIBByNIK"
 
 
-def lookup_with(route_result: Any) -> Any:
-    with respx.mock(assert_all_called=True) as mock:
-        route = mock.post(ENDPOINT)
-        if isinstance(route_result, Exception):
-            route.side_effect = route_result
-        else:
-            route.return_value = route_result
-        return run({"url": URL, "user_key": "k"}, lambda c: c.lookup("3201010101010001"))
+def lookup_with(answer: httpx.Response | Exception) -> Any:
+    return run_mocked(PLUGIN, {"url": URL, "user_key": "k"}, ENDPOINT, answer, lambda c: c.lookup("3201010101010001"))
 
 
 def test_wrong_content_type_is_protocol_error() -> None:

@@ -1,8 +1,11 @@
-"""Samsat client against its simulator over real HTTP on loopback, plus a few respx edge cases."""
+"""Samsat client against its simulator over real HTTP on loopback, plus a few respx edge cases.
+
+The fault modes it shares with the other REST simulators (down, slow, garbage) are tested in
+tests/connectors/test_rest_faults.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
@@ -11,25 +14,20 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-import respx
 
-from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyTimeout,
-                             AgencyUnavailable, FacetStatus, NotSupported)
+from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyUnavailable,
+                             FacetStatus, NotSupported)
 from connectors.samsat import PLUGIN
 from connectors.samsat.client import SamsatClient, split_plate
 from connectors.samsat.simulator import SWDKLLJ, SamsatState
 from connectors.simkit.population import Population
-from connectors.simkit.serving import serving
 from identity.facets.vehicles import PlateColour, VehiclesFacet
 from mappings.engine import load_mapping
+from tests.connectors.helpers import first_known, reset, run_mocked, running_simulator, set_fault, sim_stats
+from tests.connectors.helpers import run as run_client
 
 TODAY = dt.date(2025, 3, 15)
 SCHEMA = PLUGIN.services["pkb_payment"]
-
-
-@pytest.fixture(scope="module")
-def population() -> Population:
-    return Population(seed=2024, size=500)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +37,7 @@ def state(population: Population) -> SamsatState:
 
 @pytest.fixture(scope="module")
 def server(population: Population) -> Iterator[Any]:
-    with serving(PLUGIN.simulator(population, today=TODAY)) as running:
+    with running_simulator(PLUGIN, population, today=TODAY) as running:
         yield running
 
 
@@ -47,35 +45,18 @@ def server(population: Population) -> Iterator[Any]:
 def config(server: Any) -> Iterator[dict[str, str]]:
     """The simulator's demo settings; faults are switched back off after each test."""
     yield PLUGIN.sim_config(server.url)
-    httpx.post(f"{server.url}/_sim/reset")
+    reset(server.url)
 
 
 def run(config: dict[str, str], action: Any) -> Any:
-    """Create a client from `config`, run `action(client)`, close the client."""
-
-    async def main() -> Any:
-        client = PLUGIN.create(config)
-        try:
-            return await action(client)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
-
-
-def set_fault(server: Any, mode: str, delay_ms: int = 0) -> None:
-    httpx.post(f"{server.url}/_sim/faults", json={"mode": mode, "delay_ms": delay_ms}).raise_for_status()
+    """Create a Samsat client from `config`, run `action(client)`, close the client."""
+    return run_client(PLUGIN, config, action)
 
 
 def an_owner(population: Population, state: SamsatState, *, variant: bool = False, cars: bool = False) -> Any:
-    for person in population.people:
-        owner = state.owners.get(person.nik)
-        if owner is None or (owner.name != person.name) != variant:
-            continue
-        if cars and not any(v.kind == "R4" for v in owner.vehicles):
-            continue
-        return person, owner
-    raise AssertionError("the population has no such owner")
+    """The first vehicle owner (under another spelling of the name with `variant`; owning a car with `cars`)."""
+    return first_known(population, state.owners, variant=variant,
+                       where=lambda owner: not cars or any(v.kind == "R4" for v in owner.vehicles))
 
 
 # --- lookups ----------------------------------------------------------------------------------------------------
@@ -134,7 +115,7 @@ def test_mapping_gives_the_vehicles_facet(population: Population, state: SamsatS
 
 def test_amounts_as_strings_stay_exact(population: Population, state: SamsatState) -> None:
     person, owner = an_owner(population, state)
-    with serving(PLUGIN.simulator(population, amounts="string", today=TODAY)) as running:
+    with running_simulator(PLUGIN, population, amounts="string", today=TODAY) as running:
         result = run(PLUGIN.sim_config(running.url), lambda c: c.lookup(person.nik))
     raw = result.fields["kendaraan"][0]["pkb"]
     assert raw == f"{owner.vehicles[0].pkb(TODAY)}.00"
@@ -162,31 +143,12 @@ def test_verify_is_not_supported_and_settings_are_checked(config: dict[str, str]
 # --- faults -----------------------------------------------------------------------------------------------------
 
 
-def test_fault_down_is_unavailable(server: Any, state: SamsatState, config: dict[str, str]) -> None:
-    set_fault(server, "down")
-    with pytest.raises(AgencyUnavailable) as caught:
-        run(config, lambda c: c.lookup(next(iter(state.owners))))
-    assert not isinstance(caught.value, AgencyTimeout)
-
-
-def test_fault_slow_is_timeout(server: Any, state: SamsatState, config: dict[str, str]) -> None:
-    set_fault(server, "slow", delay_ms=1500)
-    with pytest.raises(AgencyTimeout):
-        run({**config, "timeout_s": "0.3"}, lambda c: c.lookup(next(iter(state.owners))))
-
-
 def test_fault_error_is_the_agency_own_error(server: Any, state: SamsatState, config: dict[str, str]) -> None:
-    set_fault(server, "error")
+    set_fault(server.url, "error")
     raw = httpx.post(f"{server.url}/api/v1/kendaraan/cari-nik", json={"nik": "1" * 16},
                      headers={"X-API-Key": "samsat-demo-api-key"})
     assert raw.status_code == 500 and raw.json()["code"] == "0500" and raw.json()["success"] is False
     with pytest.raises(AgencyUnavailable):
-        run(config, lambda c: c.lookup(next(iter(state.owners))))
-
-
-def test_fault_garbage_is_protocol_error(server: Any, state: SamsatState, config: dict[str, str]) -> None:
-    set_fault(server, "garbage")
-    with pytest.raises(AgencyProtocolError):
         run(config, lambda c: c.lookup(next(iter(state.owners))))
 
 
@@ -207,7 +169,7 @@ def test_payment_code_is_idempotent_and_exact(server: Any, population: Populatio
     expected = vehicle.pkb(TODAY) + SWDKLLJ[vehicle.kind] + vehicle.late_fine(TODAY)
     assert first.detail["amount"] == str(expected) and first.detail["currency"] == "IDR"
     assert first.detail["payment_code"] == first.reference
-    assert httpx.get(f"{server.url}/_sim/stats").json()["submissions"] == {"pay-1": 2, "pay-2": 1}
+    assert sim_stats(server.url)["submissions"] == {"pay-1": 2, "pay-2": 1}
 
 
 def test_payment_code_refusals(population: Population, state: SamsatState, config: dict[str, str]) -> None:
@@ -258,14 +220,8 @@ URL = "http://samsat.test"
 ENDPOINT = f"{URL}/api/v1/kendaraan/cari-nik"
 
 
-def lookup_with(route_result: Any) -> Any:
-    with respx.mock(assert_all_called=True) as mock:
-        route = mock.post(ENDPOINT)
-        if isinstance(route_result, Exception):
-            route.side_effect = route_result
-        else:
-            route.return_value = route_result
-        return run({"url": URL, "api_key": "k"}, lambda c: c.lookup("3201010101010001"))
+def lookup_with(answer: httpx.Response | Exception) -> Any:
+    return run_mocked(PLUGIN, {"url": URL, "api_key": "k"}, ENDPOINT, answer, lambda c: c.lookup("3201010101010001"))
 
 
 def test_wrong_content_type_is_protocol_error() -> None:

@@ -16,6 +16,7 @@ from connectors.simkit.population import Person, Population
 from core.api.app import create_app
 from core.settings import Settings
 from tests.conftest import BUS_SECRETS
+from tests.core.conftest import COUNTER_CONTEXT
 
 POPULATION = Population(seed=7, size=200)
 
@@ -49,7 +50,7 @@ def api(database_url: str, dukcapil: serving.RunningServer, tmp_path: Path) -> I
     agency_env = {f"GERBANG_AGENCY_DUKCAPIL_{k.upper()}": str(v) for k, v in DUKCAPIL.sim_config(dukcapil.url).items()}
     settings = Settings(database_url=database_url, agency_env=agency_env, agency_timeout_s=2.0, data_dir=tmp_path,
                         **BUS_SECRETS)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=COUNTER_CONTEXT) as client:
         yield client
 
 

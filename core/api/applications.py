@@ -1,0 +1,287 @@
+"""Journey 2: submit an application. `POST /v1/applications` with an `Idempotency-Key`, then follow it.
+
+The API only checks and stores (application + outbox row + history + audit, one transaction) and answers 202;
+the dispatcher (in-process in embedded mode, `gerbang worker` with RabbitMQ) does the rest. A counter sees its
+own applications; a client holding `admin` sees all, and may list the failed ones and replay them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from core.api.auth import current_principal, require
+from core.api.citizens import checked_nik
+from core.api.context import CONTEXT_PARAMETERS, counter_context
+from core.api.problems import Problem
+from core.bus.models import Application, Status, Transition
+from core.bus.service import IdempotencyConflict, accept, open_result, schema_errors
+from core.bus.worker import NotReplayable, replay
+from core.security.clients import Principal
+from core.security.scopes import allowed
+from identity.cache import subject_hash
+
+router = APIRouter(prefix="/v1/applications", tags=["applications"])
+admin_router = APIRouter(prefix="/v1/admin/applications", tags=["operations"])
+
+KEY_MAX = 200
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "`idempotency_key_missing` / `idempotency_key_invalid`, `nik_invalid`"},
+    401: {"description": "No or invalid API key"},
+    403: {"description": "`scope_missing`: application:submit:<agency> is required"},
+    404: {"description": "`agency_unknown`, `service_unknown`"},
+    409: {"description": "`idempotency_conflict`: the key was used for another request"},
+    422: {"description": "`payload_invalid` (with the schema errors), `request_invalid`"},
+}
+
+
+class ApplicationIn(BaseModel):
+    """A submission: whose (NIK), to which agency service, and the service's payload (its JSON Schema is listed
+    under GET /v1/agencies)."""
+
+    model_config = ConfigDict(extra="forbid")
+    nik: str = Field(max_length=40)
+    agency: str = Field(max_length=64)
+    service: str = Field(max_length=64)
+    payload: dict[str, Any]
+
+
+class Step(BaseModel):
+    status: str
+    at: dt.datetime
+    attempt: int | None = None
+    detail: str | None = None
+
+
+class ApplicationSummary(BaseModel):
+    id: str
+    agency: str
+    service: str
+    status: Status
+    agency_reference: str | None = None
+    attempts: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ApplicationView(ApplicationSummary):
+    idempotency_key: str
+    agency_detail: dict[str, Any] | None = Field(default=None, description="What the agency answered with its "
+                                                 "reference (e.g. Samsat's payment code, amount, expiry)")
+    reason: str | None = Field(default=None, description="The agency's reason for a rejection, or the last "
+                                                          "transient error")
+    reason_code: str | None = None
+    next_attempt_at: dt.datetime | None = None
+    deadline_at: dt.datetime
+    history: list[Step]
+
+
+class ApplicationPage(BaseModel):
+    items: list[ApplicationSummary]
+    next_cursor: str | None = None
+
+
+def _key(value: str | None) -> str:
+    if value is None or not value.strip():
+        raise Problem(400, "idempotency_key_missing", "An Idempotency-Key header is required",
+                      "Send a unique key per application (e.g. a UUID); repeating it repeats the answer.")
+    value = value.strip()
+    if len(value) > KEY_MAX or not (value.isascii() and value.isprintable()):
+        raise Problem(400, "idempotency_key_invalid", "The Idempotency-Key is not valid",
+                      f"At most {KEY_MAX} printable ASCII characters.")
+    return value
+
+
+def _summary(app: Application) -> dict[str, Any]:
+    return {"id": app.id, "agency": app.agency, "service": app.service, "status": app.status,
+            "agency_reference": app.agency_reference, "attempts": app.attempts,
+            "created_at": _utc(app.created_at), "updated_at": _utc(app.updated_at)}
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def _view(session: Session, app: Application, request: Request) -> ApplicationView:
+    steps = session.exec(select(Transition).where(Transition.application_id == app.id)
+                         .order_by(col(Transition.id))).all()
+    return ApplicationView(
+        **_summary(app), idempotency_key=app.idempotency_key,
+        agency_detail=open_result(request.app.state.secrets.data_keys, app), reason=app.reason,
+        reason_code=app.reason_code, next_attempt_at=_utc(app.next_attempt_at), deadline_at=_utc(app.deadline_at),
+        history=[Step(status=s.status, at=_utc(s.at), attempt=s.attempt, detail=s.detail) for s in steps])
+
+
+def _answer(app: Application, status_code: int, *, replayed: bool = False) -> JSONResponse:
+    location = f"/v1/applications/{app.id}"
+    body = {"id": app.id, "status": app.status, "agency": app.agency, "service": app.service,
+            "created_at": _utc(app.created_at).isoformat(), "links": {"self": location}}  # type: ignore[union-attr]
+    headers = {"Location": location}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+@router.post("", status_code=202, responses=RESPONSES, openapi_extra={"parameters": CONTEXT_PARAMETERS})
+async def submit_application(
+    body: ApplicationIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(current_principal)],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Accept an application for asynchronous submission; 202 with its id and Location. Repeating the same
+    request with the same key answers the same application again."""
+    counter_context(request)
+    key = _key(idempotency_key)
+    state = request.app.state
+    registry = state.agencies
+    if body.agency not in registry.active:
+        raise Problem(404, "agency_unknown", "No such agency on this bus", agencies=sorted(
+            n for n in registry.active if registry.plugins[n].services))
+    required = f"application:submit:{body.agency}"
+    if not allowed(principal.scopes, required):
+        raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
+                      required_scope=required)
+    services = registry.plugins[body.agency].services
+    schema = services.get(body.service)
+    if schema is None:
+        raise Problem(404, "service_unknown", f"{body.agency} offers no such service", services=sorted(services))
+    nik = checked_nik(body.nik)
+    errors = schema_errors(schema, body.payload)
+    if errors:
+        raise Problem(422, "payload_invalid", "The payload does not match the service's schema", errors=errors)
+
+    context = getattr(request.state, "counter_context", None)
+    audit = {"counter": context.as_detail()} if context is not None else None
+
+    def store() -> Any:
+        with state.sessions() as session:
+            return accept(session, state.secrets, state.policy, client_id=principal.client_id,
+                          client_name=principal.name, idempotency_key=key, nik=nik, agency=body.agency,
+                          service=body.service, payload=body.payload, audit=audit)
+
+    try:
+        result = await run_in_threadpool(store)
+    except IdempotencyConflict:
+        raise Problem(409, "idempotency_conflict", "This Idempotency-Key was used for another request",
+                      "Use a new key for a different application.") from None
+    if result.created and state.dispatcher is not None:
+        state.dispatcher.wake()
+    return _answer(result.application, 202, replayed=not result.created)
+
+
+def _visible(app: Application | None, principal: Principal) -> Application:
+    if app is None or (app.client_id != principal.client_id and not allowed(principal.scopes, "admin")):
+        raise Problem(404, "application_not_found", "No such application")
+    return app
+
+
+@router.get("/{application_id}", response_model=ApplicationView, responses={404: {"description": "Not found"}})
+async def get_application(application_id: str, request: Request,
+                          principal: Annotated[Principal, Depends(require("application:read"))]) -> ApplicationView:
+    """Status, agency reference, attempts and the history of transitions with their times."""
+
+    def load() -> ApplicationView:
+        with request.app.state.sessions() as session:
+            app = _visible(session.get(Application, application_id[:36]), principal)
+            return _view(session, app, request)
+
+    return await run_in_threadpool(load)
+
+
+def _cursor(app: Application) -> str:
+    raw = json.dumps([_utc(app.created_at).isoformat(), app.id]).encode()  # type: ignore[union-attr]
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        created, app_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return dt.datetime.fromisoformat(created), str(app_id)
+    except (ValueError, TypeError):
+        raise Problem(400, "cursor_invalid", "The cursor is not valid") from None
+
+
+@router.get("", response_model=ApplicationPage)
+async def list_applications(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("application:read"))],
+    status: Annotated[Status | None, Query(description="Only applications in this status")] = None,
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+    nik: Annotated[str | None, Query(description="Only this citizen's applications (matched by keyed hash)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> ApplicationPage:
+    """A counter's list, newest first: its own applications (all of them with `admin`)."""
+    nik_hash = subject_hash(request.app.state.secrets.nik_hash_key, checked_nik(nik)) if nik else None
+    after = _after(cursor) if cursor else None
+
+    def load() -> ApplicationPage:
+        query = select(Application)
+        if not allowed(principal.scopes, "admin"):
+            query = query.where(Application.client_id == principal.client_id)
+        if status is not None:
+            query = query.where(Application.status == status.value)
+        if agency:
+            query = query.where(Application.agency == agency)
+        if nik_hash:
+            query = query.where(Application.nik_hash == nik_hash)
+        if after:
+            query = query.where((col(Application.created_at) < after[0])
+                                | ((col(Application.created_at) == after[0]) & (col(Application.id) < after[1])))
+        query = query.order_by(col(Application.created_at).desc(), col(Application.id).desc()).limit(limit + 1)
+        with request.app.state.sessions() as session:
+            rows = list(session.exec(query).all())
+        page = rows[:limit]
+        return ApplicationPage(items=[ApplicationSummary(**_summary(a)) for a in page],
+                               next_cursor=_cursor(page[-1]) if len(rows) > limit else None)
+
+    return await run_in_threadpool(load)
+
+
+@admin_router.get("/dead", response_model=ApplicationPage)
+async def dead_applications(request: Request, _: Annotated[Principal, Depends(require("admin"))],
+                            agency: Annotated[str | None, Query(max_length=64)] = None,
+                            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ApplicationPage:
+    """Failed (dead-lettered) applications, newest first."""
+
+    def load() -> ApplicationPage:
+        query = select(Application).where(Application.status == Status.failed.value)
+        if agency:
+            query = query.where(Application.agency == agency)
+        with request.app.state.sessions() as session:
+            rows = session.exec(query.order_by(col(Application.updated_at).desc()).limit(limit)).all()
+        return ApplicationPage(items=[ApplicationSummary(**_summary(a)) for a in rows])
+
+    return await run_in_threadpool(load)
+
+
+@admin_router.post("/{application_id}/replay", status_code=202, response_model=ApplicationView)
+async def replay_application(application_id: str, request: Request,
+                             principal: Annotated[Principal, Depends(require("admin"))]) -> ApplicationView:
+    """Send a failed application again (same idempotency key at the agency, new deadline)."""
+    state = request.app.state
+
+    def run() -> ApplicationView:
+        with state.sessions() as session:
+            try:
+                app = replay(session, application_id[:36], state.policy, operator=principal.name)
+            except LookupError:
+                raise Problem(404, "application_not_found", "No such application") from None
+            except NotReplayable as exc:
+                raise Problem(409, "not_replayable", "Only failed applications can be replayed", str(exc)) from None
+            return _view(session, app, request)
+
+    view = await run_in_threadpool(run)
+    if state.dispatcher is not None:
+        state.dispatcher.wake()
+    return view
+

@@ -1,0 +1,320 @@
+"""The auditor's interface to the signed log (scope `audit:read`), the log's public key, and a citizen's access
+history (scope `subjects:history`). Guide: docs/audit.md; formats: docs/audit-format.md.
+
+Every auditor query is itself an `audit.query` entry, recorded and sequenced before the answer is computed, and
+answers are proven against a checkpoint signed after that — so an auditor sees everything recorded before the
+query, their own query included. Endpoints are plain `def`s: FastAPI runs them in its thread pool, where the
+blocking database work and the sequencer belong.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.api.audit_trail import write_now
+from core.api.auth import require
+from core.api.citizens import checked_nik
+from core.api.problems import Problem
+from core.audit import store
+from core.audit.log import (
+    Sequencer,
+    SequencerError,
+    format_time,
+    subject_of,
+)
+from core.audit.models import entry_table
+from core.security.clients import Principal
+from core.settings import Settings
+
+router = APIRouter(tags=["audit"])
+
+MAX_LIMIT = 1000
+ACTION_FILTER = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?$")
+RESPONSES = {
+    400: {"description": "Bad parameter (`audit_range`, `nik_invalid`, `cursor_invalid`, …)"},
+    401: {"description": "No or invalid API key"},
+    403: {"description": "Scope missing"},
+    503: {"description": "The log cannot be sequenced or read right now (`audit_unavailable`)"},
+}
+
+
+# --- wiring -----------------------------------------------------------------------------------
+
+MAX_TREE = 2**53 - 1  # indexes and sizes go into canonical JSON (audit entries), which stops at 2^53
+
+
+def start(app: FastAPI, settings: Settings) -> Sequencer:
+    """Load the signing key and start this process's sequencer (called from the app's lifespan)."""
+    sequencer = Sequencer.from_settings(app.state.engine, settings).start()
+    app.state.audit = sequencer
+    return sequencer
+
+
+def _fresh(request: Request) -> Any:
+    """Sequence everything recorded so far and make sure a checkpoint covers it; the latest checkpoint row."""
+    state = request.app.state
+    try:
+        state.audit.run(force_checkpoint=True)
+    except SequencerError as exc:
+        raise Problem(503, "audit_unavailable", "The audit log refuses to sign", str(exc),
+                      headers={"Retry-After": "30"}) from None
+    except SQLAlchemyError as exc:  # database busy or down: a 503 with a retry hint
+        raise Problem(503, "audit_unavailable", "The audit log cannot be sequenced right now",
+                      type(exc).__name__, headers={"Retry-After": "5"}) from None
+    with state.engine.connect() as conn:
+        latest = store.latest_checkpoint(conn)
+    if latest is None:
+        raise Problem(503, "audit_unavailable", "No checkpoint has been signed yet", headers={"Retry-After": "5"})
+    return latest
+
+
+def _query(request: Request, principal: Principal, endpoint: str, *, subject: str | None = None,
+           **params: Any) -> Any:
+    """Record the auditor's query, then return a checkpoint covering it."""
+    detail = {"endpoint": endpoint, **{k: v for k, v in params.items() if v is not None}}
+    write_now(request, "audit.query", client=principal.name, subject=subject, detail=detail)
+    return _fresh(request)
+
+
+@contextmanager
+def reading(request: Request) -> Iterator[Connection]:
+    """A connection for answering; a hash missing from the stored tree is a 503, not a traceback."""
+    try:
+        with request.app.state.engine.connect() as conn:
+            yield conn
+    except store.StoreError as exc:
+        raise Problem(503, "audit_unavailable", "The stored audit tree is incomplete", str(exc),
+                      headers={"Retry-After": "30"}) from None
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode("ascii")
+
+
+def _us(value: dt.datetime | None) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return int(value.timestamp() * 1_000_000)
+
+
+def _cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return -1
+    if not cursor.isdigit() or len(cursor) > 20:
+        raise Problem(400, "cursor_invalid", "The cursor is not one this API returned")
+    return int(cursor)
+
+
+def _range_problem(message: str) -> Problem:
+    return Problem(400, "audit_range", "Sizes or indexes outside the signed log", message)
+
+
+# --- public key -------------------------------------------------------------------------------
+
+
+@router.get("/v1/audit/key", response_class=PlainTextResponse, responses={200: {"content": {"text/plain": {}}}})
+def audit_key(request: Request) -> PlainTextResponse:
+    """The log's public key as a note verifier key (`<origin>+<id>+<key>`): public, no API key needed."""
+    return PlainTextResponse(request.app.state.audit.signer.verifier.vkey + "\n")
+
+
+# --- auditor queries --------------------------------------------------------------------------
+
+
+@router.get("/v1/audit/checkpoint", response_class=PlainTextResponse, responses=RESPONSES)
+def audit_checkpoint(request: Request,
+                     principal: Annotated[Principal, Depends(require("audit:read"))]) -> PlainTextResponse:
+    """The latest signed checkpoint (C2SP tlog-checkpoint in a signed note), covering this query."""
+    latest = _query(request, principal, "checkpoint")
+    return PlainTextResponse(latest.note, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/v1/audit/entries", responses=RESPONSES)
+def audit_entries(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("audit:read"))],
+    subject_nik: Annotated[str | None, Query(description="Entries about this NIK (matched by its keyed hash)")] = None,
+    client: Annotated[str | None, Query(max_length=100)] = None,
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64, description="Exact, or a prefix like `citizen.*`")] = None,
+    since: Annotated[dt.datetime | None, Query(description="RFC 3339; entries recorded at or after")] = None,
+    until: Annotated[dt.datetime | None, Query(description="RFC 3339; entries recorded before")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+) -> dict[str, Any]:
+    """Entries matching every filter, oldest first, each with its bytes and an inclusion proof against the
+    checkpoint returned alongside."""
+    after = _cursor(cursor)
+    subject = subject_of(checked_nik(subject_nik), request.app.state.secrets) if subject_nik is not None else None
+    if action is not None and not ACTION_FILTER.match(action):
+        raise Problem(400, "action_invalid", "Actions are dotted lower-case names, optionally ending in `.*`")
+    filters = {"client": client, "agency": agency, "action": action, "by_subject": True if subject else None,
+               "since": format_time(_us(since)) if since else None,
+               "until": format_time(_us(until)) if until else None, "cursor": cursor, "limit": limit}
+    latest = _query(request, principal, "entries", subject=subject, **filters)
+    e = entry_table.c
+    q = select(e.leaf_index, e.data).where(e.leaf_index < latest.size, e.leaf_index > after)
+    for column, value in ((e.subject, subject), (e.client, client), (e.agency, agency)):
+        if value is not None:
+            q = q.where(column == value)
+    if action is not None:
+        q = q.where(e.action.startswith(action[:-1], autoescape=True) if action.endswith(".*") else e.action == action)
+    if since is not None:
+        q = q.where(e.time_us >= _us(since))
+    if until is not None:
+        q = q.where(e.time_us < _us(until))
+    with reading(request) as conn:
+        rows = conn.execute(q.order_by(e.leaf_index).limit(limit + 1)).all()
+        page = rows[:limit]
+        proofs = store.inclusion_proofs(conn, [r.leaf_index for r in page], latest.size, check_size=False) \
+            if page else []
+    return {
+        "checkpoint": latest.note,
+        "size": latest.size,
+        "entries": [{"index": r.leaf_index, "data": _b64(r.data), "entry": json.loads(r.data),
+                     "proof": [_b64(h) for h in proof]} for r, proof in zip(page, proofs)],
+        "next_cursor": str(page[-1].leaf_index) if len(rows) > limit else None,
+    }
+
+
+def _signed_size(request: Request, latest: Any, size: int | None) -> tuple[int, Any]:
+    """The tree size asked for (default: the latest checkpoint's), and its checkpoint row if one was signed."""
+    if size is None:
+        return latest.size, latest
+    if size > latest.size:
+        raise _range_problem(f"the latest checkpoint has size {latest.size}")
+    with reading(request) as conn:
+        return size, store.checkpoint_at(conn, size)
+
+
+@router.get("/v1/audit/proof/inclusion", responses=RESPONSES)
+def audit_inclusion(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("audit:read"))],
+    index: Annotated[int, Query(ge=0, le=MAX_TREE)],
+    size: Annotated[int | None, Query(ge=1, le=MAX_TREE,
+                                      description="Tree size (default: the latest checkpoint's)")] = None,
+) -> dict[str, Any]:
+    """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
+    latest = _query(request, principal, "proof.inclusion", index=index, size=size)
+    size, cp = _signed_size(request, latest, size)
+    if index >= size:
+        raise _range_problem(f"index {index} is not in a tree of size {size}")
+    with reading(request) as conn:
+        leaf = conn.execute(select(entry_table.c.leaf_hash).where(entry_table.c.leaf_index == index)).scalar()
+        proof = store.inclusion_proof(conn, index, size, check_size=False)  # size <= a signed checkpoint
+    return {"index": index, "size": size, "leaf_hash": _b64(leaf) if leaf else None,
+            "proof": [_b64(h) for h in proof], "checkpoint": cp.note if cp else None}
+
+
+@router.get("/v1/audit/proof/consistency", responses=RESPONSES)
+def audit_consistency(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("audit:read"))],
+    from_: Annotated[int, Query(alias="from", ge=0, le=MAX_TREE)],
+    to: Annotated[int | None, Query(ge=0, le=MAX_TREE,
+                                    description="Newer size (default: the latest checkpoint's)")] = None,
+) -> dict[str, Any]:
+    """RFC 9162 consistency proof that the tree of `from` entries is a prefix of the tree of `to`."""
+    latest = _query(request, principal, "proof.consistency", **{"from": from_, "to": to})
+    to, cp = _signed_size(request, latest, to)
+    if from_ > to:
+        raise _range_problem(f"from ({from_}) is larger than to ({to})")
+    with reading(request) as conn:
+        proof = store.consistency_proof(conn, from_, to) if from_ else []
+        old = store.checkpoint_at(conn, from_)
+    return {"from": from_, "to": to, "proof": [_b64(h) for h in proof],
+            "checkpoint_from": old.note if old else None, "checkpoint_to": cp.note if cp else None}
+
+
+@router.get("/v1/audit/export", responses={**RESPONSES, 200: {"content": {"application/json": {}}}})
+def audit_export(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("audit:read"))],
+    from_: Annotated[int, Query(alias="from", ge=0, le=MAX_TREE)] = 0,
+    to: Annotated[int | None, Query(ge=0, le=MAX_TREE,
+                                    description="End of the range, exclusive (default: checkpoint size)")] = None,
+    earlier: Annotated[list[int] | None, Query(description="Older checkpoint sizes you hold: consistency proofs "
+                                                           "from them are included")] = None,
+) -> StreamingResponse:
+    """A self-contained bundle (gerbang-audit-bundle/v1) of entries [from, to): verify it offline with
+    `gerbang audit verify BUNDLE --key VKEY`."""
+    latest = _query(request, principal, "export", **{"from": from_, "to": to})
+    to = latest.size if to is None else to
+    if not from_ <= to <= latest.size:
+        raise _range_problem(f"need 0 <= from <= to <= {latest.size} (the latest checkpoint)")
+    sizes = sorted({m for m in (earlier or []) if 0 < m < latest.size})[:64]
+    conn = request.app.state.engine.connect()
+    chunks = store.export_chunks(conn, from_, to, latest, sizes)
+    try:  # the head (prefix, suffix, proofs) before the status line goes out: a damaged tree is still a 503
+        head = next(chunks)
+    except store.StoreError as exc:
+        conn.close()
+        raise Problem(503, "audit_unavailable", "The stored audit tree is incomplete", str(exc),
+                      headers={"Retry-After": "30"}) from None
+    except BaseException:
+        conn.close()
+        raise
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield head.encode("utf-8")
+            for chunk in chunks:
+                yield chunk.encode("utf-8")
+        finally:
+            conn.close()
+
+    name = f"gerbang-audit-{from_}-{to}.json"
+    return StreamingResponse(body(), media_type="application/json",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# --- the data subject's right to know (UU 27/2022) --------------------------------------------
+
+
+@router.get("/v1/citizens/{nik}/access-history", tags=["citizens"], responses=RESPONSES)
+def access_history(
+    nik: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("subjects:history"))],
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+) -> dict[str, Any]:
+    """Who read this person's record, when and for which purpose — every log entry about them, oldest first,
+    answered from the signed log (this request is recorded too, as `citizen.history`)."""
+    normalised = checked_nik(nik)
+    after = _cursor(cursor)
+    subject = subject_of(normalised, request.app.state.secrets)
+    write_now(request, "citizen.history", client=principal.name, subject=subject)
+    latest = _fresh(request)
+    e = entry_table.c
+    with reading(request) as conn:
+        rows = conn.execute(select(e.leaf_index, e.data).where(e.subject == subject, e.leaf_index < latest.size,
+                                                               e.leaf_index > after)
+                            .order_by(e.leaf_index).limit(limit + 1)).all()
+    items = []
+    for row in rows[:limit]:
+        entry = json.loads(row.data)
+        detail = entry.get("detail") or {}
+        item = {"index": row.leaf_index, "time": entry.get("time"), "action": entry.get("action"),
+                "client": entry.get("client"), "purpose": detail.get("purpose")}
+        if isinstance(detail.get("facets"), dict):
+            item["facets"] = sorted(detail["facets"])
+        if entry.get("agency"):
+            item["agency"] = entry["agency"]
+        items.append(item)
+    return {"nik": normalised, "checkpoint_size": latest.size, "entries": items,
+            "next_cursor": str(rows[limit - 1].leaf_index) if len(rows) > limit else None}

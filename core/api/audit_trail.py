@@ -1,0 +1,74 @@
+"""Audit entries for citizen reads and verifications, written before the answer leaves the API.
+
+Separate from `core.api.audit` (the auditor's router) so `core.api.citizens` can use it without an import cycle.
+What is recorded: who (client), why (purpose), what was asked and how each agency answered, the counter context
+if the caller sent it, and the citizen as a keyed hash — never the NIK, never record contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import Request
+
+from core.audit.log import prepare, record, subject_of
+from core.security.clients import Principal
+
+HEADER_MAX = 64
+COUNTER_HEADERS = {"counter": "x-counter-id", "officer": "x-officer-id"}
+
+
+def counter_context(request: Request) -> dict[str, str]:
+    """Which officer at which counter of which MPP made a read: the context `core.api.context` required and checked
+    (Officer-Id, Counter-Id, Mpp-Site); else optional `X-Counter-Id` / `X-Officer-Id` headers."""
+    checked = getattr(request.state, "counter_context", None)
+    if checked is not None:
+        return checked.as_detail()  # type: ignore[no-any-return]
+    out = {}
+    for key, header in COUNTER_HEADERS.items():
+        value = request.headers.get(header, "").strip()
+        if value:
+            out[key] = value[:HEADER_MAX]
+    return out
+
+
+def write_now(request: Request, action: str, **fields: Any) -> None:
+    """Record one entry in its own transaction (for code already running in a worker thread)."""
+    with request.app.state.sessions() as session:
+        record(session, action, **fields)
+        session.commit()
+
+
+async def write(request: Request, action: str, **fields: Any) -> None:
+    """Record one entry, committed (together with concurrent requests' entries) before this returns."""
+    await request.app.state.audit_writer.submit(prepare(action, **fields))
+
+
+async def read(request: Request, principal: Principal, nik: str, purpose: str, asked: Sequence[str], *,
+               facets: Mapping[str, Any] | None = None, outcome: str = "ok", refresh: bool = False) -> None:
+    """`citizen.read`: facets asked, each facet's status and agency (when a record was assembled), outcome."""
+    detail: dict[str, Any] = {"purpose": purpose, "asked": list(asked), "outcome": outcome}
+    if facets is not None:
+        detail["facets"] = {name: {"agency": f.provenance.agency, "status": str(f.provenance.status.value),
+                                   "cached": bool(f.provenance.cached)} for name, f in facets.items()}
+    if refresh:
+        detail["refresh"] = True
+    counter = counter_context(request)
+    if counter:
+        detail["counter"] = counter
+    await write(request, "citizen.read", client=principal.name,
+                            subject=subject_of(nik, request.app.state.secrets), detail=detail)
+
+
+async def verify(request: Request, principal: Principal, nik: str, purpose: str, asked: Sequence[str], *,
+                 results: Mapping[str, bool] | None = None, outcome: str = "ok") -> None:
+    """`citizen.verify`: fields asked and, when Dukcapil answered, match / no_match per field."""
+    detail: dict[str, Any] = {"purpose": purpose, "asked": sorted(asked), "outcome": outcome}
+    if results is not None:
+        detail["results"] = {name: "match" if matched else "no_match" for name, matched in results.items()}
+    counter = counter_context(request)
+    if counter:
+        detail["counter"] = counter
+    await write(request, "citizen.verify", client=principal.name, agency="dukcapil",
+                            subject=subject_of(nik, request.app.state.secrets), detail=detail)

@@ -1,0 +1,192 @@
+"""The database as a `merkle.TreeStore`, and the proofs and exports read from it.
+
+Level 0 is `audit_entry.leaf_hash`, levels >= 1 are `audit_node` rows (written by the sequencer when a subtree
+completes). A proof needs at most ~2·log2(n) of them; `prefetch` loads them in one query per level-0/other
+split, so an inclusion proof at a million entries is two indexed queries and a few dozen hashes.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from core.audit import merkle
+from core.audit.bundle import FORMAT
+from core.audit.models import checkpoint_table, entry_table, state_table
+
+CHUNK = 400  # keys per statement
+EXPORT_PAGE = 5000
+
+
+class StoreError(LookupError):
+    """A hash the tree needs is missing from the database (damaged or not yet sequenced)."""
+
+
+class DbTreeStore:
+    """`TreeStore` reading one connection (so it sees the caller's transaction), with a small memo."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.memo: dict[tuple[int, int], bytes] = {}
+
+    def prefetch(self, wanted: Iterable[tuple[int, int]]) -> None:
+        """Load every wanted node not yet memoised: one statement per CHUNK keys (one round trip for a proof).
+
+        Hand-written SQL on purpose: `(level = ? AND idx IN (…)) OR …` per level uses the primary key on both
+        backends (SQLite scans the whole table for a row-value `IN (VALUES …)`), and a proof's ~20 keys would
+        cost more to build and compile as a SQLAlchemy expression than to fetch.
+        """
+        need = sorted(key for key in set(wanted) if key not in self.memo)
+        for k in range(0, len(need), CHUNK):
+            self._fetch(need[k:k + CHUNK])
+
+    def _fetch(self, keys: list[tuple[int, int]]) -> None:
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        by_level: dict[int, list[int]] = {}
+        for level, index in keys:
+            by_level.setdefault(level, []).append(index)
+        parts, params = [], []
+        leaves = by_level.pop(0, None)
+        if leaves:
+            parts.append(f"SELECT 0, leaf_index, leaf_hash FROM audit_entry "
+                         f"WHERE leaf_index IN ({', '.join([mark] * len(leaves))})")
+            params += leaves
+        if by_level:
+            terms = []
+            for level, indexes in by_level.items():
+                terms.append(f"(level = {mark} AND idx IN ({', '.join([mark] * len(indexes))}))")
+                params += [level, *indexes]
+            parts.append(f"SELECT level, idx, hash FROM audit_node WHERE {' OR '.join(terms)}")
+        for level, index, h in self.conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params)):
+            self.memo[(level, index)] = bytes(h)
+
+    def node(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        if key not in self.memo:
+            self.prefetch([key])
+            if key not in self.memo:
+                raise StoreError(f"the log has no stored hash for subtree ({level}, {index})")
+        return self.memo[key]
+
+    def subtree(self, start: int, end: int) -> bytes:
+        return merkle.fold([self.node(lv, ix) for lv, ix in merkle.perfect_subtrees(start, end)])
+
+
+def tree_size(conn: Connection) -> int:
+    """How many entries are sequenced."""
+    return int(conn.execute(select(state_table.c.size).where(state_table.c.id == 1)).scalar_one())
+
+
+def _check_range(size: int, tree: int) -> None:
+    if size > tree:
+        raise StoreError(f"the log holds {tree} sequenced entries, not {size}")
+
+
+def inclusion_proofs(conn: Connection, indexes: Sequence[int], size: int, *,
+                     check_size: bool = True) -> list[list[bytes]]:
+    """Audit paths of several leaves in the tree of `size`, fetching every node they need at once (one round
+    trip; `check_size=False` when the caller already knows `size` is sequenced, e.g. a checkpoint's)."""
+    if check_size:
+        _check_range(size, tree_size(conn))
+    tree = DbTreeStore(conn)
+    ranges = [merkle.inclusion_ranges(i, size) for i in indexes]
+    tree.prefetch(merkle.nodes_for(r for rs in ranges for r in rs))
+    return [[tree.subtree(a, b) for a, b in rs] for rs in ranges]
+
+
+def inclusion_proof(conn: Connection, index: int, size: int, *, check_size: bool = True) -> list[bytes]:
+    return inclusion_proofs(conn, [index], size, check_size=check_size)[0]
+
+
+def consistency_proof(conn: Connection, size1: int, size2: int, *, check_size: bool = True) -> list[bytes]:
+    """Proof that the tree of `size1` is a prefix of the tree of `size2` (both sequenced; the sequencer, whose
+    state row is not yet updated, passes `check_size=False`)."""
+    if check_size:
+        _check_range(size2, tree_size(conn))
+    if size1 == 0 and size2 >= 0:
+        return []  # the empty tree is a prefix of every tree (checkpoint.check_consistent)
+    tree = DbTreeStore(conn)
+    ranges = merkle.consistency_ranges(size1, size2)
+    tree.prefetch(merkle.nodes_for(ranges))
+    return [tree.subtree(a, b) for a, b in ranges]
+
+
+def root(conn: Connection, size: int) -> bytes:
+    """Root of the tree of `size` from the stored subtrees."""
+    _check_range(size, tree_size(conn))
+    tree = DbTreeStore(conn)
+    nodes = merkle.prefix_nodes(size)
+    tree.prefetch(nodes)
+    return merkle.fold([tree.node(lv, ix) for lv, ix in nodes])
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+
+def latest_checkpoint(conn: Connection) -> Any | None:
+    """The newest signed checkpoint row (size, root, note, signed_us), or None before the first."""
+    c = checkpoint_table.c
+    return conn.execute(select(c.size, c.root, c.note, c.signed_us).order_by(c.size.desc()).limit(1)).first()
+
+
+def checkpoint_at(conn: Connection, size: int) -> Any | None:
+    c = checkpoint_table.c
+    return conn.execute(select(c.size, c.root, c.note, c.signed_us).where(c.size == size)).first()
+
+
+def checkpoint_notes(conn: Connection, lo: int, hi: int) -> list[str]:
+    """Signed notes of every checkpoint with lo <= size <= hi, ascending."""
+    c = checkpoint_table.c
+    return list(conn.execute(select(c.note).where(c.size >= lo, c.size <= hi).order_by(c.size)).scalars())
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def _b64(b: bytes) -> str:
+    return binascii.b2a_base64(b, newline=False).decode("ascii")
+
+
+def export_chunks(conn: Connection, start: int, end: int, checkpoint: Any,
+                  consistency_from: Iterable[int] = ()) -> Iterator[str]:
+    """Stream a `gerbang-audit-bundle/v1` (docs/audit-format.md §5) for entries [start, end) against the
+    checkpoint row given, page by page, so a million-entry export never sits in memory.
+
+    Same content as `bundle.build_bundle`: prefix/suffix hashes, entries with their recorded leaf hashes,
+    every signed checkpoint inside the range, and consistency proofs from the requested older sizes.
+    """
+    size = checkpoint.size
+    if not 0 <= start <= end <= size:
+        raise ValueError(f"range [{start}, {end}) is not inside the checkpoint's {size} entries")
+    tree = DbTreeStore(conn)
+    prefix, suffix = merkle.prefix_nodes(start), merkle.suffix_nodes(end, size)
+    tree.prefetch([*prefix, *suffix])
+    origin = checkpoint.note.split("\n", 1)[0]
+    head = {"format": FORMAT, "origin": origin, "checkpoint": checkpoint.note, "start": start, "end": end,
+            "prefix": [_b64(tree.node(lv, ix)) for lv, ix in prefix],
+            "suffix": [_b64(tree.node(lv, ix)) for lv, ix in suffix]}
+    proofs = [{"size": m, "proof": [_b64(h) for h in consistency_proof(conn, m, size)]}
+              for m in sorted(set(consistency_from)) if 0 < m < size and not start <= m <= end]
+    tail: dict[str, Any] = {}
+    inner = checkpoint_notes(conn, start, end)
+    if inner:
+        tail["checkpoints"] = inner
+    if proofs:
+        tail["consistency"] = proofs
+    yield json.dumps(head, separators=(",", ":"))[:-1] + ',"entries":['
+    e = entry_table.c
+    first = True
+    for pos in range(start, end, EXPORT_PAGE):  # indexes are dense: a page is an index range, no LIMIT/sort
+        rows = conn.execute(select(e.leaf_index, e.data, e.leaf_hash)
+                            .where(e.leaf_index >= pos, e.leaf_index < min(pos + EXPORT_PAGE, end))
+                            .order_by(e.leaf_index)).all()
+        if not rows:
+            continue
+        parts = [f'{{"index":{index},"data":"{_b64(data)}","hash":"{_b64(h)}"}}' for index, data, h in rows]
+        yield ("" if first else ",") + ",".join(parts)
+        first = False
+    yield "]" + ("," + json.dumps(tail, separators=(",", ":"))[1:] if tail else "}")

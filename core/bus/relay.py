@@ -1,0 +1,124 @@
+"""Distributed mode: the relay moves outbox rows to RabbitMQ, marking a row sent only after the broker's confirm.
+
+Each round claims up to `batch` unsent rows with `FOR UPDATE SKIP LOCKED` (so several `gerbang worker`
+processes can relay at once without publishing the same rows together), publishes them with confirms, and in the
+same transaction marks the confirmed ones sent and their applications `queued`. A crash before that commit
+leaves the rows unsent: they are published again, and the consumer's inbox makes the repeat harmless. Every
+`poll_s` it also sweeps due retries and attempts whose lease ran out into new outbox rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from connectors.base import utcnow
+from core.bus.amqp import ConfirmPublisher, NotConnected
+from core.bus.models import Application, Outbox, Status
+from core.bus.states import Policy, move
+from core.bus.worker import Message, Sessions, sweep
+
+log = logging.getLogger(__name__)
+
+
+def relay_once(session: Session, publisher: ConfirmPublisher, exchange: str, limit: int, timeout_s: float = 10.0
+               ) -> int:
+    """Publish one batch of unsent rows; returns how many were confirmed (and marked sent)."""
+    rows = session.exec(select(Outbox).where(col(Outbox.sent_at).is_(None)).order_by(col(Outbox.id)).limit(limit)
+                        .with_for_update(skip_locked=True)).all()
+    if not rows:
+        session.rollback()
+        return 0
+    try:
+        results = publisher.publish(exchange, [(r.agency, Message.of(r).encode(), r.message_id)
+                                                      for r in rows], timeout_s)
+    except (NotConnected, TimeoutError):
+        session.rollback()
+        raise
+    now = utcnow()
+    confirmed = [row for row, ok in zip(rows, results) if ok]
+    for row in confirmed:
+        row.sent_at = now
+    mark_queued(session, [row.application_id for row in confirmed], now)
+    session.commit()
+    return len(confirmed)
+
+
+def mark_queued(session: Session, application_ids: Sequence[str], at: dt.datetime) -> None:
+    """accepted → queued for applications whose message the broker now holds (others have moved on already).
+
+    One UPDATE … RETURNING for the batch (no row loaded through the ORM); the version goes up so that a
+    consumer which read one as accepted reads it again."""
+    if not application_ids:
+        return
+    table = Application.__table__  # type: ignore[attr-defined]
+    locked = select(table.c.id).where(table.c.id.in_(list(application_ids)),
+                                      table.c.status == Status.accepted.value).with_for_update(skip_locked=True)
+    moved = session.execute(
+        update(table).where(table.c.id.in_(locked.scalar_subquery()))
+        .values(status=Status.queued.value, version=table.c.version + 1, updated_at=at)
+        .returning(table.c.id, table.c.client_name, table.c.nik_hash, table.c.agency, table.c.service,
+                   table.c.attempts)).all()
+    for row in moved:
+        app = Application(id=row.id, client_name=row.client_name, nik_hash=row.nik_hash, agency=row.agency,
+                          service=row.service, attempts=row.attempts, status=Status.accepted.value)
+        move(session, app, Status.queued, at)
+
+
+class Relay:
+    """The relay loop on a thread of its own (one per `gerbang worker`; several may run)."""
+
+    def __init__(self, sessions: Sessions, publisher: ConfirmPublisher, policy: Policy, exchange: str, *,
+                 batch: int = 500, poll_s: float = 0.2, on_unroutable: Callable[[], None] | None = None):
+        self.sessions, self.publisher, self.policy, self.exchange = sessions, publisher, policy, exchange
+        self.batch, self.poll_s, self.on_unroutable = batch, poll_s, on_unroutable
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gerbang-relay", daemon=True)
+        self.published = 0
+
+    def start(self) -> Relay:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout_s)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        last_sweep = 0.0
+        while not self._stop.is_set():
+            busy = False
+            try:
+                if time.monotonic() - last_sweep >= self.poll_s:
+                    last_sweep = time.monotonic()
+                    with self.sessions() as session:
+                        if sweep(session, self.policy):
+                            busy = True
+                unroutable = self.publisher.unroutable
+                with self.sessions() as session:
+                    count = relay_once(session, self.publisher, self.exchange, self.batch)
+                self.published += count
+                busy = busy or count > 0
+                if self.publisher.unroutable != unroutable and self.on_unroutable is not None:
+                    self.on_unroutable()
+            except NotConnected:
+                self.publisher.wait_connected(self.poll_s * 5)
+            except TimeoutError as exc:
+                log.warning("relay: %s; the rows will be published again", exc)
+            except Exception:
+                log.exception("relay: round failed; retrying")
+                self._stop.wait(self.poll_s)
+            if not busy:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()

@@ -1,0 +1,148 @@
+"""`gerbang worker` (distributed mode): one process running the relay and the consumers of the agency queues.
+
+Threads: the relay (database → RabbitMQ with confirms), the publisher's connection, the consumer's connection;
+the attempts themselves run on an asyncio loop (the connectors are async), their database work on a thread pool.
+A delivery is acknowledged only after the attempt's outcome is committed. Several workers may run side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from core.agencies import AgencyRegistry, build_registry
+from core.bus import amqp
+from core.bus.amqp import ConfirmPublisher, Consumer, Delivery
+from core.bus.models import Status
+from core.bus.relay import Relay
+from core.bus.states import Policy
+from core.bus.steps import BatchedSteps
+from core.bus.worker import (
+    AgencyGates,
+    Message,
+    PoisonMessage,
+    attempt,
+    fail_unprocessable,
+)
+from core.db import make_engine, session_factory
+from core.security.secrets import load_secrets
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+DB_THREADS = 24
+
+
+class Worker:
+    """Relay + consumers for the agencies configured in this process's settings."""
+
+    def __init__(self, settings: Settings, *, registry: AgencyRegistry | None = None, relay: bool = True):
+        if not settings.amqp_url:
+            raise ValueError("gerbang worker needs GERBANG_AMQP_URL (embedded mode dispatches inside the API)")
+        self.settings, self.registry, self.with_relay = settings, registry, relay
+        self.counts = {"ack": 0, "requeue": 0, "dead": 0}
+        self.ready = asyncio.Event()
+        self.consumer: Consumer | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    async def run(self, stop: asyncio.Event, grace_s: float = 10.0) -> None:
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(DB_THREADS, thread_name_prefix="gerbang-db"))
+        engine = make_engine(settings.database_url)
+        sessions = session_factory(engine)
+        secrets = load_secrets(settings)
+        policy = Policy.from_settings(settings)
+        own_registry = self.registry is None
+        registry = self.registry or build_registry(settings)
+        connectors = {name: agency.connector for name, agency in registry.active.items()}
+        agencies = [name for name, plugin in registry.plugins.items() if plugin.services]
+        topology = amqp.topology_of(settings)
+        consumed = [topology.queue(name) for name in agencies if name in connectors]
+        params = amqp.parameters(settings, name=f"gerbang-worker-{os.getpid()}")
+
+        def declare(channel: Any) -> None:
+            amqp.declare_topology(channel, topology, agencies, settings.bus_delivery_limit)
+
+        def redeclare() -> None:
+            try:
+                amqp.setup(settings, agencies)
+            except Exception:
+                log.exception("could not declare the topology again")
+
+        gates = AgencyGates.of(registry, settings.bus_prefetch)
+        steps = BatchedSteps(sessions, secrets, policy)
+
+        async def handle(delivery: Delivery) -> None:
+            action = await self._process(delivery, steps, sessions, connectors, policy, gates)
+            self.counts[action] += 1
+            assert self.consumer is not None
+            self.consumer.settle(delivery, action)
+
+        def on_message(delivery: Delivery) -> None:
+            future = asyncio.run_coroutine_threadsafe(handle(delivery), loop)
+            self._tasks.add(future)
+            future.add_done_callback(self._tasks.discard)
+
+        publisher = relay = None
+        try:
+            self.consumer = Consumer(params, consumed, settings.bus_prefetch, on_message, on_connected=declare,
+                                     reconnect_max_s=settings.amqp_reconnect_max_s).start()
+            # the consumer declares the topology when it connects: relay only then, or the first messages
+            # would come back unroutable (they would be published again, but why waste the round)
+            await asyncio.to_thread(self.consumer.wait_connected, 30)
+            if self.with_relay:
+                publisher = ConfirmPublisher(params, reconnect_max_s=settings.amqp_reconnect_max_s).start()
+                relay = Relay(sessions, publisher, policy, topology.submit_exchange, batch=settings.bus_batch,
+                              poll_s=settings.bus_poll_s, on_unroutable=redeclare).start()
+            log.info("worker %d: consuming %s%s", os.getpid(), ", ".join(consumed) or "nothing",
+                     " and relaying the outbox" if relay else "")
+            self.ready.set()
+            await stop.wait()
+        finally:
+            if self.consumer is not None:
+                self.consumer.pause()  # no new deliveries; running attempts finish and are acknowledged
+            if relay is not None:
+                relay.stop()
+            if publisher is not None:
+                publisher.stop()
+            if self._tasks:  # let running attempts finish and be acknowledged
+                await asyncio.wait([asyncio.wrap_future(f) for f in list(self._tasks)], timeout=grace_s)
+            if self.consumer is not None:
+                await asyncio.to_thread(self.consumer.stop)
+            if own_registry:
+                await registry.aclose()
+            engine.dispose()
+
+    async def _process(self, delivery: Delivery, steps: BatchedSteps, sessions: Any, connectors: Any,
+                       policy: Policy, gates: AgencyGates) -> str:
+        """One delivery → "ack", "requeue" (try again) or "dead" (dead-letter it)."""
+        try:
+            message = Message.decode(delivery.body)
+        except PoisonMessage as exc:
+            log.error("dead-lettering a malformed message from %s: %s", delivery.queue, exc)
+            return "dead"
+        try:
+            status = await attempt(steps, message, connectors, policy, gates)
+        except PoisonMessage as exc:
+            log.error("dead-lettering message %s: %s", message.message_id, exc)
+            return "dead"
+        except Exception as exc:
+            deliveries = delivery.delivery_count + 1
+            log.exception("message %s failed (delivery %d of at most %d)", message.message_id, deliveries,
+                          self.settings.bus_delivery_limit)
+            if deliveries < self.settings.bus_delivery_limit:
+                return "requeue"
+            error = type(exc).__name__
+            try:
+                def give_up() -> bool:
+                    with sessions() as session:
+                        return fail_unprocessable(session, message.application_id, error)
+
+                await asyncio.to_thread(give_up)
+            except Exception:
+                log.exception("could not mark application %s failed", message.application_id)
+            return "dead"
+        return "dead" if status == Status.failed.value else "ack"

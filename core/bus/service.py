@@ -1,0 +1,141 @@
+"""Accept an application: check it, then write the application, its outbox row, its history and its audit entry
+in one transaction.
+
+Why one transaction: a crash can leave neither an application that will never be dispatched nor a dispatch of
+an application that was never stored. The NIK is kept only as a keyed hash (for listing by NIK) and, with the
+payload, as AES-256-GCM ciphertext bound to the application id. The idempotency key is scoped per client: the
+same key with the same body answers the stored application again, with another body it is a conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import FormatChecker
+from jsonschema.validators import validator_for
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from connectors.base import utcnow
+from core.bus.models import Application, Outbox, Status
+from core.bus.states import Policy, move
+from core.security.secrets import BusSecrets
+from identity.cache import DataKeys, subject_hash
+
+MAX_ERRORS = 20
+
+
+class IdempotencyConflict(Exception):
+    """The client already used this idempotency key for another request."""
+
+    def __init__(self, application_id: str):
+        super().__init__(application_id)
+        self.application_id = application_id
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The stored application, and whether this call created it (False: an idempotent repeat)."""
+
+    application: Application
+    created: bool
+
+
+def request_hash(hash_key: bytes, nik: str, agency: str, service: str, payload: Mapping[str, Any]) -> str:
+    """Keyed hash of the whole request: compares repeats without storing the body (or the NIK) in clear."""
+    canonical = json.dumps({"nik": nik, "agency": agency, "service": service, "payload": payload},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(hash_key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def _aad(application_id: str, part: str) -> bytes:
+    return f"application:{application_id}:{part}".encode()
+
+
+def seal(keys: DataKeys, application_id: str, part: str, value: Any) -> tuple[str, bytes]:
+    """Encrypt a JSON value for one application (`part` is "request" or "result")."""
+    return keys.encrypt(json.dumps(value, separators=(",", ":"), default=str).encode(), _aad(application_id, part))
+
+
+def unseal(keys: DataKeys, application_id: str, part: str, key_id: str, blob: bytes) -> Any:
+    return json.loads(keys.decrypt(key_id, blob, _aad(application_id, part)))
+
+
+def open_request(keys: DataKeys, app: Application) -> tuple[str, dict[str, Any]]:
+    """The NIK and the payload of an application."""
+    data = unseal(keys, app.id, "request", app.key_id, app.payload)
+    return data["nik"], data["payload"]
+
+
+def open_result(keys: DataKeys, app: Application) -> dict[str, Any] | None:
+    """What the agency answered with its reference (payment code, amounts, dates …), if anything."""
+    if app.result is None or app.result_key_id is None:
+        return None
+    return unseal(keys, app.id, "result", app.result_key_id, app.result)
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Any:
+    schema = json.loads(schema_json)
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=FormatChecker())
+
+
+def schema_errors(schema: Mapping[str, Any], payload: Any) -> list[dict[str, str]]:
+    """Every way `payload` breaks the service's JSON Schema (at most MAX_ERRORS), as {path, message, rule}."""
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    errors = sorted(validator.iter_errors(payload), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    return [{"path": "/" + "/".join(str(p) for p in error.absolute_path), "message": error.message,
+             "rule": str(error.validator)} for error in errors[:MAX_ERRORS]]
+
+
+def new_outbox(app: Application, at: dt.datetime) -> Outbox:
+    """A new message for `app`; each dispatch has its own message id (the inbox deduplicates by it)."""
+    return Outbox(message_id=str(uuid.uuid4()), application_id=app.id, agency=app.agency, created_at=at)
+
+
+def accept(session: Session, secrets: BusSecrets, policy: Policy, *, client_id: int, client_name: str,
+           idempotency_key: str, nik: str, agency: str, service: str, payload: Mapping[str, Any],
+           now: dt.datetime | None = None, audit: Mapping[str, Any] | None = None) -> Accepted:
+    """Store a checked application with its outbox row (one transaction), or find the one this key made.
+    `audit` is added to the `application.accepted` entry (e.g. the counter context)."""
+    digest = request_hash(secrets.nik_hash_key, nik, agency, service, payload)
+    at = now or utcnow()
+    app_id = str(uuid.uuid4())
+    key_id, blob = seal(secrets.data_keys, app_id, "request", {"nik": nik, "payload": payload})
+    app = Application(id=app_id, client_id=client_id, client_name=client_name, idempotency_key=idempotency_key,
+                      request_hash=digest, nik_hash=subject_hash(secrets.nik_hash_key, nik), agency=agency,
+                      service=service, status=Status.accepted.value, key_id=key_id, payload=blob,
+                      deadline_at=at + dt.timedelta(seconds=policy.deadline_s), created_at=at, updated_at=at)
+    session.add(app)
+    move(session, app, Status.accepted, at, audit=audit)
+    session.add(new_outbox(app, at))
+    try:  # new keys are the common case: insert first, and only on the unique key's refusal look for the first
+        session.commit()
+    except IntegrityError:  # this client used the key before (or a parallel request just did)
+        session.rollback()
+        existing = _by_key(session, client_id, idempotency_key)
+        if existing is None:
+            raise
+        return _repeat(existing, digest)
+    return Accepted(app, True)
+
+
+def _by_key(session: Session, client_id: int, key: str) -> Application | None:
+    return session.exec(select(Application).where(Application.client_id == client_id,
+                                                  Application.idempotency_key == key)).first()
+
+
+def _repeat(existing: Application, digest: str) -> Accepted:
+    if not hmac.compare_digest(existing.request_hash, digest):
+        raise IdempotencyConflict(existing.id)
+    return Accepted(existing, False)

@@ -1,0 +1,127 @@
+"""The database steps of an attempt (`begin`, `finish`) as seen from the event loop: one at a time, or gathered
+into micro-batches.
+
+Why batches: under load a worker has dozens of attempts starting and ending at once; each `begin` and `finish`
+is a transaction of its own (connection checkout, a handful of statements, a commit). Gathering those that arrive
+within a few milliseconds into one transaction costs one checkout and one commit per batch, and lets SQLAlchemy
+send same-shaped statements together. Each attempt still gets its own result — and its own exception: a batch
+that fails is retried message by message, so a bad message never takes others down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from core.bus.states import Policy
+from core.bus.worker import (
+    Message,
+    Outcome,
+    Sessions,
+    Skip,
+    Work,
+    begin,
+    begin_many,
+    finish,
+    finish_many,
+)
+from core.security.secrets import BusSecrets
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Batcher(Generic[T, R]):
+    """Collects items on the event loop and runs `run(items) -> results` (on a thread) for up to `max_size` of
+    them at once, after at most `linger_s`; a result that is an exception is raised to its own caller."""
+
+    def __init__(self, run: Callable[[list[T]], Sequence[R | BaseException]], max_size: int = 64,
+                 linger_s: float = 0.004):
+        self.run, self.max_size, self.linger_s = run, max_size, linger_s
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self.batches = 0
+
+    async def submit(self, item: T) -> R:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._pending.append((item, future))
+        if len(self._pending) >= self.max_size:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.linger_s, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            asyncio.ensure_future(self._run(batch))
+
+    async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        self.batches += 1
+        try:
+            results = await asyncio.to_thread(self.run, [item for item, _ in batch])
+        except BaseException as exc:  # the whole call failed (database down): every caller hears it
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), result in zip(batch, results):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
+class Steps:
+    """`begin` and `finish` one message at a time, each in its own transaction on a thread."""
+
+    def __init__(self, sessions: Sessions, secrets: BusSecrets, policy: Policy):
+        self.sessions, self.secrets, self.policy = sessions, secrets, policy
+
+    async def begin(self, message: Message) -> Work | Skip:
+        def run() -> Work | Skip:
+            with self.sessions() as session:
+                return begin(session, message, self.secrets, self.policy)
+
+        return await asyncio.to_thread(run)
+
+    async def finish(self, message: Message | None, work: Work, outcome: Outcome) -> str:
+        def run() -> str:
+            with self.sessions() as session:
+                return finish(session, message, work, outcome, self.secrets, self.policy)
+
+        return await asyncio.to_thread(run)
+
+
+class BatchedSteps(Steps):
+    """The same steps, gathered into micro-batches (`gerbang worker`)."""
+
+    def __init__(self, sessions: Sessions, secrets: BusSecrets, policy: Policy, *, max_size: int = 64,
+                 linger_s: float = 0.004):
+        super().__init__(sessions, secrets, policy)
+        self._begins: Batcher[Message, Any] = Batcher(self._begin_many, max_size, linger_s)
+        self._finishes: Batcher[tuple[Message | None, Work, Outcome], str] = Batcher(self._finish_many, max_size,
+                                                                                    linger_s)
+
+    async def begin(self, message: Message) -> Work | Skip:
+        return await self._begins.submit(message)  # type: ignore[no-any-return]
+
+    async def finish(self, message: Message | None, work: Work, outcome: Outcome) -> str:
+        return await self._finishes.submit((message, work, outcome))
+
+    def _begin_many(self, messages: list[Message]) -> list[Any]:
+        with self.sessions() as session:
+            return begin_many(session, messages, self.secrets, self.policy)
+
+    def _finish_many(self, items: list[tuple[Message | None, Work, Outcome]]) -> list[Any]:
+        with self.sessions() as session:
+            return finish_many(session, items, self.secrets, self.policy)

@@ -1,0 +1,540 @@
+"""One attempt at submitting an application, the same in embedded and distributed mode.
+
+    begin (tx) → call the agency, with a short tenacity retry for transient failures → finish (tx) → ack
+
+`begin` claims the application with a compare-and-set on its version and a lease (so two deliveries of one
+message, or a message and a sweep, never call the agency at the same time), after checking the inbox. `finish`
+writes the outcome and the message's inbox row in one transaction: submitted with the agency's reference;
+rejected with the agency's reason (a permanent refusal); or, on a transient failure, queued again with
+`next_attempt_at` after a growing wait — or failed (dead-lettered) once the deadline has passed. Only then is
+the message acknowledged, so a crash anywhere before leaves the message to be redelivered, and a redelivery
+after finds its id in the inbox.
+
+The agency always receives the application id as the idempotency key, so a repeated call never creates a second
+application at the agency. `sweep` (run by the dispatcher and the relay) turns due retries and attempts whose
+lease ran out (a worker died mid-call) into new outbox messages. `replay` is the operator's way back for a
+failed application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from connectors.base import (
+    AgencyAccessDenied,
+    AgencyError,
+    AgencyRejected,
+    NotSupported,
+    SubmitResult,
+    utcnow,
+)
+from core.bus.models import FINAL, Application, Inbox, Outbox, Status
+from core.bus.service import new_outbox, open_request, seal
+from core.bus.states import Policy, audit_step, move
+from core.security.secrets import BusSecrets
+
+log = logging.getLogger(__name__)
+Sessions = Callable[[], Session]
+REASON_MAX = 1000
+
+
+class PoisonMessage(ValueError):
+    """A message that can never be processed (malformed, or about no application): dead-letter it."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """What travels through the broker: ids only, never personal data."""
+
+    message_id: str
+    application_id: str
+    agency: str
+
+    def encode(self) -> bytes:
+        return json.dumps({"message_id": self.message_id, "application_id": self.application_id,
+                           "agency": self.agency}, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> Message:
+        try:
+            data = json.loads(body)
+            fields = [data[k] for k in ("message_id", "application_id", "agency")]
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+            raise PoisonMessage("not a submission message") from None
+        if not all(isinstance(f, str) and 0 < len(f) <= 64 for f in fields):
+            raise PoisonMessage("submission message with malformed fields")
+        return cls(*fields)
+
+    @classmethod
+    def of(cls, row: Outbox) -> Message:
+        return cls(row.message_id, row.application_id, row.agency)
+
+
+@dataclass(frozen=True)
+class Work:
+    """A claimed attempt: what to send, the version that proves the claim at `finish`, and what `finish` needs
+    for its history and audit rows without reading the application again."""
+
+    application_id: str
+    agency: str
+    service: str
+    nik: str
+    payload: dict[str, Any]
+    version: int
+    attempt: int
+    client_name: str = ""
+    nik_hash: str = ""
+    deadline_at: dt.datetime | None = None
+
+    def application(self, status: str) -> Application:
+        """A detached stand-in for the row, for `move()`'s history and audit entries (never added to a session)."""
+        return Application(id=self.application_id, client_name=self.client_name, nik_hash=self.nik_hash,
+                           agency=self.agency, service=self.service, status=status, attempts=self.attempt)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to call: `reason` says why (duplicate, final, in flight elsewhere, not due)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of calling the agency: `status` submitted / rejected / retry."""
+
+    status: str
+    reference: str | None = None
+    detail: Mapping[str, Any] | None = None
+    reason: str | None = None
+    code: str | None = None
+    retry_after_s: float | None = None
+    calls: int = 1
+
+
+def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands timestamps back naive; they were written in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def begin(session: Session, message: Message, secrets: BusSecrets, policy: Policy,
+          now: dt.datetime | None = None) -> Work | Skip:
+    """Claim the application for one attempt, or say why not. Raises PoisonMessage for an unknown application.
+
+    The row is read FOR UPDATE (PostgreSQL) and claimed with a compare-and-set on its version (also right on
+    SQLite, which has no row locks); losing the race means reading again, never dropping the message."""
+    now = now or utcnow()
+    for _ in range(5):
+        try:
+            decided = _begin_batch(session, [message], secrets, policy, now)
+        except IntegrityError:  # the same message's inbox row, written meanwhile by another consumer
+            decided = None
+        if decided is not None:
+            result = decided[0]
+            if isinstance(result, BaseException):
+                raise result
+            return result
+        session.rollback()
+    raise RuntimeError(f"application {message.application_id} kept changing under us; try the message again")
+
+
+def begin_many(session: Session, messages: Sequence[Message], secrets: BusSecrets, policy: Policy,
+               now: dt.datetime | None = None) -> list[Work | Skip | BaseException]:
+    """`begin` for several messages in one transaction (a worker's micro-batch); per message its Work, its Skip
+    or its exception. If the batch as a whole cannot be claimed (a lost race, a payload that does not decrypt),
+    each message is tried on its own, so one bad message never fails the others."""
+    now = now or utcnow()
+    try:
+        decided = _begin_batch(session, messages, secrets, policy, now)
+        if decided is not None:
+            return decided
+    except Exception:
+        if len(messages) == 1:
+            session.rollback()
+            return [_caught(lambda: begin(session, messages[0], secrets, policy, now))]
+    session.rollback()
+    results: list[Work | Skip | BaseException] = []
+    for message in messages:
+        results.append(_caught(lambda: begin(session, message, secrets, policy, now)))
+        session.rollback()
+    return results
+
+
+def _caught(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except Exception as exc:
+        return exc
+
+
+def _begin_batch(session: Session, messages: Sequence[Message], secrets: BusSecrets, policy: Policy,
+                 now: dt.datetime) -> list[Work | Skip | BaseException] | None:
+    """Decide and claim every message's application in one transaction; None if a compare-and-set lost."""
+    seen = set(session.exec(select(Inbox.message_id).where(
+        col(Inbox.message_id).in_([m.message_id for m in messages]))).all())
+    rows = session.exec(select(Application).where(col(Application.id).in_({m.application_id for m in messages}))
+                        .order_by(col(Application.id)).with_for_update()
+                        .execution_options(populate_existing=True)).all()
+    apps = {app.id: app for app in rows}
+    for app in rows:
+        session.expunge(app)  # changed with one compare-and-set UPDATE below, not through the unit of work
+    results: list[Work | Skip | BaseException] = []
+    claims: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for message in messages:
+        app = apps.get(message.application_id)
+        if message.message_id in seen:
+            results.append(Skip("duplicate"))
+            continue
+        if app is None or app.agency != message.agency:
+            results.append(PoisonMessage("message about no known application"))
+            continue
+        lease, due = _as_utc(app.lease_until), _as_utc(app.next_attempt_at)
+        if app.id in taken or (app.status == Status.submitting.value and lease is not None and lease > now):
+            results.append(Skip("in flight"))
+            continue
+        if app.status in FINAL or (app.status == Status.queued.value and due is not None and due > now):
+            # nothing left to do: remember the message so that a redelivery is cheap
+            session.add(Inbox(message_id=message.message_id, application_id=app.id))
+            seen.add(message.message_id)
+            results.append(Skip("final" if app.status in FINAL else "not due"))
+            continue
+        taken.add(app.id)
+        claims.append({"_id": app.id, "_version": app.version, "_next": app.version + 1,
+                       "_attempts": app.attempts + 1})
+        if app.status == Status.accepted.value:
+            move(session, app, Status.queued, now)
+        app.attempts += 1
+        move(session, app, Status.submitting, now)
+        nik, payload = open_request(secrets.data_keys, app)
+        results.append(Work(app.id, app.agency, app.service, nik, payload, app.version + 1, app.attempts,
+                            client_name=app.client_name, nik_hash=app.nik_hash,
+                            deadline_at=_as_utc(app.deadline_at)))
+    if claims:
+        table = Application.__table__  # type: ignore[attr-defined]
+        claimed = session.execute(
+            update(table).where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
+            .values(version=bindparam("_next"), attempts=bindparam("_attempts"), status=Status.submitting.value,
+                    lease_until=now + dt.timedelta(seconds=policy.lease_s), next_attempt_at=None, updated_at=now),
+            claims).rowcount
+        if claimed != len(claims):
+            return None
+    session.commit()
+    return results
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, AgencyError) and exc.transient or isinstance(exc, (asyncio.TimeoutError, TimeoutError))
+
+
+async def call_agency(connector: Any, work: Work, policy: Policy) -> Outcome:
+    """Submit with a short retry for transient failures; classify the end result. Never raises."""
+    calls = 0
+
+    async def once() -> SubmitResult:
+        nonlocal calls
+        calls += 1
+        return await asyncio.wait_for(connector.submit(work.service, work.payload, work.application_id),
+                                      policy.call_budget_s)
+
+    retrying = AsyncRetrying(stop=stop_after_attempt(policy.retry_attempts), reraise=True,
+                             wait=wait_exponential(multiplier=policy.retry_wait_s, min=policy.retry_wait_s,
+                                                   max=policy.retry_wait_s * 8),
+                             retry=retry_if_exception(_transient))
+    try:
+        result = await retrying(once)
+    except (AgencyRejected, NotSupported) as exc:
+        return Outcome(Status.rejected.value, reason=exc.message, code=exc.code, calls=calls)
+    except AgencyAccessDenied as exc:  # our credentials or registration: an operator must act, so keep trying
+        return Outcome("retry", reason=f"access denied: {exc.message}", code=exc.code, calls=calls)
+    except AgencyError as exc:
+        return Outcome("retry", reason=exc.message, code=exc.code, retry_after_s=exc.retry_after_s, calls=calls)
+    except (asyncio.TimeoutError, TimeoutError):
+        return Outcome("retry", reason="no answer in time", code="timeout", calls=calls)
+    except Exception as exc:  # a connector bug must not lose the application: retry until the deadline
+        log.exception("connector %s raised %s on application %s", work.agency, type(exc).__name__,
+                      work.application_id)
+        return Outcome("retry", reason=f"internal error ({type(exc).__name__})", code="internal", calls=calls)
+    return Outcome(Status.submitted.value, reference=result.reference, detail=dict(result.detail), calls=calls)
+
+
+FINISH_COLUMNS = ("status", "agency_reference", "result_key_id", "result", "reason", "reason_code",
+                  "next_attempt_at", "lease_until", "updated_at")
+
+
+def finish(session: Session, message: Message | None, work: Work, outcome: Outcome, secrets: BusSecrets,
+           policy: Policy, now: dt.datetime | None = None) -> str:
+    """Write the outcome and the inbox row in one transaction; returns the application's status ("stale" if
+    another attempt took over meanwhile — the agency deduplicated by key, so nothing is lost).
+
+    One UPDATE guarded by the version `begin` set: if anything else changed the row since (a sweep after an
+    expired lease, a replay), this attempt's word no longer counts."""
+    now = now or utcnow()
+    done = _finish_batch(session, [(message, work, outcome)], secrets, policy, now)
+    if done is not None:
+        return done[0]
+    session.rollback()
+    if message is not None:
+        session.add(Inbox(message_id=message.message_id, application_id=work.application_id))
+        session.commit()
+    return "stale"
+
+
+def finish_many(session: Session, items: Sequence[tuple[Message | None, Work, Outcome]], secrets: BusSecrets,
+                policy: Policy, now: dt.datetime | None = None) -> list[str | BaseException]:
+    """`finish` for several attempts in one transaction; falls back to one by one if any of them is stale."""
+    now = now or utcnow()
+    try:
+        done = _finish_batch(session, items, secrets, policy, now)
+        if done is not None:
+            return list(done)
+    except Exception:
+        pass
+    session.rollback()
+    results: list[str | BaseException] = []
+    for message, work, outcome in items:
+        results.append(_caught(lambda: finish(session, message, work, outcome, secrets, policy, now)))
+        session.rollback()
+    return results
+
+
+def _finish_batch(session: Session, items: Sequence[tuple[Message | None, Work, Outcome]], secrets: BusSecrets,
+                  policy: Policy, now: dt.datetime) -> list[str] | None:
+    rows: list[dict[str, Any]] = []
+    steps: list[tuple[Work, Status, str, dict[str, Any]]] = []
+    for message, work, outcome in sorted(items, key=lambda item: item[1].application_id):
+        if message is not None:
+            session.add(Inbox(message_id=message.message_id, application_id=work.application_id))
+        values, status, detail, extra = _outcome(work, outcome, secrets, policy, now)
+        rows.append({"_id": work.application_id, "_version": work.version,
+                     **{f"_{name}": values.get(name) for name in FINISH_COLUMNS}})
+        steps.append((work, status, detail, extra))
+    table = Application.__table__  # type: ignore[attr-defined]
+    updated = session.execute(
+        update(table).where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"),
+                            table.c.status == Status.submitting.value)
+        .values(**{name: bindparam(f"_{name}") for name in FINISH_COLUMNS}), rows).rowcount
+    if updated != len(rows):
+        return None
+    for work, status, detail, extra in steps:
+        move(session, work.application(Status.submitting.value), status, now, detail=detail, audit=extra)
+    session.commit()
+    by_id = {work.application_id: status.value for work, status, _, _ in steps}
+    return [by_id[work.application_id] for _, work, _ in items]
+
+
+def _outcome(work: Work, outcome: Outcome, secrets: BusSecrets, policy: Policy, now: dt.datetime
+             ) -> tuple[dict[str, Any], Status, str, dict[str, Any]]:
+    """The row's new values, the status, the history detail and the audit detail for an attempt's outcome."""
+    values: dict[str, Any] = {"lease_until": None, "updated_at": now, "reason_code": outcome.code}
+    extra: dict[str, Any] = {"calls": outcome.calls, "code": outcome.code}
+    if outcome.status == Status.submitted.value:
+        reference = (outcome.reference or "")[:200]
+        key_id, blob = seal(secrets.data_keys, work.application_id, "result", outcome.detail or {})
+        values.update(status=Status.submitted.value, agency_reference=reference, result_key_id=key_id, result=blob)
+        extra["reference"] = reference
+        return values, Status.submitted, f"reference {reference}", extra
+    reason = (outcome.reason or ("refused" if outcome.status == Status.rejected.value else "unavailable"))
+    values["reason"] = reason = reason[:REASON_MAX]
+    if outcome.status == Status.rejected.value:
+        values["status"] = Status.rejected.value
+        return values, Status.rejected, reason, extra
+    deadline = work.deadline_at or now
+    if now >= deadline:
+        values["status"] = Status.failed.value
+        return values, Status.failed, f"deadline passed; last error: {reason}", extra
+    wait = policy.wait_after(work.attempt, outcome.retry_after_s)
+    due = min(now + dt.timedelta(seconds=wait), deadline)
+    values.update(status=Status.queued.value, next_attempt_at=due)
+    extra["retry_in_s"] = wait
+    return values, Status.queued, f"retry at {due.isoformat(timespec='seconds')}: {reason}", extra
+
+
+def sweep(session: Session, policy: Policy, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Dispatch again what is due: retries whose time has come, and attempts whose lease ran out (the worker
+    died mid-call). Rows are claimed with SKIP LOCKED, so several relays may sweep at once."""
+    now = now or utcnow()
+    count = 0
+    due = session.exec(select(Application).where(Application.status == Status.queued.value,
+                                                 Application.next_attempt_at <= now)  # type: ignore[operator]
+                       .order_by(Application.next_attempt_at).limit(limit)
+                       .with_for_update(skip_locked=True)).all()
+    for app in due:
+        app.next_attempt_at = None
+        app.version += 1
+        app.updated_at = now
+        session.add(new_outbox(app, now))
+        count += 1
+    lost = session.exec(select(Application).where(Application.status == Status.submitting.value,
+                                                  Application.lease_until < now)  # type: ignore[operator]
+                        .order_by(Application.lease_until).limit(limit)
+                        .with_for_update(skip_locked=True)).all()
+    for app in lost:
+        app.lease_until = None
+        app.version += 1
+        deadline = _as_utc(app.deadline_at)
+        assert deadline is not None
+        if now >= deadline:
+            app.reason, app.reason_code = "attempt interrupted after the deadline", "interrupted"
+            move(session, app, Status.failed, now, detail=app.reason)
+        else:
+            move(session, app, Status.queued, now, detail="attempt interrupted (worker lost); dispatched again")
+            session.add(new_outbox(app, now))
+        count += 1
+    session.commit()
+    return count
+
+
+def release_leases(session: Session) -> int:
+    """Embedded start-up (one process per database): no attempt of a previous run is still going, so their
+    leases can go at once; their outbox rows are still unsent (embedded marks a row sent only when its attempt
+    is finished), so they are simply picked up again."""
+    rows = session.exec(select(Application).where(Application.status == Status.submitting.value,
+                                                  Application.lease_until.is_not(None))).all()  # type: ignore
+    for app in rows:
+        app.lease_until = None
+        app.version += 1
+        pending = session.exec(select(Outbox.id).where(Outbox.application_id == app.id,
+                                                       Outbox.sent_at.is_(None))).first()  # type: ignore
+        if pending is None:
+            session.add(new_outbox(app, utcnow()))
+    session.commit()
+    return len(rows)
+
+
+def fail_unprocessable(session: Session, application_id: str, error: str, now: dt.datetime | None = None) -> bool:
+    """A message about this application crashed its consumer too often: end it as failed (replayable) instead
+    of leaving it waiting forever. False if there is no such application or it is already final."""
+    now = now or utcnow()
+    app = session.exec(select(Application).where(Application.id == application_id).with_for_update()).first()
+    if app is None or app.status in FINAL:
+        session.rollback()
+        return False
+    app.lease_until = app.next_attempt_at = None
+    app.version += 1
+    app.reason, app.reason_code = f"could not be processed: {error}"[:REASON_MAX], "unprocessable"
+    move(session, app, Status.failed, now, detail=app.reason)
+    session.commit()
+    return True
+
+
+class NotReplayable(ValueError):
+    """Only failed applications can be replayed."""
+
+
+def replay(session: Session, application_id: str, policy: Policy, *, operator: str | None = None,
+           now: dt.datetime | None = None) -> Application:
+    """Send a failed application again: a new deadline, a new outbox message, the same idempotency key."""
+    now = now or utcnow()
+    app = session.exec(select(Application).where(Application.id == application_id).with_for_update()).first()
+    if app is None:
+        raise LookupError(application_id)
+    if app.status != Status.failed.value:
+        raise NotReplayable(f"application is {app.status}; only failed applications can be replayed")
+    app.deadline_at = now + dt.timedelta(seconds=policy.deadline_s)
+    app.next_attempt_at = app.lease_until = None
+    app.version += 1
+    audit_step(session, "application.replayed", app, {"operator": operator})
+    move(session, app, Status.accepted, now, detail=f"replayed by {operator or 'an operator'}")
+    session.add(new_outbox(app, now))
+    session.commit()
+    return app
+
+
+class AgencyGates:
+    """At most as many attempts per agency at once as the agency's concurrency limit gives this process.
+
+    Why: the connectors wait for one of the agency's slots inside the call (core/security/concurrency.py). An
+    attempt that started (lease taken) and then queued for a slot would spend its call budget waiting, time out,
+    and be rescheduled for nothing; gated here, a message waits *before* its attempt begins, still unacknowledged
+    and within the prefetch."""
+
+    def __init__(self, capacity: Callable[[str], int]):
+        self.capacity = capacity
+        self.active: dict[str, int] = {}
+        self._condition: asyncio.Condition | None = None
+
+    @classmethod
+    def of(cls, registry: Any, default: int) -> AgencyGates:
+        """Gates sized by the registry's agency limits (their current share for this process), else `default`."""
+        limits = getattr(registry, "limits", None)
+        slots = getattr(limits, "slots", None) or {}
+
+        def capacity(agency: str) -> int:
+            found = slots.get(agency)
+            return max(1, int(found.capacity)) if found is not None else default
+
+        return cls(capacity)
+
+    async def enter(self, agency: str) -> None:
+        if self._condition is None:
+            self._condition = asyncio.Condition()
+        async with self._condition:
+            await self._condition.wait_for(lambda: self.active.get(agency, 0) < self.capacity(agency))
+            self.active[agency] = self.active.get(agency, 0) + 1
+
+    async def leave(self, agency: str) -> None:
+        assert self._condition is not None
+        async with self._condition:
+            self.active[agency] -= 1
+            self._condition.notify_all()
+
+
+class StepRunner(Protocol):
+    """Runs the database steps of an attempt (core/bus/steps.py: one by one, or in micro-batches)."""
+
+    async def begin(self, message: Message) -> Work | Skip: ...
+
+    async def finish(self, message: Message | None, work: Work, outcome: Outcome) -> str: ...
+
+
+async def attempt(steps: StepRunner, message: Message, connectors: Mapping[str, Any], policy: Policy,
+                  gates: AgencyGates | None = None) -> str:
+    """Process one message end to end (database steps on threads, the call on the loop); returns the resulting
+    status or the reason it was skipped. Raises PoisonMessage for a message that can never be processed."""
+    if gates is None:
+        return await _attempt(steps, message, connectors, policy)
+    await gates.enter(message.agency)
+    try:
+        return await _attempt(steps, message, connectors, policy)
+    finally:
+        await gates.leave(message.agency)
+
+
+async def _attempt(steps: StepRunner, message: Message, connectors: Mapping[str, Any], policy: Policy) -> str:
+    started = time.perf_counter()
+    claimed = await steps.begin(message)
+    if isinstance(claimed, Skip):
+        return claimed.reason
+    called = time.perf_counter()
+    connector = connectors.get(claimed.agency)
+    if connector is None:
+        outcome = Outcome("retry", reason="agency not configured in this process", code="not_configured", calls=0)
+    else:
+        outcome = await call_agency(connector, claimed, policy)
+    answered = time.perf_counter()
+    status = await steps.finish(message, claimed, outcome)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("application %s %s: begin %.1f ms, agency %.1f ms, finish %.1f ms", claimed.application_id,
+                  status, 1000 * (called - started), 1000 * (answered - called),
+                  1000 * (time.perf_counter() - answered))
+    return status

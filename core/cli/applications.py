@@ -1,0 +1,61 @@
+"""`gerbang applications …`: the operator's view of failed (dead-lettered) applications, and replay."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col, select
+
+from core.cli.common import fail, session
+from core.settings import get_settings
+
+app = typer.Typer(help="Applications: failed ones, replay.", no_args_is_help=True)
+
+
+@app.command("dead")
+def dead(agency: str = typer.Option("", help="Only this agency"),
+         limit: int = typer.Option(100, min=1, max=10_000, help="At most this many")) -> None:
+    """List failed applications (newest first), one JSON line each: id, agency, service, attempts, reason."""
+    from core.bus.models import Application, Status
+
+    query = select(Application).where(Application.status == Status.failed.value)
+    if agency:
+        query = query.where(Application.agency == agency)
+    try:
+        with session() as s:
+            rows = s.exec(query.order_by(col(Application.updated_at).desc()).limit(limit)).all()
+    except SQLAlchemyError as exc:
+        fail(f"database error ({type(exc).__name__}); has `gerbang db upgrade` been run?")
+    for app_row in rows:
+        typer.echo(json.dumps({"id": app_row.id, "agency": app_row.agency, "service": app_row.service,
+                               "client": app_row.client_name, "attempts": app_row.attempts,
+                               "reason": app_row.reason, "failed_at": _iso(app_row.updated_at),
+                               "created_at": _iso(app_row.created_at)}, ensure_ascii=False))
+
+
+def _iso(value: dt.datetime) -> str:
+    """UTC with its offset (SQLite hands timestamps back without one)."""
+    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
+
+
+@app.command("replay")
+def replay_command(application_id: str = typer.Argument(..., help="The application's id"),
+                   operator: str = typer.Option("cli", help="Who replays (written to the history and audit)")) -> None:
+    """Send a failed application again: same idempotency key at the agency, a new deadline."""
+    from core.bus.states import Policy
+    from core.bus.worker import NotReplayable, replay
+
+    settings = get_settings()
+    try:
+        with session(settings) as s:
+            app_row = replay(s, application_id, Policy.from_settings(settings), operator=operator)
+    except LookupError:
+        fail(f"no application {application_id}")
+    except NotReplayable as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(f"database error ({type(exc).__name__}); has `gerbang db upgrade` been run?")
+    typer.echo(json.dumps({"id": app_row.id, "status": app_row.status, "deadline_at": _iso(app_row.deadline_at)}))

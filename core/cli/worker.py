@@ -1,0 +1,40 @@
+"""`gerbang worker`: relay the outbox to RabbitMQ and consume the agency queues (distributed mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+
+from core.cli.common import fail
+from core.logs import setup as setup_logging
+from core.settings import get_settings
+
+
+def worker(relay: bool = typer.Option(True, help="Also relay the outbox (several workers may relay at once)")
+           ) -> None:
+    """Submit applications to the agencies: relay the outbox to RabbitMQ, consume the per-agency queues, retry
+    and reschedule, dead-letter. Stops cleanly on SIGTERM or Ctrl-C; run as many as the load needs."""
+    from core.bus.runtime import Worker
+
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    if not settings.amqp_url:
+        fail("GERBANG_AMQP_URL is not set: in embedded mode the API dispatches applications itself")
+    try:
+        process = Worker(settings, relay=relay)
+    except ValueError as exc:
+        fail(str(exc))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await process.run(stop)
+
+    try:
+        asyncio.run(main())
+    except ValueError as exc:  # missing shared secrets and the like
+        fail(str(exc))
