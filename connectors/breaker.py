@@ -73,37 +73,58 @@ class CircuitBreaker:
         return {"state": self.state.value, "consecutive_failures": self.failures}
 
 
-class BreakerConnector:
-    """A Connector that consults a CircuitBreaker before every call to the wrapped one."""
+Observer = Callable[[str, str, float], None]
+"""`observe(operation, outcome, seconds)`: told about every call (core/ops/metrics.py counts and times them).
+Outcomes: ok, refused (the agency answered no: permanent AgencyError), failed (transient: timeout, down, 5xx),
+error (anything else), circuit_open (not called at all)."""
 
-    def __init__(self, inner: Connector, breaker: CircuitBreaker):
-        self.inner, self.breaker = inner, breaker
+
+class BreakerConnector:
+    """A Connector that consults a CircuitBreaker before every call to the wrapped one — the one place every
+    agency call passes, so it also reports each call's outcome and duration to an optional observer."""
+
+    def __init__(self, inner: Connector, breaker: CircuitBreaker, observe: Observer | None = None):
+        self.inner, self.breaker, self.observe = inner, breaker, observe
         self.name = inner.name
 
-    async def _guarded(self, call: Callable[[], Awaitable[T]]) -> T:
-        self.breaker.admit()
+    async def _guarded(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        observe = self.observe
+        try:
+            self.breaker.admit()
+        except AgencyUnavailable:
+            if observe is not None:
+                observe(operation, "circuit_open", 0.0)
+            raise
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             result = await call()
         except AgencyError as exc:
             if exc.transient:
+                outcome = "failed"
                 self.breaker.failure()
             else:
+                outcome = "refused"
                 self.breaker.success()
             raise
         except BaseException:
+            outcome = "error"
             self.breaker.failure()
             raise
+        finally:
+            if observe is not None:
+                observe(operation, outcome, time.perf_counter() - started)
         self.breaker.success()
         return result
 
     async def lookup(self, nik: str) -> LookupResult:
-        return await self._guarded(lambda: self.inner.lookup(nik))
+        return await self._guarded("lookup", lambda: self.inner.lookup(nik))
 
     async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
-        return await self._guarded(lambda: self.inner.verify(nik, claims))
+        return await self._guarded("verify", lambda: self.inner.verify(nik, claims))
 
     async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
-        return await self._guarded(lambda: self.inner.submit(service, payload, idempotency_key))
+        return await self._guarded("submit", lambda: self.inner.submit(service, payload, idempotency_key))
 
     async def health(self) -> Health:
         return await self.inner.health()  # health checks report, they do not trip or heal the breaker

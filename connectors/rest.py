@@ -13,6 +13,7 @@ import httpx
 
 from connectors.base import AgencyAccessDenied, AgencyProtocolError, AgencyTimeout, AgencyUnavailable
 from connectors.config import DEFAULT_TIMEOUT_S, required, timeout_s
+from connectors.tracing import add_traceparent
 
 T = TypeVar("T")
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -20,7 +21,7 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 
 def make_client(base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, headers: Mapping[str, str] | None = None,
                 transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """An AsyncClient for one agency: base URL, timeouts, no redirects, bounded pool."""
+    """An AsyncClient for one agency: base URL, timeouts, no redirects, bounded pool, W3C traceparent sent."""
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
@@ -28,6 +29,7 @@ def make_client(base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, headers:
         headers=dict(headers or {}),
         limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
         transport=transport,
+        event_hooks={"request": [add_traceparent]},
     )
 
 

@@ -36,6 +36,7 @@ from zeep.wsse.username import UsernameToken
 
 from connectors.base import (AgencyAccessDenied, AgencyError, AgencyProtocolError, AgencyRejected, AgencyTimeout,
                              AgencyUnavailable, Health, NotSupported, VerifyResult)
+from connectors.tracing import add_traceparent
 
 DEFAULT_TIMEOUT_S = 5.0
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -157,6 +158,7 @@ class SoapSession:
         self.agency = agency
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
                                       follow_redirects=False, transport=transport,
+                                      event_hooks={"request": [add_traceparent]},
                                       limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
         self._wsdl_http = httpx.Client(transport=_NoNetwork())
         try:

@@ -18,6 +18,7 @@ from connectors.base import ConnectorPlugin
 from connectors.breaker import BreakerConnector, CircuitBreaker
 from connectors.registry import discover
 from core.db.engine import make_engine
+from core.ops.calls import observer
 from core.security.concurrency import AgencyLimits, LimitedConnector
 from core.settings import Settings
 from identity.record import Agency
@@ -72,8 +73,8 @@ def build_registry(settings: Settings, plugins: Mapping[str, ConnectorPlugin] | 
         breakers[name] = CircuitBreaker(name, settings.breaker_threshold, settings.breaker_reset_s)
         urls[name] = config["url"]
         limited = LimitedConnector(plugin.create(config), limits, name)
-        active[name] = Agency(name=name, facet=plugin.facet, connector=BreakerConnector(limited, breakers[name]),
-                              mapping=load_mapping(plugin.mapping))
+        guarded = BreakerConnector(limited, breakers[name], observer(name))
+        active[name] = Agency(name=name, facet=plugin.facet, connector=guarded, mapping=load_mapping(plugin.mapping))
     return AgencyRegistry(plugins=plugins, active=active, breakers=breakers, urls=urls, limits=limits)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from typing import Annotated
 
@@ -93,8 +93,25 @@ class Settings(BaseSettings):
                                       "GERBANG_AGENCY_<NAME>_CONCURRENCY.")
     census_interval_s: float = Field(
         default=2.0, gt=0, description="Heartbeat of each process in the shared census (concurrency shares).")
+    callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Hosts (host, host:port or *.domain) callback URLs may point at, "
+                                          "comma-separated; empty: no callbacks are sent.")
+    callback_poll_s: float = Field(default=0.2, gt=0, description="How often new callback events are batched.")
+    callback_retry_base_s: float = Field(default=1.0, gt=0, description="First wait before resending a batch "
+                                                                        "(doubling, with jitter).")
+    callback_retry_max_s: float = Field(default=300.0, gt=0, description="Longest wait between resends.")
+    callback_max_age_s: float = Field(default=86400.0, gt=0, description="A batch not delivered after this long "
+                                                                         "is dead (replayable).")
+    callback_connect_timeout_s: float = Field(default=3.0, gt=0, description="Connect timeout of a callback POST.")
+    callback_read_timeout_s: float = Field(default=10.0, gt=0, description="Read timeout of a callback POST.")
+    callback_max_response_bytes: int = Field(default=65536, ge=1, description="Most bytes of a receiver's answer "
+                                                                              "read.")
     demo_api_key: str | None = Field(default=None, description="Fixes the demo client's API key.")
     log_level: str = Field(default="INFO")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as text, or one JSON object per line (with request and trace ids).")
+    ready_cache_s: float = Field(
+        default=2.0, ge=0, le=60, description="How long /readyz and /metrics reuse a broker probe (seconds).")
     agency_env: dict[str, str] = Field(
         default_factory=dict,
         description="Every GERBANG_AGENCY_<NAME>_<KEY> variable, e.g. GERBANG_AGENCY_DUKCAPIL_URL.",
@@ -107,6 +124,13 @@ class Settings(BaseSettings):
             data = dict(data)
             data["agency_env"] = {k: v for k, v in os.environ.items() if k.startswith(AGENCY_PREFIX)}
         return data
+
+    @field_validator("callback_allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("submit_schedule_s", mode="before")
     @classmethod

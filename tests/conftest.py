@@ -77,3 +77,9 @@ def add_client(sessions):  # type: ignore[no-untyped-def]
         return key
 
     return add
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test writes keys or databases into the working tree: the default data directory is a temporary one."""
+    monkeypatch.setenv("GERBANG_DATA_DIR", str(tmp_path_factory.mktemp("data")))

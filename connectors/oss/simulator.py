@@ -18,9 +18,11 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -32,12 +34,15 @@ from connectors.oss.client import (
     USER_KEY_HEADER,
     wrapper,
 )
+from connectors.oss.push import TOKEN_HEADER, push_token
 from connectors.simkit.control import SimControl, install
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
 
 DEFAULT_USER_KEY = "oss-demo-user-key"
+DEFAULT_PUSH_USER = "oss-push"            # what OSS signs its pushes with (Token recipe, connectors/oss/push.py)
+DEFAULT_PUSH_PASSWORD = "oss-push-demo-password"
 OWNER_SHARE = 0.30
 VARIANT_SHARE = 0.05
 OSS_START = dt.date(2018, 7, 9)     # OSS launched; no NIB is older
@@ -299,9 +304,28 @@ def simulator(population: Population, *, user_key: str = DEFAULT_USER_KEY, reply
             return reply(method, refusal.kode, refusal.keterangan)
         return reply(method, 200, **{"keterangan": "", **answer})
 
+    @app.post("/_sim/push")
+    async def push(request: Request) -> JSONResponse:
+        """Make OSS push a licence status: `{"url", "nib", "id_izin", "kd_status", "keterangan"?, "token"?}` →
+        POSTs `receiveLicenseStatus` to `url` with OSS's Token (or the given one) and answers what came back."""
+        order = await request.json()
+        day = dt.datetime.now(WIB).date()
+        token = order.get("token") or push_token(DEFAULT_PUSH_USER, DEFAULT_PUSH_PASSWORD, order["nib"], day)
+        body = {"RECEIVELICENSESTATUS": {"nib": order["nib"], "id_izin": order["id_izin"],
+                                         "kd_status": order["kd_status"], "keterangan": order.get("keterangan", "")}}
+        async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+            answer = await client.post(order["url"], json=body, headers={TOKEN_HEADER: token})
+        try:
+            reply_body: Any = answer.json()
+        except ValueError:
+            reply_body = answer.text
+        return JSONResponse({"status_code": answer.status_code, "reply": reply_body})
+
     return app
 
 
 def sim_config(base_url: str) -> dict[str, str]:
-    """Client settings that reach a simulator at `base_url` with its default demo key."""
-    return {"url": base_url, "user_key": DEFAULT_USER_KEY}
+    """Client settings that reach a simulator at `base_url` with its default demo key (and the credentials its
+    pushes are signed with, which Gerbang's inbound endpoint checks)."""
+    return {"url": base_url, "user_key": DEFAULT_USER_KEY, "push_user": DEFAULT_PUSH_USER,
+            "push_password": DEFAULT_PUSH_PASSWORD}

@@ -24,7 +24,12 @@ from core.api.applications import router as applications_router
 from core.api.body_limits import BodyLimits
 from core.api.clients_admin import router as clients_admin_router
 from core.bus.dispatch import start_embedded
+from core.api.subscriptions import router as subscriptions_router
+from core.api.inbound import router as inbound_router
+from core.callbacks.delivery import Deliverer
 from core.logs import install_redaction
+from core.ops import health as ops_health
+from core.ops.middleware import RequestContext
 from core.security.ratelimit import Limit, RateLimiter
 from core.bus.states import Policy
 from core.cache_store import SqlCacheStore
@@ -60,10 +65,13 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         sequencer = audit_api.start(app, settings)
         app.state.policy = Policy.from_settings(settings)
         connectors = {name: agency.connector for name, agency in app.state.agencies.active.items()}
+        ops_health.start(app, settings)
         app.state.dispatcher = start_embedded(app.state.sessions, connectors, secrets, settings, app.state.agencies)
+        app.state.callbacks = Deliverer(app.state.sessions, settings, app.state.audit.signer).start()
         try:
             yield
         finally:
+            await app.state.callbacks.stop()
             if app.state.dispatcher is not None:
                 await app.state.dispatcher.stop()
             sequencer.stop()
@@ -80,12 +88,16 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
     )
     problems.install(app)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    app.add_middleware(RequestContext)  # outermost of ours: problems from BodyLimits carry the request id too
     app.include_router(citizens_router)
     app.include_router(agencies_router)
     app.include_router(audit_api.router)
     app.include_router(applications_router)
     app.include_router(applications_admin_router)
     app.include_router(clients_admin_router)
+    app.include_router(subscriptions_router)
+    app.include_router(inbound_router)
+    app.include_router(ops_health.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from core.audit.log import record
 from core.bus.models import Application, Status, Transition
+from core.callbacks.events import emit_for_status
 from core.settings import Settings
 
 DETAIL_MAX = 1000
@@ -67,6 +68,7 @@ def move(session: Session, app: Application, status: Status, at: dt.datetime, *,
     session.add(Transition(application_id=app.id, status=status.value, at=at, attempt=app.attempts or None,
                            detail=text))
     audit_step(session, action or f"application.{status.value}", app, audit)
+    emit_for_status(session, app, status.value, at, audit)  # the callback event, in the same transaction
 
 
 def audit_step(session: Session, action: str, app: Application, extra: Mapping[str, Any] | None = None) -> None:

@@ -31,7 +31,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
     from core.api.app import create_app
 
     settings = get_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info")
 
 
@@ -47,7 +47,7 @@ def demo(port: int = typer.Option(8000, help="API port; simulators take the next
     from connectors.simkit.serving import bind
 
     settings = get_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     try:
         sock = bind(host, port)
     except OSError as exc:

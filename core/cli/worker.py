@@ -19,7 +19,7 @@ def worker(relay: bool = typer.Option(True, help="Also relay the outbox (several
     from core.bus.runtime import Worker
 
     settings = get_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     if not settings.amqp_url:
         fail("GERBANG_AMQP_URL is not set: in embedded mode the API dispatches applications itself")
     try:

@@ -1,0 +1,112 @@
+"""Callback subscriptions (scope `admin`): create, read, delete, rotate, replay, deliveries, pull fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from core.api.auth import require
+from core.api.problems import Problem
+from core.callbacks import service
+from core.callbacks.delivery import NotAllowed, check_url
+from core.callbacks.models import EVENT_TYPES
+from core.security.clients import Principal
+
+router = APIRouter(prefix="/v1/subscriptions", tags=["callbacks"])
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+class NewSubscription(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    url: str = Field(min_length=1, max_length=2000)
+    events: list[str] = Field(min_length=1, max_length=len(EVENT_TYPES),
+                              description="Any of: " + ", ".join(EVENT_TYPES))
+    batch_max: int = Field(default=100, ge=1, le=1000)
+    batch_window_s: float = Field(default=5.0, ge=0, le=3600)
+
+
+def _not_found(subscription_id: str) -> Problem:
+    return Problem(404, "subscription_not_found", "Subscription not found", f"No subscription {subscription_id}")
+
+
+async def _run(request: Request, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def work() -> Any:
+        with request.app.state.sessions() as session:
+            return call(session, *args, **kwargs)
+    try:
+        return await run_in_threadpool(work)
+    except service.NotFound as exc:
+        raise _not_found(str(exc)) from None
+
+
+@router.post("", status_code=201)
+async def create_subscription(body: NewSubscription, request: Request, principal: Admin) -> dict[str, Any]:
+    """Returns the subscription with its `secret` (shown only here and on rotation)."""
+    settings = request.app.state.settings
+    try:
+        check_url(body.url, tuple(h.lower() for h in settings.callback_allowed_hosts))
+    except NotAllowed as exc:
+        raise Problem(400, "callback_url_not_allowed", "Callback URL not allowed", str(exc)) from None
+    try:
+        sub, secret = await _run(request, service.create, agency=body.agency, url=body.url, events=body.events,
+                                 batch_max=body.batch_max, batch_window_s=body.batch_window_s, actor=principal.name)
+    except ValueError as exc:
+        raise Problem(400, "invalid_subscription", "Invalid subscription", str(exc)) from None
+    return {**service.describe(sub), "secret": secret}
+
+
+@router.get("/{subscription_id}")
+async def get_subscription(subscription_id: str, request: Request, _: Admin) -> dict[str, Any]:
+    return service.describe(await _run(request, service.get, subscription_id))
+
+
+@router.delete("/{subscription_id}", status_code=204)
+async def delete_subscription(subscription_id: str, request: Request, principal: Admin) -> None:
+    await _run(request, service.delete, subscription_id, principal.name)
+
+
+@router.post("/{subscription_id}/rotate-secret")
+async def rotate_secret(subscription_id: str, request: Request, principal: Admin) -> dict[str, str]:
+    """A new secret takes effect for the next attempt; the old one stops at once."""
+    return {"id": subscription_id, "secret": await _run(request, service.rotate, subscription_id, principal.name)}
+
+
+@router.post("/{subscription_id}/replay", status_code=202)
+async def replay(subscription_id: str, request: Request, principal: Admin,
+                 from_event: Annotated[str, Query(min_length=1, max_length=36)]) -> dict[str, Any]:
+    """Queue again every batch holding `from_event` or later (same batch ids); re-enables the subscription."""
+    try:
+        count = await _run(request, service.replay, subscription_id, from_event, principal.name)
+    except LookupError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        raise Problem(404, "event_not_found", "Event not found", f"No event {from_event}") from None
+    deliverer = getattr(request.app.state, "callbacks", None)
+    if deliverer is not None:
+        deliverer.wake()
+    return {"id": subscription_id, "batches": count}
+
+
+@router.get("/{subscription_id}/deliveries")
+async def deliveries(subscription_id: str, request: Request, _: Admin,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    return {"deliveries": await _run(request, service.deliveries, subscription_id, limit)}
+
+
+@router.get("/{subscription_id}/events")
+async def pull_events(subscription_id: str, request: Request, _: Admin,
+                      after: Annotated[str | None, Query(max_length=36)] = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """Pull fallback: events after the event id `after`, oldest first; pass `next_after` back to go on."""
+    try:
+        return await _run(request, service.pull, subscription_id, after, limit)  # type: ignore[no-any-return]
+    except LookupError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        raise Problem(404, "event_not_found", "Event not found", f"No event {after}") from None

@@ -1,0 +1,1 @@
+"""Callbacks to agencies (outbound batches of application events) and agency pushes (inbound)."""

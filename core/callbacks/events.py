@@ -1,0 +1,76 @@
+"""Writing events (in the caller's transaction) and fanning them out to subscriptions (in the deliverer's).
+
+`emit()` is called by `core.bus.states.move()`, so every status change that matters to an agency leaves an event
+row in the same transaction as the change. `fan_out()` hands each unfanned event to the active subscriptions of
+its agency that want its type; it runs under one lock (PostgreSQL advisory lock; SQLite serialises writers), and
+the item table's primary key would refuse a second hand-out anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+from sqlmodel import Session
+
+from connectors.base import utcnow
+from core.callbacks.models import Event, Item, Subscription
+
+EMITTED = {"accepted": "application.accepted", "submitted": "application.submitted",
+           "rejected": "application.rejected", "failed": "application.failed"}
+FANOUT_LOCK = 0x6765_7262_6362  # "gerbcb": the advisory lock id of the fan-out
+_INSERT = insert(Event.__table__)  # type: ignore[attr-defined]
+
+
+def emit(session: Session, event_type: str, *, agency: str, application_id: str, at: dt.datetime,
+         data: Mapping[str, Any]) -> None:
+    """Add one event row through the session's connection (no unit of work): it commits with the caller."""
+    session.connection().execute(_INSERT, {
+        "event_id": str(uuid.uuid4()), "type": event_type, "agency": agency, "application_id": application_id,
+        "occurred_at": at, "data": json.dumps(dict(data), separators=(",", ":"), sort_keys=True, default=str),
+        "fanned_at": None})
+
+
+def emit_for_status(session: Session, app: Any, status: str, at: dt.datetime,
+                    extra: Mapping[str, Any] | None = None) -> None:
+    """The event of a status change, if agencies hear about that status (queued / submitting are internal)."""
+    event_type = EMITTED.get(status)
+    if event_type is None:
+        return
+    data: dict[str, Any] = {"application_id": app.id, "agency": app.agency, "service": app.service,
+                            "status": status}
+    for key in ("reference", "reason", "code", "reason_code"):
+        if extra and extra.get(key) is not None:
+            data[key] = extra[key]
+    emit(session, event_type, agency=app.agency, application_id=app.id, at=at, data=data)
+
+
+def fan_out(session: Session, limit: int = 2000) -> int:
+    """Hand unfanned events to the matching subscriptions; commits; returns how many events were handled."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FANOUT_LOCK})
+    events = session.execute(select(Event.id, Event.type, Event.agency)  # type: ignore[call-overload]
+                             .where(Event.fanned_at.is_(None)).order_by(Event.id).limit(limit)).all()  # type: ignore
+    if not events:
+        session.rollback()
+        return 0
+    subs = session.execute(select(Subscription.id, Subscription.agency, Subscription.events)  # type: ignore
+                           .where(Subscription.status != "deleted")).all()
+    wants: dict[str, list[tuple[str, set[str]]]] = {}
+    for sub_id, agency, types in subs:
+        wants.setdefault(agency, []).append((sub_id, set(types.split(","))))
+    now = utcnow()
+    rows = [{"subscription_id": sub_id, "event_id": event_id, "batch_id": None, "created_at": now}
+            for event_id, event_type, agency in events
+            for sub_id, types in wants.get(agency, ()) if event_type in types]
+    if rows:
+        session.execute(insert(Item.__table__), rows)  # type: ignore[attr-defined]
+    ids = [e[0] for e in events]
+    session.execute(update(Event.__table__).where(Event.__table__.c.id.in_(ids))  # type: ignore[attr-defined]
+                    .values(fanned_at=now))
+    session.commit()
+    return len(events)
