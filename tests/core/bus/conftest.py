@@ -19,18 +19,16 @@ from typing import Any
 import pika
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from connectors.registry import discover
 from core.api.app import create_app
 from core.bus.amqp import Topology
 from core.bus.runtime import Worker
-from core.db import make_engine, session_factory, upgrade
-from core.db.engine import normalise_url
+from core.db import make_engine, session_factory
 from core.demo import agency_environment
 from core.security.clients import create_client
 from core.settings import Settings
-from tests.conftest import BUS_SECRETS, POSTGRES_URL
+from tests.conftest import BUS_SECRETS, POSTGRES_URL, postgres_schema
 from tests.core.bus.helpers import FAST
 from tests.core.conftest import COUNTER_CONTEXT
 
@@ -44,20 +42,8 @@ needs_bus = [pytest.mark.rabbitmq,
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A migrated PostgreSQL schema of this test's own."""
-    assert POSTGRES_URL
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    try:
-        upgrade(url)
+    with postgres_schema() as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
