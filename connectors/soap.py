@@ -36,10 +36,10 @@ from zeep.wsse.username import UsernameToken
 
 from connectors.base import (AgencyAccessDenied, AgencyError, AgencyProtocolError, AgencyRejected, AgencyTimeout,
                              AgencyUnavailable, Health, NotSupported, VerifyResult)
+from connectors.config import DEFAULT_TIMEOUT_S
+from connectors.rest import MAX_BODY_BYTES
 from connectors.tracing import add_traceparent
 
-DEFAULT_TIMEOUT_S = 5.0
-MAX_BODY_BYTES = 5 * 1024 * 1024
 
 # WS-Security 1.1 fault codes (SOAP 1.1 carries them as the faultcode QName); all mean "your credentials".
 AUTH_FAULTS = frozenset({"FailedAuthentication", "InvalidSecurity", "InvalidSecurityToken", "FailedCheck",
@@ -123,28 +123,6 @@ def password_token(user: str, password: str, password_type: str = "digest") -> U
     if kind not in {"digest", "text"}:
         raise ValueError(f"password_type must be 'digest' or 'text', not {password_type!r}")
     return UsernameToken(user, password, use_digest=kind == "digest", zulu_timestamp=True)
-
-
-def require(config: Mapping[str, str], agency: str, key: str) -> str:
-    """A required config value, or a ValueError that names the environment variable to set."""
-    value = (config.get(key) or "").strip()
-    if not value:
-        raise ValueError(f"{agency}: setting {key!r} is required (GERBANG_AGENCY_{agency.upper()}_{key.upper()})")
-    return value
-
-
-def timeout_from(config: Mapping[str, str], agency: str) -> float:
-    """The `timeout_s` setting as a positive float (default 5 s)."""
-    raw = config.get("timeout_s")
-    if raw in (None, ""):
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{agency}: timeout_s must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{agency}: timeout_s must be positive")
-    return value
 
 
 class SoapSession:

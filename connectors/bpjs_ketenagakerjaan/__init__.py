@@ -11,10 +11,9 @@ JKM, JP, JKP), `StatusLayanan` (health), `PendaftaranPeserta` (registration; ide
 
 from __future__ import annotations
 
-from connectors.base import ConnectorPlugin
+from connectors.base import ConnectorPlugin, lazy
 from connectors.bpjs_ketenagakerjaan.client import (MEMBERSHIP_REGISTRATION_SCHEMA, SERVICE_REGISTRATION,
                                                     BpjsKetenagakerjaanClient, create)
-from connectors.bpjs_ketenagakerjaan.simulator import sim_config, simulator
 
 PLUGIN = ConnectorPlugin(
     name="bpjs_ketenagakerjaan",
@@ -22,10 +21,10 @@ PLUGIN = ConnectorPlugin(
     facet="employment_insurance",
     mapping="bpjs_ketenagakerjaan",
     create=create,
-    simulator=simulator,
-    sim_config=sim_config,
+    simulator=lazy("connectors.bpjs_ketenagakerjaan.simulator", "simulator"),
+    sim_config=lazy("connectors.bpjs_ketenagakerjaan.simulator", "sim_config"),
     services={SERVICE_REGISTRATION: MEMBERSHIP_REGISTRATION_SCHEMA},
     protocol="soap",
 )
 
-__all__ = ["PLUGIN", "BpjsKetenagakerjaanClient", "create", "simulator", "sim_config"]
+__all__ = ["PLUGIN", "BpjsKetenagakerjaanClient", "create"]

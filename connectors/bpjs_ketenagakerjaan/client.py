@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from connectors.base import AgencyProtocolError, FacetStatus, LookupResult, SubmitResult
-from connectors.soap import (SoapConnector, SoapSession, check_payload, password_token, plain, require,
-                             timeout_from)
+from connectors.config import required, timeout_s
+from connectors.soap import SoapConnector, SoapSession, check_payload, password_token, plain
 
 AGENCY = "bpjs_ketenagakerjaan"
 WSDL = Path(__file__).with_name("service.wsdl")
@@ -83,8 +83,8 @@ class BpjsKetenagakerjaanClient(SoapConnector):
 
 def create(config: Mapping[str, str]) -> BpjsKetenagakerjaanClient:
     """A client from its settings (`GERBANG_AGENCY_BPJS_KETENAGAKERJAAN_*`)."""
-    token = password_token(require(config, AGENCY, "user"), require(config, AGENCY, "password"),
+    token = password_token(required(config, AGENCY, "user"), required(config, AGENCY, "password"),
                            config.get("password_type") or "digest")
-    session = SoapSession(AGENCY, WSDL, require(config, AGENCY, "url"), binding=BINDING, wsse=token,
-                          timeout_s=timeout_from(config, AGENCY))
+    session = SoapSession(AGENCY, WSDL, required(config, AGENCY, "url"), binding=BINDING, wsse=token,
+                          timeout_s=timeout_s(config, AGENCY))
     return BpjsKetenagakerjaanClient(session)

@@ -11,9 +11,8 @@ validated against Dukcapil, the fee is billed at once and paid within two hours,
 
 from __future__ import annotations
 
-from connectors.base import ConnectorPlugin
+from connectors.base import ConnectorPlugin, lazy
 from connectors.imigrasi.client import PASSPORT_APPLICATION_SCHEMA, SERVICE_APPLICATION, ImigrasiClient, create
-from connectors.imigrasi.simulator import sim_config, simulator
 
 PLUGIN = ConnectorPlugin(
     name="imigrasi",
@@ -21,10 +20,10 @@ PLUGIN = ConnectorPlugin(
     facet="passports",
     mapping="imigrasi",
     create=create,
-    simulator=simulator,
-    sim_config=sim_config,
+    simulator=lazy("connectors.imigrasi.simulator", "simulator"),
+    sim_config=lazy("connectors.imigrasi.simulator", "sim_config"),
     services={SERVICE_APPLICATION: PASSPORT_APPLICATION_SCHEMA},
     protocol="soap",
 )
 
-__all__ = ["PLUGIN", "ImigrasiClient", "create", "simulator", "sim_config"]
+__all__ = ["PLUGIN", "ImigrasiClient", "create"]

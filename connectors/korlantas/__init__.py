@@ -11,9 +11,8 @@ and C only, five years' validity from issue, e-Rikkes and e-PPSI results require
 
 from __future__ import annotations
 
-from connectors.base import ConnectorPlugin
+from connectors.base import ConnectorPlugin, lazy
 from connectors.korlantas.client import SERVICE_RENEWAL, SIM_RENEWAL_SCHEMA, KorlantasClient, create
-from connectors.korlantas.simulator import sim_config, simulator
 
 PLUGIN = ConnectorPlugin(
     name="korlantas",
@@ -21,10 +20,10 @@ PLUGIN = ConnectorPlugin(
     facet="driving_licences",
     mapping="korlantas",
     create=create,
-    simulator=simulator,
-    sim_config=sim_config,
+    simulator=lazy("connectors.korlantas.simulator", "simulator"),
+    sim_config=lazy("connectors.korlantas.simulator", "sim_config"),
     services={SERVICE_RENEWAL: SIM_RENEWAL_SCHEMA},
     protocol="soap",
 )
 
-__all__ = ["PLUGIN", "KorlantasClient", "create", "simulator", "sim_config"]
+__all__ = ["PLUGIN", "KorlantasClient", "create"]

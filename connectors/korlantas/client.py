@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from connectors.base import AgencyProtocolError, FacetStatus, LookupResult, SubmitResult
-from connectors.soap import (SoapConnector, SoapSession, check_payload, password_token, plain, require,
-                             timeout_from)
+from connectors.config import required, timeout_s
+from connectors.soap import SoapConnector, SoapSession, check_payload, password_token, plain
 
 AGENCY = "korlantas"
 WSDL = Path(__file__).with_name("service.wsdl")
@@ -75,8 +75,8 @@ class KorlantasClient(SoapConnector):
 
 def create(config: Mapping[str, str]) -> KorlantasClient:
     """A client from its settings (`GERBANG_AGENCY_KORLANTAS_*`)."""
-    token = password_token(require(config, AGENCY, "user"), require(config, AGENCY, "password"),
+    token = password_token(required(config, AGENCY, "user"), required(config, AGENCY, "password"),
                            config.get("password_type") or "digest")
-    session = SoapSession(AGENCY, WSDL, require(config, AGENCY, "url"), binding=BINDING, wsse=token,
-                          timeout_s=timeout_from(config, AGENCY))
+    session = SoapSession(AGENCY, WSDL, required(config, AGENCY, "url"), binding=BINDING, wsse=token,
+                          timeout_s=timeout_s(config, AGENCY))
     return KorlantasClient(session)
