@@ -22,11 +22,13 @@ from core.api.citizens import router as citizens_router
 from core.api.applications import admin_router as applications_admin_router
 from core.api.applications import router as applications_router
 from core.api.body_limits import BodyLimits
+from core.api.lookup_lane import LookupLane
 from core.api.clients_admin import router as clients_admin_router
 from core.bus.dispatch import start_embedded
 from core.api.subscriptions import router as subscriptions_router
 from core.api.inbound import router as inbound_router
 from core.callbacks.delivery import Deliverer
+from core.console.routes import router as console_router
 from core.logs import install_redaction
 from core.ops import health as ops_health
 from core.ops.middleware import RequestContext
@@ -67,11 +69,14 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         connectors = {name: agency.connector for name, agency in app.state.agencies.active.items()}
         ops_health.start(app, settings)
         app.state.dispatcher = start_embedded(app.state.sessions, connectors, secrets, settings, app.state.agencies)
-        app.state.callbacks = Deliverer(app.state.sessions, settings, app.state.audit.signer).start()
+        # distributed: the workers deliver callbacks, from the events exchange (core/callbacks/exchange.py)
+        app.state.callbacks = (Deliverer(app.state.sessions, settings, app.state.audit.signer).start()
+                               if settings.embedded else None)
         try:
             yield
         finally:
-            await app.state.callbacks.stop()
+            if app.state.callbacks is not None:
+                await app.state.callbacks.stop()
             if app.state.dispatcher is not None:
                 await app.state.dispatcher.stop()
             sequencer.stop()
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(LookupLane)  # innermost: GET /v1/citizens/{nik} past the router (core/api/lookup_lane.py)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     app.add_middleware(RequestContext)  # outermost of ours: problems from BodyLimits carry the request id too
     app.include_router(citizens_router)
@@ -98,6 +104,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
     app.include_router(subscriptions_router)
     app.include_router(inbound_router)
     app.include_router(ops_health.router)
+    app.include_router(console_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -33,7 +33,7 @@ from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS  # noqa: E402
 
 EXAMPLES = int(os.environ.get("GERBANG_SCHEMATHESIS_EXAMPLES", "20"))
 EVERY_SCOPE = ["citizen:read:*", "citizen:verify", "application:submit:*", "application:read", "audit:read",
-               "subjects:history", "admin"]
+               "subjects:history", "callbacks:pull:*", "admin"]
 assert {s.rsplit(":", 1)[0] if s.endswith(":*") else s for s in EVERY_SCOPE} == set(KNOWN_ROOTS)
 
 

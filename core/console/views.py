@@ -1,0 +1,125 @@
+"""What the console shows, gathered from the same functions the admin API and /metrics use.
+
+Each part is gathered on its own and a failing part is shown as unavailable instead of failing the page: an
+operator opens the console precisely when something is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import logging
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import select
+
+from core.api.agencies import probe
+from core.api.applications import dead_applications, list_applications
+from core.audit import store
+from core.callbacks import service as callbacks
+from core.callbacks.models import Subscription
+from core.security.clients import Principal
+
+log = logging.getLogger(__name__)
+DEAD_LIMIT = 50
+RECENT_LIMIT = 20
+SUBSCRIPTION_LIMIT = 20
+BATCHES_PER_SUBSCRIPTION = 5
+QUEUE_METRICS = ("gerbang_outbox_unsent", "gerbang_outbox_lag_seconds", "gerbang_applications",
+                 "gerbang_applications_retrying", "gerbang_applications_dead_lettered", "gerbang_broker_up",
+                 "gerbang_queue_messages", "gerbang_database_up", "gerbang_audit_log_entries")
+
+
+async def agencies(request: Request) -> list[dict[str, Any]]:
+    """Every active agency: health (probed now, bounded in time) and breaker state."""
+    registry = request.app.state.agencies
+    names = sorted(registry.active)
+    healths = await asyncio.gather(*(probe(registry.active[n].connector, n) for n in names))
+    rows = []
+    for name, health in zip(names, healths):
+        plugin = registry.plugins[name]
+        rows.append({"name": name, "title": plugin.title, "protocol": plugin.protocol, "up": health.up,
+                     "latency_ms": health.latency_ms, "detail": health.detail,
+                     "breaker": registry.breakers[name].snapshot()})
+    return rows
+
+
+def queues(state: Any) -> dict[str, Any]:
+    """The queue figures of /metrics (outbox, applications by status, broker queue depths), read the same way."""
+    figures: dict[str, Any] = {"statuses": {}, "depths": {}}
+    for family in state.metrics_registry.collect():
+        if family.name not in QUEUE_METRICS:
+            continue
+        for sample in family.samples:
+            if family.name == "gerbang_applications":
+                figures["statuses"][sample.labels["status"]] = int(sample.value)
+            elif family.name == "gerbang_queue_messages":
+                figures["depths"][sample.labels["queue"]] = int(sample.value)
+            else:
+                figures[family.name.removeprefix("gerbang_")] = sample.value
+    return figures
+
+
+async def dead(request: Request, principal: Principal) -> list[Any]:
+    """Failed applications, newest first: GET /v1/admin/applications/dead."""
+    return (await dead_applications(request, principal, agency=None, limit=DEAD_LIMIT)).items
+
+
+async def recent(request: Request, principal: Principal) -> list[Any]:
+    """The newest applications of every client: GET /v1/applications as an admin."""
+    page = await list_applications(request, principal, status=None, agency=None, nik=None, limit=RECENT_LIMIT,
+                                   cursor=None)
+    return page.items
+
+
+def deliveries(state: Any) -> list[dict[str, Any]]:
+    """Callback subscriptions (not deleted) with their newest batches and attempts."""
+    out = []
+    with state.sessions() as session:
+        subs = session.execute(select(Subscription).where(Subscription.status != "deleted")  # type: ignore
+                               .order_by(Subscription.created_at.desc()).limit(SUBSCRIPTION_LIMIT)).scalars().all()
+        for sub in subs:
+            try:
+                batches = callbacks.deliveries(session, sub.id, BATCHES_PER_SUBSCRIPTION)
+            except callbacks.NotFound:  # deleted between the two queries
+                continue
+            out.append({"id": sub.id, "agency": sub.agency, "url": sub.url, "status": sub.status,
+                        "status_reason": sub.status_reason, "batches": batches})
+    return out
+
+
+def checkpoint(state: Any) -> dict[str, Any] | None:
+    """The latest signed checkpoint (as stored: no new one is signed for looking)."""
+    with state.engine.connect() as conn:
+        row = store.latest_checkpoint(conn)
+    if row is None:
+        return None
+    return {"size": row.size, "root": base64.b64encode(bytes(row.root)).decode(), "note": row.note,
+            "signed_at": dt.datetime.fromtimestamp(row.signed_us / 1e6, dt.timezone.utc)}
+
+
+async def gather(request: Request, principal: Principal) -> dict[str, Any]:
+    """Everything the dashboard shows; a part that cannot be read is None and listed in `unavailable`."""
+    state = request.app.state
+    parts: dict[str, Any] = {
+        "agencies": agencies(request),
+        "queues": asyncio.to_thread(queues, state),
+        "dead": dead(request, principal),
+        "recent": recent(request, principal),
+        "deliveries": asyncio.to_thread(deliveries, state),
+        "checkpoint": asyncio.to_thread(checkpoint, state),
+    }
+    results = await asyncio.gather(*parts.values(), return_exceptions=True)
+    view: dict[str, Any] = {"unavailable": []}
+    for name, result in zip(parts, results):
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result
+            log.warning("console: %s unavailable (%s)", name, type(result).__name__)
+            view["unavailable"].append(name)
+            view[name] = None
+        else:
+            view[name] = result
+    return view
