@@ -163,6 +163,11 @@ class ConnectorPlugin:
     `simulator(population, **options)` builds the agency's simulator as an ASGI app; `mapping` names the file in
     `mappings/`; `facet` is the canonical facet the agency fills; `services` maps each submission service to the
     JSON Schema of its payload.
+
+    For connectors packaged on their own (see docs/writing-a-connector.md): `mapping_path` is a mapping file shipped
+    in the package, read instead of `mappings/<mapping>.yaml`; `purposes` declares purposes that may read the new
+    facet ({name: {"title": ..., "facets": ["identity", facet]}}), added to identity/purposes.yaml's; `contract`
+    gives the contract kit (connectors/contract) sample inputs its simulator answers, from the population.
     """
 
     name: str
@@ -174,6 +179,9 @@ class ConnectorPlugin:
     sim_config: Callable[[str], dict[str, str]] | None = None
     services: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     protocol: str = "rest"
+    mapping_path: str | None = None
+    purposes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    contract: Callable[..., Any] | None = None
 
 
 def lazy(module: str, attribute: str) -> Callable[..., Any]:

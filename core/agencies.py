@@ -22,7 +22,7 @@ from core.ops.calls import observer
 from core.security.concurrency import AgencyLimits, LimitedConnector
 from core.settings import Settings
 from identity.record import Agency
-from mappings.engine import load_mapping
+from mappings.engine import plugin_mapping
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def build_registry(settings: Settings, plugins: Mapping[str, ConnectorPlugin] | 
         urls[name] = config["url"]
         limited = LimitedConnector(plugin.create(config), limits, name)
         guarded = BreakerConnector(limited, breakers[name], observer(name))
-        active[name] = Agency(name=name, facet=plugin.facet, connector=guarded, mapping=load_mapping(plugin.mapping))
+        active[name] = Agency(name=name, facet=plugin.facet, connector=guarded, mapping=plugin_mapping(plugin))
     return AgencyRegistry(plugins=plugins, active=active, breakers=breakers, urls=urls, limits=limits)
 
 

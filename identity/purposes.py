@@ -1,7 +1,13 @@
-"""Purposes are declared data (`purposes.yaml`): each names the facets a lookup for it may see."""
+"""Purposes are declared data (`purposes.yaml`): each names the facets a lookup for it may see.
+
+A connector packaged on its own adds the purposes that may read its facet through `ConnectorPlugin.purposes`,
+so a new agency needs no edit here; it cannot redefine a purpose already declared.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -9,6 +15,7 @@ from importlib import resources
 import yaml
 
 ROOT_FACET = "identity"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,8 +33,35 @@ def load_purposes() -> dict[str, Purpose]:
     raw = yaml.safe_load(resources.files("identity").joinpath("purposes.yaml").read_text(encoding="utf-8"))
     purposes: dict[str, Purpose] = {}
     for name, spec in raw.items():
-        facets = tuple(spec["facets"])
-        if ROOT_FACET not in facets:
-            raise ValueError(f"purpose {name!r} must include the {ROOT_FACET!r} facet")
-        purposes[name] = Purpose(name=name, title=spec["title"], facets=facets)
+        purposes[name] = purpose_of(name, spec)
+    for name, spec in plugin_purposes().items():
+        try:
+            if name in purposes:
+                raise ValueError("that name is already declared")
+            purposes[name] = purpose_of(name, spec)
+        except (KeyError, TypeError, ValueError) as exc:  # a third-party plug-in must not take the bus down
+            log.error("purpose %r declared by a connector plug-in is ignored: %s", name, exc)
     return purposes
+
+
+def purpose_of(name: str, spec: Mapping[str, object]) -> Purpose:
+    """One purpose from its declaration {title, facets}; it must include the root facet."""
+    facets = tuple(spec["facets"])  # type: ignore[arg-type]
+    if not all(isinstance(facet, str) for facet in facets):
+        raise ValueError(f"purpose {name!r}: facets must be names")
+    if ROOT_FACET not in facets:
+        raise ValueError(f"purpose {name!r} must include the {ROOT_FACET!r} facet")
+    return Purpose(name=name, title=str(spec["title"]), facets=facets)
+
+
+def plugin_purposes() -> dict[str, Mapping[str, object]]:
+    """Purposes declared by installed connector plug-ins (`ConnectorPlugin.purposes`)."""
+    from connectors.registry import discover
+
+    declared: dict[str, Mapping[str, object]] = {}
+    for plugin in discover().values():
+        if not isinstance(plugin.purposes, Mapping):
+            log.error("connector plug-in %s: purposes must be a mapping; ignored", plugin.name)
+            continue
+        declared.update(plugin.purposes)
+    return declared

@@ -177,6 +177,13 @@ def load_mapping_file(path: str | Path) -> Mapping:
     return parse_mapping(text, origin=str(path))
 
 
+def plugin_mapping(plugin: Any) -> Mapping:
+    """A connector plug-in's mapping: the file it ships (`mapping_path`, for connectors packaged on their own, which
+    cannot add files to `mappings/`), else `mappings/<mapping>.yaml`."""
+    path = getattr(plugin, "mapping_path", None)
+    return load_mapping_file(path) if path else load_mapping(plugin.mapping)
+
+
 def parse_mapping(text: str, origin: str = "<mapping>") -> Mapping:
     """Parse and check mapping YAML text; `origin` names it in errors."""
     try:

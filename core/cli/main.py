@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from core.cli import applications, audit, bus, clients, db, keys, nik, report, simulate
+from core.cli import applications, audit, bus, clients, connectors, db, keys, nik, report, simulate
 from core.cli.worker import worker
 from core.logs import setup as setup_logging
 from core.settings import get_settings
@@ -21,6 +21,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(bus.app, name="bus")
 app.add_typer(applications.app, name="applications")
 app.add_typer(report.app, name="report")
+app.add_typer(connectors.app, name="connectors")
 app.command("worker")(worker)
 
 

@@ -1,0 +1,272 @@
+"""The WSDL-dependent pieces of a SOAP scaffold, as Python and YAML source text: reply builders for the simulator,
+payload schemas for the client, and the facet fields and mapping lines the lookup reply suggests.
+
+Values are guesses from element names (a `nama` is the person's name, a `tanggalLahir` their birth date) and XSD
+types; the engineer replaces them with the agency's real data and rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from connectors.scaffold.wsdl import Leaf, Operation, Service, WsdlError
+
+SKIPPED_IN_FACET = {"nik", "koderespon", "kode", "pesan", "message", "responsecode", "status_code"}
+_DEFAULTS = {"string": '"CONTOH"', "date": "SAMPLE_DATE", "datetime": "dt.datetime.now(dt.timezone.utc).replace(microsecond=0)",
+             "int": '"1"', "decimal": '"0.00"', "bool": '"true"'}
+
+
+def snake(name: str) -> str:
+    """`DaftarAnggota` → `daftar_anggota`, `tanggalLahir` → `tanggal_lahir`."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "field"
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("_", "")
+
+
+def role(leaf: Leaf) -> str | None:
+    """What a simple element probably holds about the person: nik, name, birth_date, birth_place, sex, code."""
+    key = _key(leaf.name)
+    if key == "nik":
+        return "nik"
+    if leaf.kind == "date" and ("lahir" in key or "birth" in key):
+        return "birth_date"
+    if leaf.kind == "string" and ("tempatlahir" in key or "birthplace" in key):
+        return "birth_place"
+    if leaf.kind == "string" and key in {"nama", "name", "namalengkap", "fullname"}:
+        return "name"
+    if leaf.kind == "string" and key in {"jeniskelamin", "sex", "gender"}:
+        return "sex"
+    if leaf.kind == "string" and key in {"koderespon", "responsecode", "kode", "code"}:
+        return "code"
+    return None
+
+
+_PERSON = {"nik": "person.nik", "name": "person.name", "birth_date": "person.birth_date",
+           "birth_place": "person.birth_place", "sex": "person.sex", "code": '"00"'}
+
+
+def _value(leaf: Leaf, *, person: bool, echo: set[str], reference: str | None) -> str:
+    if leaf.name == reference:
+        return "reference"
+    kind = role(leaf)
+    if person and kind in _PERSON:
+        return _PERSON[kind]
+    if kind == "code":
+        return '"00"'
+    if leaf.name in echo:
+        return f'request.text("{leaf.name}")'
+    return _DEFAULTS[leaf.kind]
+
+
+def element(leaf: Leaf, indent: int, **how: object) -> str:
+    """`b.el(...)` building `leaf` (one item when repeated), children in the WSDL's order."""
+    pad = " " * indent
+    if leaf.kind != "complex":
+        return f'{pad}b.el("{leaf.name}", {_value(leaf, **how)}),'  # type: ignore[arg-type]
+    inner = "\n".join(element(child, indent + 4, **how) for child in leaf.children)
+    return f'{pad}b.el("{leaf.name}", children=[\n{inner}\n{pad}]),'
+
+
+def reply(op: Operation, indent: int, **how: object) -> str:
+    pad = " " * indent
+    inner = "\n".join(element(leaf, indent + 4, **how) for leaf in op.outputs)
+    return f'b.el("{op.response}", children=[\n{inner}\n{pad}])' if inner else f'b.el("{op.response}")'
+
+
+def reference_of(op: Operation) -> str:
+    """The reply element that carries the agency's reference for a submission."""
+    simple = [leaf for leaf in op.outputs if leaf.kind != "complex" and not leaf.repeated and role(leaf) != "code"]
+    for leaf in simple:
+        if any(word in _key(leaf.name) for word in ("nomor", "reference", "ref", "number", "id", "registrasi")):
+            return leaf.name
+    strings = [leaf for leaf in simple if leaf.kind == "string"]
+    if not strings:
+        raise WsdlError(f"the reply of {op.name} has no text element to carry the agency's reference")
+    return strings[0].name
+
+
+@dataclass(frozen=True)
+class SoapParts:
+    handlers: str
+    operations: str
+    schemas: str
+    services: str
+    client_operations: str
+    references: str
+    lookup_args: str
+    sample_submission: str
+    facet_fields: str
+    mapping_fields: str
+    facet_imports: str
+
+
+def _nik_name(op: Operation) -> str:
+    return next(leaf.name for leaf in op.inputs if leaf.name.lower() == "nik")
+
+
+def handlers(service: Service) -> tuple[str, str]:
+    """(handler functions, the `operations` dict body) of the simulator."""
+    lookup = service.lookup
+    nik = _nik_name(lookup)
+    fn = snake(lookup.name)
+    parts = [f'''def {fn}(population: Any, request: SoapRequest) -> etree._Element:
+    """{lookup.name}: the person on file, or a Client fault with code NOT_FOUND_CODE."""
+    person = known(population, request.text("{nik}") or "")
+    if person is None:
+        raise client_fault("data tidak ditemukan", kode=NOT_FOUND_CODE)
+    return {reply(lookup, 4, person=True, echo=set(), reference=None)}
+''']
+    ops = [f'        "{lookup.name}": lambda request: {fn}(population, request),']
+    if service.health is not None:
+        fn = snake(service.health.name)
+        parts.append(f'''def {fn}(request: SoapRequest) -> etree._Element:
+    """{service.health.name}: the cheap call health checks use."""
+    return {reply(service.health, 4, person=False, echo=set(), reference=None)}
+''')
+        ops.append(f'        "{service.health.name}": {fn},')
+    for op in service.submissions:
+        fn = snake(op.name)
+        echo = {leaf.name for leaf in op.inputs if leaf.kind != "complex"}
+        parts.append(f'''def {fn}(replies: IdempotentReplies, request: SoapRequest) -> etree._Element:
+    """{op.name}: accepted once per idempotency key (a repeat answers the first reply)."""
+    key = idempotency_key(request)
+    if not key:
+        raise client_fault("header IdempotencyKey wajib diisi", kode="REQ-01")
+    earlier = replies.replay(key)
+    if earlier is not None:
+        return earlier
+    # TODO: the agency's business rules (who may apply, what must match Dukcapil) go here, as client_fault(...).
+    reference = reference_for(key)
+    return replies.keep(key, {reply(op, 4, person=False, echo=echo, reference=reference_of(op))})
+''')
+        ops.append(f'        "{op.name}": lambda request: {fn}(replies, request),')
+    return "\n\n".join(parts), "\n".join(ops)
+
+
+_SCHEMA_TYPES = {"string": '{"type": "string", "minLength": 1, "maxLength": 200}',
+                 "date": '{"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}',
+                 "datetime": '{"type": "string", "maxLength": 40}',
+                 "int": '{"type": "integer"}', "decimal": '{"type": "string", "pattern": "^-?[0-9]+(\\\\.[0-9]+)?$"}',
+                 "bool": '{"type": "boolean"}', "complex": '{"type": "object"}'}
+
+
+def _schema_type(leaf: Leaf) -> str:
+    if role(leaf) == "nik":
+        text = '{"type": "string", "pattern": "^[0-9]{16}$"}'
+    else:
+        text = _SCHEMA_TYPES[leaf.kind]
+    return f'{{"type": "array", "items": {text}}}' if leaf.repeated else text
+
+
+def schemas(service: Service) -> tuple[str, str, str, str]:
+    """(schema constants, SERVICES body, OPERATIONS body, REFERENCES body) of the client."""
+    blocks, services, operations, references = [], [], [], []
+    for op in service.submissions:
+        const = snake(op.name).upper() + "_SCHEMA"
+        required = ", ".join(f'"{leaf.name}"' for leaf in op.inputs if leaf.required)
+        props = "\n".join(f'        "{leaf.name}": {_schema_type(leaf)},' for leaf in op.inputs)
+        blocks.append(f'''{const}: dict[str, Any] = {{
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "{op.name}",
+    "type": "object",
+    "additionalProperties": False,
+    "required": [{required}],
+    "properties": {{
+{props}
+    }},
+}}
+''')
+        services.append(f'"{snake(op.name)}": {const}')
+        operations.append(f'"{snake(op.name)}": "{op.name}"')
+        references.append(f'"{snake(op.name)}": "{reference_of(op)}"')
+    return "\n".join(blocks), ", ".join(services), ", ".join(operations), ", ".join(references)
+
+
+_SAMPLE = {"nik": "person.nik", "name": "person.name", "birth_date": "person.birth_date.isoformat()",
+           "birth_place": "person.birth_place", "sex": "person.sex"}
+_SAMPLE_KIND = {"string": '"CONTOH"', "date": "dt.date.today().isoformat()", "datetime": '"2024-01-02T00:00:00Z"',
+                "int": "1", "decimal": '"1"', "bool": "True", "complex": "{}"}
+
+
+def _sample(leaf: Leaf) -> str:
+    """A sample value for an input element as Python source: the person's data where the name says so, a
+    structure of its required children for a complex element, a list of one for a repeated one."""
+    if leaf.kind == "complex":
+        value = "{" + ", ".join(f'"{child.name}": {_sample(child)}' for child in leaf.children
+                                if child.required) + "}"
+    else:
+        value = _SAMPLE.get(role(leaf) or "", _SAMPLE_KIND[leaf.kind])
+    return f"[{value}]" if leaf.repeated else value
+
+
+def sample_submission(service: Service) -> str:
+    if not service.submissions:
+        return ""
+    op = service.submissions[0]
+    items = ", ".join(f'"{leaf.name}": {_sample(leaf)}' for leaf in op.inputs if leaf.required)
+    return f', "service": "{snake(op.name)}",\n            "payload": {{{items}}}'
+
+
+def lookup_args(service: Service) -> str:
+    args = [f"{_nik_name(service.lookup)}=nik"]
+    args += [f'{leaf.name}={_SAMPLE_KIND[leaf.kind]}' for leaf in service.lookup.inputs
+             if leaf.required and leaf.name.lower() != "nik"]
+    return ", ".join(args)
+
+
+_FACET_TYPES = {"string": "str", "date": "dt.date", "datetime": "str", "int": "int", "decimal": "Decimal",
+                "bool": "bool"}
+_TRANSFORMS = {"string": "strip", "date": '{date: {formats: ["%Y-%m-%d"]}}', "datetime": "strip", "int": "int",
+               "decimal": "decimal", "bool": "bool"}
+_CANONICAL = {"name": ("full_name", "name"), "birth_date": ("birth_date", None), "sex": ("sex", "sex")}
+
+
+def facet(service: Service) -> tuple[str, str, str]:
+    """(facet model fields, mapping `fields:` lines, facet imports) from the lookup reply's simple elements."""
+    fields: list[str] = []
+    lines: list[str] = []
+    taken: set[str] = set()
+    skipped: list[str] = []
+
+    def visit(leaves: tuple[Leaf, ...], path: tuple[str, ...]) -> None:
+        for leaf in leaves:
+            source = ".".join(path + (leaf.name,))
+            if leaf.repeated:
+                skipped.append(source)
+            elif leaf.kind == "complex":
+                visit(leaf.children, path + (leaf.name,))
+            elif _key(leaf.name) not in SKIPPED_IN_FACET:
+                target, transform = _CANONICAL.get(role(leaf) or "", (snake(leaf.name), None))
+                if target in taken:
+                    target = snake("_".join(path + (leaf.name,)))
+                if target in taken:
+                    continue
+                taken.add(target)
+                fields.append(f"    {target}: {_FACET_TYPES[leaf.kind]} | None = None")
+                lines.append(f"  {target}: {{from: {source}, transform: {transform or _TRANSFORMS[leaf.kind]}}}")
+
+    visit(service.lookup.outputs, ())
+    if not fields:
+        raise WsdlError(f"the reply of {service.lookup.name} has no simple element to map onto a facet")
+    lines += [f"  # {source} repeats: map it with `each` onto a list of item models (mappings/README.md)"
+              for source in skipped]
+    imports = []
+    if any("dt.date" in f for f in fields):
+        imports.append("import datetime as dt")
+    if any("Decimal" in f for f in fields):
+        imports.append("from decimal import Decimal")
+    return "\n".join(fields), "\n".join(lines), "\n".join(imports) + ("\n" if imports else "")
+
+
+def soap_parts(service: Service) -> SoapParts:
+    handler_code, ops = handlers(service)
+    schema_code, services, client_ops, references = schemas(service)
+    fields, mapping, imports = facet(service)
+    return SoapParts(handlers=handler_code, operations=ops, schemas=schema_code, services=services,
+                     client_operations=client_ops, references=references, lookup_args=lookup_args(service),
+                     sample_submission=sample_submission(service), facet_fields=fields, mapping_fields=mapping,
+                     facet_imports=imports)
