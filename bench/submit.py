@@ -405,10 +405,11 @@ def drop_topology(topology: Topology) -> None:
         channel = connection.channel()
         from connectors.registry import discover
 
-        for name in [topology.queue(a) for a, p in discover().items() if p.services] + [topology.dead_queue]:
+        for name in ([topology.queue(a) for a, p in discover().items() if p.services]
+                     + [topology.dead_queue, topology.callbacks_queue]):
             channel.queue_delete(name)
-        channel.exchange_delete(topology.submit_exchange)
-        channel.exchange_delete(topology.dead_exchange)
+        for exchange in (topology.submit_exchange, topology.dead_exchange, topology.events_exchange):
+            channel.exchange_delete(exchange)
     finally:
         connection.close()
 

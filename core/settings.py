@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     callback_read_timeout_s: float = Field(default=10.0, gt=0, description="Read timeout of a callback POST.")
     callback_max_response_bytes: int = Field(default=65536, ge=1, description="Most bytes of a receiver's answer "
                                                                               "read.")
+    callback_lease_s: float = Field(default=60.0, gt=0, description="How long one process holds a subscription's "
+                                                                   "sending; a crashed one's is taken over after.")
     demo_api_key: str | None = Field(default=None, description="Fixes the demo client's API key.")
     log_level: str = Field(default="INFO")
     log_format: Literal["text", "json"] = Field(

@@ -6,7 +6,10 @@ default prefix, GERBANG_BUS_PREFIX):
 - exchange `gerbang.submit` (direct, durable); per agency a durable **quorum** queue `gerbang.submit.<agency>`
   bound with the agency's name, with `x-delivery-limit` (a message that keeps crashing its consumer is
   dead-lettered instead of looping) and `x-dead-letter-exchange: gerbang.dead`;
-- exchange `gerbang.dead` (fanout) and quorum queue `gerbang.dead`: failed applications and poison messages.
+- exchange `gerbang.dead` (fanout) and quorum queue `gerbang.dead`: failed applications and poison messages;
+- exchange `gerbang.events` (topic, durable): every callback event, routing key `<agency>.<event type>`; quorum
+  queue `gerbang.callbacks` bound with `#`, single active consumer: the callback fan-out of the workers
+  (core/callbacks/exchange.py). Other consumers may bind queues of their own to the exchange.
 
 Messages carry ids only (`core.bus.worker.Message`), are persistent, published `mandatory` (an unroutable one
 comes back instead of vanishing) and count as sent only once the broker confirmed them.
@@ -54,6 +57,14 @@ class Topology:
     def queue(self, agency: str) -> str:
         return f"{self.submit_exchange}.{agency}"
 
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.prefix}.events"
+
+    @property
+    def callbacks_queue(self) -> str:
+        return f"{self.prefix}.callbacks"
+
 
 def parameters(settings: Settings, *, name: str = "gerbang") -> pika.URLParameters:
     """Connection parameters from the AMQP URL, with heartbeats and a blocked-connection timeout from settings
@@ -83,6 +94,7 @@ def declare_topology(channel: Any, topology: Topology, agencies: Iterable[str], 
     channel.queue_declare(topology.dead_queue, durable=True, arguments={"x-queue-type": "quorum"})
     channel.queue_bind(topology.dead_queue, topology.dead_exchange)
     channel.exchange_declare(topology.submit_exchange, exchange_type="direct", durable=True)
+    declare_events(channel, topology)
     queues = []
     for agency in sorted(set(agencies)):
         name = topology.queue(agency)
@@ -90,6 +102,16 @@ def declare_topology(channel: Any, topology: Topology, agencies: Iterable[str], 
         channel.queue_bind(name, topology.submit_exchange, routing_key=agency)
         queues.append(name)
     return queues
+
+
+def declare_events(channel: Any, topology: Topology) -> None:
+    """The events exchange and the callbacks queue (single active consumer: one fan-out at a time keeps the
+    events in order; the others stand by). Malformed messages go to the dead letters."""
+    channel.exchange_declare(topology.events_exchange, exchange_type="topic", durable=True)
+    channel.queue_declare(topology.callbacks_queue, durable=True, arguments={
+        "x-queue-type": "quorum", "x-single-active-consumer": True,
+        "x-dead-letter-exchange": topology.dead_exchange})
+    channel.queue_bind(topology.callbacks_queue, topology.events_exchange, routing_key="#")
 
 
 def topology_of(settings: Settings) -> Topology:

@@ -4,7 +4,8 @@ Each round claims up to `batch` unsent rows with `FOR UPDATE SKIP LOCKED` (so se
 processes can relay at once without publishing the same rows together), publishes them with confirms, and in the
 same transaction marks the confirmed ones sent and their applications `queued`. A crash before that commit
 leaves the rows unsent: they are published again, and the consumer's inbox makes the repeat harmless. Every
-`poll_s` it also sweeps due retries and attempts whose lease ran out into new outbox rows.
+`poll_s` it also sweeps due retries and attempts whose lease ran out into new outbox rows. Given an events
+exchange, each round also publishes new callback events to it (core/callbacks/exchange.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from core.bus.amqp import ConfirmPublisher, NotConnected
 from core.bus.models import Application, Outbox, Status
 from core.bus.states import Policy, move
 from core.bus.worker import Message, Sessions, sweep
+from core.callbacks.exchange import relay_events_once
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,11 @@ class Relay:
     """The relay loop on a thread of its own (one per `gerbang worker`; several may run)."""
 
     def __init__(self, sessions: Sessions, publisher: ConfirmPublisher, policy: Policy, exchange: str, *,
-                 batch: int = 500, poll_s: float = 0.2, on_unroutable: Callable[[], None] | None = None):
+                 batch: int = 500, poll_s: float = 0.2, on_unroutable: Callable[[], None] | None = None,
+                 events_exchange: str | None = None):
         self.sessions, self.publisher, self.policy, self.exchange = sessions, publisher, policy, exchange
+        self.events_exchange = events_exchange
+        self.events_published = 0
         self.batch, self.poll_s, self.on_unroutable = batch, poll_s, on_unroutable
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -110,6 +115,11 @@ class Relay:
                     count = relay_once(session, self.publisher, self.exchange, self.batch)
                 self.published += count
                 busy = busy or count > 0
+                if self.events_exchange is not None:
+                    with self.sessions() as session:
+                        events = relay_events_once(session, self.publisher, self.events_exchange, self.batch)
+                    self.events_published += events
+                    busy = busy or events > 0
                 if self.publisher.unroutable != unroutable and self.on_unroutable is not None:
                     self.on_unroutable()
             except NotConnected:

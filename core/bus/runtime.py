@@ -1,8 +1,11 @@
-"""`gerbang worker` (distributed mode): one process running the relay and the consumers of the agency queues.
+"""`gerbang worker` (distributed mode): one process running the relay, the consumers of the agency queues and
+the callbacks (the fan-out from the events exchange and the deliverer).
 
-Threads: the relay (database → RabbitMQ with confirms), the publisher's connection, the consumer's connection;
-the attempts themselves run on an asyncio loop (the connectors are async), their database work on a thread pool.
-A delivery is acknowledged only after the attempt's outcome is committed. Several workers may run side by side.
+Threads: the relay (database → RabbitMQ with confirms: outbox rows and callback events), the publisher's
+connection, the consumer's connection, the callback fan-out's connection and thread; the attempts and the
+callback deliveries run on an asyncio loop (the connectors are async), their database work on a thread pool.
+A delivery is acknowledged only after the attempt's outcome (or the event's fan-out) is committed. Several
+workers may run side by side.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core.agencies import AgencyRegistry, build_registry
+from core.audit.signer import load_signer
 from core.bus import amqp
 from core.bus.amqp import ConfirmPublisher, Consumer, Delivery
 from core.bus.models import Status
@@ -27,6 +31,8 @@ from core.bus.worker import (
     attempt,
     fail_unprocessable,
 )
+from core.callbacks.delivery import Deliverer
+from core.callbacks.exchange import FanOutConsumer
 from core.db import make_engine, session_factory
 from core.security.secrets import load_secrets
 from core.settings import Settings
@@ -38,10 +44,15 @@ DB_THREADS = 24
 class Worker:
     """Relay + consumers for the agencies configured in this process's settings."""
 
-    def __init__(self, settings: Settings, *, registry: AgencyRegistry | None = None, relay: bool = True):
+    def __init__(self, settings: Settings, *, registry: AgencyRegistry | None = None, relay: bool = True,
+                 callbacks: bool = True):
         if not settings.amqp_url:
             raise ValueError("gerbang worker needs GERBANG_AMQP_URL (embedded mode dispatches inside the API)")
         self.settings, self.registry, self.with_relay = settings, registry, relay
+        self.with_callbacks = callbacks
+        self.relay: Relay | None = None
+        self.fan_out: FanOutConsumer | None = None
+        self.deliverer: Deliverer | None = None
         self.counts = {"ack": 0, "requeue": 0, "dead": 0}
         self.ready = asyncio.Event()
         self.consumer: Consumer | None = None
@@ -86,7 +97,8 @@ class Worker:
             self._tasks.add(future)
             future.add_done_callback(self._tasks.discard)
 
-        publisher = relay = None
+        publisher = relay = fan_out = deliverer = None
+        signer = load_signer(settings) if self.with_callbacks else None
         try:
             self.consumer = Consumer(params, consumed, settings.bus_prefetch, on_message, on_connected=declare,
                                      reconnect_max_s=settings.amqp_reconnect_max_s).start()
@@ -95,15 +107,25 @@ class Worker:
             await asyncio.to_thread(self.consumer.wait_connected, 30)
             if self.with_relay:
                 publisher = ConfirmPublisher(params, reconnect_max_s=settings.amqp_reconnect_max_s).start()
-                relay = Relay(sessions, publisher, policy, topology.submit_exchange, batch=settings.bus_batch,
-                              poll_s=settings.bus_poll_s, on_unroutable=redeclare).start()
-            log.info("worker %d: consuming %s%s", os.getpid(), ", ".join(consumed) or "nothing",
-                     " and relaying the outbox" if relay else "")
+                relay = self.relay = Relay(sessions, publisher, policy, topology.submit_exchange,
+                                           batch=settings.bus_batch, poll_s=settings.bus_poll_s,
+                                           on_unroutable=redeclare,
+                                           events_exchange=topology.events_exchange).start()
+            if self.with_callbacks:
+                deliverer = self.deliverer = Deliverer(sessions, settings, signer, fan_out=False).start()
+                fan_out = self.fan_out = FanOutConsumer(
+                    amqp.parameters(settings, name=f"gerbang-callbacks-{os.getpid()}"), topology.callbacks_queue,
+                    sessions, deliverer.wake_threadsafe, reconnect_max_s=settings.amqp_reconnect_max_s,
+                    on_connected=declare).start()
+            log.info("worker %d: consuming %s%s%s", os.getpid(), ", ".join(consumed) or "nothing",
+                     " and relaying the outbox" if relay else "", " and delivering callbacks" if fan_out else "")
             self.ready.set()
             await stop.wait()
         finally:
             if self.consumer is not None:
                 self.consumer.pause()  # no new deliveries; running attempts finish and are acknowledged
+            if fan_out is not None:
+                await asyncio.to_thread(fan_out.stop)
             if relay is not None:
                 relay.stop()
             if publisher is not None:
@@ -112,6 +134,8 @@ class Worker:
                 await asyncio.wait([asyncio.wrap_future(f) for f in list(self._tasks)], timeout=grace_s)
             if self.consumer is not None:
                 await asyncio.to_thread(self.consumer.stop)
+            if deliverer is not None:
+                await deliverer.stop()
             if own_registry:
                 await registry.aclose()
             engine.dispose()

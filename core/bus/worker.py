@@ -223,8 +223,10 @@ def _begin_batch(session: Session, messages: Sequence[Message], secrets: BusSecr
                        "_attempts": app.attempts + 1})
         if app.status == Status.accepted.value:
             move(session, app, Status.queued, now)
+        # still `submitting` with its lease run out: the worker of that attempt was lost (its message came back)
+        lost = "attempt interrupted (worker lost); tried again" if app.status == Status.submitting.value else None
         app.attempts += 1
-        move(session, app, Status.submitting, now)
+        move(session, app, Status.submitting, now, detail=lost)
         nik, payload = open_request(secrets.data_keys, app)
         results.append(Work(app.id, app.agency, app.service, nik, payload, app.version + 1, app.attempts,
                             client_name=app.client_name, nik_hash=app.nik_hash,

@@ -1,4 +1,6 @@
-"""Cutting events into batches and POSTing them: the deliverer (an asyncio task in each API process).
+"""Cutting events into batches and POSTing them: the deliverer (an asyncio task in each API process in embedded
+mode; in each `gerbang worker` in distributed mode, where the events reach the subscriptions through the events
+exchange instead — core/callbacks/exchange.py — and the deliverer does not fan out itself).
 
 Per subscription one sender at a time (a lease on the subscription row, taken with a compare-and-set UPDATE, so
 several processes on one PostgreSQL database share the work without sending a subscription's batches out of
@@ -58,7 +60,7 @@ class Config:
                    retry_max_s=settings.callback_retry_max_s, max_age_s=settings.callback_max_age_s,
                    connect_timeout_s=settings.callback_connect_timeout_s,
                    read_timeout_s=settings.callback_read_timeout_s,
-                   max_response_bytes=settings.callback_max_response_bytes)
+                   max_response_bytes=settings.callback_max_response_bytes, lease_s=settings.callback_lease_s)
 
     def backoff(self, attempts: int) -> float:
         """Exponential, capped, with full jitter in its upper half (so receivers coming back are not stampeded)."""
@@ -310,8 +312,9 @@ class Deliverer:
     """The loop: fan out new events, then let every active subscription with work send its batches in order."""
 
     def __init__(self, sessions: Callable[[], Session], settings: Settings, signer: Signer | None,
-                 config: Config | None = None, transport: httpx.AsyncBaseTransport | None = None):
-        self.sessions, self.signer = sessions, signer
+                 config: Config | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                 fan_out: bool = True):
+        self.sessions, self.signer, self.fan_out = sessions, signer, fan_out
         self.config = config or Config.from_settings(settings)
         self.transport = transport
         self.delivered = 0
@@ -324,7 +327,16 @@ class Deliverer:
         return self
 
     def wake(self) -> None:
+        """Look for work now (from the deliverer's own loop; other threads: `wake_threadsafe`)."""
         self._wake.set()
+
+    def wake_threadsafe(self) -> None:
+        loop = self._task.get_loop() if self._task is not None else None
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # the loop is closing
+                pass
 
     async def stop(self) -> None:
         self._stop.set()
@@ -348,7 +360,7 @@ class Deliverer:
                     pass
 
     async def round(self, client: httpx.AsyncClient) -> None:
-        while await asyncio.to_thread(self._db, fan_out) >= 2000:
+        while self.fan_out and await asyncio.to_thread(self._db, fan_out) >= 2000:
             pass
         subs = await asyncio.to_thread(self._db, _active_with_work)
         if subs:

@@ -1,9 +1,10 @@
 """Writing events (in the caller's transaction) and fanning them out to subscriptions (in the deliverer's).
 
 `emit()` is called by `core.bus.states.move()`, so every status change that matters to an agency leaves an event
-row in the same transaction as the change. `fan_out()` hands each unfanned event to the active subscriptions of
-its agency that want its type; it runs under one lock (PostgreSQL advisory lock; SQLite serialises writers), and
-the item table's primary key would refuse a second hand-out anyway.
+row in the same transaction as the change. `fan_out()` (embedded mode) hands each unfanned event to the active
+subscriptions of its agency that want its type; it runs under one lock (PostgreSQL advisory lock; SQLite
+serialises writers), and the item table's primary key would refuse a second hand-out anyway. In distributed mode
+the events go through the RabbitMQ events exchange instead (core/callbacks/exchange.py).
 """
 
 from __future__ import annotations

@@ -49,7 +49,9 @@ class Subscription(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    """One application event, written with the change that caused it; `fanned_at` once handed to subscriptions."""
+    """One application event, written with the change that caused it; `fanned_at` once handed on: fanned out to
+    the subscriptions (embedded), or confirmed by the events exchange, from which the workers fan it out
+    (distributed, core/callbacks/exchange.py)."""
 
     __tablename__ = "callback_event"
     __table_args__ = (

@@ -38,4 +38,5 @@ def setup_command() -> None:
         fail(f"cannot reach RabbitMQ ({exc.strerror or exc})")
     topology = amqp.topology_of(settings)
     typer.echo(json.dumps({"exchange": topology.submit_exchange, "queues": queues, "dead_letters": topology.dead_queue,
-                           "delivery_limit": settings.bus_delivery_limit}))
+                           "delivery_limit": settings.bus_delivery_limit,
+                           "events_exchange": topology.events_exchange, "callbacks_queue": topology.callbacks_queue}))

@@ -12,8 +12,9 @@ from core.logs import setup as setup_logging
 from core.settings import get_settings
 
 
-def worker(relay: bool = typer.Option(True, help="Also relay the outbox (several workers may relay at once)")
-           ) -> None:
+def worker(relay: bool = typer.Option(True, help="Also relay the outbox (several workers may relay at once)"),
+           callbacks: bool = typer.Option(True, help="Also fan out events from the events exchange and deliver "
+                                                     "callbacks (one fan-out is active at a time)")) -> None:
     """Submit applications to the agencies: relay the outbox to RabbitMQ, consume the per-agency queues, retry
     and reschedule, dead-letter. Stops cleanly on SIGTERM or Ctrl-C; run as many as the load needs."""
     from core.bus.runtime import Worker
@@ -23,7 +24,7 @@ def worker(relay: bool = typer.Option(True, help="Also relay the outbox (several
     if not settings.amqp_url:
         fail("GERBANG_AMQP_URL is not set: in embedded mode the API dispatches applications itself")
     try:
-        process = Worker(settings, relay=relay)
+        process = Worker(settings, relay=relay, callbacks=callbacks)
     except ValueError as exc:
         fail(str(exc))
 

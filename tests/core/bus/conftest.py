@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,10 +29,10 @@ from core.security.clients import create_client
 from core.settings import Settings
 from tests.conftest import BUS_SECRETS, POSTGRES_URL, postgres_schema
 from tests.core.bus.helpers import FAST
+from tests.core.bus.processes import Processes, environment
 from tests.core.conftest import COUNTER_CONTEXT
 
 AMQP_URL = os.environ.get("GERBANG_TEST_AMQP_URL")
-ROOT = Path(__file__).resolve().parents[3]
 needs_bus = [pytest.mark.rabbitmq,
              pytest.mark.skipif(not AMQP_URL, reason="GERBANG_TEST_AMQP_URL not set"),
              pytest.mark.skipif(not POSTGRES_URL, reason="GERBANG_TEST_DATABASE_URL not set")]
@@ -55,10 +54,11 @@ def topology() -> Iterator[Topology]:
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
         channel = connection.channel()
-        for name in [chosen.queue(a) for a, p in discover().items() if p.services] + [chosen.dead_queue]:
+        for name in [chosen.queue(a) for a, p in discover().items() if p.services] + [chosen.dead_queue,
+                                                                                    chosen.callbacks_queue]:
             channel.queue_delete(name)
-        channel.exchange_delete(chosen.submit_exchange)
-        channel.exchange_delete(chosen.dead_exchange)
+        for name in (chosen.submit_exchange, chosen.dead_exchange, chosen.events_exchange):
+            channel.exchange_delete(name)
     finally:
         connection.close()
 
@@ -161,34 +161,23 @@ def start_worker(bus_settings: Callable[..., Settings]) -> Iterator[Callable[...
         worker.stop()
 
 
-def worker_environment(settings: Settings) -> dict[str, str]:
-    """The environment a `gerbang worker` process needs to behave like `settings`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GERBANG_")}
-    env.update(settings.agency_env)
-    for name, value in settings.model_dump().items():
-        if name == "agency_env" or value is None:
-            continue
-        env[f"GERBANG_{name.upper()}"] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-    env["GERBANG_LOG_LEVEL"] = "WARNING"
-    return env
+worker_environment = environment
+"""The environment a `gerbang worker` process needs to behave like `settings` (tests/core/bus/processes.py)."""
 
 
 @pytest.fixture
-def spawn_worker(bus_settings: Callable[..., Settings]) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """`spawn_worker(**overrides)` → a `gerbang worker` process; any still running is killed afterwards."""
-    processes: list[subprocess.Popen[bytes]] = []
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """Starts `gerbang serve` / `gerbang worker` processes (logs in tmp_path/logs); all stopped afterwards."""
+    with Processes(tmp_path / "logs") as started:
+        yield started
+
+
+@pytest.fixture
+def spawn_worker(bus_settings: Callable[..., Settings], processes: Processes
+                 ) -> Callable[..., subprocess.Popen[bytes]]:
+    """`spawn_worker(**overrides)` → a `gerbang worker` process; any still running is stopped afterwards."""
 
     def spawn(**overrides: Any) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([sys.executable, "-m", "core.cli.main", "worker"], cwd=ROOT,
-                                   env=worker_environment(bus_settings(**overrides)),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        processes.append(process)
-        return process
+        return processes.worker(bus_settings(**overrides))
 
-    yield spawn
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        if process.stderr is not None:
-            process.stderr.close()
+    return spawn

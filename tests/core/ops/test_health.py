@@ -31,8 +31,10 @@ def rabbitmq_settings(tmp_path) -> Iterator[Settings]:  # type: ignore[no-untype
         channel = connection.channel()
         channel.queue_delete(topology.queue("oss"))
         channel.queue_delete(topology.dead_queue)
+        channel.queue_delete(topology.callbacks_queue)
         channel.exchange_delete(topology.submit_exchange)
         channel.exchange_delete(topology.dead_exchange)
+        channel.exchange_delete(topology.events_exchange)
     finally:
         connection.close()
 
