@@ -7,6 +7,7 @@ printed URLs are stable; the API runs on the main thread so Ctrl-C stops it, aft
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,6 +103,7 @@ def prepare(settings: Settings, *, seed: int, host: str = "127.0.0.1", port: int
             population_size: int = 500) -> Demo:
     """Migrate the database, start the simulators, create the demo client; the API is started by the caller."""
     url = demo_database_url(settings)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the banner, not migration chatter, is the demo's output
     upgrade(url)
     population = Population(seed=seed, size=population_size)
     plugins = discover()

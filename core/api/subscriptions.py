@@ -1,4 +1,8 @@
-"""Callback subscriptions (scope `admin`): create, read, delete, rotate, replay, deliveries, pull fallback."""
+"""Callback subscriptions (scope `admin`): create, read, delete, rotate, replay, deliveries, pull fallback.
+
+The pull fallback is also open to the agency itself: a client holding `callbacks:pull:<agency>` may pull the events
+of that agency's subscriptions (and of no other), so an agency that cannot receive webhooks needs no admin key.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from core.api.auth import require
+from core.api.auth import current_principal, require
 from core.api.problems import Problem
 from core.callbacks import service
 from core.callbacks.delivery import NotAllowed, check_url
 from core.callbacks.models import EVENT_TYPES
 from core.security.clients import Principal
+from core.security.scopes import allowed
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["callbacks"])
 Admin = Annotated[Principal, Depends(require("admin"))]
+Caller = Annotated[Principal, Depends(current_principal)]
 
 
 class NewSubscription(BaseModel):
@@ -100,10 +106,18 @@ async def deliveries(subscription_id: str, request: Request, _: Admin,
 
 
 @router.get("/{subscription_id}/events")
-async def pull_events(subscription_id: str, request: Request, _: Admin,
+async def pull_events(subscription_id: str, request: Request, principal: Caller,
                       after: Annotated[str | None, Query(max_length=36)] = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    """Pull fallback: events after the event id `after`, oldest first; pass `next_after` back to go on."""
+    """Pull fallback: events after the event id `after`, oldest first; pass `next_after` back to go on.
+
+    Scope `admin`, or `callbacks:pull:<agency>` for the subscription's own agency."""
+    if not allowed(principal.scopes, "admin"):
+        sub = await _run(request, service.get, subscription_id)
+        required = f"callbacks:pull:{sub.agency}"
+        if not allowed(principal.scopes, required):
+            raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
+                          required_scope=required)
     try:
         return await _run(request, service.pull, subscription_id, after, limit)  # type: ignore[no-any-return]
     except LookupError as exc:

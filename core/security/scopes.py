@@ -1,6 +1,7 @@
 """Scopes a client may hold, and how a granted scope satisfies a required one.
 
-Scopes are colon-separated (`citizen:read:identity`, `application:submit:imigrasi`, `audit:read`, `admin`). A
+Scopes are colon-separated (`citizen:read:identity`, `application:submit:imigrasi`, `audit:read`,
+`callbacks:pull:oss`, `admin`). A
 granted scope ending in `:*` covers everything below it (`citizen:read:*`); `admin` covers only admin endpoints.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 KNOWN_ROOTS = ("citizen:read", "citizen:verify", "application:submit", "application:read", "audit:read",
-               "subjects:history", "admin")
+               "subjects:history", "callbacks:pull", "admin")
 
 
 def covers(granted: str, required: str) -> bool:
