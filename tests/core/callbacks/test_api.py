@@ -70,8 +70,12 @@ def test_submissions_reach_the_agency_signed(make_api, counter, operator) -> Non
             with pytest.raises(ValueError):
                 receiving["receive"](body.replace(b"oss", b"os5"), headers, verifier_key=vkey)
 
-        deliveries = api.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=operator).json()["deliveries"]
-        assert deliveries and all(d["status"] == "delivered" for d in deliveries)
+        def delivered() -> list[dict[str, Any]] | None:
+            # the receiver has the body before the deliverer has settled the batch: wait for the settle
+            rows = api.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=operator).json()["deliveries"]
+            return rows if rows and all(d["status"] == "delivered" for d in rows) else None
+
+        assert wait_until(delivered, 10, what="every batch settled as delivered")
         pulled = api.get(f"/v1/subscriptions/{sub['id']}/events", headers=operator, params={"limit": 4}).json()
         assert len(pulled["events"]) == 4
         rest = api.get(f"/v1/subscriptions/{sub['id']}/events", headers=operator,
