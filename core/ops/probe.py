@@ -33,7 +33,8 @@ class BrokerProbe:
                  clock: Callable[[], float] = time.monotonic) -> None:
         topology = amqp.topology_of(settings)
         self.settings, self.ttl_s, self.clock = settings, ttl_s, clock
-        self.queues = [topology.queue(name) for name in sorted(agencies)] + [topology.dead_queue]
+        self.queues = ([topology.queue(name) for name in sorted(agencies)]
+                       + [topology.dead_queue, topology.callbacks_queue])
         self._lock = threading.Lock()
         self._result: ProbeResult | None = None
         self._at = 0.0
