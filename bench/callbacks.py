@@ -32,9 +32,12 @@ from core.audit import note
 from core.callbacks import service
 from core.callbacks.delivery import Config, Deliverer
 from core.callbacks.events import emit
+from core.callbacks.secrets import callback_key
 from core.db import make_engine, session_factory, upgrade
 from core.db.engine import normalise_url
 from core.settings import Settings
+
+KEY = callback_key(os.urandom(32))  # the bench's deliverer and subscriptions share it
 
 
 class Sink:
@@ -79,7 +82,7 @@ def run_once(url: str, events: int, batch: int, subscriptions: int) -> float:
         with sessions() as session:
             for _ in range(subscriptions):
                 service.create(session, agency="oss", url=f"{server.url}/hook", events=["application.submitted"],
-                               batch_max=batch, batch_window_s=0.5, actor="bench")
+                               batch_max=batch, batch_window_s=0.5, actor="bench", key=KEY)
         with sessions() as session:
             now = utcnow()
             for n in range(events):
@@ -93,7 +96,7 @@ def run_once(url: str, events: int, batch: int, subscriptions: int) -> float:
         wanted = events * subscriptions
 
         async def main() -> float:
-            deliverer = Deliverer(sessions, Settings(), signer, config=config)
+            deliverer = Deliverer(sessions, Settings(), signer, config=config, secret_key=KEY)
             started = time.perf_counter()
             deliverer.start()
             while len(sink.events) < wanted:

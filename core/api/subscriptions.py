@@ -18,6 +18,7 @@ from core.api.problems import Problem
 from core.callbacks import service
 from core.callbacks.delivery import NotAllowed, check_url
 from core.callbacks.models import EVENT_TYPES
+from core.callbacks.secrets import callback_key
 from core.security.clients import Principal
 from core.security.scopes import allowed
 
@@ -35,6 +36,11 @@ class NewSubscription(BaseModel):
                               description="Any of: " + ", ".join(EVENT_TYPES))
     batch_max: int = Field(default=100, ge=1, le=1000)
     batch_window_s: float = Field(default=5.0, ge=0, le=3600)
+
+
+def _key(request: Request) -> bytes:
+    """The key subscription secrets are derived with (core/callbacks/secrets.py)."""
+    return callback_key(request.app.state.secrets.nik_hash_key)
 
 
 def _not_found(subscription_id: str) -> Problem:
@@ -61,7 +67,8 @@ async def create_subscription(body: NewSubscription, request: Request, principal
         raise Problem(400, "callback_url_not_allowed", "Callback URL not allowed", str(exc)) from None
     try:
         sub, secret = await _run(request, service.create, agency=body.agency, url=body.url, events=body.events,
-                                 batch_max=body.batch_max, batch_window_s=body.batch_window_s, actor=principal.name)
+                                 batch_max=body.batch_max, batch_window_s=body.batch_window_s, actor=principal.name,
+                                 key=_key(request))
     except ValueError as exc:
         raise Problem(400, "invalid_subscription", "Invalid subscription", str(exc)) from None
     return {**service.describe(sub), "secret": secret}
@@ -80,7 +87,8 @@ async def delete_subscription(subscription_id: str, request: Request, principal:
 @router.post("/{subscription_id}/rotate-secret")
 async def rotate_secret(subscription_id: str, request: Request, principal: Admin) -> dict[str, str]:
     """A new secret takes effect for the next attempt; the old one stops at once."""
-    return {"id": subscription_id, "secret": await _run(request, service.rotate, subscription_id, principal.name)}
+    return {"id": subscription_id,
+            "secret": await _run(request, service.rotate, subscription_id, principal.name, _key(request))}
 
 
 @router.post("/{subscription_id}/replay", status_code=202)

@@ -31,7 +31,9 @@ from core.audit.log import record
 from core.audit.note import Signer
 from core.callbacks import signing
 from core.callbacks.events import fan_out
+from core.callbacks.secrets import callback_key, reveal
 from core.callbacks.models import Attempt, Batch, Event, Item, Subscription
+from core.security.secrets import load_secrets
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 @dataclass
 class Ready:
-    """A batch to send: its row values, the subscription's URL and secret, and the body."""
+    """A batch to send: its row values, the subscription's URL and stored secret (a salt), and the body."""
 
     batch_id: str
     subscription_id: str
@@ -238,14 +240,15 @@ class Result:
     duration_ms: int = 0
 
 
-async def send(client: httpx.AsyncClient, ready: Ready, signer: Signer | None, config: Config) -> Result:
+async def send(client: httpx.AsyncClient, ready: Ready, signer: Signer | None, config: Config,
+               key: bytes) -> Result:
     """POST one batch: signed, no redirects followed, at most `max_response_bytes` of the answer read."""
     try:
         check_url(ready.url, config.allowed_hosts)
     except NotAllowed as exc:
         return Result("refused", error=str(exc))
     headers = {"Content-Type": "application/json", "Gerbang-Batch-Id": ready.batch_id,
-               **signing.headers(ready.secret, signer, ready.body)}
+               **signing.headers(reveal(ready.secret, ready.subscription_id, key), signer, ready.body)}
     started = time.perf_counter()
     try:
         async with client.stream("POST", ready.url, content=ready.body, headers=headers) as response:
@@ -313,8 +316,10 @@ class Deliverer:
 
     def __init__(self, sessions: Callable[[], Session], settings: Settings, signer: Signer | None,
                  config: Config | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 fan_out: bool = True):
+                 fan_out: bool = True, secret_key: bytes | None = None):
         self.sessions, self.signer, self.fan_out = sessions, signer, fan_out
+        # subscription secrets are derived, not stored (core/callbacks/secrets.py)
+        self.key = secret_key or callback_key(load_secrets(settings).nik_hash_key)
         self.config = config or Config.from_settings(settings)
         self.transport = transport
         self.delivered = 0
@@ -377,7 +382,7 @@ class Deliverer:
         try:
             ready = await asyncio.to_thread(self._db, next_batch, subscription_id, None, self.config.lease_s)
             while ready is not None and not self._stop.is_set():
-                result = await send(client, ready, self.signer, self.config)
+                result = await send(client, ready, self.signer, self.config, self.key)
                 outcome, following = await asyncio.to_thread(self._db, settle_and_next, ready, result, self.config)
                 if outcome == "delivered":
                     self.delivered += ready.count

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets as pysecrets
 import uuid
 from typing import Any
 
@@ -17,14 +16,11 @@ from sqlmodel import Session
 from connectors.base import utcnow
 from core.audit.log import record
 from core.callbacks.models import EVENT_TYPES, Attempt, Batch, Event, Item, Subscription
+from core.callbacks.secrets import new_stored, reveal
 
 
 class NotFound(LookupError):
     """No such subscription (or it was deleted)."""
-
-
-def new_secret() -> str:
-    return "whsec_" + pysecrets.token_urlsafe(32)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -43,19 +39,19 @@ def describe(sub: Subscription) -> dict[str, Any]:
 
 
 def create(session: Session, *, agency: str, url: str, events: list[str], batch_max: int, batch_window_s: float,
-           actor: str | None) -> tuple[Subscription, str]:
+           actor: str | None, key: bytes) -> tuple[Subscription, str]:
+    """A new subscription and its secret (`key`: core.callbacks.secrets.callback_key; only a salt is stored)."""
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if unknown or not events:
         raise ValueError(f"unknown event types: {', '.join(unknown)}" if unknown else "give at least one event type")
-    secret = new_secret()
     sub = Subscription(id=str(uuid.uuid4()), agency=agency, url=url, events=",".join(dict.fromkeys(events)),
-                       batch_max=batch_max, batch_window_s=batch_window_s, secret=secret, status="active",
+                       batch_max=batch_max, batch_window_s=batch_window_s, secret=new_stored(), status="active",
                        next_seq=1, created_by=actor, created_at=utcnow())
     session.add(sub)
     record(session, "callback.subscription_created", client=actor, agency=agency,
            detail={"subscription": sub.id, "events": sub.events, "batch_max": batch_max})
     session.commit()
-    return sub, secret
+    return sub, reveal(sub.secret, sub.id, key)
 
 
 def get(session: Session, subscription_id: str) -> Subscription:
@@ -75,10 +71,11 @@ def delete(session: Session, subscription_id: str, actor: str | None) -> None:
     session.commit()
 
 
-def rotate(session: Session, subscription_id: str, actor: str | None) -> str:
+def rotate(session: Session, subscription_id: str, actor: str | None, key: bytes) -> str:
+    """A new salt, hence a new secret, for the next attempt; the old secret stops at once."""
     sub = get(session, subscription_id)
-    secret = new_secret()
-    sub.secret = secret
+    sub.secret = new_stored()
+    secret = reveal(sub.secret, sub.id, key)
     session.add(sub)
     record(session, "callback.subscription_rotated", client=actor, agency=sub.agency,
            detail={"subscription": sub.id})

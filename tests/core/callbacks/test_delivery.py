@@ -12,6 +12,9 @@ from sqlmodel import select
 
 from core.callbacks import service
 from core.callbacks.models import Batch, Subscription
+from core.callbacks.secrets import callback_key
+from core.security.secrets import load_secrets
+from core.settings import Settings
 from tests.core.bus.helpers import wait_until
 from tests.core.callbacks.helpers import (
     FAST,
@@ -22,11 +25,16 @@ from tests.core.callbacks.helpers import (
 )
 
 
+def secret_key() -> bytes:
+    """What the helpers' Deliverer (Settings(): this test's own data directory) derives subscription secrets with."""
+    return callback_key(load_secrets(Settings()).nik_hash_key)
+
+
 def subscribe(sessions: Any, url: str, batch_max: int = 10, window_s: float = 0.1,
               events: tuple[str, ...] = ("application.submitted",)) -> tuple[str, str]:
     with sessions() as session:
         sub, secret = service.create(session, agency="oss", url=url, events=list(events), batch_max=batch_max,
-                                     batch_window_s=window_s, actor="test")
+                                     batch_window_s=window_s, actor="test", key=secret_key())
     return sub.id, secret
 
 

@@ -22,8 +22,12 @@ from sqlalchemy import text
 from connectors.base import utcnow
 from core.callbacks import service
 from core.callbacks.events import emit
+from core.callbacks.secrets import callback_key
 from core.db import make_engine, session_factory
 from core.security.clients import create_client
+from core.security.secrets import load_secrets
+from core.settings import Settings
+from tests.conftest import BUS_SECRETS
 from tests.core.bus.conftest import AMQP_URL, needs_bus
 from tests.core.bus.helpers import SUPPLY, submit, wait_until
 from tests.core.bus.processes import consumers
@@ -81,7 +85,8 @@ def subscribe(pg_url: str, url: str, events: list[str], batch_max: int = 20, win
     try:
         with session_factory(engine)() as session:
             sub, _ = service.create(session, agency="oss", url=url, events=events, batch_max=batch_max,
-                                    batch_window_s=window, actor="test")
+                                    batch_window_s=window, actor="test",
+                                    key=callback_key(load_secrets(Settings(**BUS_SECRETS)).nik_hash_key))
             return sub.id
     finally:
         engine.dispose()
