@@ -30,6 +30,12 @@ class LoadResult:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
+    @staticmethod
+    def merge(results: list[LoadResult]) -> LoadResult:
+        """Several runs against the same server as one (rounds alternating with another server)."""
+        return LoadResult(sum(r.requests for r in results), sum(r.errors for r in results),
+                          sum(r.seconds for r in results), [x for r in results for x in r.latencies_ms])
+
     def summary(self) -> str:
         return (f"{self.rate:8.0f} req/s  p50 {self.percentile(50):6.2f} ms  p99 {self.percentile(99):6.2f} ms  "
                 f"({self.requests} requests, {self.errors} errors)")

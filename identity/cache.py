@@ -4,6 +4,12 @@ A second counter asking within an agency's freshness time causes no call to that
 reveals a NIK: the row key is HMAC-SHA256(nik_hash_key, nik + facet) and the facet itself is ciphertext whose
 associated data binds it to that row key (a row copied under another key does not decrypt). Storage is a small
 protocol, so identity stays free of the database: core provides the SQL store.
+
+Warm lookups are the hot path, so each process also keeps the rows it read or wrote in memory for a couple of
+seconds (`RowMemo`) — still ciphertext, found by the same keyed hash — and skips the database for them. Freshness
+is minutes, so a row another process replaced (a `refresh=true` there) may be served from here for at most those
+seconds, and only while it is itself still fresh; a row this process can no longer decrypt (its key was retired)
+is dropped and read again from the store.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import os
@@ -120,39 +127,102 @@ class DataKeys:
         return DataKeys(keys, next(iter(keys)), **options)
 
 
+@functools.lru_cache(maxsize=16)
+def _keyed(hash_key: bytes) -> Any:
+    """The HMAC state after the key, to copy per message (hmac.new per call repeats the key schedule)."""
+    return hmac.new(hash_key, digestmod=hashlib.sha256)
+
+
 def subject_hash(hash_key: bytes, nik: str) -> str:
     """Keyed hash of a NIK: the only form in which a NIK is stored outside encrypted payloads."""
-    return hmac.new(hash_key, nik.encode("ascii"), hashlib.sha256).hexdigest()
+    mac = _keyed(bytes(hash_key)).copy()
+    mac.update(nik.encode("ascii"))
+    return str(mac.hexdigest())
+
+
+MEMO_TTL_S = 2.0
+
+
+class RowMemo:
+    """key → (encrypted row, until when this process may use it without asking the store).
+
+    Bounded: past `max_entries` the oldest entry goes (insertion order). Meant for the event loop; each operation
+    is a single dict step, so a stray call from another thread cannot corrupt it."""
+
+    def __init__(self, ttl_s: float = MEMO_TTL_S, max_entries: int = 4096):
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._rows: dict[str, tuple[CachedFacet, float]] = {}
+
+    def get(self, key: str, now: float) -> CachedFacet | None:
+        entry = self._rows.get(key)
+        if entry is None:
+            return None
+        if entry[1] < now:
+            self._rows.pop(key, None)
+            return None
+        return entry[0]
+
+    def put(self, row: CachedFacet, now: float) -> None:
+        rows = self._rows
+        rows.pop(row.key, None)
+        if len(rows) >= self.max_entries:
+            rows.pop(next(iter(rows)), None)
+        rows[row.key] = (row, now + self.ttl_s)
+
+    def drop(self, key: str) -> None:
+        self._rows.pop(key, None)
+
+    def clear(self) -> None:
+        self._rows.clear()
 
 
 class RecordCache:
     """Encrypted per-facet cache with a freshness time per agency."""
 
     def __init__(self, store: CacheStore, keys: DataKeys, hash_key: bytes, freshness_s: Mapping[str, float],
-                 default_freshness_s: float):
+                 default_freshness_s: float, *, memo: RowMemo | None = None):
         self.store, self.keys, self.hash_key = store, keys, hash_key
         self.freshness_s, self.default_freshness_s = dict(freshness_s), default_freshness_s
+        self.memo = memo if memo is not None else RowMemo()
 
     def row_key(self, nik: str, facet: str) -> str:
         return subject_hash(self.hash_key, f"{nik}|{facet}")
 
     async def get(self, nik: str, facets: Iterable[str]) -> dict[str, Facet]:
-        """Fresh cached facets of `nik` among `facets` (marked `cached`); stale or unreadable rows are ignored."""
+        """Fresh cached facets of `nik` among `facets` (marked `cached`); stale or unreadable rows are ignored.
+
+        Rows come from this process's memo when it has them fresh, else from the store (one read for all)."""
         wanted = {self.row_key(nik, facet): facet for facet in facets}
-        rows = await self._run(self.store.get_many, list(wanted))
-        now = utcnow()
+        now, clock = utcnow(), time.monotonic()
         found: dict[str, Facet] = {}
-        for row in rows:
-            if row.key not in wanted or row.expires_at <= now:
-                continue
-            try:
-                plaintext = self.keys.decrypt(row.key_id, row.payload, row.key.encode())
-            except Exception:  # a retired key or a tampered row: treat as a miss
-                continue
-            facet = Facet.model_validate_json(plaintext)
-            facet.provenance.cached = True
-            found[facet.name] = facet
+        missing: list[str] = []
+        for key in wanted:
+            row = self.memo.get(key, clock)
+            facet = self._open(row) if row is not None and row.expires_at > now else None
+            if facet is None:
+                missing.append(key)
+            else:
+                found[facet.name] = facet
+        if missing:
+            for row in await self._run(self.store.get_many, missing):
+                if row.key not in wanted or row.expires_at <= now:
+                    continue
+                facet = self._open(row)
+                if facet is not None:
+                    self.memo.put(row, clock)
+                    found[facet.name] = facet
         return found
+
+    def _open(self, row: CachedFacet) -> Facet | None:
+        """The row's facet (marked `cached`), or None when no known key opens it (retired key, tampered row)."""
+        try:
+            plaintext = self.keys.decrypt(row.key_id, row.payload, row.key.encode())
+        except Exception:  # a retired key or a tampered row: treat as a miss
+            self.memo.drop(row.key)
+            return None
+        facet = Facet.model_validate_json(plaintext)
+        facet.provenance.cached = True
+        return facet
 
     async def put(self, nik: str, facets: Iterable[Facet]) -> None:
         """Store the facets that carry an answer (ok / not found); failures are never cached."""
@@ -170,6 +240,9 @@ class RecordCache:
                                     expires_at=facet.provenance.fetched_at + dt.timedelta(seconds=ttl)))
         if rows:
             await self._run(self.store.put_many, rows)
+            clock = time.monotonic()
+            for row in rows:
+                self.memo.put(row, clock)
 
     async def _run(self, call: Callable[[list[Any]], T], argument: list[Any]) -> T:
         if getattr(self.store, "blocking_ok", False):
@@ -177,4 +250,4 @@ class RecordCache:
         return await asyncio.to_thread(call, argument)
 
 
-__all__ = ["CachedFacet", "CacheStore", "DataKeys", "RecordCache", "subject_hash"]
+__all__ = ["CachedFacet", "CacheStore", "DataKeys", "RecordCache", "RowMemo", "subject_hash"]

@@ -27,12 +27,34 @@ CACHE_TTL_S = 2.0
 
 
 class PrincipalCache:
-    """key hash → (principal or None, expiry); small and short-lived on purpose."""
+    """key hash → (principal or None, expiry); small and short-lived on purpose.
+
+    `load` is single-flight per key: when an answer expires under load, the requests arriving meanwhile wait for
+    the one database lookup already under way instead of each starting their own."""
 
     def __init__(self, ttl_s: float = CACHE_TTL_S, max_entries: int = 10_000):
         self.ttl_s, self.max_entries = ttl_s, max_entries
         self._entries: dict[str, tuple[Principal | None, float]] = {}
         self._lock = threading.Lock()
+        self._loading: dict[str, asyncio.Task[Principal | None]] = {}
+
+    async def load(self, digest: str, lookup: Callable[[], Awaitable[Principal | None]]) -> Principal | None:
+        """The answer for `digest` from `lookup()` (then remembered), sharing a lookup already in flight."""
+        task = self._loading.get(digest)
+        if task is None:
+            task = asyncio.ensure_future(lookup())
+            self._loading[digest] = task
+
+            def done(finished: asyncio.Task[Principal | None]) -> None:
+                failed = finished.cancelled() or finished.exception() is not None
+                if self._loading.get(digest) is not finished:
+                    return  # forgotten by clear() meanwhile: its answer may predate the change
+                del self._loading[digest]
+                if not failed:
+                    self.put(digest, finished.result())
+
+            task.add_done_callback(done)
+        return await asyncio.shield(task)
 
     def get(self, digest: str) -> tuple[bool, Principal | None]:
         entry = self._entries.get(digest)
@@ -44,6 +66,7 @@ class PrincipalCache:
         """Forget every answer (after an admin change, so it applies at once in this process)."""
         with self._lock:
             self._entries.clear()
+            self._loading.clear()
 
     def put(self, digest: str, principal: Principal | None) -> None:
         with self._lock:
@@ -70,8 +93,8 @@ async def current_principal(request: Request) -> Principal:
     digest = hash_key(token)
     hit, principal = state.principals.get(digest)
     if not hit:
-        principal = await asyncio.to_thread(lookup_principal, state.sessions, token)
-        state.principals.put(digest, principal)
+        principal = await state.principals.load(
+            digest, lambda: asyncio.to_thread(lookup_principal, state.sessions, token))
     if principal is None:
         raise Problem(401, "unauthenticated", "The API key is not valid", headers=UNAUTHORIZED)
     refusal = principal.agreement_state(today_wib())

@@ -17,6 +17,7 @@ from core.api.problems import Problem
 
 MAX_LEN = 64
 HEADERS = {"officer": "Officer-Id", "counter": "Counter-Id", "site": "Mpp-Site"}
+_RAW = {name.lower().encode("latin-1"): key for key, name in HEADERS.items()}
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,13 @@ def counter_context(request: Request) -> CounterContext:
 
     A plain call at the top of an endpoint, after its authentication dependency: a FastAPI dependency with
     header parameters would cost more than the rest of a cached lookup's framework work."""
-    headers = request.headers
-    given = {key: headers.get(name, "").strip() for key, name in HEADERS.items()}
+    given = dict.fromkeys(HEADERS, "")
+    found: set[str] = set()
+    for raw, value in request.scope["headers"]:  # one pass; the first of repeated headers counts, as headers.get
+        key = _RAW.get(raw)
+        if key is not None and key not in found:
+            found.add(key)
+            given[key] = value.decode("latin-1").strip()
     if not all(given.values()):
         raise Problem(400, "context_missing", "The counter context is required",
                       "Send Officer-Id, Counter-Id and Mpp-Site with every citizen read, verification and "

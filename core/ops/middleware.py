@@ -4,11 +4,14 @@ Pure ASGI (not BaseHTTPMiddleware) because it runs on every request, warm lookup
 sets two contextvars and appends one response header — a few microseconds. The request id is the counter's
 `X-Request-Id` when it is sane (1–128 characters of [A-Za-z0-9._:-]), else a new one; it is echoed in the response.
 The trace is the counter's valid `traceparent`, else a new trace; agency calls continue it (connectors/tracing.py).
+New ids come from the process's PRNG (seeded from the OS, reseeded after a fork): they must be unique, not secret,
+and `os.urandom` releases the GIL — on a busy event loop each call can hand the loop to another thread for a
+whole switch interval.
 """
 
 from __future__ import annotations
 
-import os
+import random
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +25,16 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
+def random_hex(bits: int) -> str:
+    """`bits` random bits as lower-case hex, never all zeros (an all-zero trace or span id is invalid)."""
+    return f"{random.getrandbits(bits) or 1:0{bits // 4}x}"
+
+
+def new_trace() -> tracing.Trace:
+    """As `tracing.new_trace()` (random trace id, new parent id, sampled flag unset), without a system call."""
+    return tracing.Trace(random_hex(128), random_hex(64), "00")
 
 
 class RequestContext:
@@ -41,8 +54,8 @@ class RequestContext:
                 given = value
             elif key == b"traceparent":
                 parent = value
-        rid = given if given is not None and _SANE_ID.fullmatch(given) else os.urandom(16).hex().encode()
-        trace = (tracing.parse(parent.decode("latin-1")) if parent else None) or tracing.new_trace()
+        rid = given if given is not None and _SANE_ID.fullmatch(given) else random_hex(128).encode()
+        trace = (tracing.parse(parent.decode("latin-1")) if parent else None) or new_trace()
         header = (b"x-request-id", rid)
 
         async def send_with_id(message: dict[str, Any]) -> None:
