@@ -8,6 +8,11 @@ writer lock on SQLite), moves pending rows in id order into `audit_entry` with d
 bytes and leaf hashes, stores the new complete-subtree hashes, and signs a checkpoint every N entries or T
 seconds, after checking it extends the previous one. Whoever holds the lock is the sequencer; a process dying
 at any point loses nothing (its committed pending rows wait for the next run; its uncommitted work rolls back).
+
+`append_many()` is the batch path for entries that belong to no other transaction: it checks a batch outside the
+lock, then runs one sequencer round that takes the batch as well as what is pending, so each entry is written
+once (no pending row to insert, read back and delete). Rows go in through the driver (COPY on PostgreSQL,
+executemany on SQLite), not SQLAlchemy's per-row parameter processing.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,21 +57,55 @@ def now_us() -> int:
 
 
 _SAFE_INT = 2**53  # RFC 8785 (I-JSON) integers are exact only below this
+_MAX_VALUES = 100_000
+# The C encoder built once (json.dumps builds one per call, half its cost for a small object). No circular-
+# reference markers: it only ever sees objects `_plain` walked completely, which are finite trees of plain values.
+try:
+    _c_encode = json.encoder.c_make_encoder(  # type: ignore[misc]
+        None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+except TypeError:  # no C accelerator, or another signature: json.dumps does the same, slower
+    _c_encode = None
+
+
+def _plain_text(obj: Any) -> str:
+    if _c_encode is not None:
+        return "".join(_c_encode(obj, 0))
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _plain(obj: Any) -> bool:
     """True if `json.dumps(obj, sort_keys=True)` already is RFC 8785: no floats (ES6 number formatting differs),
-    integers JSON can carry exactly, and keys whose code-point order equals UTF-16 order (below U+D800)."""
-    t = type(obj)
-    if t is str or t is bool or obj is None:
-        return True
-    if t is int:
-        return -_SAFE_INT < obj < _SAFE_INT
-    if t is dict:
-        return all(type(k) is str and (not k or max(k) < "\ud800") and _plain(v) for k, v in obj.items())
-    if t is list or t is tuple:
-        return all(_plain(v) for v in obj)
-    return False
+    integers JSON can carry exactly, and keys whose code-point order equals UTF-16 order (below U+D800).
+
+    An explicit stack rather than recursion: this runs once per recorded entry, and a call per value cost more
+    than encoding the entry."""
+    stack = [obj]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    budget = _MAX_VALUES  # a cyclic or absurdly large detail goes to the reference encoder, which refuses it
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        o = pop()
+        t = type(o)
+        if t is str or t is bool or o is None:
+            continue
+        if t is int:
+            if not -_SAFE_INT < o < _SAFE_INT:
+                return False
+            continue
+        if t is dict:
+            for k, v in o.items():
+                if type(k) is not str or not (k.isascii() or max(k) < "\ud800"):
+                    return False
+                if type(v) is not str:
+                    push(v)
+            continue
+        if t is list or t is tuple:
+            extend(o)
+            continue
+        return False
+    return True
 
 
 def canonical_detail(detail: Mapping[str, Any] | None) -> str | None:
@@ -77,25 +116,35 @@ def canonical_detail(detail: Mapping[str, Any] | None) -> str | None:
     """
     if not detail:
         return None
-    if not isinstance(detail, Mapping):
+    if type(detail) is dict:
+        obj = detail
+    elif isinstance(detail, Mapping):
+        obj = dict(detail)
+    else:
         raise ValueError("audit detail must be a mapping")  # noqa: TRY004  (one error type for callers)
-    obj = dict(detail)
     try:
         if _plain(obj):
-            text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            text.encode("utf-8")  # lone surrogates cannot be logged
+            text = _plain_text(obj)
+            if not text.isascii():
+                text.encode("utf-8")  # lone surrogates cannot be logged
             return text
         return rfc8785.dumps(obj).decode("utf-8")
     except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
         raise ValueError(f"audit detail is not canonical JSON: {exc}") from None
 
 
+_GOOD_ACTIONS: set[str] = set()
+
+
 def _row(action: str, client: str | None, subject: str | None, agency: str | None,
          detail: Mapping[str, Any] | None) -> dict[str, Any]:
     """A checked `audit_pending` row: a bad entry fails the caller now, never the sequencer later."""
-    if not isinstance(action, str) or len(action) > 64 or not ACTION_RE.match(action):
-        raise ValueError(f"audit action must be a dotted lower-case name, got {action!r}")
-    if subject is not None and not (isinstance(subject, str) and SUBJECT_RE.match(subject)):
+    if type(action) is not str or action not in _GOOD_ACTIONS:  # a few actions recur: check each once
+        if not isinstance(action, str) or len(action) > 64 or not ACTION_RE.fullmatch(action):
+            raise ValueError(f"audit action must be a dotted lower-case name, got {action!r}")
+        if len(_GOOD_ACTIONS) < 1024:
+            _GOOD_ACTIONS.add(action)
+    if subject is not None and not (isinstance(subject, str) and SUBJECT_RE.fullmatch(subject)):
         raise ValueError("audit subject must be a keyed hash (64 hex digits from subject_of), never a NIK")
     for name, value in (("client", client), ("agency", agency)):
         if value is not None and (not isinstance(value, str) or not value or len(value) > NAME_MAX[name]):
@@ -104,7 +153,18 @@ def _row(action: str, client: str | None, subject: str | None, agency: str | Non
             "detail": canonical_detail(detail)}
 
 
-_INSERT_PENDING = insert(pending_table)
+PENDING_COLUMNS = ("time_us", "action", "client", "subject", "agency", "detail")
+_COPY_FROM = 16  # rows from which COPY beats a pipelined executemany on PostgreSQL
+
+
+def _insert_pending(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Rows from `_row()` into `audit_pending` through `conn`'s own transaction, at driver speed: COPY (or one
+    statement) on PostgreSQL, executemany on SQLite. SQLAlchemy's per-row parameter processing cost more than
+    checking and encoding the entries; the rows are durable exactly when the caller's transaction commits."""
+    if not rows:
+        return
+    values = [(r["time_us"], r["action"], r["client"], r["subject"], r["agency"], r["detail"]) for r in rows]
+    _bulk_insert(conn, "audit_pending", PENDING_COLUMNS, values)
 
 
 def record(
@@ -129,8 +189,8 @@ def record(
     sequencer runs (`sequence()`). The caller commits. Raises ValueError at once for a malformed action,
     subject or detail, so a bad entry fails the caller's transaction rather than ever blocking the sequencer.
     """
-    row = _row(action, client, subject, agency, detail)
-    session.connection().execute(_INSERT_PENDING, row)
+    row = _row(action, client, subject, agency, detail)  # checked before the session is touched
+    _insert_pending(session.connection(), [row])
 
 
 def record_many(session: Session, entries: Iterable[Mapping[str, Any]]) -> int:
@@ -138,7 +198,7 @@ def record_many(session: Session, entries: Iterable[Mapping[str, Any]]) -> int:
     `action` and optionally `client`, `subject`, `agency`, `detail`. Returns how many were recorded."""
     rows = [_row(e["action"], e.get("client"), e.get("subject"), e.get("agency"), e.get("detail")) for e in entries]
     if rows:
-        session.connection().execute(_INSERT_PENDING, rows)
+        _insert_pending(session.connection(), rows)
     return len(rows)
 
 
@@ -152,7 +212,7 @@ def prepare(action: str, *, client: str | None = None, subject: str | None = Non
 def insert_prepared(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert rows from `prepare()` in `session`'s transaction, as one statement."""
     if rows:
-        session.connection().execute(_INSERT_PENDING, rows)
+        _insert_pending(session.connection(), rows)
 
 
 def subject_of(nik: str, secrets: Any) -> str:
@@ -289,8 +349,30 @@ def sequence(engine: Engine, signer: note.Signer, policy: Policy = Policy(), *, 
             return result
 
 
-def _round(conn: Connection, signer: note.Signer, policy: Policy, force: bool, result: Sequenced) -> int:
-    """One locked round: sequence up to `policy.batch` pending entries, sign what is due, move the state on."""
+def append_many(engine: Engine, signer: note.Signer, entries: Iterable[Mapping[str, Any]],
+                policy: Policy = Policy()) -> Sequenced:
+    """Append a batch of entries to the log at once: checked and encoded, then — in one transaction under the
+    log's lock, i.e. as the sequencer — given leaf indexes, hashed, written to `audit_entry` with their new
+    subtree hashes, and covered by the checkpoints that fall due (after whatever was already pending).
+
+    For entries that belong to no other transaction (a batch of reads, an import); `record_many` is the way to
+    log inside the caller's transaction. Nothing passes through `audit_pending`, so each entry is written once,
+    not inserted, read back, rewritten and deleted. Durable and sequenced when it returns; raises ValueError
+    before taking the lock if any entry is malformed (then nothing is written)."""
+    rows = [_row(e["action"], e.get("client"), e.get("subject"), e.get("agency"), e.get("detail")) for e in entries]
+    result = Sequenced()
+    if not rows:
+        return result
+    with engine.begin() as conn:
+        _round(conn, signer, policy, False, result, rows)
+    return result
+
+
+def _round(conn: Connection, signer: note.Signer, policy: Policy, force: bool, result: Sequenced,
+           extra: Sequence[Mapping[str, Any]] = ()) -> int:
+    """One locked round: sequence up to `policy.batch` pending entries, then the checked rows of `extra` (from
+    `append_many`, never stored as pending), sign what is due, move the state on. Returns how many pending
+    entries it took."""
     # The lock: the first statement writes the single state row (row lock on PostgreSQL, writer lock on SQLite).
     conn.execute(update(state_table).where(state_table.c.id == 1).values(runs=state_table.c.runs + 1))
     state = conn.execute(select(state_table).where(state_table.c.id == 1)).one()
@@ -305,38 +387,48 @@ def _round(conn: Connection, signer: note.Signer, policy: Policy, force: bool, r
     rows = conn.exec_driver_sql(  # plain driver rows: SQLAlchemy's row processing would cost more than hashing
         "SELECT id, time_us, action, client, subject, agency, detail FROM audit_pending ORDER BY id LIMIT "
         f"{int(policy.batch)}").fetchall()
-    entries: list[tuple[Any, ...]] = []
+    todo: list[Any] = rows
+    if extra:
+        todo = [*rows, *((None, r["time_us"], r["action"], r["client"], r["subject"], r["agency"], r["detail"])
+                         for r in extra)]
     nodes: list[tuple[int, int, bytes]] = []
     due: list[tuple[int, bytes]] = []
     if cp_size is None and cr.size == 0:  # a new log starts with its signed empty tree: the time base of T
         due.append((0, EMPTY_ROOT))
         cp_size, cp_us = 0, now_us()
     base = cp_size or 0
-    sha = hashlib.sha256
     stack = cr.hashes
+    every = policy.every
+
+    def sequenced() -> Iterator[tuple[Any, ...]]:
+        """The `audit_entry` rows, computed as the database takes them (on PostgreSQL the server indexes one
+        COPY chunk while the next is hashed), collecting new subtree hashes and due checkpoints on the way."""
+        nonlocal base
+        sha = hashlib.sha256
+        size = cr.size
+        for _id, time_us, action, client, subject, agency, detail in todo:
+            data = entry_bytes(size, time_us, action, client, subject, agency, detail)
+            leaf = sha(_LEAF + data).digest()
+            yield size, time_us, action, client, subject, agency, data, leaf
+            h, i, level = leaf, size, 0
+            while i & 1:
+                h = sha(_NODE + stack.pop() + h).digest()
+                i >>= 1
+                level += 1
+                nodes.append((level, i, h))
+            stack.append(h)
+            size += 1
+            cr.size = size
+            if every and size - base >= every:
+                due.append((size, fold(stack)))
+                base = size
+
+    _bulk_insert(conn, "audit_entry", ENTRY_COLUMNS, sequenced(), len(todo))
     size = cr.size
-    for _id, time_us, action, client, subject, agency, detail in rows:
-        data = entry_bytes(size, time_us, action, client, subject, agency, detail)
-        leaf = sha(_LEAF + data).digest()
-        entries.append((size, time_us, action, client, subject, agency, data, leaf))
-        h, i, level = leaf, size, 0
-        while i & 1:
-            h = sha(_NODE + stack.pop() + h).digest()
-            i >>= 1
-            level += 1
-            nodes.append((level, i, h))
-        stack.append(h)
-        size += 1
-        if policy.every and size - base >= policy.every:
-            due.append((size, fold(stack)))
-            base = size
-    cr.size = size
     now = now_us()
     if _due(size, due[-1][0] if due else cp_size, now if due else cp_us, policy, force, now):
         due.append((size, cr.root()))
-
-    _bulk_insert(conn, "audit_entry", ENTRY_COLUMNS, entries)
-    _bulk_insert(conn, "audit_node", ("level", "idx", "hash"), nodes)
+    _bulk_insert(conn, "audit_node", NODE_COLUMNS, nodes)
     _delete_pending(conn, [row[0] for row in rows])
 
     if due and prev is not None:
@@ -351,25 +443,44 @@ def _round(conn: Connection, signer: note.Signer, policy: Policy, force: bool, r
 
     conn.execute(update(state_table).where(state_table.c.id == 1).values(
         size=size, frontier=b"".join(stack), checkpoint_size=cp_size, checkpoint_us=cp_us))
-    result.sequenced += len(rows)
+    result.sequenced += len(todo)
     result.size = size
     return len(rows)
 
 
 ENTRY_COLUMNS = ("leaf_index", "time_us", "action", "client", "subject", "agency", "data", "leaf_hash")
+NODE_COLUMNS = ("level", "idx", "hash")
+_PG_TYPES = {  # the PostgreSQL types of the columns `_bulk_insert` writes (migration 0003), for binary COPY
+    "audit_pending": ("int8", "text", "text", "text", "text", "text"),
+    "audit_entry": ("int8", "int8", "text", "text", "text", "text", "bytea", "bytea"),
+    "audit_node": ("int2", "int8", "bytea"),
+}
 
 
-def _bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Many rows at driver speed inside the sequencer's transaction: COPY on PostgreSQL, executemany on SQLite
+def _bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]],
+                 count: int | None = None) -> None:
+    """Many rows (a sequence, or an iterator of `count`) at driver speed inside `conn`'s transaction: COPY on
+    PostgreSQL (a plain INSERT for a few rows, where COPY's extra round trip costs more), executemany on SQLite
     (SQLAlchemy's per-row parameter processing would cost more than hashing them)."""
-    if not rows:
+    count = len(rows) if count is None else count  # type: ignore[arg-type]
+    if not count:
         return
     raw = conn.connection.driver_connection
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            if count < _COPY_FROM:
+                sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
+                if count == 1:  # record(): one plain statement, no pipeline (rows may be a generator: run it out)
+                    (row,) = list(rows)
+                    cur.execute(sql, row)
+                else:
+                    cur.executemany(sql, rows)
+                return
+            with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(list(_PG_TYPES[table]))  # binary: half the server's parsing, no bytea hex
+                for row in rows:
+                    copy.write_row(row)
         return
     cur = raw.cursor()  # type: ignore[union-attr]
     try:
