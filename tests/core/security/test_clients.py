@@ -20,7 +20,6 @@ from tests.core.conftest import POPULATION
 
 runner = CliRunner()
 PERSON = next(p for p in POPULATION.people if p.life_status == "alive" and p.in_dukcapil)
-TODAY = today_wib()
 PROPAGATION_S = 4.0  # the principal cache lives 2 s; a change must show within that (plus scheduling)
 
 
@@ -70,13 +69,14 @@ def add(gerbang: Callable[..., Any], name: str, *extra: str) -> str:
 
 
 def test_agreement_dates_decide_access(make_api, gerbang) -> None:  # type: ignore[no-untyped-def]
+    today = today_wib()  # read at run time: a date taken at import goes stale across midnight WIB
     api = make_api()
     current = add(gerbang, "in-force", "--agreement", "PKS-001/2025", "--agreement-from",
-                  (TODAY - dt.timedelta(days=30)).isoformat(), "--agreement-to", TODAY.isoformat())
+                  (today - dt.timedelta(days=30)).isoformat(), "--agreement-to", today.isoformat())
     expired = add(gerbang, "expired", "--agreement", "PKS-002/2024", "--agreement-to",
-                  (TODAY - dt.timedelta(days=1)).isoformat())
+                  (today - dt.timedelta(days=1)).isoformat())
     future = add(gerbang, "future", "--agreement", "PKS-003/2026", "--agreement-from",
-                 (TODAY + dt.timedelta(days=1)).isoformat())
+                 (today + dt.timedelta(days=1)).isoformat())
     assert read(api, current).status_code == 200  # the last day of an agreement is still in force
     refused = read(api, expired)
     assert refused.status_code == 403 and refused.json()["code"] == "agreement_expired"
@@ -86,12 +86,12 @@ def test_agreement_dates_decide_access(make_api, gerbang) -> None:  # type: igno
     # the agreement lapses while the client is in use: refused within seconds, without a restart
     assert read(api, current).status_code == 200
     code, _, output = gerbang("clients", "update", "in-force", "--agreement-to",
-                              (TODAY - dt.timedelta(days=1)).isoformat())
+                              (today - dt.timedelta(days=1)).isoformat())
     assert code == 0, output
     until(lambda: read(api, current).status_code == 403)
     # renewed: accepted again
     assert gerbang("clients", "update", "in-force", "--agreement", "PKS-009/2026", "--agreement-to",
-                   (TODAY + dt.timedelta(days=180)).isoformat())[0] == 0
+                   (today + dt.timedelta(days=180)).isoformat())[0] == 0
     until(lambda: read(api, current).status_code == 200)
 
 
@@ -139,12 +139,13 @@ def test_cli_refusals_are_messages(gerbang, args: list[str], message: str) -> No
 
 
 def test_admin_api_manages_clients(make_api, add_client) -> None:  # type: ignore[no-untyped-def]
+    today = today_wib()  # read at run time: a date taken at import goes stale across midnight WIB
     api = make_api()
     admin = bearer(add_client("operator", ["admin"]))
     counter = bearer(add_client("plain", ["citizen:read:*"], ["identity_check"]))
     body = {"name": "kanim-jaksel", "kind": "agency", "scopes": ["citizen:read:*"], "purposes": ["identity_check"],
             "agreement": {"reference": "PKS-IMI-7/2025", "valid_from": "2025-01-01",
-                          "valid_to": (TODAY + dt.timedelta(days=10)).isoformat()},
+                          "valid_to": (today + dt.timedelta(days=10)).isoformat()},
             "rate_limit": {"per_s": 5, "burst": 10}}
     assert api.post("/v1/admin/clients", headers=counter, json=body).json()["code"] == "scope_missing"
     created = api.post("/v1/admin/clients", headers=admin, json=body)
@@ -167,7 +168,7 @@ def test_admin_api_manages_clients(make_api, add_client) -> None:  # type: ignor
     assert key not in json.dumps(listing)
 
     lapsed = api.patch("/v1/admin/clients/kanim-jaksel", headers=admin, json={"agreement": {
-        "reference": "PKS-IMI-7/2025", "valid_to": (TODAY - dt.timedelta(days=1)).isoformat()}})
+        "reference": "PKS-IMI-7/2025", "valid_to": (today - dt.timedelta(days=1)).isoformat()}})
     assert lapsed.status_code == 200 and lapsed.json()["agreement"]["state"] == "agreement_expired"
     assert lapsed.json()["agreement"]["valid_from"] is None and lapsed.json()["rate_limit"]["per_s"] == 5.0
     assert read(api, key).json()["code"] == "agreement_expired"  # at once in the process that changed it

@@ -24,7 +24,6 @@ from tests.core.conftest import POPULATION
 runner = CliRunner()
 ALIVE = [p for p in POPULATION.people if p.life_status == "alive" and p.in_dukcapil]
 UNKNOWN = next(p for p in POPULATION.people if not p.in_dukcapil)
-TODAY = today_wib()
 
 
 @pytest.fixture
@@ -43,6 +42,7 @@ def gerbang(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) 
 
 
 def test_usage_report_counts_signs_and_verifies(make_api, add_client, gerbang, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    today = today_wib()  # read at run time: a date taken at import goes stale across midnight WIB
     api = make_api(**FAST)
     mine = {"Authorization": "Bearer " + add_client(
         "mpp-depok", ["citizen:read:*", "citizen:verify", "application:submit:*"],
@@ -73,13 +73,13 @@ def test_usage_report_counts_signs_and_verifies(make_api, add_client, gerbang, t
     assert expected[("oss", "business_licensing", "from_cache")] == 1  # the repeated read came from the cache
 
     path = tmp_path / "report.txt"
-    result = gerbang("report", "usage", "--client", "mpp-depok", "--from", (TODAY - dt.timedelta(days=1)).isoformat(),
-                     "--to", TODAY.isoformat(), "--out", str(path))
+    result = gerbang("report", "usage", "--client", "mpp-depok", "--from", (today - dt.timedelta(days=1)).isoformat(),
+                     "--to", today.isoformat(), "--out", str(path))
     assert result.exit_code == 0, result.output
     signed = path.read_text()
     assert signed.startswith("gerbang usage report v1\n") and "\n\n— gerbang.test/audit " in signed
     report = verify_report(signed, AUDIT_VERIFIER_KEY)
-    assert report["client"] == "mpp-depok" and report["period"]["to"] == TODAY.isoformat()
+    assert report["client"] == "mpp-depok" and report["period"]["to"] == today.isoformat()
     counted = Counter({(row["agency"], row["purpose"], key): row[key] for row in report["rows"]
                        for key in ("reads", "from_cache", "refused", "verifications", "submissions") if row[key]})
     assert counted == expected
