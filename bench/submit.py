@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.oss.simulator import owner_of as oss_owner  # noqa: E402
-from connectors.samsat.simulator import SamsatState  # noqa: E402
+from connectors.samsat.simulator import WIB, SamsatState  # noqa: E402
 from connectors.simkit.population import Population  # noqa: E402
 from core.audit.note import generate_signer  # noqa: E402
 from core.bus.amqp import ConfirmPublisher, Topology  # noqa: E402
@@ -157,7 +157,7 @@ def requests_for(count: int) -> list[dict[str, Any]]:
     samsat = SamsatState(population)
     import datetime as dt
 
-    today = dt.date.today()
+    today = dt.datetime.now(WIB).date()  # the simulator's calendar (Jakarta): which tax year is due
     oss: list[dict[str, Any]] = []
     pkb: list[dict[str, Any]] = []
     for person in population.people:
@@ -222,7 +222,9 @@ def main() -> None:
     parser.add_argument("--apis", type=int, default=1, help="gerbang serve processes")
     parser.add_argument("--connections", type=int, default=48, help="concurrent POST connections")
     parser.add_argument("--prefetch", type=int, default=100)
-    parser.add_argument("--agency-concurrency", type=int, default=64,
+    # 20: the connectors keep at most 20 idle keep-alive connections per agency (connectors/rest.py); more calls
+    # in flight than that make httpx close and reopen connections all the time (a TCP connect per call)
+    parser.add_argument("--agency-concurrency", type=int, default=20,
                         help="GERBANG_AGENCY_CONCURRENCY: calls in flight per agency, shared by all processes")
     parser.add_argument("--skip-raw", action="store_true")
     parser.add_argument("--staged", action="store_true",
@@ -322,6 +324,11 @@ def main() -> None:
         print(f"end to end: {len(ids)} applications submitted in {done_s:.1f}s = {e2e:8.0f} applications/s "
               f"({args.apis} API, {args.workers} worker process(es))")
         print(f"statuses: {counts}")
+        with engine.connect() as connection:  # why anything did not end submitted
+            for row in connection.execute(text(
+                    "SELECT agency, status, reason_code, left(reason, 120) AS reason, count(*) AS n FROM application "
+                    "WHERE status <> 'submitted' GROUP BY 1, 2, 3, 4 ORDER BY n DESC LIMIT 5")).all():
+                print(f"  {row.n} {row.agency} {row.status}: {row.reason_code} {row.reason}")
         if not args.skip_raw:
             print(f"end to end / raw blocking confirmed publish: {100 * e2e / raw:5.1f} %   "
                   f"(/ pipelined: {100 * e2e / piped:5.1f} %)")

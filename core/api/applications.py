@@ -23,7 +23,8 @@ from core.api.citizens import checked_nik
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.problems import Problem
 from core.bus.models import Application, Status, Transition
-from core.bus.service import IdempotencyConflict, accept, open_result, schema_errors
+from core.bus.intake import Intake
+from core.bus.service import IdempotencyConflict, Submission, open_result, schema_errors
 from core.bus.worker import NotReplayable, replay
 from core.security.clients import Principal
 from core.security.scopes import allowed
@@ -162,20 +163,24 @@ async def submit_application(
     context = getattr(request.state, "counter_context", None)
     audit = {"counter": context.as_detail()} if context is not None else None
 
-    def store() -> Any:
-        with state.sessions() as session:
-            return accept(session, state.secrets, state.policy, client_id=principal.client_id,
-                          client_name=principal.name, idempotency_key=key, nik=nik, agency=body.agency,
-                          service=body.service, payload=body.payload, audit=audit)
-
-    try:
-        result = await run_in_threadpool(store)
+    submission = Submission(client_id=principal.client_id, client_name=principal.name, idempotency_key=key,
+                            nik=nik, agency=body.agency, service=body.service, payload=body.payload, audit=audit)
+    try:  # group commit with the concurrent submissions (core/bus/intake.py)
+        result = await _intake(state).accept(submission)
     except IdempotencyConflict:
         raise Problem(409, "idempotency_conflict", "This Idempotency-Key was used for another request",
                       "Use a new key for a different application.") from None
     if result.created and state.dispatcher is not None:
         state.dispatcher.wake()
     return _answer(result.application, 202, replayed=not result.created)
+
+
+def _intake(state: Any) -> Intake:
+    """This app's group committer, made on first use (it belongs to the app's event loop)."""
+    intake = getattr(state, "intake", None)
+    if intake is None:
+        intake = state.intake = Intake(state.sessions, state.secrets, state.policy)
+    return intake
 
 
 def _visible(app: Application | None, principal: Principal) -> Application:

@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from connectors.base import utcnow
 from core.bus.amqp import ConfirmPublisher, NotConnected
 from core.bus.models import Application, Outbox, Status
-from core.bus.states import Policy, move
+from core.bus.states import Moves, Policy, Step
 from core.bus.worker import Message, Sessions, sweep
 from core.callbacks.exchange import relay_events_once
 
@@ -32,21 +32,23 @@ log = logging.getLogger(__name__)
 def relay_once(session: Session, publisher: ConfirmPublisher, exchange: str, limit: int, timeout_s: float = 10.0
                ) -> int:
     """Publish one batch of unsent rows; returns how many were confirmed (and marked sent)."""
-    rows = session.exec(select(Outbox).where(col(Outbox.sent_at).is_(None)).order_by(col(Outbox.id)).limit(limit)
-                        .with_for_update(skip_locked=True)).all()
+    table = Outbox.__table__  # type: ignore[attr-defined]
+    rows = session.execute(select(table.c.id, table.c.message_id, table.c.application_id, table.c.agency)
+                           .where(table.c.sent_at.is_(None)).order_by(table.c.id).limit(limit)
+                           .with_for_update(skip_locked=True)).all()
     if not rows:
         session.rollback()
         return 0
     try:
-        results = publisher.publish(exchange, [(r.agency, Message.of(r).encode(), r.message_id)
-                                                      for r in rows], timeout_s)
+        results = publisher.publish(exchange, [(r.agency, Message(r.message_id, r.application_id, r.agency).encode(),
+                                                r.message_id) for r in rows], timeout_s)
     except (NotConnected, TimeoutError):
         session.rollback()
         raise
     now = utcnow()
     confirmed = [row for row, ok in zip(rows, results) if ok]
-    for row in confirmed:
-        row.sent_at = now
+    if confirmed:  # one UPDATE for the batch, only for the confirmed rows
+        session.execute(update(table).where(table.c.id.in_([row.id for row in confirmed])).values(sent_at=now))
     mark_queued(session, [row.application_id for row in confirmed], now)
     session.commit()
     return len(confirmed)
@@ -67,10 +69,11 @@ def mark_queued(session: Session, application_ids: Sequence[str], at: dt.datetim
         .values(status=Status.queued.value, version=table.c.version + 1, updated_at=at)
         .returning(table.c.id, table.c.client_name, table.c.nik_hash, table.c.agency, table.c.service,
                    table.c.attempts)).all()
+    moves = Moves()
     for row in moved:
-        app = Application(id=row.id, client_name=row.client_name, nik_hash=row.nik_hash, agency=row.agency,
-                          service=row.service, attempts=row.attempts, status=Status.accepted.value)
-        move(session, app, Status.queued, at)
+        moves.add(Step(row.id, row.client_name, row.nik_hash, row.agency, row.service, row.attempts,
+                       Status.accepted.value), Status.queued, at)
+    moves.write(session)
 
 
 class Relay:

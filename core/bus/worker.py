@@ -25,9 +25,10 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from tenacity import (
@@ -47,7 +48,7 @@ from connectors.base import (
 )
 from core.bus.models import FINAL, Application, Inbox, Outbox, Status
 from core.bus.service import new_outbox, open_request, seal
-from core.bus.states import Policy, audit_step, move
+from core.bus.states import Moves, Policy, Step, audit_step, move
 from core.security.secrets import BusSecrets
 
 log = logging.getLogger(__name__)
@@ -103,10 +104,10 @@ class Work:
     nik_hash: str = ""
     deadline_at: dt.datetime | None = None
 
-    def application(self, status: str) -> Application:
-        """A detached stand-in for the row, for `move()`'s history and audit entries (never added to a session)."""
-        return Application(id=self.application_id, client_name=self.client_name, nik_hash=self.nik_hash,
-                           agency=self.agency, service=self.service, status=status, attempts=self.attempt)
+    def application(self, status: str) -> Step:
+        """A stand-in for the row, for the history, audit and event rows of `finish` (no ORM object)."""
+        return Step(self.application_id, self.client_name, self.nik_hash, self.agency, self.service, self.attempt,
+                    status)
 
 
 @dataclass(frozen=True)
@@ -191,15 +192,16 @@ def _begin_batch(session: Session, messages: Sequence[Message], secrets: BusSecr
     """Decide and claim every message's application in one transaction; None if a compare-and-set lost."""
     seen = set(session.exec(select(Inbox.message_id).where(
         col(Inbox.message_id).in_([m.message_id for m in messages]))).all())
-    rows = session.exec(select(Application).where(col(Application.id).in_({m.application_id for m in messages}))
-                        .order_by(col(Application.id)).with_for_update()
-                        .execution_options(populate_existing=True)).all()
-    apps = {app.id: app for app in rows}
-    for app in rows:
-        session.expunge(app)  # changed with one compare-and-set UPDATE below, not through the unit of work
+    table = Application.__table__  # type: ignore[attr-defined]
+    # plain rows, not ORM objects (the claim is one compare-and-set UPDATE below, not the unit of work; and
+    # loading ORM objects cost more than the rest of the step)
+    rows = session.execute(select(table).where(table.c.id.in_({m.application_id for m in messages}))
+                           .order_by(table.c.id).with_for_update()).all()
+    apps: dict[str, Any] = {row.id: SimpleNamespace(**row._mapping) for row in rows}
     results: list[Work | Skip | BaseException] = []
     claims: list[dict[str, Any]] = []
     taken: set[str] = set()
+    moves = Moves()
     for message in messages:
         app = apps.get(message.application_id)
         if message.message_id in seen:
@@ -222,17 +224,16 @@ def _begin_batch(session: Session, messages: Sequence[Message], secrets: BusSecr
         claims.append({"_id": app.id, "_version": app.version, "_next": app.version + 1,
                        "_attempts": app.attempts + 1})
         if app.status == Status.accepted.value:
-            move(session, app, Status.queued, now)
+            moves.add(app, Status.queued, now)
         # still `submitting` with its lease run out: the worker of that attempt was lost (its message came back)
         lost = "attempt interrupted (worker lost); tried again" if app.status == Status.submitting.value else None
         app.attempts += 1
-        move(session, app, Status.submitting, now, detail=lost)
+        moves.add(app, Status.submitting, now, detail=lost)
         nik, payload = open_request(secrets.data_keys, app)
         results.append(Work(app.id, app.agency, app.service, nik, payload, app.version + 1, app.attempts,
                             client_name=app.client_name, nik_hash=app.nik_hash,
                             deadline_at=_as_utc(app.deadline_at)))
     if claims:
-        table = Application.__table__  # type: ignore[attr-defined]
         claimed = session.execute(
             update(table).where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
             .values(version=bindparam("_next"), attempts=bindparam("_attempts"), status=Status.submitting.value,
@@ -240,6 +241,7 @@ def _begin_batch(session: Session, messages: Sequence[Message], secrets: BusSecr
             claims).rowcount
         if claimed != len(claims):
             return None
+        moves.write(session)
     session.commit()
     return results
 
@@ -255,15 +257,31 @@ async def call_agency(connector: Any, work: Work, policy: Policy) -> Outcome:
     async def once() -> SubmitResult:
         nonlocal calls
         calls += 1
-        return await asyncio.wait_for(connector.submit(work.service, work.payload, work.application_id),
-                                      policy.call_budget_s)
+        async with asyncio.timeout(policy.call_budget_s):  # no extra task per call, unlike wait_for
+            return await connector.submit(work.service, work.payload, work.application_id)
 
-    retrying = AsyncRetrying(stop=stop_after_attempt(policy.retry_attempts), reraise=True,
-                             wait=wait_exponential(multiplier=policy.retry_wait_s, min=policy.retry_wait_s,
-                                                   max=policy.retry_wait_s * 8),
-                             retry=retry_if_exception(_transient))
+    first: BaseException | None = None
+
+    async def again() -> SubmitResult:
+        """The first attempt's transient failure once more (tenacity then waits and retries), then `once`."""
+        nonlocal first
+        if first is not None:
+            error, first = first, None
+            raise error
+        return await once()
+
     try:
-        result = await retrying(once)
+        try:  # the common case, a first call that succeeds, without building the retry machinery
+            result = await once()
+        except Exception as exc:
+            if not _transient(exc) or policy.retry_attempts <= 1:
+                raise
+            first = exc
+            retrying = AsyncRetrying(stop=stop_after_attempt(policy.retry_attempts), reraise=True,
+                                     wait=wait_exponential(multiplier=policy.retry_wait_s, min=policy.retry_wait_s,
+                                                           max=policy.retry_wait_s * 8),
+                                     retry=retry_if_exception(_transient))
+            result = await retrying(again)
     except (AgencyRejected, NotSupported) as exc:
         return Outcome(Status.rejected.value, reason=exc.message, code=exc.code, calls=calls)
     except AgencyAccessDenied as exc:  # our credentials or registration: an operator must act, so keep trying
@@ -279,6 +297,7 @@ async def call_agency(connector: Any, work: Work, policy: Policy) -> Outcome:
     return Outcome(Status.submitted.value, reference=result.reference, detail=dict(result.detail), calls=calls)
 
 
+_INBOX = insert(Inbox.__table__)  # type: ignore[attr-defined]
 FINISH_COLUMNS = ("status", "agency_reference", "result_key_id", "result", "reason", "reason_code",
                   "next_attempt_at", "lease_until", "updated_at")
 
@@ -322,10 +341,12 @@ def finish_many(session: Session, items: Sequence[tuple[Message | None, Work, Ou
 def _finish_batch(session: Session, items: Sequence[tuple[Message | None, Work, Outcome]], secrets: BusSecrets,
                   policy: Policy, now: dt.datetime) -> list[str] | None:
     rows: list[dict[str, Any]] = []
+    inbox: list[dict[str, Any]] = []
     steps: list[tuple[Work, Status, str, dict[str, Any]]] = []
     for message, work, outcome in sorted(items, key=lambda item: item[1].application_id):
         if message is not None:
-            session.add(Inbox(message_id=message.message_id, application_id=work.application_id))
+            inbox.append({"message_id": message.message_id, "application_id": work.application_id,
+                          "processed_at": now})
         values, status, detail, extra = _outcome(work, outcome, secrets, policy, now)
         rows.append({"_id": work.application_id, "_version": work.version,
                      **{f"_{name}": values.get(name) for name in FINISH_COLUMNS}})
@@ -337,8 +358,12 @@ def _finish_batch(session: Session, items: Sequence[tuple[Message | None, Work, 
         .values(**{name: bindparam(f"_{name}") for name in FINISH_COLUMNS}), rows).rowcount
     if updated != len(rows):
         return None
+    if inbox:  # the messages' inbox rows, in the same transaction (a duplicate id fails the batch: one by one)
+        session.execute(_INBOX, inbox)
+    moves = Moves()
     for work, status, detail, extra in steps:
-        move(session, work.application(Status.submitting.value), status, now, detail=detail, audit=extra)
+        moves.add(work.application(Status.submitting.value), status, now, detail=detail, audit=extra)
+    moves.write(session)
     session.commit()
     by_id = {work.application_id: status.value for work, status, _, _ in steps}
     return [by_id[work.application_id] for _, work, _ in items]
@@ -473,7 +498,7 @@ class AgencyGates:
     def __init__(self, capacity: Callable[[str], int]):
         self.capacity = capacity
         self.active: dict[str, int] = {}
-        self._condition: asyncio.Condition | None = None
+        self._conditions: dict[str, asyncio.Condition] = {}
 
     @classmethod
     def of(cls, registry: Any, default: int) -> AgencyGates:
@@ -488,17 +513,20 @@ class AgencyGates:
         return cls(capacity)
 
     async def enter(self, agency: str) -> None:
-        if self._condition is None:
-            self._condition = asyncio.Condition()
-        async with self._condition:
-            await self._condition.wait_for(lambda: self.active.get(agency, 0) < self.capacity(agency))
+        condition = self._conditions.get(agency)
+        if condition is None:  # made on the loop that uses it
+            condition = self._conditions[agency] = asyncio.Condition()
+        async with condition:
+            await condition.wait_for(lambda: self.active.get(agency, 0) < self.capacity(agency))
             self.active[agency] = self.active.get(agency, 0) + 1
 
     async def leave(self, agency: str) -> None:
-        assert self._condition is not None
-        async with self._condition:
+        condition = self._conditions[agency]
+        async with condition:
             self.active[agency] -= 1
-            self._condition.notify_all()
+            # wake only as many of this agency's waiters as may now enter (not every waiter of every agency:
+            # with a deep prefetch that was dozens of wake-ups per finished call)
+            condition.notify(max(1, self.capacity(agency) - self.active[agency]))
 
 
 class StepRunner(Protocol):

@@ -27,27 +27,48 @@ FANOUT_LOCK = 0x6765_7262_6362  # "gerbcb": the advisory lock id of the fan-out
 _INSERT = insert(Event.__table__)  # type: ignore[attr-defined]
 
 
+def event_row(event_type: str, *, agency: str, application_id: str, at: dt.datetime,
+              data: Mapping[str, Any]) -> dict[str, Any]:
+    """The row of one event (for `emit_many`)."""
+    return {"event_id": str(uuid.uuid4()), "type": event_type, "agency": agency, "application_id": application_id,
+            "occurred_at": at, "data": json.dumps(dict(data), separators=(",", ":"), sort_keys=True, default=str),
+            "fanned_at": None}
+
+
 def emit(session: Session, event_type: str, *, agency: str, application_id: str, at: dt.datetime,
          data: Mapping[str, Any]) -> None:
     """Add one event row through the session's connection (no unit of work): it commits with the caller."""
-    session.connection().execute(_INSERT, {
-        "event_id": str(uuid.uuid4()), "type": event_type, "agency": agency, "application_id": application_id,
-        "occurred_at": at, "data": json.dumps(dict(data), separators=(",", ":"), sort_keys=True, default=str),
-        "fanned_at": None})
+    emit_many(session, [event_row(event_type, agency=agency, application_id=application_id, at=at, data=data)])
 
 
-def emit_for_status(session: Session, app: Any, status: str, at: dt.datetime,
-                    extra: Mapping[str, Any] | None = None) -> None:
-    """The event of a status change, if agencies hear about that status (queued / submitting are internal)."""
+def emit_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add event rows from `event_row()` in one statement (executemany), in the caller's transaction; in list
+    order, so ids (the events' order) follow it."""
+    if rows:
+        session.connection().execute(_INSERT, rows)
+
+
+def status_event(app: Any, status: str, at: dt.datetime, extra: Mapping[str, Any] | None = None
+                 ) -> dict[str, Any] | None:
+    """The event row of a status change, or None if agencies do not hear about that status (queued /
+    submitting are internal)."""
     event_type = EMITTED.get(status)
     if event_type is None:
-        return
+        return None
     data: dict[str, Any] = {"application_id": app.id, "agency": app.agency, "service": app.service,
                             "status": status}
     for key in ("reference", "reason", "code", "reason_code"):
         if extra and extra.get(key) is not None:
             data[key] = extra[key]
-    emit(session, event_type, agency=app.agency, application_id=app.id, at=at, data=data)
+    return event_row(event_type, agency=app.agency, application_id=app.id, at=at, data=data)
+
+
+def emit_for_status(session: Session, app: Any, status: str, at: dt.datetime,
+                    extra: Mapping[str, Any] | None = None) -> None:
+    """The event of a status change, if agencies hear about that status (queued / submitting are internal)."""
+    row = status_event(app, status, at, extra)
+    if row is not None:
+        emit_many(session, [row])
 
 
 def fan_out(session: Session, limit: int = 2000) -> int:
