@@ -43,7 +43,6 @@ from __future__ import annotations
 import datetime
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
@@ -71,6 +71,19 @@ def emit_for_status(session: Session, app: Any, status: str, at: dt.datetime,
         emit_many(session, [row])
 
 
+def item_rows(session: Session, events: Sequence[Any], now: dt.datetime) -> list[dict[str, Any]]:
+    """One item row per (subscription, event) where a live subscription of the event's agency wants its type;
+    `events` are (id, type, agency) rows in event order."""
+    subs = session.execute(select(Subscription.id, Subscription.agency, Subscription.events)  # type: ignore
+                           .where(Subscription.status != "deleted")).all()
+    wants: dict[str, list[tuple[str, set[str]]]] = {}
+    for sub_id, agency, types in subs:
+        wants.setdefault(agency, []).append((sub_id, set(types.split(","))))
+    return [{"subscription_id": sub_id, "event_id": event_id, "batch_id": None, "created_at": now}
+            for event_id, event_type, agency in events
+            for sub_id, types in wants.get(agency, ()) if event_type in types]
+
+
 def fan_out(session: Session, limit: int = 2000) -> int:
     """Hand unfanned events to the matching subscriptions; commits; returns how many events were handled."""
     if session.get_bind().dialect.name == "postgresql":
@@ -80,15 +93,8 @@ def fan_out(session: Session, limit: int = 2000) -> int:
     if not events:
         session.rollback()
         return 0
-    subs = session.execute(select(Subscription.id, Subscription.agency, Subscription.events)  # type: ignore
-                           .where(Subscription.status != "deleted")).all()
-    wants: dict[str, list[tuple[str, set[str]]]] = {}
-    for sub_id, agency, types in subs:
-        wants.setdefault(agency, []).append((sub_id, set(types.split(","))))
     now = utcnow()
-    rows = [{"subscription_id": sub_id, "event_id": event_id, "batch_id": None, "created_at": now}
-            for event_id, event_type, agency in events
-            for sub_id, types in wants.get(agency, ()) if event_type in types]
+    rows = item_rows(session, events, now)
     if rows:
         session.execute(insert(Item.__table__), rows)  # type: ignore[attr-defined]
     ids = [e[0] for e in events]

@@ -37,7 +37,8 @@ from sqlmodel import Session
 
 from connectors.base import utcnow
 from core.bus.amqp import Consumer, Delivery
-from core.callbacks.models import Event, Item, Subscription
+from core.callbacks.events import item_rows
+from core.callbacks.models import Event, Item
 
 log = logging.getLogger(__name__)
 RELAY_LOCK = 0x6765_7262_6576  # "gerbev": one events relay at a time keeps the exchange in event order
@@ -132,15 +133,7 @@ def fan_out_events(session: Session, event_ids: Sequence[str]) -> int:
     if not events:
         session.rollback()
         return 0
-    subs = session.execute(select(Subscription.id, Subscription.agency, Subscription.events)  # type: ignore
-                           .where(Subscription.status != "deleted")).all()
-    wants: dict[str, list[tuple[str, set[str]]]] = {}
-    for sub_id, agency, types in subs:
-        wants.setdefault(agency, []).append((sub_id, set(types.split(","))))
-    now = utcnow()
-    rows = [{"subscription_id": sub_id, "event_id": event_id, "batch_id": None, "created_at": now}
-            for event_id, event_type, agency in events
-            for sub_id, types in wants.get(agency, ()) if event_type in types]
+    rows = item_rows(session, events, utcnow())
     added = 0
     if rows:
         added = session.execute(_insert_ignoring_duplicates(session), rows).rowcount or 0
