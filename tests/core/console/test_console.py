@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from core.audit.models import entry_table, pending_table
+from core.audit.log import sequence
+from core.audit.models import entry_table
 from core.console import session as console_session
 from core.security.clients import revoke_keys, set_disabled, update_client
 from tests.core.bus.helpers import FAST, SUPPLY, submit, wait_status
@@ -19,14 +20,15 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 SUPPLY_NIKS = {p.nik for p in POPULATION.people}
 
 
-def audit_of(sessions: Any, action: str) -> list[tuple[str, str]]:
-    """(client, text) of every audit entry with this action, sequenced or still pending."""
-    with sessions() as session:
-        pending = session.execute(select(pending_table.c.client, pending_table.c.detail)
-                                  .where(pending_table.c.action == action)).all()
+def audit_of(api: Any, action: str) -> list[tuple[str, str]]:
+    """(client, entry text) of every audit entry with this action, after sequencing everything written so far
+    (reading pending and sequenced rows apart could count an entry the sequencer moves in between twice)."""
+    state = api.app.state
+    sequence(state.engine, state.audit.signer)
+    with state.sessions() as session:
         done = session.execute(select(entry_table.c.client, entry_table.c.data)
                                .where(entry_table.c.action == action)).all()
-    return [(c, d or "") for c, d in pending] + [(c, bytes(d).decode()) for c, d in done]
+    return [(c, bytes(d).decode()) for c, d in done]
 
 
 def login(api: Any, key: str) -> Any:
@@ -107,7 +109,7 @@ def test_session_cookie_csrf_and_logout(make_api, operator_key, sessions) -> Non
     assert unknown.status_code == 404 and "no application nope" in unknown.text
     assert api.post("/console/applications/" + "x" * 80 + "/replay", data={"csrf": token}).status_code == 404
     # the login was audited, with the key's public id only
-    logins = audit_of(sessions, "admin.console_login")
+    logins = audit_of(api, "admin.console_login")
     assert [client for client, _ in logins] == ["operator"]
     assert operator_key[:12] in logins[0][1] and operator_key not in logins[0][1]
     out = api.post("/console/logout", data={"csrf": token}, follow_redirects=False)
@@ -176,7 +178,7 @@ def test_the_page_shows_agencies_breakers_dead_letters_and_replays(make_api, ope
     view = api.get(f"/v1/applications/{dead['id']}", headers=counter).json()
     assert view["status"] != "failed"
     assert "replayed by operator" in [s for s in view["history"] if s["status"] == "accepted"][-1]["detail"]
-    replays = audit_of(sessions, "application.replayed")
+    replays = audit_of(api, "application.replayed")
     assert len(replays) == 1 and dead["id"] in replays[0][1] and "operator" in replays[0][1]
     again = api.post(f"/console/applications/{dead['id']}/replay", data={"csrf": csrf_of(page)})
     assert again.status_code == 409 and "only failed applications" in again.text
