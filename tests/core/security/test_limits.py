@@ -230,7 +230,10 @@ def test_agency_concurrency_holds_across_two_processes(database_url: str, add_cl
         engine = make_engine(database_url)
         try:
             deadline = time.monotonic() + 10
-            while engine.connect().execute(select(func.count()).select_from(process_table)).scalar() < 2:
+            while True:
+                with engine.connect() as connection:  # closed each time: a leaked one would block DROP SCHEMA
+                    if connection.execute(select(func.count()).select_from(process_table)).scalar_one() >= 2:
+                        break
                 assert time.monotonic() < deadline, "the processes did not join the census"
                 time.sleep(0.1)
         finally:
