@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-import pika  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.submit import (  # noqa: E402
@@ -48,11 +47,11 @@ from bench.submit import (  # noqa: E402
     SEED,
     SIMULATORS,
     SIZE,
-    drop_topology,
     free_port,
     requests_for,
     start,
     status_counts,
+    tear_down,
     wait_http,
 )
 from connectors.registry import discover  # noqa: E402
@@ -233,30 +232,7 @@ def main() -> None:
               f"received more often than attempted: {sum(1 for i in app_ids if receipts.get(i, 0) > attempts[i])}")
         engine.dispose()
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-        drop_topology(topology)
-        drop_events(topology)
-
-
-def drop_events(topology: Topology) -> None:
-    """The events exchange and the callbacks queue (bench/submit.py's drop_topology predates them)."""
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    try:
-        channel = connection.channel()
-        channel.queue_delete(topology.callbacks_queue)
-        channel.exchange_delete(topology.events_exchange)
-    finally:
-        connection.close()
+        tear_down(processes, admin, schema, topology)
 
 
 if __name__ == "__main__":

@@ -341,18 +341,7 @@ def main() -> None:
                 f"{s.status}@{s.at:%H:%M:%S.%f} {s.detail or ''}" for s in steps))
         engine.dispose()
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-        drop_topology(topology)
+        tear_down(processes, admin, schema, topology)
 
 
 def wait_for_queues(topology: Topology, timeout_s: float = 60) -> None:
@@ -404,6 +393,22 @@ def wait_submitted(engine: Any, expected: int, started: float, timeout_s: float)
             return time.perf_counter() - started
         time.sleep(0.05)
     raise RuntimeError(f"not all applications final after {timeout_s}s: {status_counts(engine)}")
+
+
+def tear_down(processes: list[subprocess.Popen[bytes]], admin: Any, schema: str, topology: Topology) -> None:
+    """Stop the processes (SIGTERM, then kill), drop the run's schema, delete its exchanges and queues."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+    drop_topology(topology)
 
 
 def drop_topology(topology: Topology) -> None:
