@@ -44,9 +44,7 @@ from bench.submit import (  # noqa: E402
     AMQP_URL,
     DB_URL,
     LOGS,
-    SEED,
-    SIMULATORS,
-    SIZE,
+    bring_up,
     free_port,
     requests_for,
     start,
@@ -54,13 +52,8 @@ from bench.submit import (  # noqa: E402
     tear_down,
     wait_http,
 )
-from connectors.registry import discover  # noqa: E402
-from core.audit.note import generate_signer  # noqa: E402
 from core.bus.amqp import Topology  # noqa: E402
-from core.db import make_engine, session_factory, upgrade  # noqa: E402
 from core.db.engine import normalise_url  # noqa: E402
-from core.security.clients import create_client  # noqa: E402
-from core.security.secrets import new_secret_values  # noqa: E402
 from tests.core.bus.processes import wait_consumers  # noqa: E402
 
 APIS, WORKERS = 2, 2
@@ -137,24 +130,7 @@ def main() -> None:
     topology = Topology(f"bench{uuid.uuid4().hex[:6]}")
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        upgrade(url)
-        engine = make_engine(url)
-        with session_factory(engine)() as session:
-            _, key = create_client(session, "bench", ["application:submit:*", "application:read"], [])
-
-        sim_ports = [free_port() for _ in AGENCIES]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GERBANG_")}
-        env["PYTHONPATH"] = str(ROOT)
-        sims = start([sys.executable, "-c", SIMULATORS.format(seed=SEED, size=SIZE, agencies=AGENCIES,
-                                                               ports=sim_ports)], env, "simulators", pipe=True)
-        processes.append(sims)
-        assert sims.stdout is not None and sims.stdout.readline().strip() == b"ready", "simulators did not start"
-        plugins = discover()
-        for name, port in zip(AGENCIES, sim_ports):
-            for k, v in plugins[name].sim_config(f"http://127.0.0.1:{port}").items():  # type: ignore[misc]
-                env[f"GERBANG_AGENCY_{name.upper()}_{k.upper()}"] = str(v)
-        env.update({f"GERBANG_{k.upper()}": v for k, v in new_secret_values().items()})
-        env["GERBANG_SIGNING_KEY"] = generate_signer("gerbang.bench/audit")[0]
+        engine, key, env, _, sim_ports = bring_up(url, processes)
         env.update({"GERBANG_DATABASE_URL": url, "GERBANG_AMQP_URL": AMQP_URL, "GERBANG_BUS_PREFIX": topology.prefix,
                     "GERBANG_DATA_DIR": tempfile.mkdtemp(prefix="gerbang-bench-"),
                     "GERBANG_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),

@@ -249,27 +249,7 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     data_dir = tempfile.mkdtemp(prefix="gerbang-bench-")
     try:
-        upgrade(url)
-        engine = make_engine(url)
-        with session_factory(engine)() as session:
-            _, key = create_client(session, "bench", ["application:submit:*", "application:read"], [])
-
-        sim_ports = [free_port() for _ in AGENCIES]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GERBANG_")}
-        env["PYTHONPATH"] = str(ROOT)
-        sims = start([sys.executable, "-c", SIMULATORS.format(seed=SEED, size=SIZE, agencies=AGENCIES,
-                                                               ports=sim_ports)], env, "simulators",
-                     pipe=True)
-        processes.append(sims)
-        assert sims.stdout is not None and sims.stdout.readline().strip() == b"ready", "simulators did not start"
-        from connectors.registry import discover
-
-        plugins = discover()
-        for name, port in zip(AGENCIES, sim_ports):
-            for k, v in plugins[name].sim_config(f"http://127.0.0.1:{port}").items():  # type: ignore[misc]
-                env[f"GERBANG_AGENCY_{name.upper()}_{k.upper()}"] = str(v)
-        env.update({f"GERBANG_{k.upper()}": v for k, v in new_secret_values().items()})
-        env["GERBANG_SIGNING_KEY"] = generate_signer("gerbang.bench/audit")[0]
+        engine, key, env, sims, sim_ports = bring_up(url, processes)
         env.update({"GERBANG_DATABASE_URL": url, "GERBANG_AMQP_URL": AMQP_URL, "GERBANG_BUS_PREFIX": topology.prefix,
                     "GERBANG_DATA_DIR": data_dir, "GERBANG_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
                     "GERBANG_BUS_PREFETCH": str(args.prefetch), "GERBANG_BREAKER_THRESHOLD": "1000",
@@ -393,6 +373,33 @@ def wait_submitted(engine: Any, expected: int, started: float, timeout_s: float)
             return time.perf_counter() - started
         time.sleep(0.05)
     raise RuntimeError(f"not all applications final after {timeout_s}s: {status_counts(engine)}")
+
+
+def bring_up(url: str, processes: list[subprocess.Popen[bytes]]
+             ) -> tuple[Any, str, dict[str, str], subprocess.Popen[bytes], list[int]]:
+    """Migrate the run's schema, create the bench client, start the simulators (appended to `processes`);
+    returns the engine, the client's key, the environment (agencies, secrets) for Gerbang processes, the
+    simulators' process and their ports."""
+    upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        _, key = create_client(session, "bench", ["application:submit:*", "application:read"], [])
+    sim_ports = [free_port() for _ in AGENCIES]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GERBANG_")}
+    env["PYTHONPATH"] = str(ROOT)
+    sims = start([sys.executable, "-c", SIMULATORS.format(seed=SEED, size=SIZE, agencies=AGENCIES,
+                                                           ports=sim_ports)], env, "simulators", pipe=True)
+    processes.append(sims)
+    assert sims.stdout is not None and sims.stdout.readline().strip() == b"ready", "simulators did not start"
+    from connectors.registry import discover
+
+    plugins = discover()
+    for name, port in zip(AGENCIES, sim_ports):
+        for k, v in plugins[name].sim_config(f"http://127.0.0.1:{port}").items():  # type: ignore[misc]
+            env[f"GERBANG_AGENCY_{name.upper()}_{k.upper()}"] = str(v)
+    env.update({f"GERBANG_{k.upper()}": v for k, v in new_secret_values().items()})
+    env["GERBANG_SIGNING_KEY"] = generate_signer("gerbang.bench/audit")[0]
+    return engine, key, env, sims, sim_ports
 
 
 def tear_down(processes: list[subprocess.Popen[bytes]], admin: Any, schema: str, topology: Topology) -> None:
