@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectors.base import FacetStatus, utcnow
 from identity.model import Facet
+from identity.record_memo import RecordMemo
 
 CACHEABLE = (FacetStatus.ok, FacetStatus.not_found)
 T = TypeVar("T")
@@ -180,13 +181,23 @@ class RecordCache:
     """Encrypted per-facet cache with a freshness time per agency."""
 
     def __init__(self, store: CacheStore, keys: DataKeys, hash_key: bytes, freshness_s: Mapping[str, float],
-                 default_freshness_s: float, *, memo: RowMemo | None = None):
+                 default_freshness_s: float, *, memo: RowMemo | None = None, records: RecordMemo | None = None):
         self.store, self.keys, self.hash_key = store, keys, hash_key
         self.freshness_s, self.default_freshness_s = dict(freshness_s), default_freshness_s
         self.memo = memo if memo is not None else RowMemo()
+        self.records = records if records is not None else RecordMemo()
 
     def row_key(self, nik: str, facet: str) -> str:
         return subject_hash(self.hash_key, f"{nik}|{facet}")
+
+    def record_key(self, nik: str) -> str:
+        """Where `self.records` keeps `nik`'s assembled records: a keyed hash, never the NIK."""
+        return subject_hash(self.hash_key, f"{nik}#record")
+
+    def fresh_until(self, facets: Iterable[Facet]) -> dt.datetime:
+        """When the first of these cached facets stops being fresh (as `put` computed their rows' expiry)."""
+        return min(f.provenance.fetched_at + dt.timedelta(
+            seconds=self.freshness_s.get(f.provenance.agency, self.default_freshness_s)) for f in facets)
 
     async def get(self, nik: str, facets: Iterable[str]) -> dict[str, Facet]:
         """Fresh cached facets of `nik` among `facets` (marked `cached`); stale or unreadable rows are ignored.
@@ -238,11 +249,13 @@ class RecordCache:
             rows.append(CachedFacet(key=key, facet=facet.name, agency=facet.provenance.agency, key_id=key_id,
                                     payload=payload, fetched_at=facet.provenance.fetched_at,
                                     expires_at=facet.provenance.fetched_at + dt.timedelta(seconds=ttl)))
+        self.records.drop(self.record_key(nik))  # even with nothing cacheable: a record it was part of changed
         if rows:
             await self._run(self.store.put_many, rows)
             clock = time.monotonic()
             for row in rows:
                 self.memo.put(row, clock)
+            self.records.drop(self.record_key(nik))  # and again: one assembled meanwhile from the old rows
 
     async def _run(self, call: Callable[[list[Any]], T], argument: list[Any]) -> T:
         if getattr(self.store, "blocking_ok", False):

@@ -45,13 +45,19 @@ async def write(request: Request, action: str, **fields: Any) -> None:
     await request.app.state.audit_writer.submit(prepare(action, **fields))
 
 
+def facet_summary(facets: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """What a read's audit entry says of each facet of an assembled record: agency, status, cached or not."""
+    return {name: {"agency": f.provenance.agency, "status": str(f.provenance.status.value),
+                   "cached": bool(f.provenance.cached)} for name, f in facets.items()}
+
+
 async def read(request: Request, principal: Principal, nik: str, purpose: str, asked: Sequence[str], *,
-               facets: Mapping[str, Any] | None = None, outcome: str = "ok", refresh: bool = False) -> None:
-    """`citizen.read`: facets asked, each facet's status and agency (when a record was assembled), outcome."""
+               summary: Mapping[str, Any] | None = None, outcome: str = "ok", refresh: bool = False) -> None:
+    """`citizen.read`: facets asked, each facet's agency and status (`summary`, from `facet_summary`, when a record
+    was assembled), outcome."""
     detail: dict[str, Any] = {"purpose": purpose, "asked": list(asked), "outcome": outcome}
-    if facets is not None:
-        detail["facets"] = {name: {"agency": f.provenance.agency, "status": str(f.provenance.status.value),
-                                   "cached": bool(f.provenance.cached)} for name, f in facets.items()}
+    if summary is not None:
+        detail["facets"] = summary
     if refresh:
         detail["refresh"] = True
     counter = counter_context(request)

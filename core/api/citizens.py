@@ -22,6 +22,7 @@ from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.problems import Problem
 from core.security.clients import Principal
 from core.security.scopes import allowed
+from identity.cache import RecordCache
 from identity.model import CitizenRecord
 from identity.nik import NikInfo, parse_nik
 from identity.purposes import ROOT_FACET, Purpose, load_purposes
@@ -137,10 +138,18 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     info = parse_nik(nik)
     normalised = checked_nik(nik, info)
     state = request.app.state
+    cache: RecordCache | None = state.cache
+    variant = (chosen.name, tuple(names))
+    subject = cache.record_key(normalised) if cache is not None else ""
+    remembered = cache.records.get(subject, variant) if cache is not None and not refresh else None
+    if remembered is not None:  # assembled from these same fresh rows a moment ago (identity/record_memo.py)
+        body, summary = remembered
+        await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary)
+        return Response(body, media_type="application/json")  # type: ignore[return-value]
     try:
         record = await assemble_record(normalised, chosen, state.agencies.by_facet(), facets=names,
                                        timeout_s=state.settings.agency_timeout_s,
-                                       budget_s=state.settings.lookup_budget_s, cache=state.cache, refresh=refresh)
+                                       budget_s=state.settings.lookup_budget_s, cache=cache, refresh=refresh)
     except CitizenNotFound:
         await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="citizen_not_found")
         raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK") from None
@@ -150,9 +159,13 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
         raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.reason, agency="dukcapil",
                       status_detail=exc.status.value, headers={"Retry-After": str(max(retry, 1))}) from None
     record.warnings = [{"code": w.code, "message": w.message} for w in info.warnings]
-    await audit_trail.read(request, principal, normalised, chosen.name, names, facets=record.facets, refresh=refresh)
+    summary = audit_trail.facet_summary(record.facets)
     # Already a validated CitizenRecord: serialise it once here rather than have FastAPI validate it again.
-    return Response(record.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
+    body = record.model_dump_json().encode()
+    if cache is not None and all(f.provenance.cached for f in record.facets.values()):
+        cache.records.put(subject, variant, body, summary, cache.fresh_until(record.facets.values()))
+    await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, refresh=refresh)
+    return Response(body, media_type="application/json")  # type: ignore[return-value]
 
 
 class Claims(BaseModel):

@@ -142,6 +142,64 @@ def test_cache_hit_miss_and_refresh(make_api, counter, simulators, database_url)
     assert {a: sim_requests(simulators, a) for a in before} == {a: n + 2 for a, n in before.items()}
 
 
+def test_repeated_warm_lookups_are_remembered_encrypted_and_each_is_audited(  # type: ignore[no-untyped-def]
+        make_api, counter, add_client, simulators, monkeypatch) -> None:
+    import core.api.citizens as citizens
+
+    api = make_api()
+    person = ALIVE[9]
+    assembled: list[str] = []
+    real = citizens.assemble_record
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        assembled.append(args[0])
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(citizens, "assemble_record", counting)
+    memo = api.app.state.cache.records  # type: ignore[attr-defined]
+    url, params = f"/v1/citizens/{person.nik}", {"purpose": "vehicle_tax"}
+    cold = api.get(url, headers=counter, params=params)
+    assert cold.status_code == 200 and not memo._records, "a record with fresh agency answers is not remembered"
+    warm = [api.get(url, headers=counter, params=params) for _ in range(3)]
+    assert len(assembled) == 2, "the first warm lookup assembles from the cache, the next two come from memory"
+    assert warm[0].content == warm[1].content == warm[2].content
+    assert all(f["provenance"]["cached"] for f in warm[2].json()["facets"].values())
+    other = api.get(url, headers=counter, params={"purpose": "identity_check"})
+    assert other.status_code == 200 and len(assembled) == 3, "another purpose is another record"
+    for key, slots in memo._records.items():
+        assert person.nik not in key
+        for slot in slots.values():
+            assert person.nik.encode() not in slot.sealed and person.name.split()[0].encode() not in slot.sealed
+
+    refreshed = lookup(api, counter, person.nik, "vehicle_tax", refresh="true")
+    assert not memo._records, "new rows for this NIK drop its remembered records at once"
+    after = lookup(api, counter, person.nik, "vehicle_tax")
+    assert len(assembled) == 5
+    assert after["facets"]["identity"]["provenance"]["fetched_at"] == \
+        refreshed["facets"]["identity"]["provenance"]["fetched_at"] != \
+        warm[0].json()["facets"]["identity"]["provenance"]["fetched_at"]
+
+    auditor = {"Authorization": f"Bearer {add_client('auditor-memo', ['audit:read'])}"}
+    page = api.get("/v1/audit/entries", headers=auditor, params={"subject_nik": person.nik, "limit": 50}).json()
+    reads = [e["entry"]["detail"] for e in page["entries"] if e["entry"]["action"] == "citizen.read"]
+    assert len(reads) == 7, "every read is in the log, remembered or not"
+    assert [r["purpose"] for r in reads].count("identity_check") == 1
+    assert reads[3]["facets"] == reads[2]["facets"] and all(f["cached"] for f in reads[3]["facets"].values())
+    assert reads[5].get("refresh") is True and not any(f["cached"] for f in reads[5]["facets"].values())
+
+
+def test_a_remembered_record_never_outlives_its_facets(make_api, counter, add_client) -> None:  # type: ignore[no-untyped-def]
+    api = make_api(cache_freshness_s=0.6)
+    person = ALIVE[10]
+    lookup(api, counter, person.nik, "identity_check")
+    warm = lookup(api, counter, person.nik, "identity_check")
+    assert warm["facets"]["identity"]["provenance"]["cached"]
+    assert api.app.state.cache.records._records  # type: ignore[attr-defined]
+    time.sleep(0.8)  # past the facet's freshness, within the memo's own 2 s
+    again = lookup(api, counter, person.nik, "identity_check")
+    assert not again["facets"]["identity"]["provenance"]["cached"]
+
+
 def test_cache_is_encrypted_and_keyed_without_the_nik(make_api, counter, sessions) -> None:  # type: ignore[no-untyped-def]
     api = make_api()
     person = ALIVE[5]
