@@ -7,8 +7,11 @@ elsewhere); timeouts are always set; a body that is not JSON is a protocol error
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping, TypeVar
+import select
+import ssl
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
+import httpcore
 import httpx
 
 from connectors.base import AgencyAccessDenied, AgencyProtocolError, AgencyTimeout, AgencyUnavailable
@@ -17,20 +20,96 @@ from connectors.tracing import add_traceparent
 
 T = TypeVar("T")
 MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_CONNECTIONS = 50
+# every pooled connection may stay open between calls: httpcore 1.0 closes an idle connection whenever the pool
+# holds more connections *in total* than max_keepalive_connections, so with fewer keep-alive than in-flight calls
+# most calls opened (and closed) a TCP connection of their own
+POOL_LIMITS = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS)
+
+
+def _readable(sock: Any) -> bool:
+    """Whether an idle connection's socket has something to read, i.e. the server closed it (as httpcore checks)."""
+    if sock is None or sock.fileno() < 0:
+        return True
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connection of the pool whose "is the server gone?" check is one poll() on the socket found at connect.
+
+    Why: httpcore asks it of every idle connection at every request and every response's end (dozens of times
+    per call with a full pool); through anyio each check also built a dict of socket attributes with a
+    getpeername() system call, which cost a good part of an agency call's CPU."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream):
+        self._inner = inner
+        self._socket = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+class _Backend(httpcore.AsyncNetworkBackend):
+    """httpcore's anyio backend, with connections wrapped in `_Stream`."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def quicken(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Give the client's own connection pool the cheaper idle check (`_Stream`). The client is built as usual
+    (TLS checks, proxies from the environment), only its pool's network backend is swapped; if httpx/httpcore
+    are laid out otherwise than expected, the client is left as it is."""
+    transport = getattr(client, "_transport", None)
+    pool = getattr(transport, "_pool", None)
+    if (isinstance(transport, httpx.AsyncHTTPTransport) and isinstance(pool, httpcore.AsyncConnectionPool)
+            and hasattr(pool, "_network_backend")):
+        pool._network_backend = _Backend()
+    return client
 
 
 def make_client(base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, headers: Mapping[str, str] | None = None,
                 transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """An AsyncClient for one agency: base URL, timeouts, no redirects, bounded pool, W3C traceparent sent."""
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
         follow_redirects=False,
         headers=dict(headers or {}),
-        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        limits=POOL_LIMITS,
         transport=transport,
         event_hooks={"request": [add_traceparent]},
     )
+    return client if transport is not None else quicken(client)
 
 
 def client_from_settings(config: Mapping[str, str], agency: str, *, key_headers: Mapping[str, str] | None = None,

@@ -37,7 +37,7 @@ from zeep.wsse.username import UsernameToken
 from connectors.base import (AgencyAccessDenied, AgencyError, AgencyProtocolError, AgencyRejected, AgencyTimeout,
                              AgencyUnavailable, Health, NotSupported, VerifyResult)
 from connectors.config import DEFAULT_TIMEOUT_S
-from connectors.rest import MAX_BODY_BYTES
+from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, quicken
 from connectors.tracing import add_traceparent
 
 
@@ -136,8 +136,9 @@ class SoapSession:
         self.agency = agency
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
                                       follow_redirects=False, transport=transport,
-                                      event_hooks={"request": [add_traceparent]},
-                                      limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+                                      event_hooks={"request": [add_traceparent]}, limits=POOL_LIMITS)
+        if transport is None:
+            quicken(self.http)
         self._wsdl_http = httpx.Client(transport=_NoNetwork())
         try:
             self.client = zeep.AsyncClient(str(wsdl), wsse=wsse, settings=strict_settings(),

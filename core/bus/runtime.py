@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,6 +41,7 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 DB_THREADS = 24
+PING_IDLE_S = 1.0  # ping a pooled database connection only if it sat idle this long (core/db/engine.py)
 
 
 class Worker:
@@ -56,13 +59,13 @@ class Worker:
         self.counts = {"ack": 0, "requeue": 0, "dead": 0}
         self.ready = asyncio.Event()
         self.consumer: Consumer | None = None
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event, grace_s: float = 10.0) -> None:
         settings = self.settings
         loop = asyncio.get_running_loop()
         loop.set_default_executor(ThreadPoolExecutor(DB_THREADS, thread_name_prefix="gerbang-db"))
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, ping_idle_s=PING_IDLE_S, multirow_inserts=True)
         sessions = session_factory(engine)
         secrets = load_secrets(settings)
         policy = Policy.from_settings(settings)
@@ -92,10 +95,27 @@ class Worker:
             assert self.consumer is not None
             self.consumer.settle(delivery, action)
 
+        arrived: deque[Delivery] = deque()
+        wake = threading.Lock()
+        woken = [False]
+
         def on_message(delivery: Delivery) -> None:
-            future = asyncio.run_coroutine_threadsafe(handle(delivery), loop)
-            self._tasks.add(future)
-            future.add_done_callback(self._tasks.discard)
+            """On the consumer's thread: queue the delivery; one wake-up of the loop starts all queued by then
+            (a wake-up per message cost the loop more than starting the attempt)."""
+            arrived.append(delivery)
+            with wake:
+                if woken[0]:
+                    return
+                woken[0] = True
+            loop.call_soon_threadsafe(start_arrived)
+
+        def start_arrived() -> None:
+            with wake:  # cleared before draining: a delivery queued from now on wakes the loop again
+                woken[0] = False
+            while arrived:
+                task = loop.create_task(handle(arrived.popleft()))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
 
         publisher = relay = fan_out = deliverer = None
         signer = load_signer(settings) if self.with_callbacks else None
@@ -131,7 +151,7 @@ class Worker:
             if publisher is not None:
                 publisher.stop()
             if self._tasks:  # let running attempts finish and be acknowledged
-                await asyncio.wait([asyncio.wrap_future(f) for f in list(self._tasks)], timeout=grace_s)
+                await asyncio.wait(list(self._tasks), timeout=grace_s)
             if self.consumer is not None:
                 await asyncio.to_thread(self.consumer.stop)
             if deliverer is not None:
@@ -139,6 +159,11 @@ class Worker:
             if own_registry:
                 await registry.aclose()
             engine.dispose()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # unacknowledged: the broker redelivers it
+            log.error("handling a delivery failed: %s", type(task.exception()).__name__)
 
     async def _process(self, delivery: Delivery, steps: BatchedSteps, sessions: Any, connectors: Any,
                        policy: Policy, gates: AgencyGates) -> str:

@@ -4,6 +4,7 @@ each message on its own merits, and one bad message or one stale attempt never t
 from __future__ import annotations
 
 import asyncio
+import threading
 import datetime as dt
 import os
 from typing import Any
@@ -127,6 +128,31 @@ def test_batcher_groups_and_isolates() -> None:
     results = asyncio.run(main())
     assert calls == [[0, 1, 2, 3], [4, 5]]
     assert results[:3] == [0, 10, 20] and isinstance(results[3], ValueError) and results[4:] == [40, 50]
+
+
+def test_batcher_bounds_batches_in_flight() -> None:
+    """While `max_inflight` batches run, what arrives waits, then goes as one batch (not one per linger)."""
+    calls: list[list[int]] = []
+    release = threading.Event()
+
+    def run(items: list[int]) -> list[Any]:
+        calls.append(items)
+        if items == [0]:
+            assert release.wait(5)
+        return [i * 10 for i in items]
+
+    async def main() -> list[Any]:
+        batcher = Batcher(run, max_size=10, linger_s=0.001, max_inflight=1)
+        first = asyncio.ensure_future(batcher.submit(0))
+        await asyncio.sleep(0.05)  # the batch [0] is running
+        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 5)]
+        await asyncio.sleep(0.05)  # well past their linger: still waiting for the running batch
+        assert calls == [[0]]
+        release.set()
+        return list(await asyncio.gather(first, *rest))
+
+    assert asyncio.run(main()) == [0, 10, 20, 30, 40]
+    assert calls == [[0], [1, 2, 3, 4]]
 
 
 def test_batched_steps_end_to_end(sessions, secrets) -> None:  # type: ignore[no-untyped-def]
