@@ -7,6 +7,7 @@ agency registry). The database schema is expected to be migrated (`gerbang db up
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         # distributed: the workers deliver callbacks, from the events exchange (core/callbacks/exchange.py)
         app.state.callbacks = (Deliverer(app.state.sessions, settings, app.state.audit.signer).start()
                                if settings.embedded else None)
+        gc.freeze()  # what start-up built lives as long as the process: keep it out of every later GC pass
         try:
             yield
         finally:
