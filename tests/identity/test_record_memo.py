@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -21,7 +22,28 @@ def test_remembers_per_subject_and_variant_and_keeps_only_ciphertext() -> None:
     assert memo.get("subject-a", ("vehicle_tax", ("identity", "vehicles"))) is None
     assert memo.get("subject-b", ("identity_check", ("identity",))) is None
     (slot,) = memo._records["subject-a"].values()
-    assert b"SITI" not in slot.sealed and b"3171011505900001" not in slot.sealed
+    sealed = b"".join(slot.sealed)
+    assert b"SITI" not in sealed and b"3171011505900001" not in sealed
+
+
+def test_a_large_record_is_sealed_in_pieces_that_cannot_be_moved_or_dropped() -> None:
+    """Pieces stay under the size from which cryptography releases the GIL; each is bound to its place."""
+    from cryptography.exceptions import InvalidTag
+
+    from identity.record_memo import PIECE
+
+    memo = RecordMemo()
+    variant = ("identity_check", ("identity",))
+    body = b"".join(b'{"n":%d}' % i for i in range(900))  # ~8 KB, several pieces
+    memo.put("s", variant, body, SUMMARY, LATER)
+    slot = memo._records["s"][variant]
+    assert len(slot.sealed) == -(-len(body) // PIECE) > 1
+    assert all(len(piece) <= 12 + PIECE + 16 for piece in slot.sealed)
+    assert memo.get("s", variant) == (body, SUMMARY)
+    for tampered in (slot.sealed[::-1], slot.sealed[:-1], slot.sealed + slot.sealed[-1:]):
+        memo._records["s"][variant] = dataclasses.replace(slot, sealed=tampered)
+        with pytest.raises(InvalidTag):
+            memo.get("s", variant)
 
 
 def test_forgets_after_its_ttl_or_the_facets_freshness_whichever_first(monkeypatch: pytest.MonkeyPatch) -> None:
