@@ -191,8 +191,10 @@ class RecordCache:
         return subject_hash(self.hash_key, f"{nik}|{facet}")
 
     def record_key(self, nik: str) -> str:
-        """Where `self.records` keeps `nik`'s assembled records: a keyed hash, never the NIK."""
-        return subject_hash(self.hash_key, f"{nik}#record")
+        """Where `self.records` keeps `nik`'s assembled records: a keyed hash, never the NIK — the same one the
+        audit log names the citizen by (`core.audit.log.subject_of` with this cache's key), so a read computes
+        it once."""
+        return subject_hash(self.hash_key, nik)
 
     def fresh_until(self, facets: Iterable[Facet]) -> dt.datetime:
         """When the first of these cached facets stops being fresh (as `put` computed their rows' expiry)."""

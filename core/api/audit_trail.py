@@ -52,9 +52,10 @@ def facet_summary(facets: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def read(request: Request, principal: Principal, nik: str, purpose: str, asked: Sequence[str], *,
-               summary: Mapping[str, Any] | None = None, outcome: str = "ok", refresh: bool = False) -> None:
+               summary: Mapping[str, Any] | None = None, outcome: str = "ok", refresh: bool = False,
+               subject: str | None = None) -> None:
     """`citizen.read`: facets asked, each facet's agency and status (`summary`, from `facet_summary`, when a record
-    was assembled), outcome."""
+    was assembled), outcome. `subject`: `subject_of(nik)` when the caller already has it."""
     detail: dict[str, Any] = {"purpose": purpose, "asked": list(asked), "outcome": outcome}
     if summary is not None:
         detail["facets"] = summary
@@ -64,7 +65,7 @@ async def read(request: Request, principal: Principal, nik: str, purpose: str, a
     if counter:
         detail["counter"] = counter
     await write(request, "citizen.read", client=principal.name,
-                            subject=subject_of(nik, request.app.state.secrets), detail=detail)
+                subject=subject or subject_of(nik, request.app.state.secrets), detail=detail)
 
 
 async def verify(request: Request, principal: Principal, nik: str, purpose: str, asked: Sequence[str], *,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -20,6 +21,7 @@ from core.api import audit_trail
 from core.api.auth import current_principal, require
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.problems import Problem
+from core.audit.log import subject_of
 from core.security.clients import Principal
 from core.security.scopes import allowed
 from identity.cache import RecordCache
@@ -110,9 +112,24 @@ QUERY_PARAMETERS = [
 _FLAG = TypeAdapter(bool)
 
 
-def query_flag(request: Request, name: str) -> bool:
+def plain_query(request: Request) -> Mapping[str, str]:
+    """The query string as `request.query_params` reads it (the last of repeated names wins), without building
+    Starlette's multi-dict when nothing in it is escaped (the usual `?purpose=…`): that parse cost a warm lookup
+    about as much as checking its purpose and facets."""
+    raw: bytes = request.scope.get("query_string", b"")
+    if b"%" in raw or b"+" in raw:
+        return request.query_params
+    query: dict[str, str] = {}
+    for part in raw.decode("latin-1").split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            query[name] = value
+    return query
+
+
+def query_flag(query: Mapping[str, str], name: str) -> bool:
     """A boolean query parameter (default false), parsed and refused (422 `request_invalid`) as FastAPI would."""
-    value = request.query_params.get(name)
+    value = query.get(name)
     if value is None:
         return False
     try:
@@ -130,8 +147,8 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     # (per request it costs more than a cached lookup's own work) — authentication first, then `purpose`, `facets`
     # and `refresh` from the query (documented in QUERY_PARAMETERS), in the order the declared parameters had.
     principal = await current_principal(request)
-    query = request.query_params
-    purpose, facets, refresh = query.get("purpose"), query.get("facets"), query_flag(request, "refresh")
+    query = plain_query(request)
+    purpose, facets, refresh = query.get("purpose"), query.get("facets"), query_flag(query, "refresh")
     counter_context(request)
     chosen = resolve_purpose(purpose, principal)
     names = resolve_facets(facets, chosen, principal)
@@ -140,21 +157,24 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     state = request.app.state
     cache: RecordCache | None = state.cache
     variant = (chosen.name, tuple(names))
-    subject = cache.record_key(normalised) if cache is not None else ""
+    # one keyed hash per read: the audit log's subject, which is also where the cache remembers records
+    subject = subject_of(normalised, state.secrets)
     remembered = cache.records.get(subject, variant) if cache is not None and not refresh else None
     if remembered is not None:  # assembled from these same fresh rows a moment ago (identity/record_memo.py)
         body, summary = remembered
-        await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary)
+        await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, subject=subject)
         return Response(body, media_type="application/json")  # type: ignore[return-value]
     try:
         record = await assemble_record(normalised, chosen, state.agencies.by_facet(), facets=names,
                                        timeout_s=state.settings.agency_timeout_s,
                                        budget_s=state.settings.lookup_budget_s, cache=cache, refresh=refresh)
     except CitizenNotFound:
-        await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="citizen_not_found")
+        await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="citizen_not_found",
+                               subject=subject)
         raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK") from None
     except IdentityUnavailable as exc:
-        await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="agency_unavailable")
+        await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="agency_unavailable",
+                               subject=subject)
         retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
         raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.reason, agency="dukcapil",
                       status_detail=exc.status.value, headers={"Retry-After": str(max(retry, 1))}) from None
@@ -164,7 +184,8 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     body = record.model_dump_json().encode()
     if cache is not None and all(f.provenance.cached for f in record.facets.values()):
         cache.records.put(subject, variant, body, summary, cache.fresh_until(record.facets.values()))
-    await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, refresh=refresh)
+    await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, refresh=refresh,
+                           subject=subject)
     return Response(body, media_type="application/json")  # type: ignore[return-value]
 
 

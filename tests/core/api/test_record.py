@@ -166,10 +166,14 @@ def test_repeated_warm_lookups_are_remembered_encrypted_and_each_is_audited(  # 
     assert all(f["provenance"]["cached"] for f in warm[2].json()["facets"].values())
     other = api.get(url, headers=counter, params={"purpose": "identity_check"})
     assert other.status_code == 200 and len(assembled) == 3, "another purpose is another record"
+    from core.audit.log import subject_of
+    subject = subject_of(person.nik, api.app.state.secrets)  # type: ignore[attr-defined]
+    assert set(memo._records) == {subject} == {api.app.state.cache.record_key(person.nik)}  # type: ignore[attr-defined]
     for key, slots in memo._records.items():
         assert person.nik not in key
         for slot in slots.values():
-            assert person.nik.encode() not in slot.sealed and person.name.split()[0].encode() not in slot.sealed
+            sealed = b"".join(slot.sealed)
+            assert person.nik.encode() not in sealed and person.name.split()[0].encode() not in sealed
 
     refreshed = lookup(api, counter, person.nik, "vehicle_tax", refresh="true")
     assert not memo._records, "new rows for this NIK drop its remembered records at once"
