@@ -100,9 +100,10 @@ def test_installed_connector_is_discovered_served_and_reached(tmp_path: Path) ->
                 "payload": {"nik": person.nik, "nama": person.name, "tanggalLahir": person.birth_date.isoformat()}})
             assert application.status_code == 202, application.text
             view: dict = {}
-            for _ in range(100):
+            settle_by = time.monotonic() + 30  # generous: a loaded CI machine runs the demo's dispatcher slowly
+            while time.monotonic() < settle_by:
                 view = client.get(f"/v1/applications/{application.json()['id']}").json()
-                if view["status"] not in ("accepted", "queued", "dispatched", "retrying"):
+                if view["status"] not in ("accepted", "queued", "submitting"):  # the non-final statuses
                     break
                 time.sleep(0.1)
             assert view["status"] == "submitted", view
