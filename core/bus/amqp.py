@@ -21,7 +21,6 @@ import logging
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ import pika
 from pika.exceptions import AMQPError
 from pika.spec import Basic
 
+from core.bus.handover import Handover
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -369,9 +369,7 @@ class Consumer:
         self._connected = threading.Event()
         self.reconnects = 0
         # settles wait here for the connection's thread, which takes all that queued up in one callback
-        self._settles: deque[tuple[Delivery, str]] = deque()
-        self._settle_lock = threading.Lock()
-        self._settle_scheduled = False
+        self._settles: Handover[tuple[Delivery, str]] = Handover(lambda settle: self._settle_now(*settle))
 
     def start(self) -> Consumer:
         self._thread.start()
@@ -407,23 +405,10 @@ class Consumer:
         connection = self._connection
         if connection is None or delivery.generation != self._generation:
             return
-        self._settles.append((delivery, action))
-        with self._settle_lock:
-            if self._settle_scheduled:  # a wake-up is on its way and will find this one too
-                return
-            self._settle_scheduled = True
         try:
-            connection.add_callback_threadsafe(self._settle_queued)
+            self._settles.put((delivery, action), connection.add_callback_threadsafe)
         except Exception:  # connection closed meanwhile: the broker will redeliver
-            with self._settle_lock:
-                self._settle_scheduled = False
-
-    def _settle_queued(self) -> None:
-        with self._settle_lock:  # cleared before draining: a settle queued from now on schedules a new wake-up
-            self._settle_scheduled = False
-        while self._settles:
-            delivery, action = self._settles.popleft()
-            self._settle_now(delivery, action)
+            pass
 
     def _settle_now(self, delivery: Delivery, action: str) -> None:
         channel = self._channel
@@ -445,9 +430,7 @@ class Consumer:
                 if self.on_connected is not None:
                     self.on_connected(channel)
                 channel.basic_qos(prefetch_count=self.prefetch)  # per consumer, i.e. per agency queue
-                with self._settle_lock:  # settles of the lost connection are void; a wake-up may have been lost
-                    self._settles.clear()
-                    self._settle_scheduled = False
+                self._settles.clear()  # settles of the lost connection are void; a wake-up may have been lost
                 self._generation += 1
                 generation = self._generation
                 for queue in self.queues if not self._paused else ():

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,6 +20,7 @@ from core.agencies import AgencyRegistry, build_registry
 from core.audit.signer import load_signer
 from core.bus import amqp
 from core.bus.amqp import ConfirmPublisher, Consumer, Delivery
+from core.bus.handover import Handover
 from core.bus.models import Status
 from core.bus.relay import Relay
 from core.bus.states import Policy
@@ -95,27 +94,17 @@ class Worker:
             assert self.consumer is not None
             self.consumer.settle(delivery, action)
 
-        arrived: deque[Delivery] = deque()
-        wake = threading.Lock()
-        woken = [False]
+        def start(delivery: Delivery) -> None:
+            task = loop.create_task(handle(delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+        arrived: Handover[Delivery] = Handover(start)
 
         def on_message(delivery: Delivery) -> None:
-            """On the consumer's thread: queue the delivery; one wake-up of the loop starts all queued by then
-            (a wake-up per message cost the loop more than starting the attempt)."""
-            arrived.append(delivery)
-            with wake:
-                if woken[0]:
-                    return
-                woken[0] = True
-            loop.call_soon_threadsafe(start_arrived)
-
-        def start_arrived() -> None:
-            with wake:  # cleared before draining: a delivery queued from now on wakes the loop again
-                woken[0] = False
-            while arrived:
-                task = loop.create_task(handle(arrived.popleft()))
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
+            """On the consumer's thread: hand the delivery to the loop, which starts every one handed over by the
+            time it wakes (core/bus/handover.py)."""
+            arrived.put(delivery, loop.call_soon_threadsafe)
 
         publisher = relay = fan_out = deliverer = None
         signer = load_signer(settings) if self.with_callbacks else None
