@@ -1,12 +1,16 @@
 """Benchmark: applications end to end through the API, PostgreSQL, RabbitMQ, `gerbang worker` and the simulators.
 
-Two figures from the same run, on the same broker:
+Three figures from the same run, on the same broker:
 - raw: pika publishing N persistent messages with publisher confirms to a durable quorum queue, the plain way
   (BlockingConnection, `confirm_delivery()`, each publish confirmed before the next) — and, for reference, the
   same N pipelined (batches of 500 in flight, as Gerbang's relay publishes);
 - end to end: N applications POSTed to `gerbang serve` (real HTTP, API keys, schema checks, one transaction
   each), relayed with confirms, consumed, submitted to the agency simulators and committed `submitted`: the rate
-  from the first POST to the last application submitted.
+  from the first POST to the last application submitted;
+- floor (bench/submit_floor.py, skip with --skip-floor): the same applications through FastAPI, PostgreSQL, the
+  broker and the simulators doing only the least that end to end needs (INSERT, publish with confirms, consume,
+  the connector's call, UPDATE, ack): the most this machine allows whatever Gerbang does, so a target the machine
+  cannot meet is told apart from one the code misses.
 Targets: ≥ 500 applications/s end to end and ≥ 30 % of the raw confirmed-publish rate; lost and duplicated
 (any idempotency key the simulators received more than once, any application not submitted, any key never
 received) must both be 0.
@@ -227,6 +231,7 @@ def main() -> None:
     parser.add_argument("--agency-concurrency", type=int, default=20,
                         help="GERBANG_AGENCY_CONCURRENCY: calls in flight per agency, shared by all processes")
     parser.add_argument("--skip-raw", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true", help="skip the floor run (bench/submit_floor.py)")
     parser.add_argument("--staged", action="store_true",
                         help="start the workers only once every POST is answered (API and workers measured apart)")
     args = parser.parse_args()
@@ -291,8 +296,7 @@ def main() -> None:
         busy, total = (a - b for a, b in zip(machine_busy(), machine_before))
         cost = {role: sum(cpu_seconds(p.pid) - cpu_before.get(p.pid, 0.0) for p in procs)
                 for role, procs in roles.items()}
-        for service, pids in service_pids().items():  # a server process that exited meanwhile is not counted
-            cost[service] = sum(cpu_seconds(pid) - services_before.get(pid, 0.0) for pid in pids)
+        cost.update(services_cost(services_before))
         print("CPU per application: " + ", ".join(f"{role} {1000 * sec / max(1, len(ids)):.2f} ms"
                                                   for role, sec in cost.items())
               + f"; the machine was {100 * busy / total:.0f} % busy during the run "
@@ -323,8 +327,72 @@ def main() -> None:
             print(f"  received {receipts[app_id]}x: {app_id}: " + "; ".join(
                 f"{s.status}@{s.at:%H:%M:%S.%f} {s.detail or ''}" for s in steps))
         engine.dispose()
+        if not args.skip_floor:
+            floor(url, bodies, sim_ports, sims.pid, args, e2e)
     finally:
         tear_down(processes, admin, schema, topology)
+
+
+def floor(url: str, bodies: list[dict[str, Any]], sim_ports: list[int], sims_pid: int, args: argparse.Namespace,
+          e2e: float) -> None:
+    """The same applications through FastAPI, PostgreSQL, the broker and the simulators doing only the least that
+    end to end needs (bench/submit_floor.py): the most this machine allows, whatever Gerbang does."""
+    from connectors.registry import discover
+
+    plugins = discover()
+    agencies = {name: {k.lower(): str(v) for k, v in plugins[name].sim_config(f"http://127.0.0.1:{port}").items()}
+                for name, port in zip(AGENCIES, sim_ports)}  # type: ignore[misc]
+    port = free_port()
+    spec = {"amqp_url": AMQP_URL, "database_url": url, "queue": f"bench.floor.{uuid.uuid4().hex[:8]}",
+            "agencies": agencies, "port": port, "count": len(bodies), "concurrency": args.agency_concurrency,
+            "prefetch": args.prefetch}
+    spec_path = LOGS / "floor-spec.json"
+    spec_path.write_text(json.dumps(spec))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GERBANG_")}, "PYTHONPATH": str(ROOT)}
+    script = str(ROOT / "bench" / "submit_floor.py")
+    api = start([sys.executable, script, "api", str(spec_path)], env, "floor-api")
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", api)
+        worker = start([sys.executable, script, "worker", str(spec_path)], env, "floor-worker", pipe=True)
+        assert worker.stdout is not None
+        if worker.stdout.readline().strip() != b"ready":
+            print(f"floor run failed: its worker did not start; see {LOGS}")
+            return
+        services_before = {pid: cpu_seconds(pid) for pids in service_pids().values() for pid in pids}
+        before = {pid: cpu_seconds(pid) for pid in (api.pid, worker.pid, sims_pid)}
+        machine_before = machine_busy()
+        started = time.perf_counter()
+        ids, errors, post_s = asyncio.run(post_all([port], "floor", bodies, args.connections))
+        if errors:
+            print(f"floor run failed: its API refused {errors} applications; see {LOGS}")
+            return
+        line = worker.stdout.readline()
+        seconds = time.perf_counter() - started
+        cost = {role: cpu_seconds(pid) - before[pid]
+                for role, pid in (("api", api.pid), ("worker", worker.pid), ("simulators", sims_pid))}
+        busy, total = (a - b for a, b in zip(machine_busy(), machine_before))
+        cost.update(services_cost(services_before))
+        if not line:
+            print(f"floor run failed: see {LOGS}")
+            return
+        result = json.loads(line)
+        rate = result["done"] / seconds
+        print(f"floor (FastAPI → INSERT → publish with confirms → quorum queue → consume → connector → UPDATE → ack; "
+              f"nothing else): API {len(ids) / post_s:.0f}/s, {result['done']} submitted in {seconds:.1f}s = "
+              f"{rate:8.0f} applications/s ({errors} refused, {result['errors']} agency errors)")
+        print("floor CPU per application: " + ", ".join(f"{role} {1000 * sec / max(1, len(ids)):.2f} ms"
+                                                        for role, sec in cost.items())
+              + f"; the machine was {100 * busy / total:.0f} % busy")
+        print(f"end to end / floor: {100 * e2e / rate:5.1f} %")
+    finally:
+        for process in (worker, api):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 def wait_for_queues(topology: Topology, timeout_s: float = 60) -> None:
@@ -352,6 +420,16 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return float("nan")
+
+
+def services_cost(before: dict[int, float]) -> dict[str, float]:
+    """CPU seconds each local service (PostgreSQL, RabbitMQ) used since `before` ({pid: seconds}); a process that
+    exited meanwhile (a backend whose client disconnected, an autovacuum worker) is not counted."""
+    cost: dict[str, float] = {}
+    for service, pids in service_pids().items():
+        used = (cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids)
+        cost[service] = sum(seconds for seconds in used if seconds == seconds)  # NaN: gone
+    return cost
 
 
 SERVICES = {"postgresql": ("postgres",), "rabbitmq": ("beam.smp", "erl_child_setup")}
