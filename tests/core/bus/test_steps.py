@@ -155,6 +155,35 @@ def test_batcher_bounds_batches_in_flight() -> None:
     assert calls == [[0], [1, 2, 3, 4]]
 
 
+def test_batcher_lingers_after_a_batch_ends() -> None:
+    """What arrived while a batch ran waits out its own linger when that batch ends, gathering later arrivals,
+    rather than starting a batch of one at once (which kept batches tiny under load)."""
+    calls: list[list[int]] = []
+    release = threading.Event()
+
+    def run(items: list[int]) -> list[Any]:
+        calls.append(items)
+        if items == [0]:
+            assert release.wait(5)
+        return [i * 10 for i in items]
+
+    async def main() -> list[Any]:
+        batcher = Batcher(run, max_size=10, linger_s=0.3, max_inflight=1)
+        first = asyncio.ensure_future(batcher.submit(0))
+        await asyncio.sleep(0.4)  # the batch [0] started after its linger and is running
+        assert calls == [[0]]
+        second = asyncio.ensure_future(batcher.submit(1))
+        await asyncio.sleep(0)
+        release.set()  # [0] ends while 1 has waited ~0 of its 0.3 s
+        await asyncio.sleep(0.1)
+        assert calls == [[0]]  # 1 still lingers
+        third = asyncio.ensure_future(batcher.submit(2))
+        return list(await asyncio.gather(first, second, third))
+
+    assert asyncio.run(main()) == [0, 10, 20]
+    assert calls == [[0], [1, 2]]
+
+
 def test_batched_steps_end_to_end(sessions, secrets) -> None:  # type: ignore[no-untyped-def]
     messages = accepted(sessions, secrets, 5)
     steps = BatchedSteps(sessions, secrets, POLICY, linger_s=0.02)
