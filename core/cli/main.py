@@ -6,6 +6,7 @@ import typer
 import uvicorn
 
 from core.cli import applications, audit, bus, clients, connectors, db, keys, nik, report, simulate
+from core.cli.server import PatientServer
 from core.cli.worker import worker
 from core.logs import setup as setup_logging
 from core.settings import get_settings
@@ -33,7 +34,11 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
 
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info")
+    config = uvicorn.Config(create_app(settings), host=host, port=port, access_log=False, log_level="info")
+    try:
+        PatientServer(config).run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is the expected outcome
+        pass
 
 
 @app.command("demo")
@@ -61,7 +66,7 @@ def demo(port: int = typer.Option(8000, help="API port; simulators take the next
     try:
         config = uvicorn.Config(create_app(running.settings), access_log=False, log_level="warning")
         typer.echo(demo_module.banner(running, f"http://{host}:{sock.getsockname()[1]}"))
-        uvicorn.Server(config).run(sockets=[sock])
+        PatientServer(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is the expected outcome
         pass
     finally:

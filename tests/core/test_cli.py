@@ -104,3 +104,27 @@ def test_demo_runs_answers_and_stops_cleanly(tmp_path: Path) -> None:
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "stopped" in output and "Traceback" not in output
+
+
+def test_demo_takes_a_double_ctrl_c_as_one(tmp_path: Path) -> None:
+    """An impatient double Ctrl-C (two SIGINTs within a second) still stops the demo cleanly: the app's shutdown
+    runs, no traceback, exit status 0. (uvicorn alone force-quits on the second one.)"""
+    env = {**os.environ, "GERBANG_DATA_DIR": str(tmp_path)}
+    env.pop("GERBANG_DATABASE_URL", None)
+    process = subprocess.Popen([gerbang_bin(), "demo", "--port", "0"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            if not line or "Ctrl-C" in line:
+                break
+        time.sleep(0.5)  # past start-up: the server is serving
+    finally:
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Gerbang demo stopped." in output
+    assert "Traceback" not in output and "CancelledError" not in output, output
