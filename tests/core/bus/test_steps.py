@@ -7,6 +7,7 @@ import asyncio
 import threading
 import datetime as dt
 import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -130,16 +131,23 @@ def test_batcher_groups_and_isolates() -> None:
     assert results[:3] == [0, 10, 20] and isinstance(results[3], ValueError) and results[4:] == [40, 50]
 
 
-def test_batcher_bounds_batches_in_flight() -> None:
-    """While `max_inflight` batches run, what arrives waits, then goes as one batch (not one per linger)."""
-    calls: list[list[int]] = []
-    release = threading.Event()
+def held_at_first(calls: list[list[int]], release: threading.Event) -> Callable[[list[int]], list[Any]]:
+    """A batch runner that records each batch, and holds the batch [0] until `release` is set."""
 
     def run(items: list[int]) -> list[Any]:
         calls.append(items)
         if items == [0]:
             assert release.wait(5)
         return [i * 10 for i in items]
+
+    return run
+
+
+def test_batcher_bounds_batches_in_flight() -> None:
+    """While `max_inflight` batches run, what arrives waits, then goes as one batch (not one per linger)."""
+    calls: list[list[int]] = []
+    release = threading.Event()
+    run = held_at_first(calls, release)
 
     async def main() -> list[Any]:
         batcher = Batcher(run, max_size=10, linger_s=0.001, max_inflight=1)
@@ -160,12 +168,7 @@ def test_batcher_lingers_after_a_batch_ends() -> None:
     rather than starting a batch of one at once (which kept batches tiny under load)."""
     calls: list[list[int]] = []
     release = threading.Event()
-
-    def run(items: list[int]) -> list[Any]:
-        calls.append(items)
-        if items == [0]:
-            assert release.wait(5)
-        return [i * 10 for i in items]
+    run = held_at_first(calls, release)
 
     async def main() -> list[Any]:
         batcher = Batcher(run, max_size=10, linger_s=0.3, max_inflight=1)
