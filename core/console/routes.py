@@ -98,7 +98,7 @@ def _key(request: Request) -> bytes:
 async def signed_in(request: Request) -> tuple[sessions.ConsoleSession, Principal] | None:
     """The session and its principal, re-checked now; None when there is none or it no longer holds."""
     found = sessions.read(_key(request), request.cookies.get(sessions.COOKIE))
-    if found is None:
+    if found is None or await run_in_threadpool(sessions.ended, request.app.state.sessions, found):
         return None
     principal = await sessions.principal_by_digest(request.app.state, found.digest)
     return None if principal is None else (found, principal)
@@ -188,6 +188,8 @@ async def logout(request: Request) -> Response:
             return error_page(error)
         if not sessions.csrf_ok(_key(request), current[0], form.get("csrf")):
             return error_page(csrf_refused())
+        await run_in_threadpool(sessions.end, request.app.state.sessions, current[0])
+        await audit_trail.write(request, "admin.console_logout", client=current[1].name)
     response = RedirectResponse("/console", status_code=303, headers=HEADERS)
     forget(response)
     return response

@@ -4,7 +4,8 @@ Why signed and stateless: any API process may answer the next request, so the to
 with a key every process derives the same way from the bus's shared NIK hash key (domain-separated, so the cookie
 says nothing about that key). The token names the API key by its SHA-256 (what the database stores; useless as a
 bearer key), so every request re-checks the key through the principal cache: a revoked key or a disabled client
-ends the session within the cache's lifetime. Logging out deletes the cookie; a copied cookie still expires.
+ends the session within the cache's lifetime. Logging out deletes the cookie and records the session's nonce as
+ended (`end`), so every process refuses a copy of that cookie too (`ended`), until it would have expired anyway.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from core.api.auth import lookup_principal
+from core.console.models import logout_table
 from core.db.models import ApiKey, Client
 from core.security.clients import Principal, key_live, principal_of
 from core.security.keys import hash_key
@@ -124,3 +128,23 @@ async def principal_by_key(state: Any, key: str) -> tuple[str, Principal | None]
         principal = await asyncio.to_thread(lookup_principal, state.sessions, key)
         state.principals.put(digest, principal)
     return digest, principal
+
+
+def end(sessions: Any, session: ConsoleSession, now: float | None = None) -> None:
+    """Record `session` as logged out (idempotent); rows of sessions that have expired meanwhile go at the same
+    time, so the table holds at most a shift's logouts."""
+    now_s = int(now if now is not None else time.time())
+    with sessions() as db:
+        db.execute(delete(logout_table).where(logout_table.c.expires_s <= now_s))
+        try:
+            db.execute(insert(logout_table).values(nonce=session.nonce, expires_s=session.expires))
+            db.commit()
+        except IntegrityError:  # logged out twice (two tabs): it is ended already
+            db.rollback()
+
+
+def ended(sessions: Any, session: ConsoleSession) -> bool:
+    """Whether `session` was logged out (by any process)."""
+    with sessions() as db:
+        found = db.execute(select(logout_table.c.nonce).where(logout_table.c.nonce == session.nonce)).first()
+    return found is not None

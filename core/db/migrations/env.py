@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 import core.audit.models  # noqa: F401  (audit tables)
 import core.bus.models  # noqa: F401  (applications, outbox, inbox)
 import core.callbacks.models  # noqa: F401  (callback subscriptions, events, batches)
+import core.console.models  # noqa: F401  (console sessions ended by logging out)
 import core.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import core.security.models  # noqa: F401  (rate buckets, process census)
 from core.db.engine import make_engine

@@ -194,3 +194,40 @@ def test_the_page_shows_the_latest_checkpoint(make_api, operator_key, add_client
     size = re.search(r'id="checkpoint-size">(\d+)<', page)
     assert size and int(size.group(1)) >= 1
     assert note.text.splitlines()[0] in page and note.text.splitlines()[1] in page  # origin and size lines
+
+
+def test_logging_out_ends_the_session_for_a_copied_cookie_too(make_api, operator_key, sessions) -> None:  # type: ignore
+    """A copy of the cookie (another tab, a stolen one) is refused once its session logged out — by every API
+    process, since the end is in the database — and the logout is audited."""
+    api, other = make_api(), make_api()
+    assert login(api, operator_key).status_code == 303
+    cookie = api.cookies.get(console_session.COOKIE)
+    other.cookies.set(console_session.COOKIE, cookie, path="/console")
+    assert 'id="agencies"' in other.get("/console").text  # the copy works while the session lives
+    token = csrf_of(api.get("/console").text)
+    assert api.post("/console/logout", data={"csrf": token}, follow_redirects=False).status_code == 303
+    third = make_api()  # a third process, the same copy
+    third.cookies.set(console_session.COOKIE, cookie, path="/console")
+    page = third.get("/console")
+    assert 'id="agencies"' not in page.text and "session has ended" in page.text
+    assert 'id="agencies"' not in other.get("/console").text
+    assert [client for client, _ in audit_of(api, "admin.console_logout")] == ["operator"]
+    # a new login is a new session
+    assert login(api, operator_key).status_code == 303 and 'id="agencies"' in api.get("/console").text
+
+
+def test_ended_sessions_are_kept_only_until_they_would_expire(sessions) -> None:  # type: ignore
+    from sqlalchemy import func, select as sql_select
+
+    from core.console.models import logout_table
+
+    old = console_session.ConsoleSession("0" * 64, "old-nonce", expires=1_000)
+    live = console_session.ConsoleSession("0" * 64, "live-nonce", expires=10_000)
+    console_session.end(sessions, old, now=500)
+    console_session.end(sessions, live, now=600)
+    console_session.end(sessions, live, now=600)  # twice (two tabs): no error
+    assert console_session.ended(sessions, old) and console_session.ended(sessions, live)
+    console_session.end(sessions, console_session.ConsoleSession("0" * 64, "later", expires=20_000), now=5_000)
+    assert not console_session.ended(sessions, old) and console_session.ended(sessions, live)
+    with sessions() as db:
+        assert db.execute(sql_select(func.count()).select_from(logout_table)).scalar() == 2
