@@ -1,13 +1,17 @@
-"""connectors/rest.py: relative paths resolved once per client, to the URL httpx itself would have built."""
+"""connectors/rest.py: relative paths resolved once per client, to the URL httpx itself would have built; the
+pool's one-pass bookkeeping, deciding as httpcore's own."""
 
 from __future__ import annotations
 
 import asyncio
+import random
+from types import SimpleNamespace
 
+import httpcore
 import httpx
 import respx
 
-from connectors.rest import _RESOLVED_MAX, make_client, resolve, send
+from connectors.rest import _RESOLVED_MAX, _Pool, make_client, resolve, send
 
 PATHS = ["/a/b", "a/b?x=1&y=%20z", "/p%2Fq", "/", "/ruang spasi", "/é"]
 
@@ -47,3 +51,70 @@ def test_send_reaches_the_same_url_with_params() -> None:
 
     assert asyncio.run(main()).json() == {"ok": True}
     assert route.call_count == 2
+
+
+class FakeConnection:
+    """The parts of an httpcore connection the pool's bookkeeping asks about."""
+
+    def __init__(self, ident: int, rng: random.Random, origin: str):
+        self.ident, self.origin = ident, origin
+        self.closed, self.expired, self.idle = (rng.random() < 0.15, rng.random() < 0.15, rng.random() < 0.5)
+        self.available = self.idle and rng.random() < 0.8
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    def has_expired(self) -> bool:
+        return self.expired
+
+    def is_idle(self) -> bool:
+        return self.idle
+
+    def is_available(self) -> bool:
+        return self.available
+
+    def can_handle_request(self, origin: str) -> bool:
+        return origin == self.origin
+
+
+class FakeRequest:
+    def __init__(self, queued: bool, origin: str):
+        self.request = SimpleNamespace(url=SimpleNamespace(origin=origin))
+        self.queued, self.assigned = queued, None
+
+    def is_queued(self) -> bool:
+        return self.queued
+
+    def assign_to_connection(self, connection: FakeConnection) -> None:
+        self.assigned = connection.ident
+
+
+def pool_state(seed: int) -> SimpleNamespace:
+    """A random pool: connections in every state, to two origins, queued and running requests, limits."""
+    rng = random.Random(seed)
+    origins = ["http://a", "http://b"]
+    created = iter(range(1000, 2000))
+    state = SimpleNamespace(
+        _connections=[FakeConnection(i, rng, rng.choice(origins)) for i in range(rng.randint(0, 12))],
+        _requests=[FakeRequest(rng.random() < 0.6, rng.choice(origins)) for _ in range(rng.randint(0, 6))],
+        _max_keepalive_connections=rng.randint(0, 10), _max_connections=rng.randint(1, 12))
+    state.create_connection = lambda origin: FakeConnection(next(created), random.Random(0), origin)
+    return state
+
+
+def test_pool_bookkeeping_decides_as_httpcore() -> None:
+    """`_Pool` keeps the count as it goes instead of re-counting per connection; on 3,000 random pools it
+    drops, closes, creates and assigns exactly what httpcore's own method does."""
+    for seed in range(3000):
+        ours, theirs = pool_state(seed), pool_state(seed)
+        closing_ours = _Pool._assign_requests_to_connections(ours)  # type: ignore[arg-type]
+        closing_theirs = httpcore.AsyncConnectionPool._assign_requests_to_connections(theirs)  # type: ignore
+        assert [c.ident for c in ours._connections] == [c.ident for c in theirs._connections], seed
+        assert [c.ident for c in closing_ours] == [c.ident for c in closing_theirs], seed
+        assert [r.assigned for r in ours._requests] == [r.assigned for r in theirs._requests], seed
+
+
+def test_connectors_get_the_one_pass_pool() -> None:
+    client = make_client("http://agency.test")
+    assert type(client._transport._pool) is _Pool  # type: ignore[attr-defined]
+    asyncio.run(client.aclose())
