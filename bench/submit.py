@@ -279,7 +279,7 @@ def main() -> None:
         bodies = requests_for(args.count)
         roles = {"api": apis, "simulators": [sims]}
         cpu_before.update({p.pid: cpu_seconds(p.pid) for p in apis + [sims]})
-        services_before = {pid: cpu_seconds(pid) for pids in service_pids().values() for pid in pids}
+        services_before = services_snapshot()
         machine_before = machine_busy()
         started = time.perf_counter()
         ids, errors, post_s = asyncio.run(post_all(api_ports, key, bodies, args.connections))
@@ -359,7 +359,7 @@ def floor(url: str, bodies: list[dict[str, Any]], sim_ports: list[int], sims_pid
         if worker.stdout.readline().strip() != b"ready":
             print(f"floor run failed: its worker did not start; see {LOGS}")
             return
-        services_before = {pid: cpu_seconds(pid) for pids in service_pids().values() for pid in pids}
+        services_before = services_snapshot()
         before = {pid: cpu_seconds(pid) for pid in (api.pid, worker.pid, sims_pid)}
         machine_before = machine_busy()
         started = time.perf_counter()
@@ -386,13 +386,8 @@ def floor(url: str, bodies: list[dict[str, Any]], sim_ports: list[int], sims_pid
               + f"; the machine was {100 * busy / total:.0f} % busy")
         print(f"end to end / floor: {100 * e2e / rate:5.1f} %")
     finally:
-        for process in (worker, api):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        stop([process for process in (worker, api) if process is not None], timeout_s=10)
+        delete_queue(spec["queue"])  # also when the run failed half-way (its schema goes with the main run's)
 
 
 def wait_for_queues(topology: Topology, timeout_s: float = 60) -> None:
@@ -420,6 +415,11 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return float("nan")
+
+
+def services_snapshot() -> dict[int, float]:
+    """CPU seconds so far of each local PostgreSQL and RabbitMQ process, for `services_cost`."""
+    return {pid: cpu_seconds(pid) for pids in service_pids().values() for pid in pids}
 
 
 def services_cost(before: dict[int, float]) -> dict[str, float]:
@@ -505,18 +505,31 @@ def bring_up(url: str, processes: list[subprocess.Popen[bytes]]
 
 def tear_down(processes: list[subprocess.Popen[bytes]], admin: Any, schema: str, topology: Topology) -> None:
     """Stop the processes (SIGTERM, then kill), drop the run's schema, delete its exchanges and queues."""
+    stop(processes)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+    drop_topology(topology)
+
+
+def stop(processes: list[subprocess.Popen[bytes]], timeout_s: float = 15) -> None:
+    """SIGTERM every process still running, then kill those that have not exited within `timeout_s`."""
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
     for process in processes:
         try:
-            process.wait(15)
+            process.wait(timeout_s)
         except subprocess.TimeoutExpired:
             process.kill()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-    drop_topology(topology)
+
+
+def delete_queue(name: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        connection.channel().queue_delete(name)
+    finally:
+        connection.close()
 
 
 def drop_topology(topology: Topology) -> None:

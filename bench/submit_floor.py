@@ -13,7 +13,7 @@ Why: whatever rate this reaches on a machine bounds what Gerbang can reach there
 and more for each application — so a target the machine cannot meet is told apart from one the code misses.
 Started by bench/submit.py after its main run, on the same simulators: `python bench/submit_floor.py api|worker
 SPEC.json`, the spec holding `amqp_url`, `database_url`, `queue`, `agencies` ({name: connector settings}),
-`port`, `count`, `concurrency`, `prefetch`.
+`port`, `count`, `concurrency`, `prefetch`. bench/submit.py deletes the queue afterwards.
 """
 
 from __future__ import annotations
@@ -173,8 +173,7 @@ async def worker(spec: dict[str, Any]) -> dict[str, Any]:
     await _call(channel.basic_consume, spec["queue"], on_message)
     print("ready", flush=True)
     await finished.wait()
-    await _call(channel.queue_delete, spec["queue"])
-    connection.close()
+    connection.close()  # the queue is bench/submit.py's to delete, whether or not the run got this far
     for connector in connectors.values():
         await connector.aclose()
     return {"done": done, "errors": errors}
