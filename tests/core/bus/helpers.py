@@ -27,14 +27,16 @@ def submit(api: Any, headers: dict[str, str], request: dict[str, Any], key: str 
 
 
 def wait_until(check: Callable[[], Any], timeout_s: float = 20.0, interval_s: float = 0.05,
-               what: str = "condition") -> Any:
+               what: str | Callable[[], str] = "condition") -> Any:
+    """`check()` until it is truthy; else an AssertionError naming `what` (a callable: described when it fails,
+    so the message can carry the state at that moment)."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what() if callable(what) else what}")
         time.sleep(interval_s)
 
 

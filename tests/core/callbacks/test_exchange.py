@@ -125,15 +125,19 @@ def test_events_reach_the_receiver_through_the_exchange(make_bus_api, start_work
         assert worker.worker.fan_out is not None and worker.worker.fan_out.fanned >= 10
         assert worker.worker.relay is not None and worker.worker.relay.events_published >= 10
         # an event published again (a relay that crashed before marking it) and a malformed message
-        fanned, posts = worker.worker.fan_out.fanned, len(state.seen)
+        fan_out = worker.worker.fan_out
+        fanned, posts = fan_out.fanned, len(state.seen)
         connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL or ""))
         channel = connection.channel()
+        channel.confirm_delivery()   # each publish returns once the broker has it on the callbacks queue
         for key, body in tapped[:3]:
-            channel.basic_publish(topology.events_exchange, key, json.dumps(body).encode())
-        channel.basic_publish(topology.events_exchange, "oss.application.submitted", b"\x00 not an event")
+            channel.basic_publish(topology.events_exchange, key, json.dumps(body).encode(), mandatory=True)
+        channel.basic_publish(topology.events_exchange, "oss.application.submitted", b"\x00 not an event",
+                              mandatory=True)
         connection.close()
-        wait_until(lambda: worker.worker.fan_out.fanned >= fanned + 3 and worker.worker.fan_out.dead == 1, 20,
-                   0.05, "the repeats consumed")
+        wait_until(lambda: fan_out.fanned >= fanned + 3 and fan_out.dead == 1, 30, 0.05,
+                   lambda: f"the repeats consumed: fanned {fan_out.fanned} (was {fanned}), dead {fan_out.dead}, "
+                           f"consumer reconnects {fan_out.consumer.reconnects}")
         time.sleep(0.5)   # a deliverer that had new items would have sent them by now
         assert len(state.seen) == posts
 
