@@ -1,5 +1,5 @@
 """connectors/rest.py: relative paths resolved once per client, to the URL httpx itself would have built; the
-pool's one-pass bookkeeping, deciding as httpcore's own."""
+pool's one-pass bookkeeping, deciding as httpcore's own, and its expiry check of the connection it picks."""
 
 from __future__ import annotations
 
@@ -112,6 +112,83 @@ def test_pool_bookkeeping_decides_as_httpcore() -> None:
         assert [c.ident for c in ours._connections] == [c.ident for c in theirs._connections], seed
         assert [c.ident for c in closing_ours] == [c.ident for c in closing_theirs], seed
         assert [r.assigned for r in ours._requests] == [r.assigned for r in theirs._requests], seed
+
+
+def realistic_pool(seed: int) -> SimpleNamespace:
+    """A random pool as HTTP/1.1 has them: an idle connection is available, only an idle one can have expired."""
+    state = pool_state(seed)
+    for connection in state._connections:
+        connection.available = connection.idle
+        connection.expired = connection.expired and connection.idle
+    return state
+
+
+def test_between_sweeps_a_request_never_gets_an_expired_connection() -> None:
+    """Between sweeps `_Pool` asks only the connections it picks whether they expired: on 3,000 random pools it
+    serves every request httpcore serves (an unpicked expired connection is idle, so it makes room when room is
+    needed), never on an expired or closed connection, and closes each expired one it picked."""
+    for seed in range(3000):
+        ours, theirs = realistic_pool(seed), realistic_pool(seed)
+        ours._sweep_at = float("inf")
+        before = {c.ident: c for c in ours._connections}
+        closing = _Pool._assign_requests_to_connections(ours)  # type: ignore[arg-type]
+        httpcore.AsyncConnectionPool._assign_requests_to_connections(theirs)  # type: ignore[arg-type]
+        served = [r.assigned is not None for r in ours._requests]
+        assert all(mine or not other.assigned for mine, other in zip(served, theirs._requests)), seed
+        used = {r.assigned for r in ours._requests if r.assigned is not None}
+        assert not [i for i in used if i in before and (before[i].expired or before[i].closed)], seed
+        assert {c.ident for c in ours._connections}.isdisjoint(c.ident for c in closing), seed
+        assert all(not c.closed for c in ours._connections), seed
+
+
+def test_a_sweep_is_at_most_a_second_apart() -> None:
+    """The first pass sweeps (as httpcore would); the next within SWEEP_S does not ask the connections nobody
+    picks; after SWEEP_S one sweeps again."""
+    asked: list[int] = []
+    state = realistic_pool(7)
+    for connection in state._connections:
+        connection.has_expired = lambda c=connection: asked.append(c.ident) or c.expired  # type: ignore
+    state._requests = []
+    _Pool._assign_requests_to_connections(state)  # type: ignore[arg-type]
+    first = len(asked)
+    assert first == len([c for c in realistic_pool(7)._connections if not c.closed]) > 0
+    _Pool._assign_requests_to_connections(state)  # type: ignore[arg-type]
+    assert len(asked) == first
+    state._sweep_at -= _Pool.SWEEP_S
+    _Pool._assign_requests_to_connections(state)  # type: ignore[arg-type]
+    assert len(asked) > first
+
+
+def test_a_connection_the_server_closed_is_not_reused_between_sweeps() -> None:
+    """A loopback server that closes each connection after its answer (while saying keep-alive): the next call,
+    well within SWEEP_S, finds the pooled connection closed when it picks it and opens another, instead of
+    failing with "server disconnected"."""
+    accepted = 0
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    async def main() -> list[int]:
+        server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = make_client(f"http://127.0.0.1:{port}")
+        try:
+            statuses = []
+            for _ in range(3):
+                statuses.append((await client.get("/")).status_code)
+                await asyncio.sleep(0.05)   # the server's FIN arrives; no sweep is due yet
+            return statuses
+        finally:
+            await client.aclose()
+            server.close()
+
+    assert asyncio.run(main()) == [200, 200, 200]
+    assert accepted == 3
 
 
 def test_connectors_get_the_one_pass_pool() -> None:
