@@ -10,7 +10,10 @@ from typing import Any
 
 from sqlmodel import select
 
+from connectors.base import utcnow
+
 from core.callbacks import service
+from core.callbacks.events import emit
 from core.callbacks.models import Batch, Subscription
 from core.callbacks.secrets import callback_key
 from core.security.secrets import load_secrets
@@ -182,3 +185,22 @@ def test_two_deliverers_share_without_repeats_or_reordering(sessions) -> None:  
     ids = [e["id"] for body, _ in state.seen for e in json.loads(body)["events"]]
     assert len(ids) == len(set(ids)) == 60
     assert delivered_events(state.seen) == [n for _ in range(6) for n in range(10)]
+
+
+def test_batches_are_cut_from_events_interleaved_with_others(sessions) -> None:  # type: ignore[no-untyped-def]
+    """A subscription's items are a sparse run of event ids (other agencies' and other types' events between):
+    each batch is cut as a range of its open items, and holds exactly the next five, in order."""
+    with sessions() as session:
+        for n in range(60):
+            agency = "oss" if n % 3 else "samsat"
+            event_type = "application.submitted" if n % 2 else "application.accepted"
+            emit(session, event_type, agency=agency, application_id=f"app-{n}", at=utcnow(), data={"n": n})
+        session.commit()
+    wanted = [n for n in range(60) if n % 3 and n % 2]
+    with receiver() as (state, server):
+        subscribe(sessions, f"{server.url}/hook", batch_max=5, window_s=0.05)
+        with deliverer(sessions):
+            wait_until(lambda: len(delivered_events(state.seen)) >= len(wanted), 10, what="every oss event")
+            time.sleep(0.3)
+    assert delivered_events(state.seen) == wanted
+    assert [len(json.loads(body)["events"]) for body, _ in state.seen] == [5, 5, 5, 5]
