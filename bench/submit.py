@@ -466,13 +466,16 @@ def status_counts(engine: Any) -> dict[str, int]:
 
 
 def wait_submitted(engine: Any, expected: int, started: float, timeout_s: float) -> float:
-    """Seconds from `started` until `expected` applications are final (polled every 50 ms)."""
+    """Seconds from `started` until `expected` applications are final: polled every 0.5 s until 90 % are, then
+    every 20 ms. Each poll scans the table (~2.5 ms of PostgreSQL at 5,000 rows); polling every 50 ms throughout
+    had put ~0.12 ms of the bench's own PostgreSQL CPU on every application."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         counts = status_counts(engine)
-        if sum(counts.get(s, 0) for s in ("submitted", "rejected", "failed")) >= expected:
+        final = sum(counts.get(s, 0) for s in ("submitted", "rejected", "failed"))
+        if final >= expected:
             return time.perf_counter() - started
-        time.sleep(0.05)
+        time.sleep(0.5 if final < 0.9 * expected else 0.02)
     raise RuntimeError(f"not all applications final after {timeout_s}s: {status_counts(engine)}")
 
 
