@@ -44,6 +44,7 @@ from core.audit.merkle import (
     verify_consistency,
 )
 from core.audit.models import checkpoint_table, pending_table, state_table
+from core.db.bulk import bulk_insert
 from identity.cache import subject_hash
 
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -154,7 +155,6 @@ def _row(action: str, client: str | None, subject: str | None, agency: str | Non
 
 
 PENDING_COLUMNS = ("time_us", "action", "client", "subject", "agency", "detail")
-_COPY_FROM = 16  # rows from which COPY beats a pipelined executemany on PostgreSQL
 
 
 def _insert_pending(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -459,34 +459,7 @@ _PG_TYPES = {  # the PostgreSQL types of the columns `_bulk_insert` writes (migr
 
 def _bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]],
                  count: int | None = None) -> None:
-    """Many rows (a sequence, or an iterator of `count`) at driver speed inside `conn`'s transaction: COPY on
-    PostgreSQL (a plain INSERT for a few rows, where COPY's extra round trip costs more), executemany on SQLite
-    (SQLAlchemy's per-row parameter processing would cost more than hashing them)."""
-    count = len(rows) if count is None else count  # type: ignore[arg-type]
-    if not count:
-        return
-    raw = conn.connection.driver_connection
-    names = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            if count < _COPY_FROM:
-                sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
-                if count == 1:  # record(): one plain statement, no pipeline (rows may be a generator: run it out)
-                    (row,) = list(rows)
-                    cur.execute(sql, row)
-                else:
-                    cur.executemany(sql, rows)
-                return
-            with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(list(_PG_TYPES[table]))  # binary: half the server's parsing, no bytea hex
-                for row in rows:
-                    copy.write_row(row)
-        return
-    cur = raw.cursor()  # type: ignore[union-attr]
-    try:
-        cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
-    finally:
-        cur.close()
+    bulk_insert(conn, table, columns, rows, _PG_TYPES[table], count)
 
 
 def _delete_pending(conn: Connection, ids: list[int]) -> None:

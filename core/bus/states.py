@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlmodel import Session
 
 from core.audit.log import record, record_many
 from core.bus.models import Application, Status, Transition
+from core.db.bulk import bulk_insert
 from core.callbacks.events import emit_for_status, emit_many, status_event
 from core.settings import Settings
 
@@ -103,6 +104,18 @@ class Step:
 
 
 _TRANSITIONS = insert(Transition.__table__)  # type: ignore[attr-defined]
+_TRANSITION_COLUMNS = ("application_id", "status", "at", "attempt", "detail")
+_TRANSITION_TYPES = ("text", "text", "timestamptz", "int4", "text")
+
+
+def insert_transitions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """History rows in one go: COPY / a prepared INSERT on PostgreSQL (core/db/bulk.py), SQLAlchemy's
+    executemany on SQLite (which formats the timestamps as it reads them back)."""
+    if conn.dialect.name != "postgresql":
+        conn.execute(_TRANSITIONS, rows)
+        return
+    bulk_insert(conn, "application_transition", _TRANSITION_COLUMNS,
+                [tuple(row[column] for column in _TRANSITION_COLUMNS) for row in rows], _TRANSITION_TYPES)
 
 
 class Moves:
@@ -133,7 +146,7 @@ class Moves:
 
     def write(self, session: Session) -> None:
         if self.transitions:
-            session.connection().execute(_TRANSITIONS, self.transitions)
+            insert_transitions(session.connection(), self.transitions)
         record_many(session, self.audits)
         emit_many(session, self.events)
         self.transitions, self.audits, self.events = [], [], []

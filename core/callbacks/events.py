@@ -20,11 +20,14 @@ from sqlmodel import Session
 
 from connectors.base import utcnow
 from core.callbacks.models import Event, Item, Subscription
+from core.db.bulk import bulk_insert
 
 EMITTED = {"accepted": "application.accepted", "submitted": "application.submitted",
            "rejected": "application.rejected", "failed": "application.failed"}
 FANOUT_LOCK = 0x6765_7262_6362  # "gerbcb": the advisory lock id of the fan-out
 _INSERT = insert(Event.__table__)  # type: ignore[attr-defined]
+_COLUMNS = ("event_id", "type", "agency", "application_id", "occurred_at", "data", "fanned_at")
+_PG_TYPES = ("text", "text", "text", "text", "timestamptz", "text", "timestamptz")
 
 
 def event_row(event_type: str, *, agency: str, application_id: str, at: dt.datetime,
@@ -44,8 +47,14 @@ def emit(session: Session, event_type: str, *, agency: str, application_id: str,
 def emit_many(session: Session, rows: list[dict[str, Any]]) -> None:
     """Add event rows from `event_row()` in one statement (executemany), in the caller's transaction; in list
     order, so ids (the events' order) follow it."""
-    if rows:
-        session.connection().execute(_INSERT, rows)
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        conn.execute(_INSERT, rows)  # SQLAlchemy formats the timestamps as it reads them back
+        return
+    bulk_insert(conn, "callback_event", _COLUMNS, [tuple(row[column] for column in _COLUMNS) for row in rows],
+                _PG_TYPES)
 
 
 def status_event(app: Any, status: str, at: dt.datetime, extra: Mapping[str, Any] | None = None
