@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -183,6 +184,17 @@ def _intake(state: Any) -> Intake:
     return intake
 
 
+APPLICATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
+def application_id_or_404(application_id: str) -> str:
+    """The id as given if it can be an application's (a lowercase UUID, as Gerbang makes them), else 404 without
+    a database lookup: an id with anything after the 36 characters names no application."""
+    if not APPLICATION_ID.match(application_id):
+        raise Problem(404, "application_not_found", "No such application")
+    return application_id
+
+
 def _visible(app: Application | None, principal: Principal) -> Application:
     if app is None or (app.client_id != principal.client_id and not allowed(principal.scopes, "admin")):
         raise Problem(404, "application_not_found", "No such application")
@@ -193,10 +205,11 @@ def _visible(app: Application | None, principal: Principal) -> Application:
 async def get_application(application_id: str, request: Request,
                           principal: Annotated[Principal, Depends(require("application:read"))]) -> ApplicationView:
     """Status, agency reference, attempts and the history of transitions with their times."""
+    application_id = application_id_or_404(application_id)
 
     def load() -> ApplicationView:
         with request.app.state.sessions() as session:
-            app = _visible(session.get(Application, application_id[:36]), principal)
+            app = _visible(session.get(Application, application_id), principal)
             return _view(session, app, request)
 
     return await run_in_threadpool(load)
@@ -210,7 +223,9 @@ def _cursor(app: Application) -> str:
 def _after(cursor: str) -> tuple[dt.datetime, str]:
     try:
         created, app_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return dt.datetime.fromisoformat(created), str(app_id)
+        if not isinstance(app_id, str) or not APPLICATION_ID.match(app_id):
+            raise ValueError("not an application id")
+        return dt.datetime.fromisoformat(created), app_id
     except (ValueError, TypeError):
         raise Problem(400, "cursor_invalid", "The cursor is not valid") from None
 
@@ -278,7 +293,8 @@ async def replay_application(application_id: str, request: Request,
     def run() -> ApplicationView:
         with state.sessions() as session:
             try:
-                app = replay(session, application_id[:36], state.policy, operator=principal.name)
+                app = replay(session, application_id_or_404(application_id), state.policy,
+                             operator=principal.name)
             except LookupError:
                 raise Problem(404, "application_not_found", "No such application") from None
             except NotReplayable as exc:

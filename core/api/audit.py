@@ -103,17 +103,27 @@ def _b64(b: bytes) -> str:
 
 
 def _us(value: dt.datetime | None) -> int | None:
+    """Microseconds since the epoch; a time whose UTC value falls outside years 1-9999 is refused (400)."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
+    try:
+        value = value.astimezone(dt.UTC)
+    except OverflowError:
+        raise Problem(400, "time_invalid", "A time outside the years 1 to 9999",
+                      "since and until must fall between 0001-01-01 and 9999-12-31 UTC.") from None
     return int(value.timestamp() * 1_000_000)
+
+
+CURSOR_MAX = 2**63 - 1  # cursors are entry ids (64-bit)
 
 
 def _cursor(cursor: str | None) -> int:
     if cursor is None:
         return -1
-    if not cursor.isdigit() or len(cursor) > 20:
+    # isdigit() is also true of '²' or '٣': only ASCII digits, and only what a 64-bit id can be
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19 or int(cursor) > CURSOR_MAX:
         raise Problem(400, "cursor_invalid", "The cursor is not one this API returned")
     return int(cursor)
 

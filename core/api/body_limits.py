@@ -1,10 +1,16 @@
-"""Request body caps, as pure ASGI middleware: a body larger than the limit is refused with 413
-`payload_too_large` before it is read past the limit, and a JSON body nested deeper than the limit with 400
-`json_too_deep` before any parser recurses into it.
+"""Request body caps and text checks, as pure ASGI middleware: a body larger than the limit is refused with 413
+`payload_too_large` before it is read past the limit; a body nested deeper than the limit with 400
+`json_too_deep` before any parser recurses into it (whatever its content type: an agency's push may come as
+text/plain and still be parsed as JSON); and characters that are not text — control characters other than tab,
+line feed and carriage return, unpaired surrogates, U+FFFE / U+FFFF — in a JSON body, a form body, the path or
+the query string with 400 `text_invalid`.
 
 Why here and not in the endpoints: the JSON parser and pydantic would already have built the whole object (or
-hit Python's recursion limit and answered 500) by the time an endpoint could look. Bodyless requests — the hot
-path of citizen lookups — pass straight through without a single extra await.
+hit Python's recursion limit and answered 500) by the time an endpoint could look; and characters that are not
+text fail far from where they came in — a NUL in PostgreSQL's text columns, an unpaired surrogate in UTF-8
+encoding or hashing, a control character in a SOAP agency's XML (where it looked like the agency's fault and
+opened its circuit breaker) — unless refused at the door, once, for every route. Bodyless requests — the hot
+path of citizen lookups — pass with two cheap checks of the URL and without a single extra await.
 """
 
 from __future__ import annotations
@@ -23,6 +29,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
+NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# what may stand for such a character in a JSON body (escaped, or U+FFFE/U+FFFF as UTF-8); a match is confirmed
+# on the parsed strings, as an escaped backslash before "u0000" also matches here
+_JSON_SUSPECT = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
+                           rb"|\xef\xbf[\xbe\xbf]")
+_PERCENT_CONTROL = re.compile(rb"%(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])")
+_FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/")
 
 
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
@@ -41,6 +54,54 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
     return False
 
 
+def json_text_problem(body: bytes) -> str | None:
+    """The JSON pointer of the first string (or key) in `body` holding a character that is not text, or None.
+    A body that is not JSON is left to its parser to refuse."""
+    if not _JSON_SUSPECT.search(body):
+        return None
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return _first_not_text(document, "")
+
+
+def _first_not_text(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path or "/" if NOT_TEXT.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
+            if NOT_TEXT.search(key):
+                return where
+            found = _first_not_text(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_not_text(item, f"{path}/{index}")
+            if found is not None:
+                return found
+    return None
+
+
+def url_text_problem(scope: Scope) -> str | None:
+    """"path" or "query" if that part of the URL holds a character that is not text, else None."""
+    if NOT_TEXT.search(scope.get("path", "")):
+        return "path"
+    query = scope.get("query_string", b"")
+    if query and (b"%" in query and _PERCENT_CONTROL.search(query) or not query.isascii() and _raw_not_text(query)):
+        return "query"
+    return None
+
+
+def _raw_not_text(raw: bytes) -> bool:
+    try:
+        return bool(NOT_TEXT.search(raw.decode("utf-8")))
+    except UnicodeDecodeError:
+        return False  # not UTF-8: the router's own decoding answers for it
+
+
 class BodyLimits:
     """ASGI middleware enforcing `max_bytes` on every request body and `max_depth` on JSON bodies."""
 
@@ -50,6 +111,10 @@ class BodyLimits:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        where = url_text_problem(scope)
+        if where is not None:
+            await self._refuse_text(scope, send, f"the {where}")
             return
         headers = dict(scope.get("headers") or ())
         length = headers.get(b"content-length")
@@ -76,11 +141,20 @@ class BodyLimits:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        content_type = headers.get(b"content-type", b"").lower()
-        if b"json" in content_type and json_depth_exceeds(body, self.max_depth):
+        content_type = headers.get(b"content-type", b"").lower().lstrip()
+        if content_type.startswith(_FORM_TYPES):
+            if content_type.startswith(_FORM_TYPES[0]) and _PERCENT_CONTROL.search(body):
+                await self._refuse_text(scope, send, "the form")
+                return
+        elif json_depth_exceeds(body, self.max_depth):
             await self._refuse(scope, send, 400, "json_too_deep", "The JSON body is nested too deeply",
                                f"At most {self.max_depth} levels of arrays and objects.", max_depth=self.max_depth)
             return
+        else:
+            pointer = json_text_problem(body)
+            if pointer is not None:
+                await self._refuse_text(scope, send, f"the body at {pointer}", pointer=pointer)
+                return
         replayed = False
 
         async def replay() -> Message:
@@ -91,6 +165,12 @@ class BodyLimits:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    @classmethod
+    async def _refuse_text(cls, scope: Scope, send: Send, where: str, **extra: Any) -> None:
+        await cls._refuse(scope, send, 400, "text_invalid", "The request holds characters that are not text",
+                          f"In {where}: control characters other than tab, line feed and carriage return, "
+                          "unpaired surrogates and U+FFFE / U+FFFF are refused.", **extra)
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, status: int, code: str, title: str, detail: str,

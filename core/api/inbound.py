@@ -27,7 +27,7 @@ async def receive_license_status(request: Request) -> JSONResponse:
     """OSS pushes a licence status: `{"RECEIVELICENSESTATUS": {nib, id_izin, kd_status, keterangan}}`."""
     try:
         push = inbound.parse(json.loads(await request.body()))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: BodyLimits bounds depth already
         push = None
     token = request.headers.get(TOKEN_HEADER, "")
     if push is None:

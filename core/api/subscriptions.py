@@ -61,6 +61,10 @@ async def _run(request: Request, call: Callable[..., Any], *args: Any, **kwargs:
 async def create_subscription(body: NewSubscription, request: Request, principal: Admin) -> dict[str, Any]:
     """Returns the subscription with its `secret` (shown only here and on rotation)."""
     settings = request.app.state.settings
+    registry = getattr(request.app.state, "agencies", None)
+    if registry is not None and body.agency not in registry.plugins:
+        raise Problem(400, "agency_unknown", "No such agency on this bus", f"{body.agency!r} is not installed.",
+                      agencies=sorted(registry.plugins))
     try:
         check_url(body.url, tuple(h.lower() for h in settings.callback_allowed_hosts))
     except NotAllowed as exc:

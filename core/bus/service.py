@@ -16,18 +16,16 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
-from jsonschema import FormatChecker
-from jsonschema.validators import validator_for
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from connectors.base import utcnow
 from core.bus.models import Application, Outbox, Status
+from core.bus.payload_schema import validator_of
 from core.bus.states import Moves, Policy, move
 from core.security.secrets import BusSecrets
 from identity.cache import DataKeys, subject_hash
@@ -85,17 +83,9 @@ def open_result(keys: DataKeys, app: Application) -> dict[str, Any] | None:
     return unseal(keys, app.id, "result", app.result_key_id, app.result)
 
 
-@lru_cache(maxsize=256)
-def _validator(schema_json: str) -> Any:
-    schema = json.loads(schema_json)
-    cls = validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=FormatChecker())
-
-
 def schema_errors(schema: Mapping[str, Any], payload: Any) -> list[dict[str, str]]:
     """Every way `payload` breaks the service's JSON Schema (at most MAX_ERRORS), as {path, message, rule}."""
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    validator = validator_of(json.dumps(schema, sort_keys=True))
     errors = sorted(validator.iter_errors(payload), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     return [{"path": "/" + "/".join(str(p) for p in error.absolute_path), "message": error.message,
              "rule": str(error.validator)} for error in errors[:MAX_ERRORS]]

@@ -96,6 +96,8 @@ def create_client(session: Session, name: str, scopes: list[str], purposes: list
     name = name.strip()
     if not name or len(name) > 100 or not name.isprintable():
         raise ValueError("a client needs a printable name of at most 100 characters")
+    if "/" in name:
+        raise ValueError("a client name cannot hold '/': it is addressed as /v1/admin/clients/<name>")
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
     for scope in scopes:
