@@ -139,7 +139,10 @@ class DukcapilClient:
     async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
         """Ask Dukcapil whether `claims` (canonical names: full_name, birth_date, birth_place, sex, kk_number,
         address, father_name, mother_name) match its record; verdicts come back per canonical name."""
-        fields = claims_to_fields(claims)
+        try:
+            fields = claims_to_fields(claims)
+        except ValueError as exc:  # our caller's input, not Dukcapil's failure: no call, and not for its breaker
+            raise AgencyRejected(AGENCY, str(exc), code="claims_invalid") from None
         body: dict[str, Any] = {"USER_ID": self._user, "PASSWORD": self._password, "IP_USER": self._ip,
                                 "TRESHOLD": str(self.threshold), "NIK": nik, **fields}
         item = await self._call("CALL_VERIFY_BY_ELEMEN", body)

@@ -113,7 +113,11 @@ def _us(value: dt.datetime | None) -> int | None:
     except OverflowError:
         raise Problem(400, "time_invalid", "A time outside the years 1 to 9999",
                       "since and until must fall between 0001-01-01 and 9999-12-31 UTC.") from None
-    return int(value.timestamp() * 1_000_000)
+    # exact: through a float, 9999-12-31T23:59:59.999999Z rounded up into year 10000 (and .999900 became .999904)
+    return (value - EPOCH) // dt.timedelta(microseconds=1)
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 CURSOR_MAX = 2**63 - 1  # cursors are entry ids (64-bit)

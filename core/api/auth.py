@@ -76,6 +76,7 @@ class PrincipalCache:
 
 
 UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="gerbang"'}
+MAX_RETRY_AFTER_S = 86_400.0  # a Retry-After beyond a day says nothing more
 
 
 async def current_principal(request: Request) -> Principal:
@@ -106,7 +107,7 @@ async def current_principal(request: Request) -> Principal:
     if rates is not None:
         wait = await rates.take(f"client:{principal.client_id}", principal.limit(rates.default))
         if wait is not None:
-            retry = max(1, math.ceil(wait))
+            retry = max(1, math.ceil(min(wait, MAX_RETRY_AFTER_S)))  # a tiny configured rate must not overflow
             raise Problem(429, "rate_limited", "Too many requests for this client",
                           f"Try again in {retry} s.", headers={"Retry-After": str(retry)})
     return principal

@@ -35,7 +35,8 @@ NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _JSON_SUSPECT = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
                            rb"|\xef\xbf[\xbe\xbf]")
 _PERCENT_CONTROL = re.compile(rb"%(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])")
-_FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/")
+_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_URLENCODED = b"application/x-www-form-urlencoded"
 
 
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
@@ -103,7 +104,8 @@ def _raw_not_text(raw: bytes) -> bool:
 
 
 class BodyLimits:
-    """ASGI middleware enforcing `max_bytes` on every request body and `max_depth` on JSON bodies."""
+    """ASGI middleware enforcing `max_bytes` on every request body, `max_depth` on every body but a form, and text
+    (NOT_TEXT) in the URL and the bodies."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int):
         self.app, self.max_bytes, self.max_depth = app, max_bytes, max_depth
@@ -141,20 +143,25 @@ class BodyLimits:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        content_type = headers.get(b"content-type", b"").lower().lstrip()
-        if content_type.startswith(_FORM_TYPES):
-            if content_type.startswith(_FORM_TYPES[0]) and _PERCENT_CONTROL.search(body):
-                await self._refuse_text(scope, send, "the form")
-                return
-        elif json_depth_exceeds(body, self.max_depth):
+        # the first Content-Type, as Starlette reads it (dict() above keeps the last of repeated headers)
+        media = next((v for k, v in scope.get("headers") or () if k == b"content-type"), b"")
+        media = media.split(b";", 1)[0].strip().lower()
+        form = media == _URLENCODED or media.startswith(b"multipart/")
+        if not form and json_depth_exceeds(body, self.max_depth):
             await self._refuse(scope, send, 400, "json_too_deep", "The JSON body is nested too deeply",
                                f"At most {self.max_depth} levels of arrays and objects.", max_depth=self.max_depth)
             return
-        else:
-            pointer = json_text_problem(body)
-            if pointer is not None:
-                await self._refuse_text(scope, send, f"the body at {pointer}", pointer=pointer)
-                return
+        if not form and len(body) >= 2 and json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
+            await self._refuse_text(scope, send, "the body, which is not UTF-8 (RFC 8259: JSON is)")
+            return
+        pointer = json_text_problem(body)  # any body: a handler may parse a form-typed body as JSON too
+        if pointer is not None:
+            await self._refuse_text(scope, send, f"the body at {pointer}", pointer=pointer)
+            return
+        if (media == _URLENCODED and _PERCENT_CONTROL.search(body)
+                or media.startswith(b"multipart/") and _RAW_CONTROL.search(body)):
+            await self._refuse_text(scope, send, "the form")
+            return
         replayed = False
 
         async def replay() -> Message:

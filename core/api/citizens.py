@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from connectors.base import AgencyError
+from connectors.base import AgencyError, AgencyRejected
 from core.api import audit_trail
 from core.api.auth import current_principal, require
 from core.api.context import CONTEXT_PARAMETERS, counter_context
@@ -197,7 +197,7 @@ class Claims(BaseModel):
     birth_date: dt.date | None = None
     birth_place: str | None = Field(default=None, max_length=100)
     sex: Literal["L", "P"] | None = None
-    kk_number: str | None = Field(default=None, pattern=r"^\d{16}$")
+    kk_number: str | None = Field(default=None, pattern=r"^[0-9]{16}$")  # \d would take "١" or "１"
     address: str | None = Field(default=None, max_length=300)
     father_name: str | None = Field(default=None, max_length=200)
     mother_name: str | None = Field(default=None, max_length=200)
@@ -240,6 +240,9 @@ async def verify_citizen(
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
         raise Problem(503, "agency_unavailable", "Dukcapil did not answer in time", agency="dukcapil",
                       status_detail="timeout", headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)}) from None
+    except AgencyRejected as exc:
+        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="claims_invalid")
+        raise Problem(400, "claims_invalid", "Dukcapil cannot check these claims", exc.message) from None
     except AgencyError as exc:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
         retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S

@@ -228,7 +228,8 @@ def subject_of(nik: str, secrets: Any) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _second(s: int) -> str:
-    return dt.datetime.fromtimestamp(s, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    t = dt.datetime.fromtimestamp(s, tz=dt.UTC)  # not strftime("%Y"): glibc writes year 1 as "1", not "0001"
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
 
 
 def format_time(us: int) -> str:

@@ -21,7 +21,8 @@ from jsonschema.validators import validator_for
 
 @lru_cache(maxsize=512)
 def ecma_pattern(pattern: str) -> re.Pattern[str]:
-    """`pattern` compiled with ECMA-262's `$`: every unescaped `$` outside a character class becomes `\\Z`."""
+    """`pattern` compiled as ECMA-262 reads it: every unescaped `$` outside a character class becomes `\\Z`, and
+    `\\d` / `\\w` are ASCII (Python's would take "١" or "１" as a digit)."""
     out: list[str] = []
     escaped = in_class = False
     for char in pattern:
@@ -37,7 +38,7 @@ def ecma_pattern(pattern: str) -> re.Pattern[str]:
             out.append(r"\Z")
             continue
         out.append(char)
-    return re.compile("".join(out))
+    return re.compile("".join(out), re.ASCII)
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:

@@ -80,9 +80,14 @@ def check_agreement(reference: str | None, valid_from: dt.date | None, valid_to:
         raise ValueError("the agreement ends before it starts")
 
 
+MIN_RATE_PER_S = 0.001  # one request in about 17 minutes; slower is no service (and 1/5e-324 is infinite)
+
+
 def check_limit(rate_per_s: float | None, burst: int | None) -> None:
     if rate_per_s is not None and rate_per_s < 0:
         raise ValueError("a rate limit cannot be negative (0 means unlimited)")
+    if rate_per_s is not None and 0 < rate_per_s < MIN_RATE_PER_S:
+        raise ValueError(f"a rate limit is 0 (unlimited) or at least {MIN_RATE_PER_S} requests per second")
     if burst is not None and burst < 1:
         raise ValueError("a burst is at least 1")
 

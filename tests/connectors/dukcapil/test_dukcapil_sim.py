@@ -245,7 +245,7 @@ def test_verify_not_found_and_deceased(duk) -> None:
 
 
 def test_verify_rejects_unknown_claims_before_calling(duk) -> None:
-    with pytest.raises(ValueError, match="unknown claim"):
+    with pytest.raises(AgencyRejected, match="unknown claim"):
         duk.call("verify", duk.ordinary().nik, {"shoe_size": 42})
     assert duk.stats()["requests"] == 0
 
@@ -317,3 +317,15 @@ def test_missing_settings_are_a_clear_error() -> None:
     with pytest.raises(ValueError, match="timeout_s"):
         PLUGIN.create({"url": "http://x", "institution": "X", "user": "u", "password": "p", "ip": "1.2.3.4",
                        "timeout_s": "soon"})
+
+
+def test_claims_dukcapil_cannot_take_are_a_rejection_before_any_call(duk) -> None:  # type: ignore[no-untyped-def]
+    """A claim the client cannot put into Dukcapil's fields is the caller's error: AgencyRejected (not for the
+    breaker, which a ValueError had counted as Dukcapil failing), and nothing is sent."""
+    before = duk.stats()
+    person = duk.ordinary()
+    for claims in ({"kk_number": "١١١١١١١١١١١١١١١١"}, {"kk_number": "12"}, {"sex": "X"}):
+        with pytest.raises(AgencyRejected) as caught:
+            duk.call("verify", person.nik, claims)
+        assert caught.value.code == "claims_invalid" and not caught.value.transient
+    assert duk.stats() == before

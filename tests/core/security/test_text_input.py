@@ -187,3 +187,90 @@ def test_a_soap_payload_xml_cannot_carry_is_a_rejection_not_an_agency_failure(va
     assert caught.value.code == "payload_not_xml" and not caught.value.transient
     assert "satpas/nama/1" in str(caught.value)
     check_payload("korlantas", services, "renew", {"satpas": "baris\tdua\r\n"})  # tab, CR, LF are fine
+
+
+# --- ways around the text check, found on PostgreSQL (NUL reached its text columns: 500) ---------------------
+
+def test_json_that_is_not_utf8_is_refused(make_api, keys) -> None:  # type: ignore[no-untyped-def]
+    api = make_api()
+    for encoding in ("utf-16", "utf-32", "utf-16-le"):
+        body = json.dumps(oss(uraian="a\u0000b")).encode(encoding)
+        reply = api.post("/v1/applications", content=body,
+                         headers={**keys["counter"], "Idempotency-Key": f"e-{encoding}",
+                                  "Content-Type": "application/json"})
+        assert_text_invalid(reply)
+    bom = b"\xef\xbb\xbf" + json.dumps(oss(uraian="ok")).encode()  # UTF-8 with a BOM is UTF-8
+    reply = api.post("/v1/applications", content=bom,
+                     headers={**keys["counter"], "Idempotency-Key": "e-bom", "Content-Type": "application/json"})
+    assert reply.status_code != 400 or reply.json()["code"] != "text_invalid", reply.text
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded+json", "application/json; charset=utf-8",
+                                          "APPLICATION/JSON", "text/plain"])
+def test_the_check_does_not_depend_on_the_content_type(make_api, keys, content_type: str) -> None:  # type: ignore[no-untyped-def]
+    body = json.dumps(oss(uraian="PLACEHOLDER")).replace("PLACEHOLDER", "a\\u0000b").encode()
+    reply = make_api().post("/v1/applications", content=body,
+                            headers={**keys["counter"], "Idempotency-Key": "c-1", "Content-Type": content_type})
+    assert_text_invalid(reply, "/payload/uraian")
+
+
+def test_the_first_content_type_is_the_one_checked(make_api, keys) -> None:  # type: ignore[no-untyped-def]
+    body = json.dumps(oss(uraian="PLACEHOLDER")).replace("PLACEHOLDER", "a\\u0000b").encode()
+    headers = [*keys["counter"].items(), ("Idempotency-Key", "c-2"), ("Content-Type", "application/json"),
+               ("Content-Type", "application/x-www-form-urlencoded")]
+    assert_text_invalid(make_api().post("/v1/applications", content=body, headers=headers))
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+def test_a_push_under_a_form_content_type_is_still_checked(make_api, content_type: str) -> None:  # type: ignore[no-untyped-def]
+    body = b'{"RECEIVELICENSESTATUS":{"nib":"1","id_izin":"a","kd_status":"50","keterangan":"n\\u0000"}}'
+    reply = make_api().post("/v1/inbound/oss/receiveLicenseStatus", content=body,
+                            headers={"Token": "x", "Content-Type": content_type})
+    assert_text_invalid(reply, "/RECEIVELICENSESTATUS/keterangan")
+
+
+def test_a_multipart_body_with_a_raw_control_byte(make_api) -> None:  # type: ignore[no-untyped-def]
+    body = b'--x\r\nContent-Disposition: form-data; name="key"\r\n\r\ngbk_\x00abc\r\n--x--\r\n'
+    reply = make_api().post("/console/login", content=body,
+                            headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert_text_invalid(reply)
+
+
+def test_the_latest_time_in_year_9999_is_fine(make_api, keys) -> None:  # type: ignore[no-untyped-def]
+    for value in ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.99999+00:00"):
+        reply = make_api().get("/v1/audit/entries", params={"until": value}, headers=keys["operator"])
+        assert reply.status_code == 200, reply.text
+
+
+def test_a_rate_limit_below_the_minimum_is_refused(make_api, keys) -> None:  # type: ignore[no-untyped-def]
+    api = make_api()
+    for per_s in (5e-324, 1e-309, 0.0005):
+        reply = api.post("/v1/admin/clients", headers=keys["operator"],
+                         json={"name": f"slow-{per_s}", "scopes": ["application:read"], "purposes": [],
+                               "rate_limit": {"per_s": per_s, "burst": 1}})
+        assert 400 <= reply.status_code < 500, reply.text
+    fine = api.post("/v1/admin/clients", headers=keys["operator"],
+                    json={"name": "slow-ok", "scopes": ["application:read"], "purposes": [],
+                          "rate_limit": {"per_s": 0.001, "burst": 1}})
+    assert fine.status_code == 201, fine.text
+
+
+def test_a_tiny_default_rate_answers_429_with_a_bounded_retry_after(make_api, keys) -> None:  # type: ignore[no-untyped-def]
+    api = make_api(rate_limit_per_s=1e-320, rate_limit_burst=1)
+    first = api.get("/v1/applications", headers=keys["counter"])
+    second = api.get("/v1/applications", headers=keys["counter"])
+    assert first.status_code == 200, first.text
+    assert second.status_code == 429 and second.headers["Retry-After"] == "86400", second.text
+
+
+def test_a_kk_number_in_other_digits_is_refused_and_dukcapil_stays_available(make_api, add_client) -> None:  # type: ignore[no-untyped-def]
+    key = add_client("verifier", ["citizen:read:*", "citizen:verify"], ["identity_check"])
+    api = make_api(breaker_threshold=2)
+    headers = {"Authorization": f"Bearer {key}"}
+    for digits in ("١" * 16, "１" * 16, "１" * 16):
+        reply = api.post(f"/v1/citizens/{PERSON.nik}/verify", params={"purpose": "identity_check"},
+                         headers=headers, json={"kk_number": digits})
+        assert reply.status_code == 422, reply.text
+    ok = api.post(f"/v1/citizens/{PERSON.nik}/verify", params={"purpose": "identity_check"}, headers=headers,
+                  json={"full_name": PERSON.name})
+    assert ok.status_code == 200, ok.text
