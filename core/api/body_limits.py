@@ -20,6 +20,8 @@ import re
 from typing import Any, Awaitable, Callable
 
 from core.api.problems import PROBLEM_TYPE, problem_body
+from core.api.text_checks import (FORM_CONTROL, MULTIPART_CONTROL, URLENCODED, json_text_problem,
+                                  url_text_problem)
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -29,16 +31,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
-NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# what may stand for such a character in a JSON body (escaped, or U+FFFE/U+FFFF as UTF-8); a match is confirmed
-# on the parsed strings, as an escaped backslash before "u0000" also matches here
-_JSON_SUSPECT = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
-                           rb"|\xef\xbf[\xbe\xbf]")
-_PERCENT_CONTROL = re.compile(rb"%(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])")
-_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_URLENCODED = b"application/x-www-form-urlencoded"
-
-
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
     """True if arrays/objects in `body` nest deeper than `limit` (strings ignored). Linear, no recursion; a body
     with no more than `limit` brackets in all cannot exceed it and is not scanned."""
@@ -53,54 +45,6 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
         else:
             depth -= 1
     return False
-
-
-def json_text_problem(body: bytes) -> str | None:
-    """The JSON pointer of the first string (or key) in `body` holding a character that is not text, or None.
-    A body that is not JSON is left to its parser to refuse."""
-    if not _JSON_SUSPECT.search(body):
-        return None
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    return _first_not_text(document, "")
-
-
-def _first_not_text(value: Any, path: str) -> str | None:
-    if isinstance(value, str):
-        return path or "/" if NOT_TEXT.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
-            if NOT_TEXT.search(key):
-                return where
-            found = _first_not_text(item, where)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _first_not_text(item, f"{path}/{index}")
-            if found is not None:
-                return found
-    return None
-
-
-def url_text_problem(scope: Scope) -> str | None:
-    """"path" or "query" if that part of the URL holds a character that is not text, else None."""
-    if NOT_TEXT.search(scope.get("path", "")):
-        return "path"
-    query = scope.get("query_string", b"")
-    if query and (b"%" in query and _PERCENT_CONTROL.search(query) or not query.isascii() and _raw_not_text(query)):
-        return "query"
-    return None
-
-
-def _raw_not_text(raw: bytes) -> bool:
-    try:
-        return bool(NOT_TEXT.search(raw.decode("utf-8")))
-    except UnicodeDecodeError:
-        return False  # not UTF-8: the router's own decoding answers for it
 
 
 class BodyLimits:
@@ -146,7 +90,7 @@ class BodyLimits:
         # the first Content-Type, as Starlette reads it (dict() above keeps the last of repeated headers)
         media = next((v for k, v in scope.get("headers") or () if k == b"content-type"), b"")
         media = media.split(b";", 1)[0].strip().lower()
-        form = media == _URLENCODED or media.startswith(b"multipart/")
+        form = media == URLENCODED or media.startswith(b"multipart/")
         if not form and json_depth_exceeds(body, self.max_depth):
             await self._refuse(scope, send, 400, "json_too_deep", "The JSON body is nested too deeply",
                                f"At most {self.max_depth} levels of arrays and objects.", max_depth=self.max_depth)
@@ -158,8 +102,8 @@ class BodyLimits:
         if pointer is not None:
             await self._refuse_text(scope, send, f"the body at {pointer}", pointer=pointer)
             return
-        if (media == _URLENCODED and _PERCENT_CONTROL.search(body)
-                or media.startswith(b"multipart/") and _RAW_CONTROL.search(body)):
+        if (media == URLENCODED and FORM_CONTROL.search(body)
+                or media.startswith(b"multipart/") and MULTIPART_CONTROL.search(body)):
             await self._refuse_text(scope, send, "the form")
             return
         replayed = False

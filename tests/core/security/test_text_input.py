@@ -17,7 +17,7 @@ import pytest
 
 from connectors.base import AgencyRejected
 from connectors.soap import check_payload
-from core.api.body_limits import json_text_problem
+from core.api.text_checks import json_text_problem
 from tests.core.conftest import POPULATION
 
 ALIVE = [p for p in POPULATION.people if p.life_status == "alive" and p.in_dukcapil]
