@@ -57,6 +57,10 @@ def scaffold(name: str, directory: Path, *, wsdl: Path | None = None, title: str
              taken: set[str] = frozenset()) -> Path:  # type: ignore[assignment]
     """Write the connector project for `name` under `directory`; returns its folder. `wsdl` given → SOAP."""
     check_name(name, taken)
+    if title is not None and (not title.strip() or len(title) > 100 or not title.isprintable()
+                              or any(ch in title for ch in '"\\\'')):
+        # it goes into Python strings and TOML as written: a quote or backslash would break the project
+        raise ScaffoldError("a title is printable text of at most 100 characters, without quotes or backslashes")
     target = directory / f"gerbang-{name}"
     if target.exists():
         raise ScaffoldError(f"{target} already exists; choose another --dir or remove it")

@@ -177,6 +177,8 @@ def _load(bundle: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
             bundle = json.loads(bundle)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _fmt(f"bundle is not JSON: {exc}") from None
+        except RecursionError:
+            raise _fmt("bundle is not JSON a bundle can be: nested too deeply") from None
     if not isinstance(bundle, Mapping):
         raise _fmt("a bundle is a JSON object")
     if bundle.get("format") != FORMAT:

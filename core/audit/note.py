@@ -63,8 +63,10 @@ def _b64(b: bytes) -> str:
 
 
 def is_valid_name(name: str) -> bool:
-    """Key names are non-empty, with no Unicode space and no '+'."""
-    return bool(name) and "+" not in name and not any(ch.isspace() for ch in name) and _is_utf8(name)
+    """Key names are non-empty, with no Unicode space, no '+' and no control character (a note's text, which
+    carries the origin, may hold none: a key named so could never sign)."""
+    return (bool(name) and "+" not in name and not any(ch.isspace() or ch < " " for ch in name)
+            and _is_utf8(name))
 
 
 def _is_utf8(s: str) -> bool:

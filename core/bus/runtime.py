@@ -113,7 +113,11 @@ class Worker:
                                      reconnect_max_s=settings.amqp_reconnect_max_s).start()
             # the consumer declares the topology when it connects: relay only then, or the first messages
             # would come back unroutable (they would be published again, but why waste the round)
-            await asyncio.to_thread(self.consumer.wait_connected, 30)
+            for _ in range(60):  # up to 30 s, but a stop (Ctrl-C) meanwhile is heard at once
+                if stop.is_set() or await asyncio.to_thread(self.consumer.wait_connected, 0.5):
+                    break
+            if stop.is_set():
+                return
             if self.with_relay:
                 publisher = ConfirmPublisher(params, reconnect_max_s=settings.amqp_reconnect_max_s).start()
                 relay = self.relay = Relay(sessions, publisher, policy, topology.submit_exchange,

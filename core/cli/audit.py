@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from core.cli.common import fail
+from core.cli.common import atomic_file, fail
 
 app = typer.Typer(help="The signed audit log: keys, offline verification, sequencing and export.",
                   no_args_is_help=True)
@@ -153,7 +153,7 @@ def export(
             stop = latest.size if end is None else end
             if not start <= stop <= latest.size:
                 fail(f"need 0 <= --from <= --to <= {latest.size} (the latest checkpoint)")
-            with out.open("w", encoding="utf-8") as handle:
+            with atomic_file(out) as handle:  # whole or not at all: a Ctrl-C leaves no truncated bundle
                 for chunk in store.export_chunks(conn, start, stop, latest):
                     handle.write(chunk)
     except OSError as exc:

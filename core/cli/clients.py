@@ -25,6 +25,14 @@ app = typer.Typer(help="API clients (counter apps, auditors, agencies, operators
 T = TypeVar("T")
 
 
+MAX_GRACE_HOURS = 24 * 366  # a year; a longer overlap is no rotation
+
+
+def own_rate(rate: float) -> float | None:
+    """--rate as given, None for the default (negative: "the settings'"); NaN goes on, to be refused."""
+    return None if rate < 0 else rate  # NaN < 0 is False: it is passed on, not taken for the default
+
+
 def split(values: list[str]) -> list[str]:
     """Accept `--scopes a,b --scopes c` alike."""
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
@@ -93,7 +101,7 @@ def add(
     def work(s: Session) -> None:
         client, key = registry.create_client(
             s, name, split(scopes), wanted, kind=kind, agreement=agreement or None, agreement_from=start,
-            agreement_to=end, rate_per_s=rate if rate >= 0 else None, rate_burst=burst or None)
+            agreement_to=end, rate_per_s=own_rate(rate), rate_burst=burst or None)
         echo({"client": client.name, "kind": client.kind, "scopes": client.scopes, "purposes": client.purposes,
               "agreement": client.agreement, "api_key": key})
 
@@ -149,7 +157,7 @@ def update(
     changes = {"scopes": split(scopes) or None, "purposes": split(purposes) or None, "kind": kind or None,
                "agreement": agreement or None, "agreement_from": parse_date(agreement_from, "--agreement-from"),
                "agreement_to": parse_date(agreement_to, "--agreement-to"),
-               "rate_per_s": rate if rate >= 0 else None, "rate_burst": burst or None, "clear": empties}
+               "rate_per_s": own_rate(rate), "rate_burst": burst or None, "clear": empties}
     run(lambda s: echo(registry.describe(s, registry.update_client(s, name, **changes))))
 
 
@@ -157,8 +165,8 @@ def update(
 def rotate_key(name: str = typer.Argument(...),
                grace: float = typer.Option(24.0, help="Hours the current keys keep working (0: stop now)")) -> None:
     """Print a new key for the client; its current keys stop working after the grace period."""
-    if grace < 0:
-        fail("--grace cannot be negative")
+    if not 0 <= grace <= MAX_GRACE_HOURS:  # also refuses nan and inf
+        fail(f"--grace is hours from 0 to {MAX_GRACE_HOURS}")
 
     def work(s: Session) -> None:
         new, key = registry.rotate_key(s, name, grace=dt.timedelta(hours=grace))
@@ -173,6 +181,8 @@ def rotate_key(name: str = typer.Argument(...),
 def revoke(name: str = typer.Argument(...),
            key_ids: list[str] = typer.Option([], "--key-id", help="Key to revoke (repeat); default: all")) -> None:
     """Revoke keys of a client now (every live key when no --key-id is given)."""
+    if key_ids and not split(key_ids):  # no key ids means "all": --key-id '' must not come to mean it
+        fail("--key-id cannot be empty; leave --key-id out to revoke every key")
     run(lambda s: echo({"client": name, "revoked": registry.revoke_keys(s, name, split(key_ids))}))
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
+from typing import NoReturn, TextIO
 
 import typer
 from sqlmodel import Session
@@ -28,3 +32,25 @@ def session(settings: Settings | None = None) -> Iterator[Session]:
             yield s
     finally:
         engine.dispose()
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[TextIO]:
+    """A file that appears at `path` whole or not at all: written beside it under a temporary name and renamed
+    into place when the block ends without error, so a Ctrl-C or a full disk leaves no truncated file (and an
+    earlier file at `path` stays as it was). Opening it first also tells an unwritable path before any work."""
+    if path.is_dir():
+        fail(f"cannot write {path}: it is a directory")
+    try:
+        handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".partial", delete=False)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
+    try:
+        with handle:
+            yield handle
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise

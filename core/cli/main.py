@@ -6,6 +6,7 @@ import typer
 import uvicorn
 
 from core.cli import applications, audit, bus, clients, connectors, db, keys, nik, report, simulate
+from core.cli.errors import guarded
 from core.cli.server import PatientServer
 from core.cli.worker import worker
 from core.logs import setup as setup_logging
@@ -28,7 +29,7 @@ app.command("worker")(worker)
 
 @app.command("serve")
 def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
-          port: int = typer.Option(8000, help="Port")) -> None:
+          port: int = typer.Option(8000, min=0, max=65535, help="Port")) -> None:
     """Run the API (distributed deployments: many of these behind a load balancer)."""
     from core.api.app import create_app
 
@@ -42,7 +43,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
 
 
 @app.command("demo")
-def demo(port: int = typer.Option(8000, help="API port; simulators take the next ports (0: any free ports)"),
+def demo(port: int = typer.Option(8000, min=0, max=65535,
+                                  help="API port; simulators take the next ports (0: any free ports)"),
          seed: int = typer.Option(2024, help="Seed of the synthetic population"),
          host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)")) -> None:
     """Start the API with every simulator on loopback, an SQLite database and a demo client."""
@@ -75,5 +77,10 @@ def demo(port: int = typer.Option(8000, help="API port; simulators take the next
         typer.echo("Gerbang demo stopped.")
 
 
+def main() -> None:
+    """The `gerbang` entry point: the app, with any error no command caught told in one line (core/cli/errors.py)."""
+    guarded(app)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.cli.common import fail
+from core.cli.common import atomic_file, fail
 
 app = typer.Typer(help="Reports for agreements: per agency, per purpose access counts, signed.",
                   no_args_is_help=True)
@@ -29,11 +31,7 @@ def usage(client: str = typer.Option(..., "--client", help="The client the repor
           out: Path | None = typer.Option(None, help="Write the signed report here instead of printing it")) -> None:
     """Count the client's accesses per agency and purpose from the audit log (sequenced and checkpointed first,
     so everything recorded until now is in) and print the report as a signed note."""
-    from core.audit.log import Policy, SequencerError, record, sequence
     from core.audit.signer import load_signer
-    from core.db import make_engine, session_factory
-    from core.security.clients import ClientNotFound, get_client
-    from core.security.usage import ReportError, build, sign_report
     from core.settings import get_settings
 
     first, last = _date(start, "--from"), _date(end, "--to")
@@ -42,6 +40,26 @@ def usage(client: str = typer.Option(..., "--client", help="The client the repor
         signer = load_signer(settings)
     except ValueError as exc:
         fail(str(exc))
+    with contextlib.ExitStack() as stack:
+        # opened first: an unwritable --out is told before the report is built and its audit entry committed
+        target = stack.enter_context(atomic_file(out)) if out is not None else None
+        signed, report = _build_and_record(settings, signer, client, first, last)
+        if target is not None:
+            target.write(signed)
+    if out is not None:
+        typer.echo(json.dumps({"written": str(out), "totals": report["totals"]}))
+    else:
+        typer.echo(signed, nl=False)
+
+
+def _build_and_record(settings: Any, signer: Any, client: str, first: dt.date, last: dt.date
+                      ) -> tuple[str, dict[str, Any]]:
+    """The signed report, after its `admin.usage_report` entry is committed."""
+    from core.audit.log import Policy, SequencerError, record, sequence
+    from core.db import make_engine, session_factory
+    from core.security.clients import ClientNotFound, get_client
+    from core.security.usage import ReportError, build, sign_report
+
     engine = make_engine(settings.database_url)
     try:
         sequence(engine, signer, Policy(settings.audit_checkpoint_entries, settings.audit_checkpoint_interval_s),
@@ -61,12 +79,7 @@ def usage(client: str = typer.Option(..., "--client", help="The client the repor
         fail(f"database error ({type(exc).__name__}); has `gerbang db upgrade` been run?")
     finally:
         engine.dispose()
-    signed = sign_report(report, signer)
-    if out is not None:
-        out.write_text(signed, encoding="utf-8")
-        typer.echo(json.dumps({"written": str(out), "totals": report["totals"]}))
-    else:
-        typer.echo(signed, nl=False)
+    return sign_report(report, signer), report
 
 
 @app.command("verify")

@@ -10,6 +10,7 @@ audit entry (`admin.client_*`) naming the client concerned and, through the API,
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,15 @@ def check_agreement(reference: str | None, valid_from: dt.date | None, valid_to:
 MIN_RATE_PER_S = 0.001  # one request in about 17 minutes; slower is no service (and 1/5e-324 is infinite)
 
 
+MAX_RATE_PER_S = 1_000_000.0
+MAX_BURST = 1_000_000
+
+
 def check_limit(rate_per_s: float | None, burst: int | None) -> None:
+    if rate_per_s is not None and not (math.isfinite(rate_per_s) and rate_per_s <= MAX_RATE_PER_S):
+        raise ValueError(f"a rate limit is a number of requests per second up to {MAX_RATE_PER_S:,.0f}")
+    if burst is not None and burst > MAX_BURST:
+        raise ValueError(f"a burst is at most {MAX_BURST:,}")
     if rate_per_s is not None and rate_per_s < 0:
         raise ValueError("a rate limit cannot be negative (0 means unlimited)")
     if rate_per_s is not None and 0 < rate_per_s < MIN_RATE_PER_S:

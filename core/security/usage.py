@@ -41,6 +41,8 @@ def period_us(start: dt.date, end: dt.date) -> tuple[int, int]:
     """[start 00:00 WIB, the day after end 00:00 WIB) in Unix microseconds."""
     if end < start:
         raise ReportError("the period ends before it starts")
+    if end >= dt.date.max - dt.timedelta(days=1):  # the day after `end` must exist
+        raise ReportError("the period must end before 9999-12-30")
     lo = dt.datetime.combine(start, dt.time(), WIB)
     hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), WIB)
     return int(lo.timestamp()) * 1_000_000, int(hi.timestamp()) * 1_000_000
