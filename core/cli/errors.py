@@ -31,14 +31,15 @@ def _first_line(value: object) -> str:
 def describe(exc: BaseException) -> tuple[str, int]:
     """(message, exit code) for an exception no command handled."""
     from alembic.util import CommandError
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.db.engine import DatabaseUrlError
 
     if isinstance(exc, ValidationError):
         problems = [f"GERBANG_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()]
         return "a setting is not valid: " + "; ".join(problems), USAGE
-    if isinstance(exc, (ArgumentError, NoSuchModuleError)) or (
-            isinstance(exc, (ValueError, ModuleNotFoundError)) and _from_url_parsing(exc)):
-        return f"GERBANG_DATABASE_URL is not a database URL Gerbang can use ({_first_line(exc)})", USAGE
+    if isinstance(exc, DatabaseUrlError):
+        return f"GERBANG_DATABASE_URL: {_first_line(exc)}", USAGE
     if isinstance(exc, SQLAlchemyError):
         cause = getattr(exc, "orig", None) or exc
         return (f"database error ({type(cause).__name__}: {_first_line(cause)}); is the database reachable, and "
@@ -53,12 +54,6 @@ def describe(exc: BaseException) -> tuple[str, int]:
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         return f"{exc.strerror or _first_line(exc)}{where}", FAILED
     return f"unexpected {type(exc).__name__}: {_first_line(exc)} (GERBANG_DEBUG=1 shows the traceback)", FAILED
-
-
-def _from_url_parsing(exc: BaseException) -> bool:
-    """Whether the exception was raised while SQLAlchemy read a URL or loaded its driver."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return any("sqlalchemy/engine/url.py" in f.filename or "sqlalchemy/dialects" in f.filename for f in frames)
 
 
 def guarded(app: Callable[[], object]) -> None:

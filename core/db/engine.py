@@ -24,10 +24,19 @@ from sqlmodel import Session
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+class DatabaseUrlError(ValueError):
+    """GERBANG_DATABASE_URL is not the URL of a database Gerbang can reach with the drivers it ships."""
+
+
 def normalise_url(url: str) -> str:
-    """Accept plain `postgresql://` URLs and use the psycopg 3 driver we ship."""
+    """Accept plain `postgresql://` URLs and use the psycopg 3 driver we ship; DatabaseUrlError if the URL does not
+    parse or names a database whose driver is not installed (told here, not as a traceback from deep inside)."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except (exc.ArgumentError, exc.NoSuchModuleError, ValueError, ImportError) as error:
+        raise DatabaseUrlError(f"not a database URL Gerbang can use ({error})") from None
     return url
 
 
