@@ -45,6 +45,8 @@ def _iso(value: dt.datetime) -> str:
 def replay_command(application_id: str = typer.Argument(..., help="The application's id"),
                    operator: str = typer.Option("cli", help="Who replays (written to the history and audit)")) -> None:
     """Send a failed application again: same idempotency key at the agency, a new deadline."""
+    if not operator.strip() or len(operator) > 100 or not operator.isprintable():  # it goes into the signed log
+        fail("--operator is a printable name of at most 100 characters")
     from core.bus.states import Policy
     from core.bus.worker import NotReplayable, replay
 

@@ -73,6 +73,9 @@ def verify(
         verifier = note.parse_verifier(_text_or_file(key, "key").strip())
     except note.NoteError as exc:
         fail(f"--key is not a verifier key: {exc}")
+    if earlier is not None and "\n" not in earlier and not Path(earlier).is_file():
+        # a signed checkpoint is several lines: one line that names no file is a mistyped path, not a note
+        fail(f"--earlier: no such file {earlier!r} (give the file of a signed checkpoint, or its text)")
     earlier_text = _text_or_file(earlier, "checkpoint") if earlier else None
     try:
         data = sys.stdin.buffer.read() if str(bundle) == "-" else bundle.read_bytes()

@@ -113,12 +113,17 @@ def add(activate: bool = typer.Option(False, help="Make the new key the active o
                     f"{'now the active key' if activate else 'known but not yet active'}.", err=True)
 
 
+MAX_RELOAD_WAIT_S = 3600.0
+
+
 @app.command("rotate")
 def rotate(retire: bool = typer.Option(False, help="Afterwards, drop every key that no longer protects anything"),
            wait: float = typer.Option(RELOAD_WAIT_S, help="Embedded: seconds for running processes to take the "
                                                           "new key up before re-encryption")) -> None:
     """Re-encrypt everything stored under the active data key. Embedded: first introduce a new key and make it
     active. With --retire, then retire the keys nothing uses any more."""
+    if not 0 <= wait <= MAX_RELOAD_WAIT_S:  # checked before a key is saved (also refuses nan and inf)
+        fail(f"--wait is seconds from 0 to {MAX_RELOAD_WAIT_S:.0f}")
     settings = get_settings()
     from_file = data_keys_from_file(settings)
     items = entries(current_text())

@@ -172,3 +172,28 @@ def test_a_worker_that_cannot_reach_the_broker_stops_on_ctrl_c(workdir: Path) ->
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+def test_an_earlier_checkpoint_that_names_no_file_is_a_usage_error(tmp_path: Path) -> None:
+    from tests.conftest import AUDIT_VERIFIER_KEY
+
+    (tmp_path / "b.json").write_text("{}", encoding="utf-8")
+    for earlier in (str(tmp_path / "missing.txt"), ""):
+        result = gerbang(tmp_path, "audit", "verify", str(tmp_path / "b.json"), "--key", AUDIT_VERIFIER_KEY,
+                         "--earlier", earlier)
+        assert_one_line_error(result, 2, "--earlier")
+
+
+def test_a_replay_operator_goes_into_the_signed_log_only_as_a_printable_name(workdir: Path) -> None:
+    for operator in ("\x1b[31mred", "x" * 101, " "):
+        result = gerbang(workdir, "applications", "replay", "00000000-0000-0000-0000-000000000000",
+                         "--operator", operator)
+        assert_one_line_error(result, 2, "--operator")
+
+
+@pytest.mark.parametrize("wait", ["inf", "nan", "1e20"])
+def test_a_key_rotation_checks_its_wait_before_saving_a_key(workdir: Path, wait: str) -> None:
+    secrets = workdir / "gerbang-data" / "secrets.json"
+    before = secrets.read_bytes() if secrets.exists() else None
+    assert_one_line_error(gerbang(workdir, "keys", "rotate", "--wait", wait), 2, "--wait")
+    assert (secrets.read_bytes() if secrets.exists() else None) == before
