@@ -108,18 +108,14 @@ class _Pool(httpcore.AsyncConnectionPool):
         sweep = now >= getattr(self, "_sweep_at", 0.0)
         if sweep:
             self._sweep_at = now + _Pool.SWEEP_S
-        count = len(connections)
-        for connection in list(connections):
+        for connection in list(connections):  # len() of the list as it shrinks: httpcore's re-count, in O(1)
             if connection.is_closed():
                 connections.remove(connection)
-                count -= 1
             elif sweep and connection.has_expired():
                 connections.remove(connection)
-                count -= 1
                 closing.append(connection)
-            elif count > self._max_keepalive_connections and connection.is_idle():
+            elif len(connections) > self._max_keepalive_connections and connection.is_idle():
                 connections.remove(connection)
-                count -= 1
                 closing.append(connection)
         for pool_request in [request for request in self._requests if request.is_queued()]:
             origin = pool_request.request.url.origin

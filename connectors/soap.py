@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import re
 import time
 import zlib
 from pathlib import Path
@@ -39,6 +38,7 @@ from connectors.base import (AgencyAccessDenied, AgencyError, AgencyProtocolErro
                              AgencyUnavailable, Health, NotSupported, VerifyResult)
 from connectors.config import DEFAULT_TIMEOUT_S
 from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, quicken
+from connectors.text import first_not_text
 from connectors.tracing import add_traceparent
 
 
@@ -241,28 +241,10 @@ def check_payload(agency: str, services: Mapping[str, Mapping[str, Any]], servic
         # only these messages are free of payload values (they name schema keys); the others quote the value
         what = error.message if error.validator in ("required", "additionalProperties") else error.validator
         raise AgencyRejected(agency, f"{service}: {where} does not match the schema ({what})")
-    where = _not_xml(payload, "")
+    where = first_not_text(dict(payload))
     if where is not None:  # zeep would fail building the request, which read as the agency's fault (its breaker)
-        raise AgencyRejected(agency, f"{service}: {where or 'payload'} holds characters XML cannot carry",
+        raise AgencyRejected(agency, f"{service}: {where} holds characters XML cannot carry",
                              code="payload_not_xml")
-
-
-XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _not_xml(value: Any, path: str) -> str | None:
-    """The path of the first string (or key) XML 1.0 cannot carry, or None."""
-    if isinstance(value, str):
-        return path if XML_ILLEGAL.search(value) else None
-    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        where = f"{path}/{key}" if path else str(key)
-        if isinstance(key, str) and XML_ILLEGAL.search(key):
-            return where
-        found = _not_xml(item, where)
-        if found is not None:
-            return found
-    return None
 
 
 def plain(value: Any) -> Any:

@@ -1,9 +1,7 @@
-"""What counts as text in a request, and where a request holds something that is not.
-
-Not text: control characters other than tab, line feed and carriage return, unpaired surrogates, and the
-noncharacters U+FFFE / U+FFFF. None of them is typed by a person; each fails somewhere far from the door if let in
-(a NUL in PostgreSQL's text columns, an unpaired surrogate when encoded to UTF-8 or hashed, a control character in
-a SOAP agency's XML). core/api/body_limits.py refuses them with 400 `text_invalid`.
+"""Where a request holds something that is not text (connectors/text.py says what that is): the JSON body,
+a form, the path, the query string. core/api/body_limits.py refuses it with 400 `text_invalid`; let in, each
+fails far from the door (a NUL in PostgreSQL's text columns, an unpaired surrogate when encoded to UTF-8 or
+hashed, a control character in a SOAP agency's XML).
 """
 
 from __future__ import annotations
@@ -12,7 +10,8 @@ import json
 import re
 from typing import Any
 
-NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+from connectors.text import NOT_TEXT, first_not_text
+
 # what may stand for such a character in a JSON body (escaped, or U+FFFE/U+FFFF as UTF-8); a match is confirmed
 # on the parsed strings, as an escaped backslash before "u0000" also matches here
 _JSON_SUSPECT = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
@@ -31,29 +30,10 @@ def json_text_problem(body: bytes) -> str | None:
         document = json.loads(body)
     except (ValueError, RecursionError):
         return None
-    return _first_not_text(document, "")
+    return first_not_text(document)
 
 
-def _first_not_text(value: Any, path: str) -> str | None:
-    if isinstance(value, str):
-        return path or "/" if NOT_TEXT.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
-            if NOT_TEXT.search(key):
-                return where
-            found = _first_not_text(item, where)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _first_not_text(item, f"{path}/{index}")
-            if found is not None:
-                return found
-    return None
-
-
-def url_text_problem(scope: Scope) -> str | None:
+def url_text_problem(scope: dict[str, Any]) -> str | None:
     """"path" or "query" if that part of the URL holds a character that is not text, else None."""
     if NOT_TEXT.search(scope.get("path", "")):
         return "path"
