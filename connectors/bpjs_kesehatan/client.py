@@ -123,7 +123,8 @@ class BpjsKesehatanClient:
 def read_envelope(response: httpx.Response) -> tuple[str, str | None, Any]:
     """(metaData.code, metaData.message, response) of a VClaim envelope, or AgencyProtocolError/AccessDenied."""
     if response.status_code in (401, 403) and "json" not in response.headers.get("content-type", ""):
-        raise AgencyAccessDenied(AGENCY, f"agency answered HTTP {response.status_code}")
+        raise AgencyAccessDenied(AGENCY, f"agency answered HTTP {response.status_code}{_reason(response)}",
+                                 code=str(response.status_code))
     body = json_body(response, AGENCY)
     meta = body.get("metaData") if isinstance(body, dict) else None
     if not isinstance(meta, dict):
@@ -146,6 +147,13 @@ def error_for_code(code: str, message: str | None) -> AgencyError:
     if code.startswith("4"):
         return AgencyRejected(AGENCY, f"request refused ({code}): {text}", code=code)
     return AgencyProtocolError(AGENCY, f"unknown metaData.code {code[:10]!r}", code=code[:10])
+
+
+def _reason(response: httpx.Response) -> str:
+    """": <first words of the body>" of a refusal that is not an envelope (bounded, printable, numbers masked)."""
+    text = " ".join(response.content[:400].decode("utf-8", "replace").split())
+    text = "".join(ch for ch in text if ch.isprintable())
+    return f": {_safe(text)}" if text and "<" not in text else ""
 
 
 def _safe(message: str | None) -> str | None:

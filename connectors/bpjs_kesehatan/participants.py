@@ -3,11 +3,18 @@
 Each person's membership is drawn from `population.rng(person, "bpjs_kesehatan")` in a fixed order, so the same
 seed always gives the same cards: ~85 % of people hold a card; ~5 % of holders are registered under a differently
 spelled name or another birth date (the record's conflict report needs them); ~12 % of living holders are not
-active, and deceased holders read MENINGGAL. Clinics (first-level "faskes tingkat 1") are made up per regency of
+active, and deceased holders read MENINGGAL.
+
+Following the public evidence (shared/agency-evidence/README.md, "BPJS Kesehatan VClaim"): `tglTAT` is always a
+real date, often past on an active card (there is no "2099-12-31 = open-ended" convention); a card not active for
+unpaid premiums reads `{"kode": "9", "keterangan": "NON AKTIF KARNA PREMI"}` with `provUmum` members null; some
+cards carry `nama` in lower case; `umur` comes in both spellings seen ("34 tahun, 9 bulan, 23 hari" and
+"47 tahun ,4 bulan ,14 hari"). Clinics (first-level "faskes tingkat 1") are made up per regency of
 the population: one PUSKESMAS per district plus two private clinics.
 
-Code tables (statusPeserta, jenisPeserta) are the simulator's own, in VClaim's style; the public guides show the
-shape (`{"kode": "0", "keterangan": "AKTIF"}`) but publish no complete list.
+statusPeserta codes: 0 AKTIF and 9 NON AKTIF KARNA PREMI are confirmed; 2 MENINGGAL, 7 PENANGGUHAN PESERTA and
+15 NON AKTIF DIAKHIR BULAN come from a hospital's status table (inferred). jenisPeserta 13, 14, 21 are confirmed,
+the others follow the same catalogue's style.
 """
 
 from __future__ import annotations
@@ -23,13 +30,15 @@ SALT = "bpjs_kesehatan"
 CARD_SHARE = 0.85
 CONFLICT_SHARE = 0.05
 INACTIVE_SHARE = 0.12
-OPEN_END = dt.date(2099, 12, 31)
-"""tglTAT of a participant with no end of coverage, as VClaim shows it."""
+LOWER_NAME_SHARE = 0.15
+PREMIUM_TAT = dt.date(2050, 1, 1)
+"""tglTAT seen on a card not active for unpaid premiums (a real date far ahead; not an "open end" marker)."""
 
 STATUS_ACTIVE = ("0", "AKTIF")
-STATUS_DECEASED = ("1", "MENINGGAL")
-STATUS_INACTIVE = [("2", "KELUAR KEMAUAN SENDIRI"), ("3", "TIDAK AKTIF (PREMI MENUNGGAK)"),
-                   ("4", "PENANGGUHAN PESERTA"), ("9", "NON AKTIF KARENA DATA GANDA")]
+STATUS_PREMIUM = ("9", "NON AKTIF KARNA PREMI")
+STATUS_DECEASED = ("2", "MENINGGAL")
+STATUS_INACTIVE = [STATUS_PREMIUM, STATUS_PREMIUM, STATUS_PREMIUM, ("7", "PENANGGUHAN PESERTA"),
+                   ("15", "NON AKTIF DIAKHIR BULAN")]
 STATUS_LABELS = dict([STATUS_ACTIVE, STATUS_DECEASED, *STATUS_INACTIVE])
 
 PNS_PUSAT, PNS_DAERAH, TNI_POLRI = ("1", "PNS PUSAT"), ("2", "PNS DAERAH"), ("4", "ANGGOTA TNI/POLRI")
@@ -94,6 +103,7 @@ class Membership:
     pisa: str
     mr_number: str | None
     phone: str | None
+    lower_name: bool = False
 
     @property
     def active(self) -> bool:
@@ -104,7 +114,7 @@ class Membership:
         return {
             "noKartu": self.card_number,
             "nik": self.nik,
-            "nama": self.name,
+            "nama": self.name.lower() if self.lower_name else self.name,
             "pisa": self.pisa,
             "sex": self.sex,
             "tglLahir": self.birth_date.isoformat(),
@@ -114,12 +124,13 @@ class Membership:
             "hakKelas": {"kode": self.class_code, "keterangan": CLASS_LABELS[self.class_code]},
             "jenisPeserta": {"kode": self.participant_type[0], "keterangan": self.participant_type[1]},
             "statusPeserta": {"kode": self.status[0], "keterangan": self.status[1]},
-            "provUmum": {"kdProvider": self.clinic.code, "nmProvider": self.clinic.name},
+            "provUmum": ({"kdProvider": None, "nmProvider": None} if self.status == STATUS_PREMIUM
+                         else {"kdProvider": self.clinic.code, "nmProvider": self.clinic.name}),
             "mr": {"noMR": self.mr_number, "noTelepon": self.phone},
             "cob": {"noAsuransi": None, "nmAsuransi": None, "tglTMT": None, "tglTAT": None},
             "informasi": {"dinsos": None, "prolanisPRB": None, "noSKTM": None, "eSEP": None},
-            "umur": {"umurSekarang": age_text(self.birth_date, today),
-                     "umurSaatPelayanan": age_text(self.birth_date, service_date)},
+            "umur": {"umurSekarang": age_text(self.birth_date, today, spaced=self.lower_name),
+                     "umurSaatPelayanan": age_text(self.birth_date, service_date, spaced=self.lower_name)},
         }
 
 
@@ -179,6 +190,7 @@ class Registry:
         mr_roll, mr_number, phone_roll, phone_digits = rng.random(), rng.randrange(10**6), rng.random(), \
             rng.randrange(10**9, 10**10)
         conflict_roll, conflict_kind, conflict_seed = rng.random(), rng.random(), rng.randrange(10**6)
+        case_roll, tat_year = rng.random(), rng.randrange(2014, 2031)
         if not has_card:
             return None
         ptype = _participant_type(person.occupation, type_roll)
@@ -189,7 +201,12 @@ class Registry:
         else:
             status = STATUS_ACTIVE
         tmt = _between(max(person.birth_date, dt.date(2014, 1, 1)), dt.date(2023, 12, 31), tmt_roll)
-        tat = OPEN_END if status == STATUS_ACTIVE else _between(tmt, dt.date(2024, 12, 31), tat_roll)
+        if status == STATUS_ACTIVE:  # the end of some year, past or future: a past date on an active card is normal
+            tat = dt.date(max(tat_year, tmt.year), 12, 31)
+        elif status == STATUS_PREMIUM and tat_roll < 0.5:
+            tat = PREMIUM_TAT
+        else:
+            tat = _between(tmt, dt.date(2024, 12, 31), tat_roll)
         name, birth_date = person.name, person.birth_date
         if conflict_roll < CONFLICT_SHARE:
             if conflict_kind < 0.6:
@@ -204,6 +221,7 @@ class Registry:
             printed_on=tmt + dt.timedelta(days=print_days), pisa=PISA.get(person.family_role, "5"),
             mr_number=f"{mr_number:06d}" if mr_roll < 0.4 else None,
             phone=f"08{phone_digits}" if phone_roll < 0.9 else None,
+            lower_name=case_roll < LOWER_NAME_SHARE,
         )
 
     def _clinic_for(self, person: PersonLike, roll: float) -> Clinic:
@@ -288,10 +306,11 @@ def birth_date_variant(birth_date: dt.date, rng: random.Random) -> dt.date:
     return rng.choice(options)
 
 
-def age_text(birth_date: dt.date, on: dt.date) -> str:
-    """VClaim's age string, e.g. "34 tahun ,0 bulan ,9 hari"."""
+def age_text(birth_date: dt.date, on: dt.date, *, spaced: bool = False) -> str:
+    """VClaim's age string, e.g. "34 tahun ,0 bulan ,9 hari" or (`spaced`) "34 tahun, 0 bulan, 9 hari"."""
     if on < birth_date:
-        return "0 tahun ,0 bulan ,0 hari"
+        years = months = days = 0
+        return f"{years} tahun, {months} bulan, {days} hari" if spaced else "0 tahun ,0 bulan ,0 hari"
     years, months = on.year - birth_date.year, on.month - birth_date.month
     days = on.day - birth_date.day
     if days < 0:
@@ -301,4 +320,6 @@ def age_text(birth_date: dt.date, on: dt.date) -> str:
     if months < 0:
         years -= 1
         months += 12
+    if spaced:
+        return f"{years} tahun, {months} bulan, {days} hari"
     return f"{years} tahun ,{months} bulan ,{days} hari"

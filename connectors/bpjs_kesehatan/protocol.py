@@ -4,15 +4,17 @@ Lookup follows the public VClaim guide (GET `Peserta/nik/{nik}/tglSEP/{yyyy-MM-d
 `response`). What VClaim leaves open, or what has no public counterpart, is our design in VClaim's style:
 
 * **Timestamps** may be up to 300 s away from the agency's clock (simulator option `max_clock_skew_s`).
-* **Every reply is HTTP 200 with an envelope** `{"metaData": {"code": "<string>", "message": "..."},
+* **Bad credentials are HTTP 403** without an envelope ([I] a public client test expects it; the body and content
+  type are unknown): missing header, unknown cons id or user_key, bad signature, stale timestamp.
+* **Every other reply is HTTP 200 with an envelope** `{"metaData": {"code": "<string>", "message": "..."},
   "response": <encrypted string or null>}`; the outcome lives in `metaData.code`:
 
   | code | meaning | client raises / returns |
   |---|---|---|
   | "200" | OK; `response` is encrypted | data |
-  | "201" | not found (lookup) / business refusal (submission); `response` null | not_found / AgencyRejected |
+  | "201" | not found (lookup: "No.Kartu Tidak Sesuai") / business refusal (submission); `response` null | not_found / AgencyRejected |
   | "400" | malformed request (bad NIK, bad date, missing field or idempotency key) | AgencyRejected |
-  | "401" | auth failed: missing header, unknown cons id or user_key, bad signature, stale timestamp | AccessDenied |
+  | "401" | auth failed (not seen in public replies; read if a gateway sends it) | AccessDenied |
   | "409" | idempotency key reused with a different request | AgencyRejected |
   | "500" | agency-side failure (any other "5xx" too) | AgencyUnavailable |
 

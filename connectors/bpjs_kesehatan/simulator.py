@@ -2,7 +2,8 @@
 
 It speaks the protocol in `protocol.py`: it checks the four signature headers on every call (missing header,
 unknown cons id, wrong user_key, bad signature, or a timestamp more than `max_clock_skew_s` away from its clock →
-metaData code "401", HTTP 200 like every VClaim reply), and encrypts `response` with the key of the caller's own
+HTTP 403 with a plain-text body and no envelope, as a public client test expects of the real service), and
+encrypts `response` with the key of the caller's own
 X-timestamp. Data comes from `participants.Registry`. Submissions are deduplicated by `X-Idempotency-Key`: the same
 key with the same request answers the same reference; with another request, code "409". A change of clinic is
 answered with its reference and the date it takes effect (the first of next month); the simulator's lookups keep
@@ -23,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from connectors.bpjs_kesehatan import crypto
 from connectors.bpjs_kesehatan.participants import PopulationLike, Registry
 from connectors.bpjs_kesehatan.protocol import (
-    CODE_AUTH_FAILED, CODE_BAD_REQUEST, CODE_KEY_REUSED, CODE_NOT_FOUND, CODE_OK, CODE_SERVER_ERROR,
+    CODE_BAD_REQUEST, CODE_KEY_REUSED, CODE_NOT_FOUND, CODE_OK, CODE_SERVER_ERROR,
     IDEMPOTENCY_HEADER, PESERTA_BY_NIK, REFERENCE_PROVINCES, UPDATE_CLINIC, WIB, today_wib,
 )
 from connectors.simkit.control import SimControl, install
@@ -36,6 +37,8 @@ from connectors.simkit.control import SimControl, install
 DEFAULT_CONS_ID = "1000"
 DEFAULT_SECRET = "gerbang-sim-secret"
 DEFAULT_USER_KEY = "gerbang-sim-user-key"
+NOT_FOUND_MESSAGE = "No.Kartu Tidak Sesuai"
+"""metaData.message of a lookup that finds no participant, as a public client test shows it."""
 
 GARBAGE_BODY = json.dumps({
     "metaData": {"code": CODE_OK, "message": "OK"},
@@ -73,7 +76,7 @@ def simulator(population: PopulationLike, *, cons_id: str = DEFAULT_CONS_ID, sec
     app.state.control, app.state.registry = control, registry
     install(app, control, error_reply=error_reply, garbage_body=GARBAGE_BODY)
 
-    def authenticate(request: Request) -> str | JSONResponse:
+    def authenticate(request: Request) -> str | PlainTextResponse:
         """The request's timestamp if its headers are valid, else the refusal to send."""
         return check_headers(request.headers, creds, clock(), max_clock_skew_s)
 
@@ -83,7 +86,7 @@ def simulator(population: PopulationLike, *, cons_id: str = DEFAULT_CONS_ID, sec
     @app.get("/" + PESERTA_BY_NIK)
     async def peserta_by_nik(request: Request, nik: str, service_date: str) -> JSONResponse:
         timestamp = authenticate(request)
-        if isinstance(timestamp, JSONResponse):
+        if isinstance(timestamp, PlainTextResponse):
             return timestamp
         if not (len(nik) == 16 and nik.isascii() and nik.isdigit()):
             return envelope(CODE_BAD_REQUEST, "NIK harus 16 digit angka")
@@ -98,20 +101,20 @@ def simulator(population: PopulationLike, *, cons_id: str = DEFAULT_CONS_ID, sec
             return envelope(CODE_BAD_REQUEST, "Tgl.SEP tidak boleh lebih dari tanggal hari ini")
         membership = registry.by_nik(nik)
         if membership is None:
-            return envelope(CODE_NOT_FOUND, "Peserta tidak ditemukan")
+            return envelope(CODE_NOT_FOUND, NOT_FOUND_MESSAGE)
         return sealed(timestamp, {"peserta": membership.peserta(on, today)})
 
     @app.get("/" + REFERENCE_PROVINCES)
     async def provinces(request: Request) -> JSONResponse:
         timestamp = authenticate(request)
-        if isinstance(timestamp, JSONResponse):
+        if isinstance(timestamp, PlainTextResponse):
             return timestamp
         return sealed(timestamp, {"list": registry.provinces})
 
     @app.post("/" + UPDATE_CLINIC)
     async def update_clinic(request: Request) -> JSONResponse:
         timestamp = authenticate(request)
-        if isinstance(timestamp, JSONResponse):
+        if isinstance(timestamp, PlainTextResponse):
             return timestamp
         key = request.headers.get(IDEMPOTENCY_HEADER, "")
         if not (0 < len(key) <= 128 and key.isascii() and key.isprintable()):
@@ -142,19 +145,23 @@ def simulator(population: PopulationLike, *, cons_id: str = DEFAULT_CONS_ID, sec
     return app
 
 
-def check_headers(headers: Any, creds: Credentials, now: float, max_skew_s: int) -> str | JSONResponse:
+def refused(reason: str) -> PlainTextResponse:
+    """Bad credentials: HTTP 403 without an envelope (body and content type of the real one are unknown)."""
+    return PlainTextResponse(f"403 Forbidden: {reason}", status_code=403)
+
+
+def check_headers(headers: Any, creds: Credentials, now: float, max_skew_s: int) -> str | PlainTextResponse:
     """VClaim authentication: all four headers present, known cons id and user_key, fresh timestamp, HMAC."""
     cons_id, timestamp = headers.get("x-cons-id"), headers.get("x-timestamp")
     signature, user_key = headers.get("x-signature"), headers.get("user_key")
     if not (cons_id and timestamp and signature and user_key):
-        return envelope(CODE_AUTH_FAILED, "Authentication failed: X-cons-id, X-timestamp, X-signature dan "
-                                          "user_key wajib diisi")
+        return refused("X-cons-id, X-timestamp, X-signature dan user_key wajib diisi")
     if cons_id != creds.cons_id or not crypto.signature_matches(creds.user_key, user_key):
-        return envelope(CODE_AUTH_FAILED, "Authentication failed: consumer tidak terdaftar")
+        return refused("consumer tidak terdaftar")
     if not (timestamp.isascii() and timestamp.isdigit()) or abs(now - int(timestamp)) > max_skew_s:
-        return envelope(CODE_AUTH_FAILED, "Authentication failed: X-timestamp tidak valid atau kedaluwarsa")
+        return refused("X-timestamp tidak valid atau kedaluwarsa")
     if not crypto.signature_matches(crypto.signature(creds.cons_id, creds.secret, timestamp), signature):
-        return envelope(CODE_AUTH_FAILED, "Authentication failed: signature tidak valid")
+        return refused("signature tidak valid")
     return timestamp
 
 

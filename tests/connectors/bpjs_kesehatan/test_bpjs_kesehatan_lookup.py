@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 
 import httpx
@@ -64,21 +65,38 @@ def test_mapping_turns_a_real_lookup_into_the_facet_model(bpjs) -> None:
     assert model.card_number == membership.card_number and model.nik == person.nik
     assert model.full_name == membership.name and model.birth_date == membership.birth_date
     assert model.sex == person.sex and model.active is False and model.status == membership.status[1]
-    assert model.clinic is not None and model.clinic.code == membership.clinic.code
+    if membership.status[0] == "9":  # NON AKTIF KARNA PREMI: provUmum's members are null
+        assert model.clinic is None
+    else:
+        assert model.clinic is not None and model.clinic.code == membership.clinic.code
     assert model.care_class == int(membership.class_code) and model.coverage_end == membership.tat
 
 
-def test_active_participant_maps_to_open_ended_coverage(bpjs) -> None:
-    person, _ = bpjs.pick(card=True, active=True)
-    model = load_mapping("bpjs_kesehatan").apply(dict(bpjs.call("lookup", person.nik).fields))
-    assert model.active is True and model.coverage_end is None and model.coverage_start is not None
+def test_active_participant_keeps_its_real_coverage_end(bpjs) -> None:
+    person, membership = bpjs.pick(card=True, active=True)
+    fields = bpjs.call("lookup", person.nik).fields
+    model = load_mapping("bpjs_kesehatan").apply(dict(fields))
+    assert fields["tglTAT"] != "2099-12-31" and fields["tglTAT"].endswith("-12-31")
+    assert model.active is True and model.coverage_end == membership.tat and model.coverage_start is not None
+
+
+def test_simulator_shows_the_real_status_table(bpjs, registry) -> None:
+    """9 is NON AKTIF KARNA PREMI with provUmum members null; some names come in lower case; no 2099 end."""
+    cards = [registry.membership(p) for p in bpjs.population.people]
+    cards = [m for m in cards if m is not None]
+    premium = next(m for m in cards if m.status == ("9", "NON AKTIF KARNA PREMI"))
+    peserta = premium.peserta(dt.date(2024, 1, 2), dt.date(2024, 1, 2))
+    assert peserta["provUmum"] == {"kdProvider": None, "nmProvider": None}
+    assert any(m.lower_name for m in cards) and not all(m.lower_name for m in cards)
+    assert all(m.tat != dt.date(2099, 12, 31) for m in cards)
+    assert {m.status[0] for m in cards} >= {"0", "9"}
 
 
 @pytest.mark.parametrize("override", [{"secret": "wrong-secret"}, {"user_key": "wrong-key"}, {"cons_id": "9999"}])
 def test_bad_credentials_are_refused_by_the_simulator(bpjs, override) -> None:
     with pytest.raises(AgencyAccessDenied) as caught:
         bpjs.call("lookup", bpjs.population.people[0].nik, **override)
-    assert caught.value.code == "401" and not caught.value.transient
+    assert caught.value.code == "403" and not caught.value.transient
 
 
 def test_stale_timestamp_is_refused(bpjs) -> None:
@@ -91,11 +109,10 @@ def test_stale_timestamp_is_refused(bpjs) -> None:
 def test_simulator_refuses_unsigned_and_malformed_requests(bpjs) -> None:
     nik = bpjs.population.people[0].nik
     unsigned = httpx.get(f"{bpjs.url}/Peserta/nik/{nik}/tglSEP/2024-01-02", timeout=5)
-    assert unsigned.status_code == 200
-    assert unsigned.json()["metaData"]["code"] == "401" and unsigned.json()["response"] is None
+    assert unsigned.status_code == 403 and "json" not in unsigned.headers["content-type"]
     half = {k: v for k, v in signed().items() if k != "X-signature"}
     assert httpx.get(f"{bpjs.url}/Peserta/nik/{nik}/tglSEP/2024-01-02", headers=half,
-                     timeout=5).json()["metaData"]["code"] == "401"
+                     timeout=5).status_code == 403
     bad_date = httpx.get(f"{bpjs.url}/Peserta/nik/{nik}/tglSEP/02-01-2024", headers=signed(), timeout=5).json()
     assert bad_date["metaData"]["code"] == "400"
     future = httpx.get(f"{bpjs.url}/Peserta/nik/{nik}/tglSEP/2999-01-01", headers=signed(), timeout=5).json()

@@ -55,7 +55,7 @@ def test_mapping_loads_and_maps_a_verbatim_reply() -> None:
     assert mapping.facet == "health_insurance" and mapping.agency == "bpjs_kesehatan"
     raw = {
         "noKartu": "0001234567890", "nik": "3273014512900003", "nama": "siti  aminah ", "sex": "P",
-        "tglLahir": "1990-12-05", "tglTMT": "2016-01-01", "tglTAT": "2099-12-31", "tglCetakKartu": "2016-01-20",
+        "tglLahir": "1990-12-05", "tglTMT": "2016-01-01", "tglTAT": "2024-12-31", "tglCetakKartu": "2016-01-20",
         "hakKelas": {"kode": "3", "keterangan": "KELAS III"},
         "jenisPeserta": {"kode": "21", "keterangan": "PBI (APBN)"},
         "statusPeserta": {"kode": "0", "keterangan": "AKTIF"},
@@ -70,7 +70,7 @@ def test_mapping_loads_and_maps_a_verbatim_reply() -> None:
         card_number="0001234567890", nik="3273014512900003", full_name="SITI AMINAH", birth_date=dt.date(1990, 12, 5),
         sex="P", active=True, status="AKTIF", status_code="0", care_class=3, participant_type="PBI (APBN)",
         participant_type_code="21", clinic={"code": "0114U048", "name": "PUSKESMAS SUKAJADI"},
-        coverage_start=dt.date(2016, 1, 1), coverage_end=None, card_printed_on=dt.date(2016, 1, 20),
+        coverage_start=dt.date(2016, 1, 1), coverage_end=dt.date(2024, 12, 31), card_printed_on=dt.date(2016, 1, 20),
         phone="081234567890", chronic_programme="PROLANIS DM")
     lapsed = mapping.apply({**raw, "statusPeserta": {"kode": "3", "keterangan": "TIDAK AKTIF"},
                             "tglTAT": "2021-06-30"})
