@@ -34,6 +34,7 @@ from core.audit.log import (
     subject_of,
 )
 from core.audit.models import entry_table
+from core.callbacks import signing
 from core.security.clients import Principal
 from core.settings import Settings
 
@@ -143,6 +144,13 @@ def _range_problem(message: str) -> Problem:
 def audit_key(request: Request) -> PlainTextResponse:
     """The log's public key as a note verifier key (`<origin>+<id>+<key>`): public, no API key needed."""
     return PlainTextResponse(request.app.state.audit.signer.verifier.vkey + "\n")
+
+
+@router.get("/v1/audit/key/webhook", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {}}}})
+def audit_key_webhook(request: Request) -> PlainTextResponse:
+    """The same key in the Standard Webhooks `whpk_` form, for the `v1a` signature on callback batches: public."""
+    return PlainTextResponse(signing.public_key(request.app.state.audit.signer) + "\n")
 
 
 # --- auditor queries --------------------------------------------------------------------------

@@ -89,10 +89,16 @@ async def delete_subscription(subscription_id: str, request: Request, principal:
 
 
 @router.post("/{subscription_id}/rotate-secret")
-async def rotate_secret(subscription_id: str, request: Request, principal: Admin) -> dict[str, str]:
-    """A new secret takes effect for the next attempt; the old one stops at once."""
+async def rotate_secret(
+        subscription_id: str, request: Request, principal: Admin,
+        keep_previous_s: Annotated[int, Query(ge=0, le=7 * 86400, description=(
+            "How long the old secret keeps signing beside the new one (a second `v1` signature); "
+            "0 stops it at once (e.g. after a leak)"))] = 86400) -> dict[str, str]:
+    """A new secret signs from the next attempt on; the old one too, for `keep_previous_s` (Standard Webhooks
+    rotation without downtime)."""
     return {"id": subscription_id,
-            "secret": await _run(request, service.rotate, subscription_id, principal.name, _key(request))}
+            "secret": await _run(request, service.rotate, subscription_id, principal.name, _key(request),
+                                 keep_previous_s)}
 
 
 @router.post("/{subscription_id}/replay", status_code=202)

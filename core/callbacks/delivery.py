@@ -31,7 +31,7 @@ from core.audit.log import record
 from core.audit.note import Signer
 from core.callbacks import signing
 from core.callbacks.events import fan_out
-from core.callbacks.secrets import callback_key, reveal
+from core.callbacks.secrets import callback_key, signing_secrets
 from core.callbacks.models import Attempt, Batch, Event, Item, Subscription
 from core.security.secrets import load_secrets
 from core.settings import Settings
@@ -251,8 +251,9 @@ async def send(client: httpx.AsyncClient, ready: Ready, signer: Signer | None, c
         check_url(ready.url, config.allowed_hosts)
     except NotAllowed as exc:
         return Result("refused", error=str(exc))
-    headers = {"Content-Type": "application/json", "Gerbang-Batch-Id": ready.batch_id,
-               **signing.headers(reveal(ready.secret, ready.subscription_id, key), signer, ready.body)}
+    headers = {"Content-Type": "application/json",
+               **signing.headers(ready.batch_id, signing_secrets(ready.secret, ready.subscription_id, key), signer,
+                                 ready.body)}
     started = time.perf_counter()
     try:
         async with client.stream("POST", ready.url, content=ready.body, headers=headers) as response:

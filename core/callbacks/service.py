@@ -16,7 +16,7 @@ from sqlmodel import Session
 from connectors.base import utcnow
 from core.audit.log import record
 from core.callbacks.models import EVENT_TYPES, Attempt, Batch, Event, Item, Subscription
-from core.callbacks.secrets import new_stored, reveal
+from core.callbacks.secrets import new_stored, reveal, rotated
 
 
 class NotFound(LookupError):
@@ -71,14 +71,15 @@ def delete(session: Session, subscription_id: str, actor: str | None) -> None:
     session.commit()
 
 
-def rotate(session: Session, subscription_id: str, actor: str | None, key: bytes) -> str:
-    """A new salt, hence a new secret, for the next attempt; the old secret stops at once."""
+def rotate(session: Session, subscription_id: str, actor: str | None, key: bytes, keep_previous_s: int = 0) -> str:
+    """A new salt, hence a new secret, from the next attempt on; the old secret still signs (a second `v1`
+    signature) for `keep_previous_s` seconds, so the agency can switch without rejecting a batch."""
     sub = get(session, subscription_id)
-    sub.secret = new_stored()
+    sub.secret = rotated(sub.secret, keep_previous_s)
     secret = reveal(sub.secret, sub.id, key)
     session.add(sub)
     record(session, "callback.subscription_rotated", client=actor, agency=sub.agency,
-           detail={"subscription": sub.id})
+           detail={"subscription": sub.id, "keep_previous_s": keep_previous_s})
     session.commit()
     return secret
 

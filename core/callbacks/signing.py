@@ -1,8 +1,11 @@
-"""The two signatures on every batch (see docs/callbacks.md for the receiver's recipes).
+"""Signatures on every batch, the Standard Webhooks way (standardwebhooks.com, spec 1.0.0), so an agency verifies
+them with the library it already has instead of code copied from our docs.
 
-- `Gerbang-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>` — the subscription's shared secret;
-- `Gerbang-Signature-Ed25519: t=<unix>,key=<key name>+<key id hex>,sig=<base64 Ed25519(t + "." + body)>` — the
-  bus key (the audit signer), so an agency can verify with the public key alone, without holding a secret.
+- `webhook-id`: the batch id (stable across retries, the receiver's idempotency key; a UUID, so never a `.`);
+- `webhook-timestamp`: unix seconds of this attempt;
+- `webhook-signature`: space-separated `v1,<base64 HMAC-SHA256>` per subscription secret (two during a rotation's
+  overlap: new first, then old) and `v1a,<base64 Ed25519>` with the bus key (the audit signer), all over
+  `{id}.{timestamp}.{body}`. Its public key is published as `whpk_<base64 of the 32 raw bytes>`.
 """
 
 from __future__ import annotations
@@ -11,60 +14,54 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 
-from core.audit.note import Signer, Verifier
+from core.audit.note import Signer
 
-HMAC_HEADER = "Gerbang-Signature"
-ED25519_HEADER = "Gerbang-Signature-Ed25519"
-TOLERANCE_S = 300
-
-
-def signed_payload(t: int, body: bytes) -> bytes:
-    return str(t).encode() + b"." + body
-
-
-def hmac_header(secret: str, body: bytes, t: int) -> str:
-    digest = hmac.new(secret.encode(), signed_payload(t, body), hashlib.sha256).hexdigest()
-    return f"t={t},v1={digest}"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+SECRET_PREFIX = "whsec_"
+PUBLIC_KEY_PREFIX = "whpk_"
 
 
-def ed25519_header(signer: Signer, body: bytes, t: int) -> str:
-    sig = base64.b64encode(signer.sign(signed_payload(t, body))).decode()
-    return f"t={t},key={signer.name}+{signer.key_id:08x},sig={sig}"
+def secret_bytes(secret: str) -> bytes:
+    """The HMAC key a `whsec_<base64>` secret stands for, decoded as the reference libraries decode it. Secrets
+    revealed before Standard Webhooks were base64url without padding: the same bytes, so they are accepted too."""
+    body = secret[len(SECRET_PREFIX):] if secret.startswith(SECRET_PREFIX) else secret
+    raw = base64.b64decode(body.replace("-", "+").replace("_", "/") + "==")
+    if not raw:
+        raise ValueError("an empty webhook secret")
+    return raw
 
 
-def headers(secret: str, signer: Signer | None, body: bytes, t: int | None = None) -> dict[str, str]:
-    t = int(time.time()) if t is None else t
-    out = {HMAC_HEADER: hmac_header(secret, body, t)}
+def signed_content(msg_id: str, timestamp: int, body: bytes) -> bytes:
+    """What both signatures cover: `{webhook-id}.{webhook-timestamp}.{body}` (the exact body bytes)."""
+    return f"{msg_id}.{timestamp}.".encode() + body
+
+
+def v1(secret: str, content: bytes) -> str:
+    """The symmetric signature: HMAC-SHA256 keyed by the secret's bytes."""
+    digest = hmac.new(secret_bytes(secret), content, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def v1a(signer: Signer, content: bytes) -> str:
+    """The asymmetric signature with the bus key (verifiable with its `whpk_` public key alone)."""
+    return "v1a," + base64.b64encode(signer.sign(content)).decode()
+
+
+def public_key(signer: Signer) -> str:
+    """The bus key's public half in the spec's `whpk_` form."""
+    return PUBLIC_KEY_PREFIX + base64.b64encode(signer.public_key).decode()
+
+
+def headers(msg_id: str, secrets: Sequence[str], signer: Signer | None, body: bytes,
+            timestamp: int | None = None) -> dict[str, str]:
+    """The three Standard Webhooks headers for one attempt (`secrets`: current first, then any still valid)."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    content = signed_content(msg_id, timestamp, body)
+    signatures = [v1(secret, content) for secret in secrets]
     if signer is not None:
-        out[ED25519_HEADER] = ed25519_header(signer, body, t)
-    return out
-
-
-def _fields(header: str) -> dict[str, str]:
-    return dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-
-
-def verify_hmac(secret: str, header: str, body: bytes, now: float | None = None) -> bool:
-    """The receiver's check of `Gerbang-Signature` (recent timestamp, constant-time compare)."""
-    fields = _fields(header)
-    try:
-        t = int(fields["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs((time.time() if now is None else now) - t) > TOLERANCE_S:
-        return False
-    expected = hmac.new(secret.encode(), signed_payload(t, body), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, fields.get("v1", ""))
-
-
-def verify_ed25519(verifier: Verifier, header: str, body: bytes, now: float | None = None) -> bool:
-    """The receiver's check of `Gerbang-Signature-Ed25519` with the bus's public key."""
-    fields = _fields(header)
-    try:
-        t, sig = int(fields["t"]), base64.b64decode(fields["sig"], validate=True)
-    except (KeyError, ValueError):
-        return False
-    if abs((time.time() if now is None else now) - t) > TOLERANCE_S:
-        return False
-    return verifier.verify(signed_payload(t, body), sig)
+        signatures.append(v1a(signer, content))
+    return {ID_HEADER: msg_id, TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: " ".join(signatures)}

@@ -1,14 +1,18 @@
-"""Subscriptions through the API, end to end with real submissions: the agency's receiver gets signed batches
-that verify with the recipes of docs/callbacks.md (the documented receiver code itself is run)."""
+"""Subscriptions through the API, end to end with real submissions: the agency's receiver gets batches signed the
+Standard Webhooks way, verified with the reference library from PyPI (`standardwebhooks`, the receiver's side, not
+our code) and with the `v1a` recipe of docs/callbacks.md (the documented receiver code itself is run)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import standardwebhooks.webhooks
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.core.bus.helpers import FAST, SUPPLY, submit, wait_status, wait_until
 from tests.core.callbacks.helpers import receiver
@@ -18,13 +22,26 @@ CALLBACKS = {"callback_allowed_hosts": ["127.0.0.1"], "callback_poll_s": 0.05, "
 
 
 def documented_receiver() -> dict[str, Any]:
-    """The receiver example of docs/callbacks.md, executed."""
+    """The receiver examples of docs/callbacks.md (the library one and the `v1a` one), executed."""
     text = DOC.read_text(encoding="utf-8")
-    code = re.search(r"<!-- receiver-example -->\n```python\n(.*?)```", text, re.DOTALL)
-    assert code, "docs/callbacks.md lost its receiver example"
     namespace: dict[str, Any] = {}
-    exec(compile(code.group(1), str(DOC), "exec"), namespace)  # noqa: S102 - our own documentation
+    for marker in ("receiver-example", "receiver-example-v1a"):
+        code = re.search(rf"<!-- {marker} -->\n```python\n(.*?)```", text, re.DOTALL)
+        assert code, f"docs/callbacks.md lost its {marker}"
+        exec(compile(code.group(1), str(DOC), "exec"), namespace)  # noqa: S102 - our own documentation
     return namespace
+
+
+class _Later(dt.datetime):
+    """The receiver's clock ten minutes on: a captured batch replayed late."""
+
+    @classmethod
+    def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+        return dt.datetime.now(tz) + dt.timedelta(minutes=10)
+
+
+def sent_signatures(headers: dict[str, str], version: str) -> list[str]:
+    return [s for s in headers["webhook-signature"].split(" ") if s.startswith(version + ",")]
 
 
 @pytest.fixture
@@ -62,13 +79,33 @@ def test_submissions_reach_the_agency_signed(make_api, counter, operator) -> Non
         assert len({e["id"] for e in seen}) == 6
 
         receiving = documented_receiver()
-        vkey = api.get("/v1/audit/key").text
+        whpk = api.get("/v1/audit/key/webhook").text.strip()
+        assert whpk.startswith("whpk_")
         for body, headers in state.seen:
-            assert receiving["receive"](body, headers, secret=sub["secret"], verifier_key=vkey)
+            assert headers["webhook-id"] == json.loads(body)["batch_id"]
+            assert len(sent_signatures(headers, "v1")) == 1 and len(sent_signatures(headers, "v1a")) == 1
+            assert not any(name.startswith("gerbang-") for name in headers)  # the home-made headers are gone
+            assert Webhook(sub["secret"]).verify(body, headers)["batch_id"] == headers["webhook-id"]
+            assert receiving["receive"](body, headers, sub["secret"])["events"]
+            assert receiving["receive_v1a"](body, headers, whpk)["events"]
+            with pytest.raises(WebhookVerificationError):
+                Webhook("whsec_" + "A" * 43 + "=").verify(body, headers)  # another secret
+            tampered = body.replace(b"oss", b"os5")
+            assert tampered != body
+            with pytest.raises(WebhookVerificationError):
+                Webhook(sub["secret"]).verify(tampered, headers)
             with pytest.raises(ValueError):
-                receiving["receive"](body, headers, secret="whsec_wrong")
-            with pytest.raises(ValueError):
-                receiving["receive"](body.replace(b"oss", b"os5"), headers, verifier_key=vkey)
+                receiving["receive_v1a"](tampered, headers, whpk)
+            with pytest.raises(WebhookVerificationError):  # the id is signed too: a batch cannot pose as another
+                Webhook(sub["secret"]).verify(body, {**headers, "webhook-id": "another-batch"})
+            moved = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) + 1)}
+            with pytest.raises(ValueError):  # the timestamp is signed: it cannot be refreshed by a replayer
+                receiving["receive_v1a"](body, moved, whpk)
+        body, headers = state.seen[0]
+        with pytest.MonkeyPatch.context() as later:  # the same real batch, replayed ten minutes later
+            later.setattr(standardwebhooks.webhooks, "datetime", _Later)
+            with pytest.raises(WebhookVerificationError, match="too old"):
+                Webhook(sub["secret"]).verify(body, headers)
 
         def delivered() -> list[dict[str, Any]] | None:
             # the receiver has the body before the deliverer has settled the batch: wait for the settle
@@ -83,13 +120,30 @@ def test_submissions_reach_the_agency_signed(make_api, counter, operator) -> Non
         assert [e["id"] for e in pulled["events"] + rest["events"]] == [e["id"] for e in seen]
 
         rotated = api.post(f"/v1/subscriptions/{sub['id']}/rotate-secret", headers=operator).json()
-        assert rotated["secret"] != sub["secret"]
+        assert rotated["secret"] != sub["secret"] and rotated["secret"].startswith("whsec_")
         before = len(state.seen)
         submit(api, counter, SUPPLY.repeatable("oss"))
         wait_until(lambda: len(state.seen) > before, 10, what="a batch after rotation")
         body, headers = state.seen[-1]
-        assert receiving["check_hmac"](body, headers["gerbang-signature"], rotated["secret"])
-        assert not receiving["check_hmac"](body, headers["gerbang-signature"], sub["secret"])
+        assert len(sent_signatures(headers, "v1")) == 2  # the overlap: new and old secret both sign
+        assert Webhook(rotated["secret"]).verify(body, headers)
+        assert Webhook(sub["secret"]).verify(body, headers)  # a receiver not yet switched still verifies
+        assert receiving["receive_v1a"](body, headers, whpk)
+
+        at_once = api.post(f"/v1/subscriptions/{sub['id']}/rotate-secret", headers=operator,
+                           params={"keep_previous_s": 0}).json()
+        before = len(state.seen)
+        submit(api, counter, SUPPLY.repeatable("oss"))
+        wait_until(lambda: len(state.seen) > before, 10, what="a batch after a rotation without overlap")
+        body, headers = state.seen[-1]
+        assert len(sent_signatures(headers, "v1")) == 1
+        assert Webhook(at_once["secret"]).verify(body, headers)
+        for old in (rotated["secret"], sub["secret"]):
+            with pytest.raises(WebhookVerificationError):
+                Webhook(old).verify(body, headers)
+        too_long = api.post(f"/v1/subscriptions/{sub['id']}/rotate-secret", headers=operator,
+                            params={"keep_previous_s": 8 * 86400})
+        assert too_long.status_code in (400, 422)
 
         audit = api.get("/v1/subscriptions/" + sub["id"], headers=operator).json()
         assert audit["id"] == sub["id"] and "secret" not in audit
