@@ -58,13 +58,15 @@ PARTICIPANT_UPDATE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["nik", "new_clinic_code", "reason"],
     "properties": {
-        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "description": "The participant's NIK"},
-        "card_number": {"type": "string", "pattern": "^[0-9]{13}$",
+        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The participant's NIK"},
+        "card_number": {"type": "string", "pattern": "^[0-9]{13}$", "maxLength": 13,
                         "description": "JKN card number (noKartu); if given, the agency checks it is the NIK's"},
-        "new_clinic_code": {"type": "string", "pattern": "^[0-9A-Z]{8}$",
+        "new_clinic_code": {"type": "string", "pattern": "^[0-9A-Z]{8}$", "maxLength": 8,
                             "description": "kdProvider of the new first-level clinic"},
         "reason": {"type": "string", "minLength": 3, "maxLength": 200, "description": "Why the participant moves"},
     },
+    "examples": [{"nik": "3603282512770002", "card_number": "0001526000000", "new_clinic_code": "3603P028",
+                  "reason": "Pindah domisili"}],
 }
 
 SERVICES: dict[str, dict[str, Any]] = {SERVICE_PARTICIPANT_UPDATE: PARTICIPANT_UPDATE_SCHEMA}

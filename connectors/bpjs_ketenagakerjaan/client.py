@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from connectors.base import AgencyProtocolError, FacetStatus, LookupResult, SubmitResult
 from connectors.config import required, timeout_s
+from connectors.examples import today
 from connectors.soap import SoapConnector, SoapSession, check_payload, password_token, plain
 
 AGENCY = "bpjs_ketenagakerjaan"
@@ -35,21 +36,26 @@ MEMBERSHIP_REGISTRATION_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["nik", "nama", "tanggalLahir", "jenisKelamin", "segmen", "upah", "tanggalMulai", "daftarProgram"],
     "properties": {
-        "nik": {"type": "string", "pattern": "^[0-9]{16}$"},
+        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16},
         "nama": {"type": "string", "minLength": 1, "maxLength": 100, "description": "Full name as Dukcapil holds it"},
-        "tanggalLahir": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+        "tanggalLahir": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                         "maxLength": 10},
         "jenisKelamin": {"type": "string", "enum": ["L", "P"]},
         "segmen": {"type": "string", "enum": ["PU", "BPU"],
                    "description": "PU: wage earner (needs the employer's NPP); BPU: non-wage earner"},
-        "npp": {"type": "string", "pattern": "^[0-9]{8}$", "description": "Employer registration number (PU)"},
-        "upah": {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,2})?$",
+        "npp": {"type": "string", "pattern": "^[0-9]{8}$", "maxLength": 8, "description": "Employer registration number (PU)"},
+        "upah": {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,2})?$", "maxLength": 15,
                  "description": "Monthly wage (PU) or declared income (BPU) in rupiah, as exact decimal text"},
-        "tanggalMulai": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+        "tanggalMulai": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                         "maxLength": 10, "description": "First day of membership: from 31 days ago to 90 days ahead"},
         "daftarProgram": {"type": "array", "minItems": 2, "maxItems": 5, "uniqueItems": True,
                           "items": {"type": "string", "enum": ["JHT", "JKK", "JKM", "JP", "JKP"]}},
     },
     "if": {"properties": {"segmen": {"const": "PU"}}},
     "then": {"required": ["npp"]},
+    "examples": [{"nik": "3603281007080027", "nama": "ADE RUKMANA", "tanggalLahir": "2008-07-10", "jenisKelamin": "L",
+                  "segmen": "PU", "npp": "10751545", "upah": "5000000", "tanggalMulai": today().isoformat(),
+                  "daftarProgram": ["JHT", "JKK", "JKM", "JP", "JKP"]}],
 }
 
 

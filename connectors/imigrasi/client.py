@@ -20,12 +20,28 @@ from typing import Any, Mapping
 
 from connectors.base import AgencyProtocolError, FacetStatus, LookupResult, SubmitResult
 from connectors.config import required, timeout_s
+from connectors.examples import working_day
 from connectors.soap import SoapConnector, SoapSession, check_payload, password_token, plain
 
 AGENCY = "imigrasi"
 WSDL = Path(__file__).with_name("service.wsdl")
 BINDING = "{urn:id:imigrasi:paspor:v1}LayananPasporBinding"
 SERVICE_APPLICATION = "passport_application"
+
+KANTOR_IMIGRASI: dict[str, str] = {
+    "JKTSEL": "KANTOR IMIGRASI KELAS I KHUSUS TPI JAKARTA SELATAN",
+    "JKTPUS": "KANTOR IMIGRASI KELAS I KHUSUS TPI JAKARTA PUSAT",
+    "TNG": "KANTOR IMIGRASI KELAS I KHUSUS NON TPI TANGERANG",
+    "BDG": "KANTOR IMIGRASI KELAS I TPI BANDUNG",
+    "SMG": "KANTOR IMIGRASI KELAS I TPI SEMARANG",
+    "YOG": "KANTOR IMIGRASI KELAS I TPI YOGYAKARTA",
+    "SBY": "KANTOR IMIGRASI KELAS I KHUSUS TPI SURABAYA",
+    "MDN": "KANTOR IMIGRASI KELAS I KHUSUS TPI MEDAN",
+    "DPS": "KANTOR IMIGRASI KELAS I KHUSUS TPI DENPASAR",
+    "MKS": "KANTOR IMIGRASI KELAS I KHUSUS TPI MAKASSAR",
+}
+"""The immigration offices (kantor imigrasi, kanim) that take passport appointments through this service, by the
+code `kodeKanim` names: the schema's enum, and the list the simulator checks."""
 
 PASSPORT_APPLICATION_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -34,17 +50,24 @@ PASSPORT_APPLICATION_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["nik", "namaLengkap", "tanggalLahir", "jenisPaspor", "kodeKanim", "tanggalKedatangan", "tujuan"],
     "properties": {
-        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "description": "The applicant's NIK"},
+        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The applicant's NIK"},
         "namaLengkap": {"type": "string", "minLength": 1, "maxLength": 100,
                         "description": "Full name exactly as Dukcapil holds it"},
-        "tanggalLahir": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
-        "jenisPaspor": {"type": "string", "enum": ["BIASA", "ELEKTRONIK"]},
-        "kodeKanim": {"type": "string", "pattern": "^[A-Z]{2,8}$", "description": "Immigration office code"},
+        "tanggalLahir": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                         "maxLength": 10, "description": "Birth date as Dukcapil holds it"},
+        "jenisPaspor": {"type": "string", "enum": ["BIASA", "ELEKTRONIK"],
+                        "description": "BIASA: ordinary passport; ELEKTRONIK: e-passport (chip)"},
+        "kodeKanim": {"type": "string", "enum": list(KANTOR_IMIGRASI),
+                      "description": "Immigration office of the appointment: "
+                                     + "; ".join(f"{code} {name}" for code, name in KANTOR_IMIGRASI.items())},
         "tanggalKedatangan": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-                              "description": "Appointment date (a working day within 60 days)"},
+                              "maxLength": 10, "description": "Appointment date (a working day within 60 days)"},
         "tujuan": {"type": "string", "enum": ["WISATA", "UMROH", "HAJI", "BEKERJA", "BELAJAR", "KUNJUNGAN KELUARGA",
-                                              "BISNIS", "BEROBAT"]},
+                                              "BISNIS", "BEROBAT"], "description": "Purpose of travel"},
     },
+    "examples": [{"nik": "3603282512770002", "namaLengkap": "DENI SOBANDI", "tanggalLahir": "1977-12-25",
+                  "jenisPaspor": "ELEKTRONIK", "kodeKanim": "TNG",
+                  "tanggalKedatangan": working_day(14).isoformat(), "tujuan": "WISATA"}],
 }
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Mapping
 from fastapi import FastAPI
 from lxml import etree
 
+from connectors.imigrasi.client import KANTOR_IMIGRASI
 from connectors.simkit.control import SimControl
 from connectors.simkit.soap import (Builder, Holder, IdempotentReplies, SoapRequest, SoapService, add_years,
                                     client_fault, holder_as_known, mount)
@@ -47,18 +48,7 @@ HOLDER_SHARE = 0.25
 PAYMENT_WINDOW = dt.timedelta(hours=2)
 BOOKING_HORIZON_DAYS = 60
 FEES = {"BIASA": Decimal("350000"), "ELEKTRONIK": Decimal("650000")}
-KANIM = {
-    "JKTSEL": "KANTOR IMIGRASI KELAS I KHUSUS TPI JAKARTA SELATAN",
-    "JKTPUS": "KANTOR IMIGRASI KELAS I KHUSUS TPI JAKARTA PUSAT",
-    "TNG": "KANTOR IMIGRASI KELAS I KHUSUS NON TPI TANGERANG",
-    "BDG": "KANTOR IMIGRASI KELAS I TPI BANDUNG",
-    "SMG": "KANTOR IMIGRASI KELAS I TPI SEMARANG",
-    "YOG": "KANTOR IMIGRASI KELAS I TPI YOGYAKARTA",
-    "SBY": "KANTOR IMIGRASI KELAS I KHUSUS TPI SURABAYA",
-    "MDN": "KANTOR IMIGRASI KELAS I KHUSUS TPI MEDAN",
-    "DPS": "KANTOR IMIGRASI KELAS I KHUSUS TPI DENPASAR",
-    "MKS": "KANTOR IMIGRASI KELAS I KHUSUS TPI MAKASSAR",
-}
+KANIM = KANTOR_IMIGRASI
 KANIM_BY_PROVINCE = {"31": "JKTSEL", "36": "TNG", "32": "BDG", "33": "SMG", "34": "YOG", "35": "SBY", "12": "MDN",
                      "51": "DPS", "73": "MKS"}
 TUJUAN = frozenset({"WISATA", "UMROH", "HAJI", "BEKERJA", "BELAJAR", "KUNJUNGAN KELUARGA", "BISNIS", "BEROBAT"})

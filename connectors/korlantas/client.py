@@ -33,16 +33,19 @@ SIM_RENEWAL_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["nik", "nomorSIM", "golongan", "nomorRikkes", "nomorPsikologi"],
     "properties": {
-        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "description": "The holder's NIK"},
-        "nomorSIM": {"type": "string", "pattern": "^[0-9]{12,16}$", "description": "The SIM being renewed"},
+        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The holder's NIK"},
+        "nomorSIM": {"type": "string", "pattern": "^[0-9]{12,16}$", "maxLength": 16,
+                     "description": "The SIM being renewed"},
         "golongan": {"type": "string", "enum": ["A", "C"],
                      "description": "Only SIM A and C can be renewed at a service mall"},
-        "nomorRikkes": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9/-]{5,39}$",
+        "nomorRikkes": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9/-]{5,39}$", "maxLength": 40,
                         "description": "e-Rikkes (health check) result reference"},
-        "nomorPsikologi": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9/-]{5,39}$",
+        "nomorPsikologi": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9/-]{5,39}$", "maxLength": 40,
                            "description": "e-PPSI (psychology test) result reference"},
         "satpas": {"type": "string", "maxLength": 120, "description": "Preferred SATPAS for collection"},
     },
+    "examples": [{"nik": "3603282512770002", "nomorSIM": "127736307624", "golongan": "C",
+                  "nomorRikkes": "RIKKES-2025-000123", "nomorPsikologi": "PPSI-2025-000456"}],
 }
 
 

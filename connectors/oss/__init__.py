@@ -41,14 +41,16 @@ LICENCE_APPLICATION_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["nib", "kd_izin"],
     "properties": {
-        "nib": {"type": "string", "pattern": "^[0-9]{13}$", "description": "The applicant's NIB, 13 digits"},
-        "kd_izin": {"type": "string", "pattern": "^[0-9A-Za-z_.-]{1,40}$",
+        "nib": {"type": "string", "pattern": "^[0-9]{13}$", "maxLength": 13, "description": "The applicant's NIB, 13 digits"},
+        "kd_izin": {"type": "string", "pattern": "^[0-9A-Za-z_.-]{1,40}$", "maxLength": 40,
                     "description": "OSS licence code (kode izin)"},
-        "nik": {"type": "string", "pattern": "^[0-9]{16}$",
+        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16,
                 "description": "The applicant; when given, OSS refuses a NIB that is not theirs"},
-        "kbli": {"type": "string", "pattern": "^[0-9]{5}$", "description": "KBLI business classification"},
+        "kbli": {"type": "string", "pattern": "^[0-9]{5}$", "maxLength": 5, "description": "KBLI business classification"},
         "uraian": {"type": "string", "maxLength": 500, "description": "Free-text description of the activity"},
     },
+    "examples": [{"nib": "9874840000010", "kd_izin": "IZIN-PB-UMKU", "nik": "3603286803810021", "kbli": "47111",
+                  "uraian": "Perdagangan eceran di minimarket"}],
 }
 
 

@@ -22,10 +22,21 @@ validity, the annual PKB, the SWDKLLJ amounts (Rp35,000 motorcycle, Rp143,000 ca
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from connectors.base import ConnectorPlugin, lazy
+from connectors.examples import today
 from connectors.samsat.client import SERVICE_PKB, SamsatClient, create
+
+
+def payable_year(month: int, day: int, on: dt.date | None = None) -> int:
+    """The tax year whose PKB a vehicle first registered on `month`/`day` pays now: this year's, unless that due
+    date passed more than 60 days ago (then next year's), for a vehicle with no arrears (as the simulator holds)."""
+    on = on or today()
+    due = dt.date(on.year, month, min(day, 28) if month == 2 else day)
+    return on.year + 1 if due < on - dt.timedelta(days=60) else on.year
+
 
 PKB_PAYMENT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -34,12 +45,14 @@ PKB_PAYMENT_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["nik", "plate", "year"],
     "properties": {
-        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "description": "The registered owner"},
-        "plate": {"type": "string", "pattern": "^ *[A-Za-z]{1,2} *[0-9]{1,4} *[A-Za-z]{0,3} *$",
+        "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The registered owner"},
+        "plate": {"type": "string", "pattern": "^ *[A-Za-z]{1,2} *[0-9]{1,4} *[A-Za-z]{0,3} *$", "maxLength": 16,
                   "description": 'Registration plate, e.g. "B 1234 XYZ"'},
         "year": {"type": "integer", "minimum": 2000, "maximum": 2100,
                  "description": "The tax year paid: the year of the vehicle's PKB due date"},
     },
+    # the demo population's vehicle B 3538 YG, first registered on 25 October
+    "examples": [{"nik": "3603282512770002", "plate": "B 3538 YG", "year": payable_year(10, 25)}],
 }
 
 

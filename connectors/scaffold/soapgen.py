@@ -148,18 +148,19 @@ def handlers(service: Service) -> tuple[str, str]:
 
 
 _SCHEMA_TYPES = {"string": '{"type": "string", "minLength": 1, "maxLength": 200}',
-                 "date": '{"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}',
+                 "date": '{"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "maxLength": 10}',
                  "datetime": '{"type": "string", "maxLength": 40}',
-                 "int": '{"type": "integer"}', "decimal": '{"type": "string", "pattern": "^-?[0-9]+(\\\\.[0-9]+)?$"}',
+                 "int": '{"type": "integer"}',
+                 "decimal": '{"type": "string", "pattern": "^-?[0-9]+(\\\\.[0-9]+)?$", "maxLength": 40}',
                  "bool": '{"type": "boolean"}', "complex": '{"type": "object"}'}
 
 
 def _schema_type(leaf: Leaf) -> str:
     if role(leaf) == "nik":
-        text = '{"type": "string", "pattern": "^[0-9]{16}$"}'
+        text = '{"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16}'
     else:
         text = _SCHEMA_TYPES[leaf.kind]
-    return f'{{"type": "array", "items": {text}}}' if leaf.repeated else text
+    return f'{{"type": "array", "maxItems": 100, "items": {text}}}' if leaf.repeated else text
 
 
 def schemas(service: Service) -> tuple[str, str, str, str]:

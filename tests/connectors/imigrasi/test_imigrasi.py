@@ -145,7 +145,6 @@ def test_application_is_billed_and_deduplicated(population: Population, server: 
     ({"tanggalLahir": "1900-01-01"}, "IMI-12"),
     ({"tanggalKedatangan": "2025-06-14"}, "IMI-14"),      # a Saturday
     ({"tanggalKedatangan": "2025-12-01"}, "IMI-14"),      # beyond 60 days
-    ({"kodeKanim": "ATLANTIS"}, "IMI-13"),
 ])
 def test_applications_refused_by_imigrasi(population: Population, config: dict[str, str], change: dict[str, str],
                                           kode: str) -> None:
@@ -153,6 +152,16 @@ def test_applications_refused_by_imigrasi(population: Population, config: dict[s
         run(config, lambda c: c.submit("passport_application", application(population.ordinary()[1], **change),
                                        f"trx-{kode}"))
     assert caught.value.code == kode
+
+
+def test_an_unknown_office_is_refused_before_the_agency(population: Population, server: Any,
+                                                       config: dict[str, str]) -> None:
+    """The office codes are the schema's enum (KANTOR_IMIGRASI): "TGR" never reaches Imigrasi to come back IMI-13."""
+    with pytest.raises(AgencyRejected) as caught:
+        run(config, lambda c: c.submit("passport_application", application(population.ordinary()[1], kodeKanim="TGR"),
+                                       "trx-unknown-office"))
+    assert caught.value.code is None and "kodeKanim" in caught.value.message
+    assert "trx-unknown-office" not in stats(server)["submissions"]
 
 
 def test_nik_unknown_to_dukcapil_is_refused(population: Population, config: dict[str, str]) -> None:
