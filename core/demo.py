@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
-from collections.abc import Mapping
+import socket
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import select
+import httpx
+from sqlmodel import Session, col, select
 
-from connectors.base import ConnectorPlugin
+from connectors.base import ConnectorPlugin, utcnow
 from connectors.registry import discover
 from connectors.simkit import serving
 from connectors.simkit.population import Person, Population
 from core.db import make_engine, session_factory, upgrade
+from core.db.engine import describe_database
 from core.db.models import ApiKey, Client
 from core.security.clients import create_client
 from core.security.keys import generate_key, hash_key, key_id
@@ -27,8 +32,10 @@ from core.settings import AGENCY_PREFIX, Settings
 from identity.purposes import load_purposes
 
 DEMO_CLIENT = "demo-counter"
-DEMO_SCOPES = ["citizen:read:*", "citizen:verify", "application:submit:*", "application:read", "audit:read",
-               "subjects:history", "admin"]
+DEMO_SCOPES = ["citizen:read:*", "citizen:verify", "application:submit:*", "application:read"]
+ADMIN_CLIENT = "demo-admin"
+ADMIN_SCOPES = ["admin", "audit:read", "subjects:history"]
+KEYS_FILE = "demo-keys.json"
 
 
 @dataclass
@@ -38,6 +45,7 @@ class Demo:
     settings: Settings
     population: Population
     api_key: str
+    admin_key: str
     simulators: dict[str, serving.RunningServer] = field(default_factory=dict)
 
     def stop(self) -> None:
@@ -45,12 +53,28 @@ class Demo:
             server.stop()
 
 
-def demo_database_url(settings: Settings) -> str:
-    """The configured database if the operator set one, else an SQLite file under the data directory."""
-    if "GERBANG_DATABASE_URL" in settings.model_fields_set or settings.database_url != "sqlite:///gerbang.db":
-        return settings.database_url
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(settings.data_dir / 'demo.db').as_posix()}"
+def demo_keys(settings: Settings) -> dict[str, str]:
+    """The demo's counter and admin keys, kept in `<data_dir>/demo-keys.json` (0600) so a restart reuses them.
+
+    Why: a new key on every start left a pile of live keys behind. GERBANG_DEMO_API_KEY fixes the counter key."""
+    path = settings.data_dir / KEYS_FILE
+    stored: dict[str, str] = {}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            stored = {k: v for k, v in loaded.items() if k in ("counter", "admin") and isinstance(v, str)}
+        except (ValueError, AttributeError):
+            stored = {}  # unreadable: new keys, and the old ones are revoked below
+    keys = {"counter": settings.demo_api_key or stored.get("counter") or generate_key(),
+            "admin": stored.get("admin") or generate_key()}
+    if keys != stored:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{KEYS_FILE}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(keys, handle)
+        os.replace(temporary, path)
+    return keys
 
 
 def start_simulators(plugins: Mapping[str, ConnectorPlugin], population: Population, host: str,
@@ -81,19 +105,30 @@ def agency_environment(plugins: Mapping[str, ConnectorPlugin], simulators: Mappi
     return env
 
 
-def ensure_demo_client(url: str, key: str) -> None:
-    """The demo client exists with every scope and purpose, and `key` is one of its keys."""
+def ensure_demo_client(session: Session, name: str, scopes: list[str], key: str, kind: str) -> None:
+    """Client `name` exists with exactly these scopes and every purpose, `key` is its one live key (any other key it
+    had, e.g. from an older demo that made a new one per start, is revoked)."""
+    client = session.exec(select(Client).where(Client.name == name)).first()
+    if client is None:
+        create_client(session, name, scopes, sorted(load_purposes()), key=key, kind=kind)
+        return
+    client.scopes, client.purposes, client.kind, client.disabled = scopes, sorted(load_purposes()), kind, False
+    assert client.id is not None
+    live = session.exec(select(ApiKey).where(ApiKey.client_id == client.id, col(ApiKey.revoked_at).is_(None)))
+    for old in live.all():
+        if old.key_hash != hash_key(key):
+            old.revoked_at = utcnow()
+    if session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first() is None:
+        session.add(ApiKey(client_id=client.id, key_id=key_id(key), key_hash=hash_key(key)))
+
+
+def ensure_demo_clients(url: str, keys: Mapping[str, str]) -> None:
+    """The counter client (counter scopes only) and the admin client (console, admin and audit) with their keys."""
     engine = make_engine(url)
     try:
         with session_factory(engine)() as session:
-            client = session.exec(select(Client).where(Client.name == DEMO_CLIENT)).first()
-            if client is None:
-                create_client(session, DEMO_CLIENT, DEMO_SCOPES, sorted(load_purposes()), key=key)
-                return
-            client.scopes, client.purposes, client.disabled = DEMO_SCOPES, sorted(load_purposes()), False
-            if session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first() is None:
-                assert client.id is not None
-                session.add(ApiKey(client_id=client.id, key_id=key_id(key), key_hash=hash_key(key)))
+            ensure_demo_client(session, DEMO_CLIENT, DEMO_SCOPES, keys["counter"], "counter")
+            ensure_demo_client(session, ADMIN_CLIENT, ADMIN_SCOPES, keys["admin"], "operator")
             session.commit()
     finally:
         engine.dispose()
@@ -102,22 +137,50 @@ def ensure_demo_client(url: str, key: str) -> None:
 def prepare(settings: Settings, *, seed: int, host: str = "127.0.0.1", port: int = 8000,
             population_size: int = 500) -> Demo:
     """Migrate the database, start the simulators, create the demo client; the API is started by the caller."""
-    url = demo_database_url(settings)
+    url = settings.database_url
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the banner, not migration chatter, is the demo's output
     upgrade(url)
     population = Population(seed=seed, size=population_size)
     plugins = discover()
     simulators = start_simulators(plugins, population, host, port + 1 if port else 0)
     try:
-        key = settings.demo_api_key or generate_key()
-        ensure_demo_client(url, key)
+        keys = demo_keys(settings)
+        ensure_demo_clients(url, keys)
         agency_env = {**settings.agency_env, **agency_environment(plugins, simulators)}
         api_settings = settings.model_copy(update={"database_url": url, "agency_env": agency_env})
     except Exception:
         for server in simulators.values():
             server.stop()
         raise
-    return Demo(settings=api_settings, population=population, api_key=key, simulators=simulators)
+    return Demo(settings=api_settings, population=population, api_key=keys["counter"], admin_key=keys["admin"],
+                simulators=simulators)
+
+
+def wait_until_up(demo: Demo, api_started: Callable[[], bool], given_up: Callable[[], bool], probe_url: str,
+                  timeout_s: float = 60.0) -> bool:
+    """True once the API answers `GET /healthz` and every simulator accepts connections; False if the server gave
+    up (`given_up`) or `timeout_s` passed. Why: the banner is a promise that the curl lines work, so it waits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not given_up():
+        if api_started() and _answers(f"{probe_url}/healthz") and all(_accepts(s.port) for s in demo.simulators.values()):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def pick_samples(population: Population) -> list[Person]:
@@ -136,7 +199,12 @@ def pick_samples(population: Population) -> list[Person]:
 def banner(demo: Demo, api_url: str) -> str:
     """What the demo prints: the key, the simulators, sample NIKs and a ready curl line."""
     lines = [f"Gerbang demo — API at {api_url} (docs at {api_url}/docs)", "",
-             f"Demo API key: {demo.api_key}", "", "Simulators:"]
+             f"Demo API key: {demo.api_key}   (counter {DEMO_CLIENT}: look-ups, verifications, applications)",
+             f"Admin key:    {demo.admin_key}   ({ADMIN_CLIENT}: the console at {api_url}/console, /v1/admin, "
+             "the audit log)",
+             f"Database:     {describe_database(demo.settings.database_url)} — `gerbang clients …`, `gerbang "
+             "audit …` and `gerbang applications …` run from this folder use it too",
+             "", "Simulators:"]
     lines += [f"  {name:<22} {server.url}" for name, server in demo.simulators.items()]
     lines += ["", "Sample NIKs (synthetic people):"]
     for person in pick_samples(demo.population):

@@ -26,8 +26,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GERBANG_", extra="ignore")
 
     database_url: str = Field(
-        default="sqlite:///gerbang.db",
-        description="SQLAlchemy URL. SQLite file by default; postgresql+psycopg://… for distributed mode.",
+        default="",
+        description="SQLAlchemy URL; postgresql+psycopg://… for distributed mode. Unset: the SQLite file "
+                    "gerbang.db under data_dir, shared by `gerbang demo` and every other command run there.",
     )
     amqp_url: str | None = Field(
         default=None, description="RabbitMQ URL. Unset: the outbox is dispatched in-process (embedded mode)."
@@ -143,6 +144,13 @@ class Settings(BaseSettings):
             raise ValueError("give one or more non-negative waits in seconds, e.g. 30,60,300")
         return value
 
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        """Why under data_dir: the demo and the CLI then find the same database from the same folder."""
+        if not self.database_url:
+            self.database_url = default_database_url(self.data_dir)
+        return self
+
     @property
     def embedded(self) -> bool:
         """True when no broker is configured: the outbox is dispatched in-process."""
@@ -152,6 +160,11 @@ class Settings(BaseSettings):
         """Settings of one agency, keys lower-case (`url`, `user`, `cons_id`, …); empty when none are set."""
         prefix = f"{AGENCY_PREFIX}{name.upper()}_"
         return {k[len(prefix):].lower(): v for k, v in self.agency_env.items() if k.startswith(prefix)}
+
+
+def default_database_url(data_dir: Path) -> str:
+    """The embedded database when GERBANG_DATABASE_URL is unset: `<data_dir>/gerbang.db`."""
+    return f"sqlite:///{(data_dir / 'gerbang.db').as_posix()}"
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from core.cli.common import fail, session
+from core.cli.common import database_failed, fail, session
 from core.settings import get_settings
 
 app = typer.Typer(help="Applications: failed ones, replay.", no_args_is_help=True)
@@ -28,7 +28,7 @@ def dead(agency: str = typer.Option("", help="Only this agency"),
         with session() as s:
             rows = s.exec(query.order_by(col(Application.updated_at).desc()).limit(limit)).all()
     except SQLAlchemyError as exc:
-        fail(f"database error ({type(exc).__name__}); has `gerbang db upgrade` been run?")
+        database_failed(exc)
     for app_row in rows:
         typer.echo(json.dumps({"id": app_row.id, "agency": app_row.agency, "service": app_row.service,
                                "client": app_row.client_name, "attempts": app_row.attempts,
@@ -59,5 +59,5 @@ def replay_command(application_id: str = typer.Argument(..., help="The applicati
     except NotReplayable as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
-        fail(f"database error ({type(exc).__name__}); has `gerbang db upgrade` been run?")
+        database_failed(exc)
     typer.echo(json.dumps({"id": app_row.id, "status": app_row.status, "deadline_at": _iso(app_row.deadline_at)}))

@@ -16,7 +16,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
-from core.cli.common import fail, session
+from core.cli.common import database_failed, fail, session
 from core.db.models import Client
 from core.security import clients as registry
 
@@ -66,7 +66,7 @@ def guarded() -> Iterator[Session]:
     except (registry.ClientExists, ValueError) as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
-        fail(f"database error ({type(exc).__name__}); has `gerbang db upgrade` been run?")
+        database_failed(exc)
 
 
 def run(work: Callable[[Session], T]) -> T:

@@ -23,6 +23,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def database_failed(exc: Exception, settings: Settings | None = None) -> NoReturn:
+    """Fail on a database error, naming the database (file) that was looked at."""
+    from core.db.engine import describe_database
+
+    where = describe_database((settings or get_settings()).database_url)
+    fail(f"database error ({type(exc).__name__}) on {where}; has `gerbang db upgrade` been run on it?")
+
+
 @contextmanager
 def session(settings: Settings | None = None) -> Iterator[Session]:
     """A database session on the configured database (engine disposed afterwards)."""

@@ -28,6 +28,18 @@ def _first_line(value: object) -> str:
     return text[0][:300] if text else type(value).__name__
 
 
+def _database() -> str:
+    """The database the settings name (an SQLite file by its absolute path), or a neutral phrase if they do not
+    load."""
+    from core.db.engine import describe_database
+    from core.settings import get_settings
+
+    try:
+        return describe_database(get_settings().database_url)
+    except Exception:  # noqa: BLE001 - a message about a message; the settings error is told elsewhere
+        return "the configured database"
+
+
 def describe(exc: BaseException) -> tuple[str, int]:
     """(message, exit code) for an exception no command handled."""
     from alembic.util import CommandError
@@ -42,8 +54,8 @@ def describe(exc: BaseException) -> tuple[str, int]:
         return f"GERBANG_DATABASE_URL: {_first_line(exc)}", USAGE
     if isinstance(exc, SQLAlchemyError):
         cause = getattr(exc, "orig", None) or exc
-        return (f"database error ({type(cause).__name__}: {_first_line(cause)}); is the database reachable, and "
-                "has `gerbang db upgrade` been run?"), FAILED
+        return (f"database error ({type(cause).__name__}: {_first_line(cause)}) on {_database()}; is it "
+                "reachable, and has `gerbang db upgrade` been run on it?"), FAILED
     if isinstance(exc, CommandError):
         return _first_line(exc), USAGE
     if isinstance(exc, UnicodeError):

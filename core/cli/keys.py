@@ -19,7 +19,7 @@ import time
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.cli.common import fail
+from core.cli.common import database_failed, fail
 from core.db import make_engine
 from core.security.rotation import keys_in_use, reencrypt
 from core.security.secrets import (SECRETS_FILE, data_keys_from_file, new_secret_values, stored_secrets,
@@ -90,7 +90,7 @@ def list_keys() -> None:
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:
-        fail(f"database error ({type(exc).__name__}); has `gerbang db upgrade` been run?")
+        database_failed(exc)
     for index, (kid, _) in enumerate(items):
         typer.echo(json.dumps({"key_id": kid, "active": index == 0, "ciphertexts": used.get(kid, 0)}))
     for kid in sorted(set(used) - {kid for kid, _ in items}):
@@ -143,7 +143,7 @@ def rotate(retire: bool = typer.Option(False, help="Afterwards, drop every key t
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:
-        fail(f"database error ({type(exc).__name__}); has `gerbang db upgrade` been run?")
+        database_failed(exc)
     retirable = [kid for kid, _ in items[1:] if not used.get(kid)]
     summary = {"added": added, "active": keys.active, "reencrypted": {"cache": done.cache_rows,
                "application_payloads": done.payloads, "application_results": done.results},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import typer
 import uvicorn
 
@@ -67,8 +69,18 @@ def demo(port: int = typer.Option(8000, min=0, max=65535,
         fail(f"cannot start the demo: {exc}")
     try:
         config = uvicorn.Config(create_app(running.settings), access_log=False, log_level="warning")
-        typer.echo(demo_module.banner(running, f"http://{host}:{sock.getsockname()[1]}"))
-        PatientServer(config).run(sockets=[sock])
+        server = PatientServer(config)
+        port = sock.getsockname()[1]
+        probe = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+
+        def announce() -> None:  # the banner only once the API and every simulator answer
+            if demo_module.wait_until_up(running, lambda: server.started, lambda: server.should_exit, probe):
+                typer.echo(demo_module.banner(running, f"http://{host}:{port}"))
+
+        threading.Thread(target=announce, name="demo-banner", daemon=True).start()
+        server.run(sockets=[sock])
+        if not server.started:
+            fail("the API did not start (the reason is above)", code=1)
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is the expected outcome
         pass
     finally:

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.cli.common import atomic_file, fail
+from core.cli.common import atomic_file, database_failed, fail
 
 app = typer.Typer(help="Reports for agreements: per agency, per purpose access counts, signed.",
                   no_args_is_help=True)
@@ -76,7 +76,7 @@ def _build_and_record(settings: Any, signer: Any, client: str, first: dt.date, l
     except (ReportError, SequencerError) as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
-        fail(f"database error ({type(exc).__name__}); has `gerbang db upgrade` been run?")
+        database_failed(exc)
     finally:
         engine.dispose()
     return sign_report(report, signer), report

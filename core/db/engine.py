@@ -40,6 +40,30 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def describe_database(url: str) -> str:
+    """Which database a URL names, for a message: the SQLite file's absolute path, or the URL without password.
+
+    Why: "has `gerbang db upgrade` been run?" sent people to the wrong file when the CLI and a demo disagreed."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except DatabaseUrlError:
+        return "the database GERBANG_DATABASE_URL names"
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ":memory:"
+        return "an in-memory SQLite database" if database == ":memory:" else f"the SQLite file {Path(database).resolve()}"
+    return f"the database {parsed.render_as_string(hide_password=True)}"
+
+
+def _make_parent_folder(url: str) -> None:
+    """An SQLite file's folder is made if missing (the default lives under GERBANG_DATA_DIR)."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # SQLite then says it cannot open the file, which names the problem
+
+
 def make_engine(url: str, *, ping_idle_s: float | None = None, multirow_inserts: bool = False,
                 **kwargs: Any) -> Engine:
     """An engine for `url`, tuned for SQLite or PostgreSQL. PostgreSQL only: `ping_idle_s` pings a connection at
@@ -47,6 +71,7 @@ def make_engine(url: str, *, ping_idle_s: float | None = None, multirow_inserts:
     sends an INSERT of many rows as one statement."""
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
+        _make_parent_folder(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")

@@ -74,8 +74,10 @@ def test_installed_connector_is_discovered_served_and_reached(tmp_path: Path) ->
         api = next(line.split(" API at ")[1].split()[0] for line in lines if " API at " in line)
         sim = next(line.split()[1] for line in lines if line.strip().startswith("perpustakaan "))
         auth = {"Authorization": f"Bearer {KEY}", **CONTEXT}
+        admin = {"Authorization": "Bearer " + next(line.split()[2] for line in lines if line.startswith("Admin key:"))}
         with httpx.Client(base_url=api, headers=auth, timeout=15) as client:
-            agencies = {a["name"]: a for a in client.get("/v1/agencies").raise_for_status().json()["agencies"]}
+            listing = client.get("/v1/agencies", headers=admin).raise_for_status().json()  # health: admin only
+            agencies = {a["name"]: a for a in listing["agencies"]}
             assert "perpustakaan" in agencies, banner
             assert agencies["perpustakaan"]["health"]["up"] is True
             assert set(agencies["perpustakaan"]["services"]) == {"daftar_anggota"}

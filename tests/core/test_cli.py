@@ -98,7 +98,7 @@ def test_demo_runs_answers_and_stops_cleanly(tmp_path: Path) -> None:
         assert all(f["provenance"]["status"] in ("ok", "not_found") for f in full.values()), full
         for name in ("dukcapil", "bpjs_kesehatan", "bpjs_ketenagakerjaan", "oss", "samsat", "korlantas", "imigrasi"):
             assert name in banner
-        assert (tmp_path / "demo.db").exists()
+        assert (tmp_path / "gerbang.db").exists()  # the default database under GERBANG_DATA_DIR
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
@@ -128,3 +128,67 @@ def test_demo_takes_a_double_ctrl_c_as_one(tmp_path: Path) -> None:
     assert process.returncode == 0, output
     assert "Gerbang demo stopped." in output
     assert "Traceback" not in output and "CancelledError" not in output, output
+
+
+def start_demo(cwd: Path, port: int = 0) -> tuple[subprocess.Popen[str], list[str]]:
+    """`gerbang demo` in `cwd` with no GERBANG_ settings at all, and the banner it printed once it was up."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GERBANG_")}
+    process = subprocess.Popen([gerbang_bin(), "demo", "--port", str(port)], env=env, cwd=cwd,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            break
+        lines.append(line)
+        if "Ctrl-C" in line:
+            break
+    return process, lines
+
+
+def stop_demo(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    return output
+
+
+def banner_value(lines: list[str], label: str) -> str:
+    return next(line.split(label, 1)[1].split()[0] for line in lines if line.startswith(label))
+
+
+def test_demo_and_cli_share_one_database_and_the_demo_keeps_its_keys(tmp_path: Path) -> None:
+    """Run from one folder, the CLI acts on the running demo's database; a restart reuses the demo's two keys
+    (no pile of live keys); the counter key holds counter scopes only, the admin key opens /v1/admin."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GERBANG_")}
+    process, lines = start_demo(tmp_path)
+    try:
+        banner = "".join(lines)
+        counter, admin = banner_value(lines, "Demo API key:"), banner_value(lines, "Admin key:")
+        assert counter != admin, banner
+        assert str(tmp_path.resolve() / "gerbang-data" / "gerbang.db") in banner  # where the CLI will look too
+        api = next(line.split(" API at ")[1].split()[0] for line in lines if " API at " in line)
+        assert httpx.get(f"{api}/v1/admin/clients", headers={"Authorization": f"Bearer {counter}"}).status_code == 403
+        assert httpx.get(f"{api}/v1/audit/entries", headers={"Authorization": f"Bearer {counter}"}).status_code == 403
+        assert httpx.get(f"{api}/v1/admin/clients", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
+        added = subprocess.run([gerbang_bin(), "clients", "add", "beside-the-demo", "--scopes", "citizen:read:*",
+                                "--purposes", "identity_check"], cwd=tmp_path, env=env, capture_output=True,
+                               text=True, timeout=60)
+        assert added.returncode == 0, added.stderr
+        names = httpx.get(f"{api}/v1/admin/clients", headers={"Authorization": f"Bearer {admin}"}).text
+        assert "beside-the-demo" in names  # the demo sees what the CLI wrote: one database
+    finally:
+        stop_demo(process)
+    assert not (tmp_path / "gerbang.db").exists()  # no second database in the working folder
+    process, again = start_demo(tmp_path)
+    try:
+        assert banner_value(again, "Demo API key:") == counter and banner_value(again, "Admin key:") == admin
+    finally:
+        stop_demo(process)
+    listing = subprocess.run([gerbang_bin(), "clients", "list"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=60)
+    clients = {c["client"]: c for c in map(json.loads, listing.stdout.splitlines())}
+    assert clients["demo-counter"]["live_keys"] == 1 and clients["demo-admin"]["live_keys"] == 1
+    assert "admin" not in clients["demo-counter"]["scopes"] and "audit:read" not in clients["demo-counter"]["scopes"]
+    assert (tmp_path / "gerbang-data" / "demo-keys.json").stat().st_mode & 0o077 == 0  # kept private

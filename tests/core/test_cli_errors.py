@@ -58,8 +58,11 @@ def test_a_database_url_that_is_not_one(tmp_path: Path, url: str) -> None:
 
 
 def test_an_unmigrated_database_says_what_to_run(tmp_path: Path) -> None:
-    for command in (["audit", "sequence"], ["audit", "checkpoint"]):
-        assert_one_line_error(gerbang(tmp_path, *command), 1, "gerbang db upgrade")
+    """...and which database file it looked at (the default one under the data folder)."""
+    where = str(tmp_path.resolve() / "gerbang-data" / "gerbang.db")
+    for command in (["audit", "sequence"], ["audit", "checkpoint"], ["clients", "list"], ["applications", "dead"]):
+        assert_one_line_error(gerbang(tmp_path, *command), 1 if command[0] == "audit" else 2,
+                              "gerbang db upgrade", where)
 
 
 def test_an_unknown_revision(tmp_path: Path) -> None:
@@ -119,7 +122,7 @@ def test_a_report_to_a_path_it_cannot_write_records_nothing(workdir: Path) -> No
 
 def audit_actions(workdir: Path) -> list[str]:
     """Every audit action recorded in the scratch directory's embedded database (sequenced or not)."""
-    with sqlite3.connect(workdir / "gerbang.db") as db:
+    with sqlite3.connect(workdir / "gerbang-data" / "gerbang.db") as db:  # the default database
         return [r[0] for table in ("audit_pending", "audit_entry") for r in db.execute(f"SELECT action FROM {table}")]
 
 
