@@ -1,4 +1,9 @@
-"""`GET /v1/agencies` (scope `admin`): the agencies this bus talks to, their services, health and breaker state."""
+"""`GET /v1/agencies`: the agencies this bus talks to and the JSON Schemas of their services.
+
+A counter has to build a payload before it can submit one, so any client that may submit to an agency
+(`application:submit:<agency>`) reads that agency's services, schemas, examples and code lists. Where an agency is
+reached (its URL), its health and its breaker are the operators' business: only `admin` sees them.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from connectors.base import AgencyError, Health
-from core.api.auth import require
+from core.api.auth import current_principal
+from core.api.problems import Problem
 from core.security.clients import Principal
+from core.security.scopes import allowed
 
 router = APIRouter(prefix="/v1/agencies", tags=["agencies"])
 
@@ -23,19 +30,26 @@ class AgencyHealth(BaseModel):
     detail: str | None = None
 
 
-class AgencyView(BaseModel):
+class AgencyServices(BaseModel):
+    """What a client that may submit to the agency sees: its services and their payload schemas."""
+
     name: str
     title: str
     facet: str
     protocol: str
-    url: str
     services: dict[str, dict[str, Any]]
+
+
+class AgencyView(AgencyServices):
+    """What an operator (`admin`) sees: also where the agency is reached, its health and its breaker."""
+
+    url: str
     breaker: dict[str, Any]
     health: AgencyHealth
 
 
 class AgencyList(BaseModel):
-    agencies: list[AgencyView]
+    agencies: list[AgencyView | AgencyServices]
 
 
 async def probe(connector: Any, name: str) -> Health:
@@ -50,18 +64,75 @@ async def probe(connector: Any, name: str) -> Health:
         return Health(agency=name, up=False, detail=type(exc).__name__)
 
 
+def may_submit(principal: Principal, agency: str) -> bool:
+    return allowed(principal.scopes, f"application:submit:{agency}")
+
+
+def is_admin(principal: Principal) -> bool:
+    return allowed(principal.scopes, "admin")
+
+
+def services_of(registry: Any, name: str) -> AgencyServices:
+    plugin = registry.plugins[name]
+    return AgencyServices(name=name, title=plugin.title, facet=plugin.facet, protocol=plugin.protocol,
+                          services={k: dict(v) for k, v in plugin.services.items()})
+
+
+async def admin_views(registry: Any, names: list[str]) -> list[AgencyView]:
+    """The operator's view of `names`, their health checked at once."""
+    healths = await asyncio.gather(*(probe(registry.active[n].connector, n) for n in names))
+    return [AgencyView(**services_of(registry, name).model_dump(), url=registry.urls[name],
+                       breaker=registry.breakers[name].snapshot(),
+                       health=AgencyHealth(up=health.up, latency_ms=health.latency_ms, detail=health.detail))
+            for name, health in zip(names, healths)]
+
+
 @router.get("", response_model=AgencyList)
-async def list_agencies(request: Request, _: Annotated[Principal, Depends(require("admin"))]) -> AgencyList:
-    """Every configured agency with its services (JSON Schemas), health and circuit-breaker state."""
+async def list_agencies(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> AgencyList:
+    """`admin`: every configured agency with its services (JSON Schemas), health and circuit-breaker state.
+    Any other client: the agencies it may submit to (`application:submit:<agency>`), with their services."""
     registry = request.app.state.agencies
     names = list(registry.active)
-    healths = await asyncio.gather(*(probe(registry.active[n].connector, n) for n in names))
-    views = []
-    for name, health in zip(names, healths):
-        plugin = registry.plugins[name]
-        views.append(AgencyView(
-            name=name, title=plugin.title, facet=plugin.facet, protocol=plugin.protocol, url=registry.urls[name],
-            services={k: dict(v) for k, v in plugin.services.items()},
-            breaker=registry.breakers[name].snapshot(),
-            health=AgencyHealth(up=health.up, latency_ms=health.latency_ms, detail=health.detail)))
-    return AgencyList(agencies=views)
+    if is_admin(principal):
+        return AgencyList(agencies=list(await admin_views(registry, names)))
+    mine = [name for name in names if registry.plugins[name].services and may_submit(principal, name)]
+    if not mine:
+        raise Problem(403, "scope_missing", "The API key lacks a required scope",
+                      "Required scope: admin, or application:submit:<agency>", required_scope="admin")
+    return AgencyList(agencies=[services_of(registry, name) for name in mine])
+
+
+@router.get("/{agency}", response_model=AgencyView | AgencyServices)
+async def get_agency(agency: str, request: Request,
+                     principal: Annotated[Principal, Depends(current_principal)]) -> AgencyView | AgencyServices:
+    """One agency: its services and their schemas for a client that may submit to it; for `admin` also its URL,
+    health and breaker."""
+    registry = request.app.state.agencies
+    if agency not in registry.active:
+        raise Problem(404, "agency_unknown", "No such agency on this bus", agencies=sorted(
+            n for n in registry.active if registry.plugins[n].services))
+    if is_admin(principal):
+        return (await admin_views(registry, [agency]))[0]
+    required = f"application:submit:{agency}"
+    if not may_submit(principal, agency):
+        raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
+                      required_scope=required)
+    return services_of(registry, agency)
+
+
+@router.get("/{agency}/services/{service}", response_model=dict[str, Any])
+async def get_schema(agency: str, service: str, request: Request,
+                     principal: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
+    """The JSON Schema of one service's payload, with its `examples` (scope `application:submit:<agency>`)."""
+    registry = request.app.state.agencies
+    if agency not in registry.active:
+        raise Problem(404, "agency_unknown", "No such agency on this bus", agencies=sorted(
+            n for n in registry.active if registry.plugins[n].services))
+    required = f"application:submit:{agency}"
+    if not (may_submit(principal, agency) or is_admin(principal)):
+        raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
+                      required_scope=required)
+    services = registry.plugins[agency].services
+    if service not in services:
+        raise Problem(404, "service_unknown", f"{agency} offers no such service", services=sorted(services))
+    return dict(services[service])
