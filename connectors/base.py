@@ -54,12 +54,17 @@ class LookupResult:
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """Per-field verdicts of a yes/no check: {field: (matched, score or None)} in the agency's field names."""
+    """Per-field verdicts of a yes/no check: {field: (matched, score or None)} in the agency's field names.
+
+    A person the agency knows but will not give verdicts for (Dukcapil: deceased, duplicate record) is `found`
+    with no `fields`; `life_status` and `message` (the agency's text) say why."""
 
     agency: str
     found: bool
     fields: Mapping[str, tuple[bool, int | None]] = field(default_factory=dict)
     agency_code: str | None = None
+    life_status: LifeStatus | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True)

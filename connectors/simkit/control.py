@@ -5,7 +5,9 @@ down = 503 with the connection closed; slow = wait `delay_ms` then answer normal
 reply; garbage = a malformed body with the agency's content type. Simulators that offer them (the SOAP ones) also
 take the hostile modes `billion_laughs` (entity expansion), `external_entity` (an XXE reference to a local file)
 and `huge_body` (a reply far larger than any client should read); a simulator refuses a mode it does not offer
-with 422. `GET /_sim/stats` reports requests seen, requests in flight now and at most so far (`max_inflight`), and
+with 422. A simulator may also offer modes named after its agency's own real error replies (Dukcapil's `quota`,
+`login`, `ip`, `deceased` …: `install(..., replies={...})`), so every real error can be switched on.
+`GET /_sim/stats` reports requests seen, requests in flight now and at most so far (`max_inflight`), and
 submissions received per idempotency key.
 `POST /_sim/reset` clears counters and faults.
 """
@@ -33,7 +35,7 @@ class FaultSetting(BaseModel):
     """Body of POST /_sim/faults."""
 
     model_config = {"extra": "forbid"}
-    mode: FaultMode = "ok"
+    mode: str = Field(default="ok", max_length=40, pattern=r"^[a-z_]+$")
     delay_ms: int = Field(default=0, ge=0, le=600_000)
 
 
@@ -41,7 +43,7 @@ class FaultSetting(BaseModel):
 class SimControl:
     """Mutable state of one simulator: its fault mode and what it has seen."""
 
-    mode: FaultMode = "ok"
+    mode: str = "ok"
     delay_ms: int = 0
     requests: int = 0
     inflight: int = 0
@@ -84,15 +86,22 @@ class SimControl:
 
 
 def install(app: FastAPI, control: SimControl, *, error_reply: ErrorReply, garbage_body: bytes = b'{"content": [',
-            garbage_type: str = "application/json", hostile: Mapping[str, HostileReply] | None = None) -> None:
+            garbage_type: str = "application/json", hostile: Mapping[str, HostileReply] | None = None,
+            replies: Mapping[str, ErrorReply] | None = None) -> None:
     """Add /_sim routes and the fault middleware to a simulator app; `hostile` maps the hostile modes this
-    simulator offers to their replies."""
+    simulator offers to their replies, `replies` the modes named after its agency's real error replies."""
     hostile = dict(hostile or {})
+    own = dict(replies or {})
+    clash = set(own) & (set(FaultMode.__args__) | set(hostile))  # type: ignore[attr-defined]
+    if clash:
+        raise ValueError(f"reply modes {sorted(clash)} clash with the shared fault modes")
+    offered = {mode for mode in FaultMode.__args__ if mode not in HOSTILE_MODES} | set(hostile) | set(own)  # type: ignore[attr-defined]
 
     @app.post("/_sim/faults", include_in_schema=False, response_model=None)
     async def set_faults(setting: FaultSetting) -> dict[str, object] | JSONResponse:
-        if setting.mode in HOSTILE_MODES and setting.mode not in hostile:
-            return JSONResponse({"error": f"this simulator does not offer mode {setting.mode!r}"}, status_code=422)
+        if setting.mode not in offered:
+            return JSONResponse({"error": f"this simulator does not offer mode {setting.mode!r}",
+                                 "offered": sorted(offered)}, status_code=422)
         control.mode, control.delay_ms = setting.mode, setting.delay_ms
         return control.stats()
 
@@ -128,4 +137,7 @@ def install(app: FastAPI, control: SimControl, *, error_reply: ErrorReply, garba
             return Response(garbage_body, media_type=garbage_type)
         if mode in hostile:
             return hostile[mode](request)
+        if mode in own:
+            reply = own[mode](request)
+            return await reply if asyncio.iscoroutine(reply) else reply  # type: ignore[return-value]
         return await call_next(request)

@@ -84,7 +84,7 @@ def test_envelope_without_items_is_protocol_error(body: str) -> None:
 def test_bare_not_found_without_code() -> None:
     respx.post(URL).mock(return_value=json_text('{"content":[{"RESPON":"Data Tidak Ditemukan"}]}'))
     result = lookup()
-    assert result.status is FacetStatus.not_found and result.agency_code == "13"
+    assert result.status is FacetStatus.not_found and result.agency_code is None
 
 
 @respx.mock

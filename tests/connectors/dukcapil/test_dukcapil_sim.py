@@ -39,21 +39,49 @@ def nik_body(nik: object) -> dict[str, object]:
 
 
 # --- found -----------------------------------------------------------------------------------------------------
-def test_found_person_has_dukcapil_fields(duk) -> None:
-    person = duk.ordinary()
-    result = duk.call("lookup", person.nik)
+def test_found_person_has_dukcapil_fields_and_no_code(other_sim) -> None:
+    with other_sim(field_sets=("full",)) as sim:
+        person = sim.ordinary()
+        result = sim.call("lookup", person.nik)
+        raw = sim.raw("CALL_NIK", nik_body(person.nik)).json()["content"][0]
     assert result.status is FacetStatus.ok
     assert result.life_status is LifeStatus.alive
-    assert result.agency_code == "01"
+    assert result.agency_code is None and "RESPONSE_CODE" not in raw and len(raw) == 34
     f = result.fields
     assert f["NIK"] == person.nik and f["NO_KK"] == person.kk_number
     assert f["NAMA_LGKP"].rstrip() == person.name
     assert f["JENIS_KLMIN"] == ("LAKI-LAKI" if person.sex == "L" else "PEREMPUAN")
     assert f["TGL_LHR"] == person.birth_date.strftime("%d.%m.%Y")
-    assert f["KEL_NAME"] == person.village and f["KODE_POS"] == person.postal_code
-    assert f["NO_PROP"] + "." + f["NO_KAB"] + "." + f["NO_KEC"] + "." + f["NO_KEL"] == person.village_code
-    assert f["NAMA_LGKP_IBU"].rstrip() == person.mother_name
+    assert f["KEL_NAME"] == person.village
+    assert f["NAMA_LGKP_IBU"] == person.mother_name + " "  # the full set's parents' names end in a space
+    # RT/RW and region codes are JSON numbers on the wire; the client hands them on as exact digit strings
+    assert isinstance(raw["NO_RT"], int) and isinstance(raw["NO_KEL"], int) and isinstance(raw["NO_PROP"], int)
+    assert f["NO_RT"] == str(int(person.rt)) and f["NO_KEL"] == str(int(person.village_code.split(".")[3]))
     assert "RESPONSE_CODE" not in f
+
+
+def test_field_sets_vary_per_person_and_map(duk, population) -> None:
+    """The three shapes seen in public samples all come out of the default simulator and all map."""
+    from connectors.dukcapil.simulator import shape_of
+    from mappings.engine import load_mapping
+
+    shapes = {}
+    for person in population.ordinary()[:40]:
+        shapes.setdefault(shape_of(population, person, ("full", "short", "foto")), person)
+    assert set(shapes) == {"full", "short", "foto"}
+    mapping = load_mapping("dukcapil")
+    for shape, person in shapes.items():
+        fields = duk.call("lookup", person.nik).fields
+        assert "FOTO" not in fields  # the KTP photo never leaves the connector
+        model = mapping.apply(dict(fields))
+        assert model.nik == person.nik and model.full_name == person.name and model.birth_date == person.birth_date
+        assert model.address.rt == person.rt.zfill(3)
+        if shape == "short":
+            assert model.address.village_code is None and "EKTP_STATUS" not in fields
+        else:
+            assert model.address.village_code == person.village_code
+        if shape == "foto":
+            assert fields["JENIS_KLMIN"] in ("Laki-Laki", "Perempuan")
 
 
 def test_nik_and_kk_are_unquoted_16_digit_json_numbers_kept_exact(duk) -> None:
@@ -71,53 +99,53 @@ def test_nik_may_be_sent_as_a_json_number(duk) -> None:
     person = duk.ordinary(1)
     body = duk.raw("CALL_NIK", nik_body(int(person.nik))).json()
     assert body["content"][0]["NIK"] == int(person.nik)
-    assert body["content"][0]["RESPONSE_CODE"] == "01"
+    assert "RESPONSE_CODE" not in body["content"][0]
 
 
 def test_some_names_carry_trailing_spaces(duk, population) -> None:
     padded = [p for p in population.ordinary()
               if person_fields(population, p, "dotted")["NAMA_LGKP"] != p.name][:1]
     assert padded, "the population should have names with trailing spaces"
-    name = duk.call("lookup", padded[0].nik).fields["NAMA_LGKP"]
-    assert name != name.rstrip() and name.rstrip() == padded[0].name
+    with_full = person_fields(population, padded[0], "dotted", "full")["NAMA_LGKP"]
+    assert with_full != with_full.rstrip() and with_full.rstrip() == padded[0].name
 
 
-def test_spring_page_envelope_and_quota_left(duk) -> None:
-    body = duk.raw("CALL_NIK", nik_body(duk.ordinary().nik)).json()
-    for key in ("content", "lastPage", "numberOfElements", "totalElements", "firstPage", "number", "size",
-                "quotaLimiter"):
-        assert key in body
-    assert body["numberOfElements"] == 1 and isinstance(body["quotaLimiter"], int)
+def test_spring_page_envelopes(duk) -> None:
+    person = duk.ordinary()
+    body = duk.raw("CALL_NIK", nik_body(person.nik)).json()
+    assert set(body) == {"content", "lastPage", "numberOfElements", "sort", "totalElements", "firstPage", "number",
+                         "size"}
+    assert body["numberOfElements"] == 1 and body["sort"] is None
+    verify = duk.raw("CALL_VERIFY_BY_ELEMEN", {"USER_ID": DEFAULT_USER_ID, "PASSWORD": DEFAULT_PASSWORD,
+                                               "IP_USER": "127.0.0.1", "TRESHOLD": "80", "NIK": person.nik,
+                                               "NAMA_LGKP": person.name}).json()
+    assert verify["size"] == verify["totalElements"] == 10 and isinstance(verify["quotaLimiter"], int)
+    assert verify["content"][0] == {"NAMA_LGKP": "Sesuai (100)", "NIK": "Sesuai"}
 
 
-@pytest.mark.parametrize("date_format, expected", [("dotted", "%d.%m.%Y"), ("oracle", "oracle"), ("iso", "%Y-%m-%d")])
+@pytest.mark.parametrize("date_format, expected", [("dotted", "%d.%m.%Y"), ("iso", "%Y-%m-%d")])
 def test_each_date_format(other_sim, date_format, expected) -> None:
     with other_sim(date_format=date_format) as sim:
         person = sim.ordinary()
         got = sim.call("lookup", person.nik).fields["TGL_LHR"]
-    if expected == "oracle":
-        want = f"{person.birth_date.day:02d}-{person.birth_date.strftime('%b').upper()}-{person.birth_date:%y}"
-        assert re.fullmatch(r"\d{2}-[A-Z]{3}-\d{2}", got)
-    else:
-        want = person.birth_date.strftime(expected)
-    assert got == want
+    assert got == person.birth_date.strftime(expected)
 
 
 # --- not found, deceased, inactive, invalid --------------------------------------------------------------------
-def test_not_found(duk) -> None:
+def test_not_found_is_a_bare_respon(duk) -> None:
     person = duk.ordinary()
     missing = next(person.nik[:12] + f"{s:04d}" for s in range(9999, 1, -1)
                    if not duk.population.by_nik(person.nik[:12] + f"{s:04d}"))
     result = duk.call("lookup", missing)
-    assert result.status is FacetStatus.not_found and result.agency_code == "13"
-    assert result.fields == {} and result.life_status is None
+    assert result.status is FacetStatus.not_found and result.agency_code is None
+    assert result.fields == {} and result.life_status is None and result.message == "Data Tidak Ditemukan"
     raw = duk.raw("CALL_NIK", nik_body(missing)).json()
-    assert raw["content"][0]["RESPON"] == "Data Tidak Ditemukan"
+    assert raw["content"] == [{"RESPON": "Data Tidak Ditemukan"}]
 
 
 def test_valid_nik_unknown_to_dukcapil_is_not_found(duk) -> None:
     result = duk.call("lookup", duk.special("unknown").nik)
-    assert result.status is FacetStatus.not_found and result.agency_code == "13"
+    assert result.status is FacetStatus.not_found
 
 
 def test_deceased_comes_with_data(duk) -> None:
@@ -134,74 +162,62 @@ def test_inactive_without_data(duk) -> None:
     assert result.agency_code == "14" and result.fields == {}
 
 
-def test_structurally_impossible_nik_is_15_not_found(duk) -> None:
-    result = duk.call("lookup", "3276019913850001")  # month 13
-    assert result.status is FacetStatus.not_found and result.agency_code == "15"
-
-
-def test_unprocessable_nik_is_08_rejected(duk) -> None:
-    with pytest.raises(AgencyRejected) as caught:
-        duk.call("lookup", "12345")
-    assert caught.value.code == "08"
+@pytest.mark.parametrize("nik", ["3276019913850001", "12345"])  # month 13; not sixteen digits
+def test_impossible_nik_is_not_found(duk, nik) -> None:
+    result = duk.call("lookup", nik)
+    assert result.status is FacetStatus.not_found
 
 
 # --- access ----------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("overrides, code", [
-    ({"password": "wrong"}, "03"),
-    ({"user": "SOMEONE-ELSE"}, "03"),
-    ({"institution": "NOT-REGISTERED"}, "16"),
-    ({"ip": "10.20.30.40"}, "04"),
+@pytest.mark.parametrize("overrides, text", [
+    ({"password": "wrong"}, "Login Gagal"),
+    ({"user": "SOMEONE-ELSE"}, "Login Gagal"),
+    ({"ip": "10.20.30.40"}, "IP Address Tidak Sesuai"),
 ])
-def test_bad_credentials_are_access_denied(duk, overrides, code) -> None:
+def test_bad_credentials_are_access_denied(duk, overrides, text) -> None:
     with pytest.raises(AgencyAccessDenied) as caught:
         duk.call("lookup", duk.ordinary().nik, **overrides)
-    assert caught.value.code == code
+    assert caught.value.code is None and caught.value.message == text
 
 
-def test_empty_credentials_09_and_verify_wants_upper_case_keys(duk) -> None:
+def test_unknown_institution_path_is_a_protocol_error(duk) -> None:
+    with pytest.raises(AgencyProtocolError, match="HTTP 404"):
+        duk.call("lookup", duk.ordinary().nik, institution="NOT-REGISTERED")
+
+
+def test_empty_credentials_and_verify_wants_upper_case_keys(duk) -> None:
     person = duk.ordinary()
     lower = {"user_id": DEFAULT_USER_ID, "password": DEFAULT_PASSWORD, "ip_user": "127.0.0.1", "NIK": person.nik,
              "NAMA_LGKP": person.name}
-    assert duk.raw("CALL_VERIFY_BY_ELEMEN", lower).json()["content"][0]["RESPONSE_CODE"] == "09"
-    assert duk.raw("CALL_NIK", {"NIK": person.nik}).json()["content"][0]["RESPONSE_CODE"] == "09"
+    assert duk.raw("CALL_VERIFY_BY_ELEMEN", lower).json()["content"][0]["RESPONSE_CODE"] == "03"
+    assert duk.raw("CALL_NIK", {"NIK": person.nik}).json()["content"] == [{"RESPON": "Login Gagal"}]
 
 
 def test_caller_address_not_on_allow_list(other_sim) -> None:
-    with other_sim(ip_allow=("10.0.0.1",)) as sim, pytest.raises(AgencyAccessDenied) as caught:
+    with other_sim(ip_allow=("10.0.0.1",)) as sim, pytest.raises(AgencyAccessDenied, match="IP Address"):
         sim.call("lookup", sim.ordinary().nik, ip="10.0.0.1")
-    assert caught.value.code == "10"
 
 
-def test_inactive_user_17(other_sim) -> None:
-    with other_sim(user_active=False) as sim, pytest.raises(AgencyAccessDenied) as caught:
+def test_inactive_user_is_a_failed_login(other_sim) -> None:
+    with other_sim(user_active=False) as sim, pytest.raises(AgencyAccessDenied, match="Login Gagal"):
         sim.call("lookup", sim.ordinary().nik)
-    assert caught.value.code == "17"
 
 
 def test_quota_used_up_then_reset_at_midnight_wib(other_sim) -> None:
     clock = Clock(dt.datetime(2024, 8, 14, 23, 0, tzinfo=WIB))
     with other_sim(daily_quota=2, clock=clock) as sim:
         nik = sim.ordinary().nik
-        assert sim.raw("CALL_NIK", nik_body(nik)).json()["quotaLimiter"] == 1
+        assert sim.call("lookup", nik).status is FacetStatus.ok
         assert sim.call("lookup", nik).status is FacetStatus.ok
         with pytest.raises(AgencyUnavailable) as caught:
             sim.call("lookup", nik)
-        assert caught.value.code == "05"
+        assert caught.value.message == "Kuota Akses Hari ini telah Habis" and caught.value.code is None
         assert caught.value.retry_after_s is not None and 0 < caught.value.retry_after_s <= 86_400
-        assert sim.raw("CALL_NIK", nik_body(nik)).json()["quotaLimiter"] == 0
+        assert sim.raw("CALL_NIK", nik_body(nik)).json()["content"] == [{"RESPON": "Kuota Akses Hari ini telah Habis"}]
+        with pytest.raises(AgencyUnavailable, match="Kuota"):
+            sim.call("verify", nik, {"full_name": "X"})
         clock.now = dt.datetime(2024, 8, 15, 0, 0, 1, tzinfo=WIB)  # a new day in Jakarta
         assert sim.call("lookup", nik).status is FacetStatus.ok
-
-
-def test_outside_access_hours(other_sim) -> None:
-    clock = Clock(dt.datetime(2024, 8, 14, 20, 0, tzinfo=WIB))
-    with other_sim(access_hours=(7, 19), clock=clock) as sim:
-        with pytest.raises(AgencyUnavailable) as caught:
-            sim.call("lookup", sim.ordinary().nik)
-        assert caught.value.code == "06"
-        assert caught.value.retry_after_s is not None and caught.value.retry_after_s > 0
-        clock.now = dt.datetime(2024, 8, 15, 8, 0, tzinfo=WIB)
-        assert sim.call("lookup", sim.ordinary().nik).status is FacetStatus.ok
 
 
 # --- verify ----------------------------------------------------------------------------------------------------------
@@ -210,7 +226,7 @@ def test_verify_all_match(duk) -> None:
     claims = {"full_name": p.name.title(), "birth_date": p.birth_date, "birth_place": p.birth_place,
               "sex": p.sex, "kk_number": p.kk_number, "address": p.street, "mother_name": p.mother_name}
     result = duk.call("verify", p.nik, claims)
-    assert result.found and result.agency_code == "01"
+    assert result.found and result.agency_code is None and result.life_status is LifeStatus.alive
     assert set(result.fields) == set(claims)
     assert all(matched for matched, _ in result.fields.values())
     assert result.fields["full_name"] == (True, 100)
@@ -238,10 +254,12 @@ def test_verify_threshold_from_config(duk) -> None:
 
 
 def test_verify_not_found_and_deceased(duk) -> None:
-    assert duk.call("verify", duk.special("unknown").nik, {"full_name": "X"}).found is False
+    missing = duk.call("verify", duk.special("unknown").nik, {"full_name": "X"})
+    assert missing.found is False and missing.agency_code == "13"
     dead = duk.special("deceased")
     result = duk.call("verify", dead.nik, {"full_name": dead.name})
-    assert result.found and result.agency_code == "11" and result.fields["full_name"] == (True, 100)
+    assert result.found and result.agency_code == "11" and result.fields == {}
+    assert result.life_status is LifeStatus.deceased and result.message == "meninggal dunia"
 
 
 def test_verify_rejects_unknown_claims_before_calling(duk) -> None:
@@ -271,11 +289,43 @@ def test_fault_slow_within_timeout_answers(duk) -> None:
     assert duk.call("lookup", duk.ordinary().nik).status is FacetStatus.ok
 
 
-def test_fault_error_is_dukcapil_code_08(duk) -> None:
+def test_fault_error_is_a_gateway_500(duk) -> None:
     duk.faults("error")
-    with pytest.raises(AgencyRejected) as caught:
+    with pytest.raises(AgencyUnavailable, match="HTTP 500"):
         duk.call("lookup", duk.ordinary().nik)
-    assert caught.value.code == "08"
+
+
+@pytest.mark.parametrize("mode, error, text", [
+    ("quota", AgencyUnavailable, "Kuota"), ("login", AgencyAccessDenied, "Login Gagal"),
+    ("ip", AgencyAccessDenied, "IP"),
+])
+def test_fault_switch_for_each_real_error(duk, mode, error, text) -> None:
+    duk.faults(mode)
+    for call, args in (("lookup", ()), ("verify", ({"full_name": "X"},))):
+        with pytest.raises(error, match=text):
+            duk.call(call, duk.ordinary().nik, *args)
+
+
+def test_fault_switch_person_replies(duk) -> None:
+    nik = duk.ordinary().nik
+    duk.faults("not_found")
+    assert duk.call("lookup", nik).status is FacetStatus.not_found
+    assert duk.call("verify", nik, {"full_name": "X"}).found is False
+    duk.faults("deceased")
+    assert duk.call("lookup", nik).life_status is LifeStatus.deceased
+    dead = duk.call("verify", nik, {"full_name": "X"})
+    assert dead.found and dead.fields == {} and dead.life_status is LifeStatus.deceased
+    duk.faults("duplicate")
+    twice = duk.call("verify", nik, {"full_name": "X"})
+    assert twice.found and twice.fields == {} and twice.agency_code == "12"
+    assert twice.message == "Data Ditemukan, Data Ganda"
+    assert duk.call("lookup", nik).status is FacetStatus.ok
+
+
+def test_fault_switch_refuses_a_mode_it_does_not_offer(duk) -> None:
+    import httpx
+
+    assert httpx.post(f"{duk.url}/_sim/faults", json={"mode": "billion_laughs"}).status_code == 422
 
 
 def test_fault_garbage_is_protocol_error(duk) -> None:
@@ -291,10 +341,13 @@ def test_stats_count_requests(duk) -> None:
 
 
 def test_health_is_up_and_costs_no_quota(duk) -> None:
-    before = duk.raw("CALL_NIK", nik_body(duk.ordinary().nik)).json()["quotaLimiter"]
+    person = duk.ordinary()
+    body = {"USER_ID": DEFAULT_USER_ID, "PASSWORD": DEFAULT_PASSWORD, "IP_USER": "127.0.0.1", "NIK": person.nik,
+            "NAMA_LGKP": person.name}
+    before = duk.raw("CALL_VERIFY_BY_ELEMEN", body).json()["quotaLimiter"]
     health = duk.call("health")
-    assert health.up and health.latency_ms is not None and health.latency_ms >= 0
-    after = duk.raw("CALL_NIK", nik_body(duk.ordinary().nik)).json()["quotaLimiter"]
+    assert health.up and health.latency_ms is not None and health.latency_ms >= 0 and health.detail == "HTTP 405"
+    after = duk.raw("CALL_VERIFY_BY_ELEMEN", body).json()["quotaLimiter"]
     assert after == before - 1
 
 
