@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from core.agencies import AgencyRegistry, build_registry
 from core.api import problems
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
                 await app.state.agencies.aclose()
             engine.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their scripts from the installed package: MPP networks are closed
         title="Gerbang",
         version="0.1.0",
         description="One API for MPP counters: verified citizen records by NIK, applications to agencies, "
