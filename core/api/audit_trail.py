@@ -15,22 +15,11 @@ from fastapi import Request
 from core.audit.log import prepare, record, subject_of
 from core.security.clients import Principal
 
-HEADER_MAX = 64
-COUNTER_HEADERS = {"counter": "x-counter-id", "officer": "x-officer-id"}
-
-
 def counter_context(request: Request) -> dict[str, str]:
     """Which officer at which counter of which MPP made a read: the context `core.api.context` required and checked
-    (Officer-Id, Counter-Id, Mpp-Site); else optional `X-Counter-Id` / `X-Officer-Id` headers."""
+    (Officer-Id, Counter-Id, Mpp-Site); empty if the endpoint did not check one."""
     checked = getattr(request.state, "counter_context", None)
-    if checked is not None:
-        return checked.as_detail()  # type: ignore[no-any-return]
-    out = {}
-    for key, header in COUNTER_HEADERS.items():
-        value = request.headers.get(header, "").strip()
-        if value:
-            out[key] = value[:HEADER_MAX]
-    return out
+    return checked.as_detail() if checked is not None else {}  # type: ignore[no-any-return]
 
 
 def write_now(request: Request, action: str, **fields: Any) -> None:
