@@ -62,7 +62,8 @@ PARTICIPANT_UPDATE_SCHEMA: dict[str, Any] = {
         "card_number": {"type": "string", "pattern": "^[0-9]{13}$", "maxLength": 13,
                         "description": "JKN card number (noKartu); if given, the agency checks it is the NIK's"},
         "new_clinic_code": {"type": "string", "pattern": "^[0-9A-Z]{8}$", "maxLength": 8,
-                            "description": "kdProvider of the new first-level clinic"},
+                            "description": "kdProvider of the new first-level clinic (BPJS's code; the "
+                                           "current one is clinic.code in the health_insurance facet)"},
         "reason": {"type": "string", "minLength": 3, "maxLength": 200, "description": "Why the participant moves"},
     },
     "examples": [{"nik": "3603282512770002", "card_number": "0001526000000", "new_clinic_code": "3603P028",
