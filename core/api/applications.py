@@ -22,8 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from core.api.auth import current_principal, require
 from core.api.citizens import checked_nik
 from core.api.context import CONTEXT_PARAMETERS, counter_context
-from core.api.problems import Problem
+from core.api.problems import Problem, item, pointer_to
 from core.bus.models import Application, Status, Transition
+from core.bus.citizen import one_person
 from core.bus.intake import Intake
 from core.bus.service import IdempotencyConflict, Submission, open_result, schema_errors
 from core.bus.worker import NotReplayable, replay
@@ -146,8 +147,9 @@ async def submit_application(
     state = request.app.state
     registry = state.agencies
     if body.agency not in registry.active:
-        raise Problem(404, "agency_unknown", "No such agency on this bus", agencies=sorted(
-            n for n in registry.active if registry.plugins[n].services))
+        raise Problem(422, "agency_unknown", "No such agency on this bus", agencies=sorted(
+            n for n in registry.active if registry.plugins[n].services),
+            errors=[item(f"{body.agency!r} is not an agency of this bus.", "agency_unknown", pointer="#/agency")])
     required = f"application:submit:{body.agency}"
     if not allowed(principal.scopes, required):
         raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
@@ -155,17 +157,28 @@ async def submit_application(
     services = registry.plugins[body.agency].services
     schema = services.get(body.service)
     if schema is None:
-        raise Problem(404, "service_unknown", f"{body.agency} offers no such service", services=sorted(services))
-    nik = checked_nik(body.nik)
-    errors = schema_errors(schema, body.payload)
+        raise Problem(422, "service_unknown", f"{body.agency} offers no such service", services=sorted(services),
+                      errors=[item(f"{body.agency} offers no service {body.service!r}.", "service_unknown",
+                                   pointer="#/service")])
+    nik = checked_nik(body.nik, pointer="#/nik")
+    payload, others = one_person(schema, body.payload, nik)
+    if others:
+        raise Problem(422, "nik_mismatch", "The payload names another citizen than the application",
+                      "An application is one person's: leave the payload's NIK out (Gerbang fills it in) or send "
+                      "the same NIK as the application's `nik`.",
+                      errors=[item("Differs from the application's nik.", "nik_mismatch",
+                                   pointer=pointer_to(["payload", name])) for name in others])
+    errors = schema_errors(schema, payload)
     if errors:
-        raise Problem(422, "payload_invalid", "The payload does not match the service's schema", errors=errors)
+        raise Problem(422, "payload_invalid", "The payload does not match the service's schema",
+                      errors=[item(e["message"], e["rule"], pointer="#/payload" + pointer_to(e["parts"])[1:])
+                              for e in errors])
 
     context = getattr(request.state, "counter_context", None)
     audit = {"counter": context.as_detail()} if context is not None else None
 
     submission = Submission(client_id=principal.client_id, client_name=principal.name, idempotency_key=key,
-                            nik=nik, agency=body.agency, service=body.service, payload=body.payload, audit=audit)
+                            nik=nik, agency=body.agency, service=body.service, payload=payload, audit=audit)
     try:  # group commit with the concurrent submissions (core/bus/intake.py)
         result = await _intake(state).accept(submission)
     except IdempotencyConflict:

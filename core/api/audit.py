@@ -180,7 +180,7 @@ def audit_entries(
     """Entries matching every filter, oldest first, each with its bytes and an inclusion proof against the
     checkpoint returned alongside."""
     after = _cursor(cursor)
-    subject = subject_of(checked_nik(subject_nik), request.app.state.secrets) if subject_nik is not None else None
+    subject = subject_of(checked_nik(subject_nik, parameter="subject_nik"), request.app.state.secrets) if subject_nik is not None else None
     if action is not None and not ACTION_FILTER.match(action):
         raise Problem(400, "action_invalid", "Actions are dotted lower-case names, optionally ending in `.*`")
     filters = {"client": client, "agency": agency, "action": action, "by_subject": True if subject else None,

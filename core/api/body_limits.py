@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any, Awaitable, Callable
 
-from core.api.problems import PROBLEM_TYPE, problem_body
+from core.api.problems import PROBLEM_TYPE, item, problem_body
 from core.api.text_checks import (FORM_CONTROL, MULTIPART_CONTROL, URLENCODED, json_text_problem,
                                   url_text_problem)
 
@@ -100,7 +100,8 @@ class BodyLimits:
             return
         pointer = json_text_problem(body)  # any body: a handler may parse a form-typed body as JSON too
         if pointer is not None:
-            await self._refuse_text(scope, send, f"the body at {pointer}", pointer=pointer)
+            await self._refuse_text(scope, send, f"the body at {pointer}",
+                                    errors=[item("Not text.", "text_invalid", pointer="#" + pointer.rstrip("/"))])
             return
         if (media == URLENCODED and FORM_CONTROL.search(body)
                 or media.startswith(b"multipart/") and MULTIPART_CONTROL.search(body)):

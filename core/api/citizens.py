@@ -20,7 +20,7 @@ from connectors.base import AgencyError, AgencyRejected
 from core.api import audit_trail
 from core.api.auth import current_principal, require
 from core.api.context import CONTEXT_PARAMETERS, counter_context
-from core.api.problems import Problem
+from core.api.problems import Problem, item
 from core.audit.log import subject_of
 from core.security.clients import Principal
 from core.security.scopes import allowed
@@ -47,10 +47,12 @@ def resolve_purpose(name: str | None, principal: Principal) -> Purpose:
     """The stated purpose, checked against the declared list and the client's allowed purposes."""
     if not name:
         raise Problem(400, "purpose_missing", "A purpose is required",
-                      "State why the record is read: ?purpose=<name>.", purposes=sorted(load_purposes()))
+                      "State why the record is read: ?purpose=<name>.", purposes=sorted(load_purposes()),
+                      errors=[item("A purpose is required.", "purpose_missing", parameter="purpose")])
     purpose = load_purposes().get(name)
     if purpose is None:
-        raise Problem(400, "purpose_unknown", "Unknown purpose", purposes=sorted(load_purposes()))
+        raise Problem(400, "purpose_unknown", "Unknown purpose", purposes=sorted(load_purposes()),
+                      errors=[item(f"{name!r} is not a declared purpose.", "purpose_unknown", parameter="purpose")])
     if name not in principal.purposes and "*" not in principal.purposes:
         raise Problem(403, "purpose_not_allowed", "This client may not read records for that purpose")
     return purpose
@@ -84,12 +86,15 @@ def _resolve_facets(requested: str | None, purpose: Purpose, scopes: tuple[str, 
     return tuple(names)
 
 
-def checked_nik(nik: str, info: NikInfo | None = None) -> str:
-    """The normalised NIK, or 400 `nik_invalid` listing every rule it breaks."""
+def checked_nik(nik: str, info: NikInfo | None = None, *, parameter: str | None = "nik",
+                pointer: str | None = None) -> str:
+    """The normalised NIK, or 400 `nik_invalid` listing every rule it breaks (each item names the `parameter`
+    the NIK came in, or its `pointer` in the body)."""
     info = info or parse_nik(nik)
     if not info.valid or info.nik is None:
+        where = {"pointer": pointer} if pointer else {"parameter": parameter}
         raise Problem(400, "nik_invalid", "The NIK is not valid",
-                      errors=[{"code": e.code, "message": e.message} for e in info.errors])
+                      errors=[item(e.message, e.code, **where) for e in info.errors])
     return info.nik
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from core.api.problems import Problem
+from core.api.problems import Problem, item
 
 MAX_LEN = 64
 HEADERS = {"officer": "Officer-Id", "counter": "Counter-Id", "site": "Mpp-Site"}
@@ -59,11 +59,14 @@ def counter_context(request: Request) -> CounterContext:
     if not all(given.values()):
         raise Problem(400, "context_missing", "The counter context is required",
                       "Send Officer-Id, Counter-Id and Mpp-Site with every citizen read, verification and "
-                      "submission.", missing=[HEADERS[k] for k, v in given.items() if not v])
+                      "submission.", errors=[item("This header is required.", "context_missing", header=HEADERS[k])
+                                             for k, v in given.items() if not v])
     invalid = [HEADERS[k] for k, v in given.items() if not _valid(v)]
     if invalid:
         raise Problem(400, "context_invalid", "The counter context is not valid",
-                      f"At most {MAX_LEN} printable ASCII characters each.", invalid=invalid)
+                      f"At most {MAX_LEN} printable ASCII characters each.",
+                      errors=[item(f"At most {MAX_LEN} printable ASCII characters.", "context_invalid", header=h)
+                              for h in invalid])
     context = CounterContext(**given)
     request.state.counter_context = context
     return context

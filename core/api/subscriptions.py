@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from core.api.auth import current_principal, require
-from core.api.problems import Problem
+from core.api.problems import Problem, item
 from core.callbacks import service
 from core.callbacks.delivery import NotAllowed, check_url
 from core.callbacks.models import EVENT_TYPES
@@ -63,8 +63,14 @@ async def create_subscription(body: NewSubscription, request: Request, principal
     settings = request.app.state.settings
     registry = getattr(request.app.state, "agencies", None)
     if registry is not None and body.agency not in registry.plugins:
-        raise Problem(400, "agency_unknown", "No such agency on this bus", f"{body.agency!r} is not installed.",
-                      agencies=sorted(registry.plugins))
+        raise Problem(422, "agency_unknown", "No such agency on this bus", f"{body.agency!r} is not installed.",
+                      agencies=sorted(registry.plugins),
+                      errors=[item(f"{body.agency!r} is not installed.", "agency_unknown", pointer="#/agency")])
+    unknown = [(i, e) for i, e in enumerate(body.events) if e not in EVENT_TYPES]
+    if unknown:
+        raise Problem(422, "event_unknown", "No such event type", "Known: " + ", ".join(EVENT_TYPES),
+                      errors=[item(f"{e!r} is not an event type.", "event_unknown", pointer=f"#/events/{i}")
+                              for i, e in unknown])
     try:
         check_url(body.url, tuple(h.lower() for h in settings.callback_allowed_hosts))
     except NotAllowed as exc:
@@ -73,8 +79,8 @@ async def create_subscription(body: NewSubscription, request: Request, principal
         sub, secret = await _run(request, service.create, agency=body.agency, url=body.url, events=body.events,
                                  batch_max=body.batch_max, batch_window_s=body.batch_window_s, actor=principal.name,
                                  key=_key(request))
-    except ValueError as exc:
-        raise Problem(400, "invalid_subscription", "Invalid subscription", str(exc)) from None
+    except ValueError as exc:  # the service's own checks, after the ones above
+        raise Problem(422, "request_invalid", "Invalid subscription", str(exc)) from None
     return {**service.describe(sub), "secret": secret}
 
 

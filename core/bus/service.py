@@ -83,11 +83,13 @@ def open_result(keys: DataKeys, app: Application) -> dict[str, Any] | None:
     return unseal(keys, app.id, "result", app.result_key_id, app.result)
 
 
-def schema_errors(schema: Mapping[str, Any], payload: Any) -> list[dict[str, str]]:
-    """Every way `payload` breaks the service's JSON Schema (at most MAX_ERRORS), as {path, message, rule}."""
+def schema_errors(schema: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
+    """Every way `payload` breaks the service's JSON Schema (at most MAX_ERRORS), as {path, parts, message, rule}
+    (`parts`: the path's steps, for a JSON pointer)."""
     validator = validator_of(json.dumps(schema, sort_keys=True))
     errors = sorted(validator.iter_errors(payload), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    return [{"path": "/" + "/".join(str(p) for p in error.absolute_path), "message": error.message,
+    return [{"path": "/" + "/".join(str(p) for p in error.absolute_path), "parts": list(error.absolute_path),
+             "message": error.message,
              "rule": str(error.validator)} for error in errors[:MAX_ERRORS]]
 
 

@@ -55,9 +55,9 @@ def test_keys_are_scoped_per_client(api, counter, add_client) -> None:  # type: 
 
 
 @pytest.mark.parametrize("change, status, code", [
-    ({"agency": "atlantis"}, 404, "agency_unknown"),
-    ({"service": "passport_application"}, 404, "service_unknown"),
-    ({"agency": "dukcapil", "service": "anything"}, 404, "service_unknown"),
+    ({"agency": "atlantis"}, 422, "agency_unknown"),
+    ({"service": "passport_application"}, 422, "service_unknown"),
+    ({"agency": "dukcapil", "service": "anything"}, 422, "service_unknown"),
     ({"nik": "1234"}, 400, "nik_invalid"),
     ({"payload": {"nib": "12", "kd_izin": "X"}}, 422, "payload_invalid"),
     ({"extra": 1}, 422, "request_invalid"),
@@ -73,9 +73,10 @@ def test_schema_errors_are_listed(api, counter) -> None:  # type: ignore[no-unty
     body["payload"] = {"nik": body["nik"], "plate": "NOT A PLATE 1", "year": 1999, "colour": "red"}
     problem = post(api, counter, body).json()
     assert problem["code"] == "payload_invalid"
-    by_path = {e["path"]: e for e in problem["errors"]}
-    assert set(by_path) == {"/", "/plate", "/year"}, problem["errors"]
-    assert by_path["/year"]["rule"] == "minimum" and by_path["/"]["rule"] == "additionalProperties"
+    by_pointer = {e["pointer"]: e for e in problem["errors"]}
+    assert set(by_pointer) == {"#/payload", "#/payload/plate", "#/payload/year"}, problem["errors"]
+    assert by_pointer["#/payload/year"]["code"] == "minimum"
+    assert by_pointer["#/payload"]["code"] == "additionalProperties"
 
 
 def test_idempotency_key_is_required_and_checked(api, counter) -> None:  # type: ignore[no-untyped-def]

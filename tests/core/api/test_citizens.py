@@ -97,7 +97,7 @@ def test_nik_with_separators_is_normalised(api: TestClient, counter_key: str) ->
 @pytest.mark.parametrize("nik", ["123", "3276014412990000", "327601441299000X", "９９"])
 def test_invalid_nik_is_400_with_errors(api: TestClient, counter_key: str, nik: str) -> None:
     body = assert_problem(get(api, counter_key, nik), 400, "nik_invalid")
-    assert body["errors"] and all({"code", "message"} <= set(e) for e in body["errors"])
+    assert body["errors"] and all({"code", "detail"} <= set(e) and e["parameter"] == "nik" for e in body["errors"])
 
 
 def test_unknown_nik_is_404(api: TestClient, counter_key: str) -> None:

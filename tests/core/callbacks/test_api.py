@@ -159,7 +159,8 @@ def test_subscription_input_is_checked(make_api, operator, counter) -> None:  # 
         answer = api.post("/v1/subscriptions", headers=operator, json={**good, "url": url})
         assert answer.status_code == 400 and answer.json()["code"] == "callback_url_not_allowed", url
     answer = api.post("/v1/subscriptions", headers=operator, json={**good, "events": ["application.exploded"]})
-    assert answer.status_code == 400 and answer.json()["code"] == "invalid_subscription"
+    assert answer.status_code == 422 and answer.json()["code"] == "event_unknown"
+    assert [e["pointer"] for e in answer.json()["errors"]] == ["#/events/0"]
     assert api.post("/v1/subscriptions", headers=operator, json={**good, "batch_max": 0}).status_code == 422
     assert api.post("/v1/subscriptions", headers=counter, json=good).status_code == 403
     assert api.get("/v1/subscriptions/nope", headers=operator).json()["code"] == "subscription_not_found"
