@@ -109,7 +109,7 @@ async def get_agency(agency: str, request: Request,
     health and breaker."""
     registry = request.app.state.agencies
     if agency not in registry.active:
-        raise Problem(404, "agency_unknown", "No such agency on this bus", agencies=sorted(
+        raise Problem(404, "agency_not_found", "No such agency on this bus", agencies=sorted(
             n for n in registry.active if registry.plugins[n].services))
     if is_admin(principal):
         return (await admin_views(registry, [agency]))[0]
@@ -126,7 +126,7 @@ async def get_schema(agency: str, service: str, request: Request,
     """The JSON Schema of one service's payload, with its `examples` (scope `application:submit:<agency>`)."""
     registry = request.app.state.agencies
     if agency not in registry.active:
-        raise Problem(404, "agency_unknown", "No such agency on this bus", agencies=sorted(
+        raise Problem(404, "agency_not_found", "No such agency on this bus", agencies=sorted(
             n for n in registry.active if registry.plugins[n].services))
     required = f"application:submit:{agency}"
     if not (may_submit(principal, agency) or is_admin(principal)):
@@ -134,5 +134,5 @@ async def get_schema(agency: str, service: str, request: Request,
                       required_scope=required)
     services = registry.plugins[agency].services
     if service not in services:
-        raise Problem(404, "service_unknown", f"{agency} offers no such service", services=sorted(services))
+        raise Problem(404, "service_not_found", f"{agency} offers no such service", services=sorted(services))
     return dict(services[service])

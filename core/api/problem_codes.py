@@ -51,6 +51,8 @@ CODES: dict[str, Code] = {
     "subscription_not_found": Code(404, "no such subscription"),
     "event_not_found": Code(404, "the event id given as `from_event` or `after` is unknown"),
     "client_not_found": Code(404, "no such client"),
+    "agency_not_found": Code(404, "the path names an agency this bus does not have"),
+    "service_not_found": Code(404, "the path names a service the agency does not offer"),
     "not_found": Code(404, "no such path"),
     "method_not_allowed": Code(405, "the path does not take that method"),
     "not_acceptable": Code(406, "the answer cannot be given in an accepted media type"),

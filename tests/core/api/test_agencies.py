@@ -70,7 +70,7 @@ def test_one_agency_and_one_schema_for_a_counter_that_may_submit_there(api, add_
 
     for path, status, code in [("/v1/agencies/oss", 403, "scope_missing"),
                                ("/v1/agencies/oss/services/license_application", 403, "scope_missing"),
-                               ("/v1/agencies/atlantis", 404, "agency_unknown"),
-                               ("/v1/agencies/samsat/services/nothing", 404, "service_unknown")]:
+                               ("/v1/agencies/atlantis", 404, "agency_not_found"),
+                               ("/v1/agencies/samsat/services/nothing", 404, "service_not_found")]:
         response = api.get(path, headers=counter)
         assert (response.status_code, response.json()["code"]) == (status, code), path
