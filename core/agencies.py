@@ -74,7 +74,7 @@ def build_registry(settings: Settings, plugins: Mapping[str, ConnectorPlugin] | 
         urls[name] = config["url"]
         limited = LimitedConnector(plugin.create(config), limits, name)
         guarded = BreakerConnector(limited, breakers[name], observer(name))
-        active[name] = Agency(name=name, facet=plugin.facet, connector=guarded, mapping=plugin_mapping(plugin))
+        active[name] = Agency(name=name, facet=plugin.facet, connector=guarded, mapping=plugin_mapping(plugin, config.get("mapping")))
     return AgencyRegistry(plugins=plugins, active=active, breakers=breakers, urls=urls, limits=limits)
 
 

@@ -177,9 +177,17 @@ def load_mapping_file(path: str | Path) -> Mapping:
     return parse_mapping(text, origin=str(path))
 
 
-def plugin_mapping(plugin: Any) -> Mapping:
-    """A connector plug-in's mapping: the file it ships (`mapping_path`, for connectors packaged on their own, which
-    cannot add files to `mappings/`), else `mappings/<mapping>.yaml`."""
+def plugin_mapping(plugin: Any, chosen: str | None = None) -> Mapping:
+    """A connector plug-in's mapping: `chosen` if the deployment names one (the `mapping` setting: a name in
+    `mappings/` or a file path; e.g. another province's Samsat reply shape), else the file it ships (`mapping_path`,
+    for connectors packaged on their own, which cannot add files to `mappings/`), else `mappings/<mapping>.yaml`.
+    A chosen mapping must fill the plug-in's facet."""
+    if chosen is not None and str(chosen).strip():
+        text = str(chosen).strip()
+        mapping = load_mapping(text) if _NAME.fullmatch(text) else load_mapping_file(text)
+        if mapping.facet != plugin.facet:
+            raise MappingError(f"{mapping.origin} fills facet {mapping.facet!r}, {plugin.name} fills {plugin.facet!r}")
+        return mapping
     path = getattr(plugin, "mapping_path", None)
     return load_mapping_file(path) if path else load_mapping(plugin.mapping)
 

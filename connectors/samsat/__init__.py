@@ -1,23 +1,24 @@
-"""Samsat (Sistem Administrasi Manunggal Satu Atap: vehicle registration and annual tax): vehicles registered to a
-NIK and the tax due on each; payment codes (kode bayar) for the annual tax (PKB).
+"""Samsat (Sistem Administrasi Manunggal Satu Atap: vehicle registration and annual tax): a citizen's vehicles and
+the tax due on each; payment codes (kode bayar) for the annual tax (PKB).
 
-There is no public national Samsat API: each province's tax agency (Bapenda) runs its own. **The protocol here is
-our design**, modelled on the style of a provincial tax agency's public API:
-- JSON over HTTPS, header `X-API-Key`; every reply is the envelope `{"code": "0000", "success": true,
-  "message": "…", "data": …}`, "0000" success. Designed codes, each with the HTTP status that carries it:
-  0000 (200) success · 0001 (404) data not found · 0002 (400) bad request · 0003 (422) refused (plate not owned by
-  the NIK, tax year not payable) · 0401 (401) bad API key · 0403 (403) forbidden · 0500 (500) internal error ·
-  0503 (503) maintenance;
-- `POST /api/v1/kendaraan/cari-nik` `{"nik": …}` → `data` {nik, nama_pemilik (as on the BPKB), jumlah_kendaraan,
-  kendaraan: [{kode_wilayah "B", nomor "1234", seri "XYZ" (the plate in three parts), warna_tnkb (plate colour
-  PUTIH/HITAM/KUNING/MERAH/HIJAU), jenis_kendaraan, merk, tipe, tahun_pembuatan, warna, masa_berlaku_stnk,
-  tgl_jatuh_tempo_pkb (dates dd-mm-yyyy), pkb, swdkllj (whole rupiah: JSON integers or decimal strings)}]};
+There is no national Samsat API: each province's tax agency (Bapenda) runs its own. What differs between provinces
+is a profile in `provinces.py` chosen by the `province` setting (West Java, `jabar`, the one whose reply is public:
+`data.data_wp` + `data.list_kbm`, looked up by plate), with the endpoint, the lookups offered (`lookup_by`: plate,
+nik) and request key names overridable as settings, and the reply's canonical fields in a mapping per province
+(`mappings/samsat.yaml` is West Java's; `GERBANG_AGENCY_SAMSAT_MAPPING` names another). See docs/agencies.md.
+
+What no public source shows is **our design**, in a provincial API's style:
+- JSON over HTTPS, header `X-API-Key`; every reply the envelope `{"code": "0000", "success": true, "message": …,
+  "data": …}`, "0000" success ([C] for West Java). Designed codes, each with the HTTP status that carries it:
+  0001 (404) data not found · 0002 (400) bad request · 0003 (422) refused (plate not owned by the NIK, tax year
+  not payable) · 0401 (401) bad API key · 0403 (403) forbidden · 0500 (500) internal error · 0503 (503) maintenance;
+- the lookup path `POST /api/v1/info-pajak` and its by-NIK form `{"no_ktp": …}`;
 - `POST /api/v1/pkb/kode-bayar` `{"nik", "kode_wilayah", "nomor", "seri", "tahun_pajak"}` with header
   `Idempotency-Key` → `data` {kode_bayar (16 digits), nopol, tahun_pajak, pkb, swdkllj, denda_pkb, total,
   berlaku_sampai}; a repeated key answers the same kode bayar;
 - `GET /api/v1/status` → 0000 when up (health).
-What is taken from life rather than a specification: the plate's three parts and colours, the STNK's five-year
-validity, the annual PKB, the SWDKLLJ amounts (Rp35,000 motorcycle, Rp143,000 car), late fines of 2 % a month.
+What is taken from life rather than a specification: the plate's three parts, the STNK's five-year validity, the
+annual PKB, the SWDKLLJ amounts (Rp35,000 motorcycle, Rp143,000 car), late fines of 2 % a month.
 """
 
 from __future__ import annotations

@@ -1,13 +1,21 @@
-"""Client of Samsat (vehicle registration and annual tax): vehicles registered to a NIK, PKB payment codes.
+"""Client of Samsat (vehicle registration and annual tax): a province's vehicles by plate or NIK, PKB payment codes.
 
-The protocol is ours (no public specification exists; see `connectors/samsat/__init__.py`): JSON over HTTPS with an
-`X-API-Key` header and one envelope for every reply, `{"code": "0000", "success": true, "message": …, "data": …}`.
-The outcome is `code`; the HTTP status only mirrors its class, so a 4xx body is read for its code, while a 5xx
-is "unavailable" whatever its body says.
+Each province runs its own service; `connectors/samsat/provinces.py` holds what differs (the `province` setting,
+default `jabar`, West Java: the one whose reply shape is public). Every reply is the envelope `{"code": "0000",
+"success": true, "message": …, "data": …}`; the outcome is `code`; the HTTP status only mirrors its class, so a
+4xx body is read for its code, while a 5xx is "unavailable" whatever its body says. A "0000" reply that lacks what
+the province's reader needs (West Java: `data.data_wp` and a non-empty `data.list_kbm`) is an AgencyProtocolError,
+**never "not found"**: a success silently read as "no vehicles" would tell a citizen they own nothing.
 
-Codes → outcomes: 0000 ok · 0001 not found (lookup: not_found; payment: AgencyRejected) · 0002 bad request,
-0003 refused (plate not owned, tax year not payable) → AgencyRejected · 0401 bad API key, 0403 forbidden →
-AgencyAccessDenied · 05xx → AgencyUnavailable · anything else → AgencyProtocolError.
+Lookups: West Java's public lookup is by plate. `lookup(nik)` (the record's vehicles facet) asks by NIK only where
+the deployment says the province offers it (`lookup_by` = "nik" or "plate,nik"); otherwise it raises NotSupported
+and the facet says why. `lookup_plates(nik, plates)` asks by plate (plates a counter passes) and keeps only the
+vehicles registered to that NIK, so a plate never discloses someone else's vehicle.
+
+Codes other than 0000 are our design ([?] unpublished): 0001 not found (lookup: not_found; payment:
+AgencyRejected) · 0002 bad request, 0003 refused (plate not owned, tax year not payable) → AgencyRejected · 0401 bad
+API key, 0403 forbidden → AgencyAccessDenied · 05xx → AgencyUnavailable · anything else → AgencyProtocolError. So are
+the payment-code call and the `X-API-Key` header (see `connectors/samsat/__init__.py`).
 
 Amounts arrive as JSON integers of rupiah or decimal strings; a JSON number with a fraction is read as `Decimal`
 (never `float`), so no rupiah is lost between Samsat and the counter.
@@ -24,11 +32,14 @@ import httpx
 from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyUnavailable, FacetStatus,
                              Health, LookupResult, NotSupported, SubmitResult, VerifyResult, probe_health)
 from connectors.rest import client_from_settings, json_body, read_reply, send
+from connectors.samsat.provinces import PROVINCES, Province, ShapeError, lookups
 
 AGENCY = "samsat"
 API_KEY_HEADER = "X-API-Key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-PATH_BY_NIK = "/api/v1/kendaraan/cari-nik"
+MAX_PLATES = 10
+_PATH = re.compile(r"/[A-Za-z0-9._~/-]{1,200}")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 PATH_PAYMENT_CODE = "/api/v1/pkb/kode-bayar"
 PATH_STATUS = "/api/v1/status"
 SERVICE_PKB = "pkb_payment"
@@ -103,12 +114,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _setting(config: Mapping[str, str], key: str, default: str, pattern: re.Pattern[str]) -> str:
+    raw = config.get(key)
+    if raw is None or str(raw).strip() == "":
+        return default
+    value = str(raw).strip()
+    if not pattern.fullmatch(value) or ".." in value:
+        raise ValueError(f"samsat: setting {key} must match {pattern.pattern}, not {value[:40]!r}")
+    return value
+
+
+def province_of(config: Mapping[str, str]) -> Province:
+    """The `province` setting's profile (default jabar); an unknown province is a ValueError naming the known."""
+    name = str(config.get("province") or "jabar").strip().lower()
+    if name not in PROVINCES:
+        raise ValueError(f"samsat: unknown province {name[:20]!r}; known: {', '.join(sorted(PROVINCES))}")
+    return PROVINCES[name]
+
+
 class SamsatClient:
-    """The Samsat connector. Config keys: `url` (base), `api_key`, `timeout_s` (optional)."""
+    """The Samsat connector. Settings: `url` (base), `api_key`, `timeout_s` (optional), `province` (default jabar),
+    and the province's defaults overridden per deployment: `lookup_by` (plate, nik, plate,nik), `path_lookup`,
+    `key_plate`, `key_nik`."""
 
     name = AGENCY
 
     def __init__(self, config: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None):
+        self.province = province_of(config)
+        self.lookup_by = lookups(config.get("lookup_by"), self.province.lookup_by)
+        self.path_lookup = _setting(config, "path_lookup", self.province.path_lookup, _PATH)
+        self.key_plate = _setting(config, "key_plate", self.province.key_plate, _KEY)
+        self.key_nik = _setting(config, "key_nik", self.province.key_nik, _KEY)
         self._http = client_from_settings(config, AGENCY, key_headers={API_KEY_HEADER: "api_key"},
                                           transport=transport)
 
@@ -119,18 +155,59 @@ class SamsatClient:
         raise_for_code(code, body, what)
         return code, body
 
+    def _vehicles(self, code: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The province's fields of a 0000 reply; a success without them is a protocol error, not "none"."""
+        if body.get("success") is False:
+            raise AgencyProtocolError(AGENCY, "code 0000 with success false", code=code)
+        try:
+            return self.province.read(body.get("data"))
+        except ShapeError as exc:
+            raise AgencyProtocolError(AGENCY, f"{self.province.code}: {exc}", code=code) from None
+
     async def lookup(self, nik: str) -> LookupResult:
-        """Vehicles registered to `nik`: fields are Samsat's `data` (`nama_pemilik`, `kendaraan` [...])."""
-        code, body = await self.call("POST", PATH_BY_NIK, "vehicles by NIK", json={"nik": nik})
-        data = body.get("data")
-        vehicles = data.get("kendaraan") if isinstance(data, dict) else None
-        if code == NOT_FOUND or data is None or vehicles in (None, []):
+        """Vehicles registered to `nik`, where the province offers a lookup by NIK; fields are the province's
+        reply `data` (West Java: `data_wp`, `list_kbm`)."""
+        if "nik" not in self.lookup_by:
+            raise NotSupported(AGENCY, f"Samsat {self.province.title} looks vehicles up by plate, not by NIK "
+                                       "(setting lookup_by): ask with the citizen's plates")
+        code, body = await self.call("POST", self.path_lookup, "vehicles by NIK", json={self.key_nik: nik})
+        if code == NOT_FOUND:
             return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code,
                                 message=_message(body) or None)
-        if not isinstance(vehicles, list) or not all(isinstance(v, dict) for v in vehicles):
-            raise AgencyProtocolError(AGENCY, "data.kendaraan is not a list of objects", code=code)
-        return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=data, agency_code=code,
+        fields = self._vehicles(code, body)
+        if any(owner != nik for owner in self.province.owner_niks(fields)):
+            raise AgencyProtocolError(AGENCY, "reply is about another owner than the NIK asked", code=code)
+        return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=fields, agency_code=code,
                             message=_message(body) or None)
+
+    async def lookup_plates(self, nik: str, plates: list[str]) -> LookupResult:
+        """The vehicles among `plates` that are registered to `nik` (one call per plate); a plate Samsat does not
+        know, or that belongs to someone else, is left out; none left → not_found."""
+        if "plate" not in self.lookup_by:
+            raise NotSupported(AGENCY, f"Samsat {self.province.title} is not configured for lookups by plate")
+        if not plates or len(plates) > MAX_PLATES:
+            raise AgencyRejected(AGENCY, f"give 1-{MAX_PLATES} plates", code="plates_invalid")
+        try:
+            parts = [split_plate(plate) for plate in plates]
+        except ValueError as exc:
+            raise AgencyRejected(AGENCY, str(exc), code="plates_invalid") from None
+        kept: dict[str, Any] | None = None
+        code = NOT_FOUND
+        for area, number, series in parts:
+            asked = self.province.plate_text(area, number, series)
+            code_one, body = await self.call("POST", self.path_lookup, "vehicle by plate",
+                                             json={self.key_plate: asked})
+            if code_one == NOT_FOUND:
+                continue
+            mine = self.province.keep_vehicles(self._vehicles(code_one, body), nik)
+            if not mine["list_kbm"]:
+                continue
+            code = code_one
+            kept = mine if kept is None else {**kept, "list_kbm": [*kept["list_kbm"], *mine["list_kbm"]]}
+        if kept is None:
+            return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code,
+                                message="no vehicle among the plates is registered to this NIK")
+        return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=kept, agency_code=code)
 
     async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
         raise NotSupported(AGENCY, "Samsat offers no per-field verification")

@@ -1,4 +1,13 @@
-"""A simulator of Samsat speaking the protocol we designed for it (see `connectors/samsat/__init__.py`).
+"""A simulator of Samsat speaking West Java's reply shape (shared/agency-evidence/README.md, "Samsat"), with the
+parts no public source shows designed by us (see `connectors/samsat/provinces.py` for which is which).
+
+`POST /api/v1/info-pajak` with `{"no_polisi": "D UBX 4127"}` (a plate; "D 4127 UBX" is read too) or, unless
+`by_nik=False`, `{"no_ktp": "<NIK>"}` ([?] ours: no public by-NIK lookup is known) → West Java's envelope
+`{"code": "0000", "success": true, "data": {"data_wp": {…}, "list_kbm": [{…}]}, "message": "Sukses", "param":
+{…}}`: the owner with trailing spaces and `" "` for blanks, each vehicle with `data_tnkb`, `no_polisi`
+"D-4127-UBX", `no_polisi2`, `kd_plat` "1", `nm_merek`, `nm_model_kb`, `th_rakitan` (a string), `jumlah_cc` "110 ",
+`jenis_kb`, `tg_akhir_pajak` (ISO) and `tg_akhir_pajak2` (dd-mm-yyyy), `tg_akhir_stnkb`, `kd_wil`, `nm_wil`. No
+amounts (the public reply shows none). Not found: `{"code": "0001", "success": false, …, "data": null}` (ours).
 
 Data is derived per person with `population.rng(person, "samsat")`: about half of adults own one to three vehicles
 (mostly motorcycles), plated in their province; about 5 % of owners are written differently on the BPKB (a title
@@ -6,8 +15,11 @@ such as H./HJ., a shortened last name), so the record's conflict report has some
 the calendar (option `today`, default the current WIB day) so the demo always shows some tax due soon and some
 overdue; the vehicles themselves depend only on the seed.
 
+The payment code (`POST /api/v1/pkb/kode-bayar`) and the `GET /api/v1/status` health call are our design.
 Options: `api_key` (the key Samsat accepts); `amounts` "int" (JSON integers of rupiah, the default) or "string"
-("1250000.00") to exercise the client's exact handling of both; `today` to pin the calendar in tests.
+("1250000.00") for the payment code's amounts; `today` to pin the calendar in tests; `by_nik` whether the by-NIK
+lookup is offered. Faults: besides down/slow/garbage, "error" answers 0500; `empty_success` answers a "0000"
+success whose `list_kbm` is empty (what a connector must never read as "no vehicles").
 """
 
 from __future__ import annotations
@@ -32,7 +44,6 @@ from connectors.samsat.client import (
     INTERNAL,
     NOT_FOUND,
     OK,
-    PATH_BY_NIK,
     PATH_PAYMENT_CODE,
     PATH_STATUS,
     REFUSED,
@@ -122,6 +133,8 @@ class Owner:
     nik: str
     name: str
     vehicles: tuple[Vehicle, ...]
+    street: str = ""
+    office: str = ""
 
 
 def _on(year: int, anniversary: tuple[int, int]) -> dt.date:
@@ -146,7 +159,8 @@ def owner_of(population: Population, person: Person) -> Owner | None:
     count = rng.choices((1, 2, 3), (0.70, 0.22, 0.08))[0]
     area = "B" if person.regency_code in JABODETABEK else PLATE_AREAS.get(person.province_code, "B")
     vehicles = tuple(_vehicle(rng, area, person.birth_date.year + 17) for _ in range(count))
-    return Owner(nik=person.nik, name=name, vehicles=vehicles)
+    office = person.regency.upper().replace("KABUPATEN ", "").replace("KOTA ", "")
+    return Owner(nik=person.nik, name=name, vehicles=vehicles, street=person.street, office=office)
 
 
 def _vehicle(rng: random.Random, area: str, earliest_year: int) -> Vehicle:
@@ -171,24 +185,66 @@ def amount(value: int, style: Amounts) -> int | str:
     return f"{value}.00" if style == "string" else value
 
 
-def vehicle_fields(vehicle: Vehicle, today: dt.date, style: Amounts) -> dict[str, Any]:
-    """One `kendaraan` object as Samsat sends it: dates dd-mm-yyyy, amounts exact."""
-    stnk_renewed = _on(vehicle.stnk_until(today).year - 5, vehicle.anniversary)
+PATH_LOOKUP = "/api/v1/info-pajak"
+CC = {"R2": "110 ", "R4": "1329 "}
+
+
+def owner_fields(owner: Owner) -> dict[str, Any]:
+    """West Java's `data_wp`: the owner, padded with a trailing space, blanks as " " or ""."""
+    return {"no_ktp": owner.nik + " ", "nm_pemilik": owner.name + " ", "nm_kota_lhr": "", "tgl_lahir": "",
+            "no_kk": "", "al_pemilik": owner.street + " ", "rt": " ", "rw": " ", "nm_kelurahan": "", "kd_kec": "",
+            "nm_kecamatan": "", "kd_kota": "", "nm_kota": owner.office + " ", "email": "", "no_hp": " "}
+
+
+def vehicle_fields(owner: Owner, vehicle: Vehicle, today: dt.date) -> dict[str, Any]:
+    """One `list_kbm` item as West Java sends it: ISO dates plus dd-mm-yyyy, codes and numbers as strings."""
+    due, stnk = vehicle.pkb_due(today), vehicle.stnk_until(today)
     return {
-        "kode_wilayah": vehicle.area,
-        "nomor": vehicle.number,
-        "seri": vehicle.series,
-        "warna_tnkb": "PUTIH" if stnk_renewed >= dt.date(2022, 6, 1) else "HITAM",  # white plates since June 2022
-        "jenis_kendaraan": "SEPEDA MOTOR" if vehicle.kind == "R2" else "MOBIL PENUMPANG",
-        "merk": vehicle.brand,
-        "tipe": vehicle.model,
-        "tahun_pembuatan": vehicle.year,
-        "warna": vehicle.colour,
-        "masa_berlaku_stnk": f"{vehicle.stnk_until(today):%d-%m-%Y}",
-        "tgl_jatuh_tempo_pkb": f"{vehicle.pkb_due(today):%d-%m-%Y}",
-        "pkb": amount(vehicle.pkb(today), style),
-        "swdkllj": amount(SWDKLLJ[vehicle.kind], style),
+        "no_ktp": owner.nik + " ",
+        "rt": " ",
+        "rw": " ",
+        "data_tnkb": {"tnkb_daerah": vehicle.area, "tnkb_subdaerah": vehicle.series, "tnkb_nomor": vehicle.number},
+        "no_polisi": "-".join(p for p in (vehicle.area, vehicle.number, vehicle.series) if p),
+        "no_polisi2": " ".join(p for p in (vehicle.area, vehicle.series, vehicle.number) if p),
+        "kd_plat": "1",
+        "nm_pemilik": owner.name + " ",
+        "al_pemilik": owner.street,
+        "nm_merek": vehicle.brand + " ",
+        "nm_model_kb": vehicle.model + " ",
+        "tg_kepemilikan": _on(vehicle.year, vehicle.anniversary).isoformat(),
+        "tg_akhir_pajak": due.isoformat(),
+        "tg_akhir_pajak2": f"{due:%d-%m-%Y}",
+        "th_rakitan": str(vehicle.year),
+        "jumlah_cc": CC[vehicle.kind],
+        "milik_ke": "1",
+        "kd_blockir": " ",
+        "kd_blockir_baru": "0",
+        "jenis_kb": vehicle.kind,
+        "kd_wil": "12000",
+        "nm_wil": owner.office + " ",
+        "tg_akhir_stnkb": stnk.isoformat(),
+        "no_hp": " ",
+        "email": "",
     }
+
+
+def jabar_reply(owner: Owner, vehicles: tuple[Vehicle, ...], today: dt.date, param: dict[str, str]) -> JSONResponse:
+    return JSONResponse({"code": OK, "success": True,
+                         "data": {"data_wp": owner_fields(owner),
+                                  "list_kbm": [vehicle_fields(owner, v, today) for v in vehicles]},
+                         "message": "Sukses", "param": param})
+
+
+def parse_plate(text: Any) -> tuple[str, str, str] | None:
+    """"D UBX 4127" (West Java's echo: area, series, number) or "D 4127 UBX" → (area, number, series)."""
+    if not isinstance(text, str):
+        return None
+    plate = " ".join(text.upper().replace("-", " ").split())
+    match = re.fullmatch(r"([A-Z]{1,2}) ([A-Z]{1,3}) ([0-9]{1,4})", plate)
+    if match:
+        return match.group(1), match.group(3), match.group(2)
+    match = re.fullmatch(r"([A-Z]{1,2}) ?([0-9]{1,4}) ?([A-Z]{0,3})", plate)
+    return (match.group(1), match.group(2), match.group(3)) if match else None
 
 
 class SamsatState:
@@ -229,7 +285,7 @@ def _field(body: dict[str, Any], key: str, pattern: str) -> str:
 
 
 def simulator(population: Population, *, api_key: str = DEFAULT_API_KEY, amounts: Amounts = "int",
-              today: dt.date | None = None) -> FastAPI:
+              today: dt.date | None = None, by_nik: bool = True) -> FastAPI:
     """A Samsat simulator over `population` as a FastAPI app (`app.state.control` drives its faults)."""
     if amounts not in ("int", "string"):
         raise ValueError("amounts must be 'int' or 'string'")
@@ -243,7 +299,10 @@ def simulator(population: Population, *, api_key: str = DEFAULT_API_KEY, amounts
 
     install(app, app.state.control,
             error_reply=lambda request: envelope(INTERNAL, "Terjadi kesalahan internal"),
-            garbage_body=b'{"code": "0000", "success": true, "data": {"kendaraan": [{"kode_wilayah": "B"')
+            garbage_body=b'{"code": "0000", "success": true, "data": {"data_wp": {"no_ktp": "3273',
+            replies={"empty_success": lambda request: JSONResponse(
+                {"code": OK, "success": True, "data": {"data_wp": {}, "list_kbm": []}, "message": "Sukses",
+                 "param": {}})})
 
     async def authorised_json(request: Request) -> dict[str, Any]:
         if request.headers.get(API_KEY_HEADER) != api_key:
@@ -266,20 +325,25 @@ def simulator(population: Population, *, api_key: str = DEFAULT_API_KEY, amounts
             raise Refusal(BAD_KEY, "API key tidak valid")
         return envelope(OK, "Sukses", {"status": "UP", "waktu": dt.datetime.now(WIB).isoformat(timespec="seconds")})
 
-    @app.post(PATH_BY_NIK)
-    async def by_nik(request: Request) -> JSONResponse:
+    @app.post(PATH_LOOKUP)
+    async def lookup(request: Request) -> JSONResponse:
         body = await authorised_json(request)
-        nik = _field(body, "nik", r"[0-9]{16}")
-        owner = state.owners.get(nik)
-        if owner is None or not owner.vehicles:
-            return envelope(NOT_FOUND, "Data kendaraan tidak ditemukan")
-        on = day()
-        return envelope(OK, "Sukses", {
-            "nik": owner.nik,
-            "nama_pemilik": owner.name,
-            "jumlah_kendaraan": len(owner.vehicles),
-            "kendaraan": [vehicle_fields(v, on, amounts) for v in owner.vehicles],
-        })
+        if "no_polisi" in body:
+            plate = parse_plate(body["no_polisi"])
+            if plate is None:
+                raise Refusal(BAD_REQUEST, "Parameter no_polisi tidak valid")
+            found = state.by_plate.get(plate)
+            if found is None:
+                return envelope(NOT_FOUND, "Data kendaraan tidak ditemukan")
+            owner, vehicle = found
+            return jabar_reply(owner, (vehicle,), day(), {"no_polisi": str(body["no_polisi"])})
+        if by_nik and "no_ktp" in body:
+            nik = _field(body, "no_ktp", r"[0-9]{16}")
+            owner = state.owners.get(nik)
+            if owner is None or not owner.vehicles:
+                return envelope(NOT_FOUND, "Data kendaraan tidak ditemukan")
+            return jabar_reply(owner, owner.vehicles, day(), {"no_ktp": nik})
+        raise Refusal(BAD_REQUEST, "Parameter no_polisi wajib diisi" + ("" if not by_nik else " (atau no_ktp)"))
 
     @app.post(PATH_PAYMENT_CODE)
     async def payment_code(request: Request) -> JSONResponse:
@@ -336,5 +400,6 @@ def issue_payment_code(state: SamsatState, body: dict[str, Any], key: str, today
 
 
 def sim_config(base_url: str) -> dict[str, str]:
-    """Client settings that reach a simulator at `base_url` with its default demo key."""
-    return {"url": base_url, "api_key": DEFAULT_API_KEY}
+    """Client settings that reach a simulator at `base_url` with its default demo key; the simulator offers the
+    lookup by NIK ([?] for the real West Java service), so the demo's record shows vehicles."""
+    return {"url": base_url, "api_key": DEFAULT_API_KEY, "province": "jabar", "lookup_by": "plate,nik"}

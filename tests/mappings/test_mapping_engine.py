@@ -376,3 +376,22 @@ def test_load_mapping_is_cached_and_checks_names() -> None:
         load_mapping("no_such_agency")
     with pytest.raises(MappingError, match="not a mapping name"):
         load_mapping("../identity/model")
+
+
+def test_a_deployment_may_name_another_mapping_for_a_plugin(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """GERBANG_AGENCY_<NAME>_MAPPING: a name in mappings/ or a file (another province's Samsat reply shape); it must
+    fill the plug-in's facet."""
+    from connectors.samsat import PLUGIN
+    from mappings.engine import MappingError, plugin_mapping
+
+    assert plugin_mapping(PLUGIN).origin == "mappings/samsat.yaml"
+    assert plugin_mapping(PLUGIN, "samsat").origin == "mappings/samsat.yaml"
+    other = tmp_path / "samsat_kaltim.yaml"
+    other.write_text("agency: samsat\nfacet: vehicles\nfields:\n  full_name: {from: nama, transform: name}\n",
+                     encoding="utf-8")
+    mapping = plugin_mapping(PLUGIN, str(other))
+    assert mapping.apply({"nama": " budi "}).full_name == "BUDI"
+    with pytest.raises(MappingError, match="fills facet"):
+        plugin_mapping(PLUGIN, "dukcapil")
+    with pytest.raises(MappingError):
+        plugin_mapping(PLUGIN, str(tmp_path / "missing.yaml"))

@@ -62,15 +62,67 @@ def an_owner(population: Population, state: SamsatState, *, variant: bool = Fals
 # --- lookups ----------------------------------------------------------------------------------------------------
 
 
-def test_found_returns_samsat_fields(population: Population, state: SamsatState, config: dict[str, str]) -> None:
+def test_found_returns_west_java_fields(population: Population, state: SamsatState, config: dict[str, str]) -> None:
     person, owner = an_owner(population, state)
     result = run(config, lambda c: c.lookup(person.nik))
     assert result.status is FacetStatus.ok and result.agency_code == "0000"
-    assert result.fields["nama_pemilik"] == person.name
-    first, vehicle = result.fields["kendaraan"][0], owner.vehicles[0]
-    assert (first["kode_wilayah"], first["nomor"], first["seri"]) == (vehicle.area, vehicle.number, vehicle.series)
-    assert first["pkb"] == vehicle.pkb(TODAY) and isinstance(first["pkb"], int)
-    assert first["swdkllj"] == SWDKLLJ[vehicle.kind]
+    assert result.fields["data_wp"]["nm_pemilik"] == person.name + " "
+    assert result.fields["data_wp"]["no_ktp"].strip() == person.nik
+    first, vehicle = result.fields["list_kbm"][0], owner.vehicles[0]
+    plate = first["data_tnkb"]
+    assert (plate["tnkb_daerah"], plate["tnkb_nomor"], plate["tnkb_subdaerah"]) == (vehicle.area, vehicle.number,
+                                                                                    vehicle.series)
+    assert first["th_rakitan"] == str(vehicle.year) and first["kd_plat"] == "1"
+    assert first["tg_akhir_pajak"] == vehicle.pkb_due(TODAY).isoformat()
+    assert first["tg_akhir_pajak2"] == f"{vehicle.pkb_due(TODAY):%d-%m-%Y}"
+
+
+def test_lookup_by_plate_keeps_only_the_citizens_vehicles(population: Population, state: SamsatState,
+                                                          config: dict[str, str]) -> None:
+    person, owner = an_owner(population, state)
+    stranger, theirs = next((p, o) for p, o in ((population.by_nik(n), o) for n, o in state.owners.items())
+                            if p.nik != person.nik)
+    plates = [owner.vehicles[0].plate.lower(), theirs.vehicles[0].plate, "Z 9999 ZZZ"]
+    result = run(config, lambda c: c.lookup_plates(person.nik, plates))
+    assert result.status is FacetStatus.ok
+    assert [v["no_ktp"].strip() for v in result.fields["list_kbm"]] == [person.nik]  # the stranger's is left out
+    facet = load_mapping("samsat").apply(result.fields)
+    assert [v.plate for v in facet.vehicles] == [owner.vehicles[0].plate]
+    nobody = run(config, lambda c: c.lookup_plates(stranger.nik, [owner.vehicles[0].plate]))
+    assert nobody.status is FacetStatus.not_found and nobody.fields == {}
+    with pytest.raises(AgencyRejected):
+        run(config, lambda c: c.lookup_plates(person.nik, ["not a plate"]))
+
+
+def test_west_java_by_plate_only_does_not_answer_a_nik(population: Population, state: SamsatState,
+                                                       server: Any) -> None:
+    """The confirmed West Java lookup is by plate: with the province's default, the record's lookup by NIK is
+    NotSupported (the facet says why), never an empty "not found"."""
+    person, owner = an_owner(population, state)
+    plate_only = {"url": server.url, "api_key": "samsat-demo-api-key", "province": "jabar"}
+    with pytest.raises(NotSupported, match="by plate"):
+        run(plate_only, lambda c: c.lookup(person.nik))
+    result = run(plate_only, lambda c: c.lookup_plates(person.nik, [owner.vehicles[0].plate]))
+    assert result.status is FacetStatus.ok
+
+
+@pytest.mark.parametrize("overrides, complaint", [
+    ({"province": "atlantis"}, "unknown province"), ({"lookup_by": "email"}, "lookup_by"),
+    ({"path_lookup": "../x"}, "path_lookup"), ({"key_plate": "no polisi"}, "key_plate"),
+])
+def test_province_settings_are_checked_at_start(overrides: dict[str, str], complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        SamsatClient({"url": "http://127.0.0.1:1", "api_key": "k", **overrides})
+
+
+def test_empty_success_is_a_protocol_error_never_not_found(server: Any, population: Population,
+                                                           state: SamsatState, config: dict[str, str]) -> None:
+    set_fault(server.url, "empty_success")
+    person, owner = an_owner(population, state)
+    with pytest.raises(AgencyProtocolError, match="list_kbm"):
+        run(config, lambda c: c.lookup(person.nik))
+    with pytest.raises(AgencyProtocolError, match="list_kbm"):
+        run(config, lambda c: c.lookup_plates(person.nik, [owner.vehicles[0].plate]))
 
 
 def test_no_vehicle_is_not_found(population: Population, state: SamsatState, config: dict[str, str]) -> None:
@@ -102,26 +154,12 @@ def test_mapping_gives_the_vehicles_facet(population: Population, state: SamsatS
     facet = load_mapping("samsat").apply(run(config, lambda c: c.lookup(person.nik)).fields)
     assert isinstance(facet, VehiclesFacet) and facet.full_name == person.name
     for mapped, vehicle in zip(facet.vehicles, owner.vehicles, strict=True):
-        assert mapped.plate == vehicle.plate
-        assert mapped.plate_colour in (PlateColour.white, PlateColour.black)
+        assert mapped.plate == vehicle.plate and mapped.plate_code == "1" and mapped.plate_colour is None
         assert (mapped.brand, mapped.model, mapped.year) == (vehicle.brand, vehicle.model, vehicle.year)
         assert mapped.pkb_due_date == vehicle.pkb_due(TODAY)
         assert mapped.stnk_valid_until == vehicle.stnk_until(TODAY)
         assert mapped.stnk_valid_until >= mapped.pkb_due_date
-        assert mapped.pkb_amount == Decimal(vehicle.pkb(TODAY)) and isinstance(mapped.pkb_amount, Decimal)
-        assert mapped.swdkllj_amount == Decimal(SWDKLLJ[vehicle.kind])
-    assert Decimal(143_000) in {v.swdkllj_amount for v in facet.vehicles}
-
-
-def test_amounts_as_strings_stay_exact(population: Population, state: SamsatState) -> None:
-    person, owner = an_owner(population, state)
-    with running_simulator(PLUGIN, population, amounts="string", today=TODAY) as running:
-        result = run(PLUGIN.sim_config(running.url), lambda c: c.lookup(person.nik))
-    raw = result.fields["kendaraan"][0]["pkb"]
-    assert raw == f"{owner.vehicles[0].pkb(TODAY)}.00"
-    facet = load_mapping("samsat").apply(result.fields)
-    assert facet.vehicles[0].pkb_amount == Decimal(raw)
-    assert str(facet.vehicles[0].pkb_amount) == raw     # not a float's approximation
+        assert mapped.pkb_amount is None  # West Java's lookup reply carries no amounts
 
 
 def test_bad_api_key_is_access_denied(population: Population, state: SamsatState, config: dict[str, str]) -> None:
@@ -145,7 +183,7 @@ def test_verify_is_not_supported_and_settings_are_checked(config: dict[str, str]
 
 def test_fault_error_is_the_agency_own_error(server: Any, state: SamsatState, config: dict[str, str]) -> None:
     set_fault(server.url, "error")
-    raw = httpx.post(f"{server.url}/api/v1/kendaraan/cari-nik", json={"nik": "1" * 16},
+    raw = httpx.post(f"{server.url}/api/v1/info-pajak", json={"no_ktp": "1" * 16},
                      headers={"X-API-Key": "samsat-demo-api-key"})
     assert raw.status_code == 500 and raw.json()["code"] == "0500" and raw.json()["success"] is False
     with pytest.raises(AgencyUnavailable):
@@ -203,6 +241,16 @@ def test_late_payment_carries_a_fine(population: Population, state: SamsatState,
     assert int(result.detail["amount"]) == vehicle.pkb(TODAY) + SWDKLLJ[vehicle.kind] + fine
 
 
+def test_payment_amounts_as_strings_stay_exact(population: Population, state: SamsatState) -> None:
+    person, owner = an_owner(population, state)
+    vehicle = owner.vehicles[0]
+    payload = {"nik": person.nik, "plate": vehicle.plate, "year": vehicle.pkb_due(TODAY).year}
+    with running_simulator(PLUGIN, population, amounts="string", today=TODAY) as running:
+        result = run(PLUGIN.sim_config(running.url), lambda c: c.submit("pkb_payment", payload, "str-1"))
+    expected = vehicle.pkb(TODAY) + SWDKLLJ[vehicle.kind] + vehicle.late_fine(TODAY)
+    assert result.detail["amount"] == f"{expected}.00"  # a decimal string, never a float's approximation
+
+
 def test_plate_split_and_schema() -> None:
     assert split_plate("b 1234 xyz") == ("B", "1234", "XYZ")
     assert split_plate("AB1A") == ("AB", "1", "A")
@@ -217,11 +265,12 @@ def test_plate_split_and_schema() -> None:
 # --- HTTP edge cases (respx) ------------------------------------------------------------------------------------
 
 URL = "http://samsat.test"
-ENDPOINT = f"{URL}/api/v1/kendaraan/cari-nik"
+ENDPOINT = f"{URL}/api/v1/info-pajak"
 
 
 def lookup_with(answer: httpx.Response | Exception) -> Any:
-    return run_mocked(PLUGIN, {"url": URL, "api_key": "k"}, ENDPOINT, answer, lambda c: c.lookup("3201010101010001"))
+    return run_mocked(PLUGIN, {"url": URL, "api_key": "k", "lookup_by": "nik"}, ENDPOINT, answer,
+                      lambda c: c.lookup("3201010101010001"))
 
 
 def test_wrong_content_type_is_protocol_error() -> None:
@@ -234,21 +283,15 @@ def test_connection_reset_is_unavailable() -> None:
         lookup_with(httpx.ConnectError("connection reset by peer"))
 
 
-def test_fractional_json_number_is_read_exactly() -> None:
-    body = (b'{"code": "0000", "success": true, "message": "Sukses", "data": {"nama_pemilik": "BUDI", '
-            b'"kendaraan": [{"kode_wilayah": "B", "nomor": "1", "seri": "A", "pkb": 1234567.10, "swdkllj": 35000}]}}')
-    result = lookup_with(httpx.Response(200, content=body, headers={"content-type": "application/json"}))
-    assert result.fields["kendaraan"][0]["pkb"] == Decimal("1234567.10")
-    facet = load_mapping("samsat").apply(result.fields)
-    assert facet.vehicles[0].pkb_amount == Decimal("1234567.10")
-
-
 @pytest.mark.parametrize(("status", "body", "error"), [
     (400, {"code": "0002", "success": False, "message": "x", "data": None}, AgencyRejected),
     (403, {"code": "0403", "success": False, "message": "x", "data": None}, AgencyAccessDenied),
     (200, {"code": "0503", "success": False, "message": "x", "data": None}, AgencyUnavailable),
     (200, {"code": "9999", "success": False, "message": "x", "data": None}, AgencyProtocolError),
     (200, {"success": True, "data": {}}, AgencyProtocolError),
+    (200, {"code": "0000", "success": True, "data": {"data_wp": {}, "list_kbm": []}}, AgencyProtocolError),
+    (200, {"code": "0000", "success": True, "data": {"kendaraan": [{"nomor": "1"}]}}, AgencyProtocolError),
+    (200, {"code": "0000", "success": False, "data": None}, AgencyProtocolError),
     (404, {"detail": "Not Found"}, AgencyProtocolError),
     (401, {"detail": "no key"}, AgencyAccessDenied),
 ])
