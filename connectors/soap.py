@@ -3,7 +3,11 @@
 Why it looks the way it does:
 - The WSDL ships inside the connector package and is parsed from disk with zeep's strict, hardened settings (no
   DTDs, no entities, no external references); the WSDL loader's HTTP client is wired to a transport that refuses
-  every request, so nothing is ever fetched from the network at run time.
+  every request, so nothing is ever fetched from the network at run time. The shipped WSDLs of the three SOAP
+  agencies are Gerbang's **adapter contract** (no public specification exists): a deployment may point the
+  connector at the agency's own WSDL instead (setting `wsdl`: a file, or an http(s) URL read once at start-up
+  from that origin only), name the lookup operation and its reply's code element (`lookup_*` settings,
+  `LookupContract`) and map the reply's own field names in a mapping file (setting `mapping`).
 - The endpoint comes from configuration (`url`), overriding the WSDL's `soap:address`: the address in a shipped
   WSDL is documentation, not configuration.
 - Calls go through an httpx AsyncClient with timeouts and no redirects; envelopes are never logged (they carry NIKs).
@@ -35,7 +39,7 @@ from zeep.transports import AsyncTransport
 from zeep.wsse.username import UsernameToken
 
 from connectors.base import (AgencyAccessDenied, AgencyError, AgencyProtocolError, AgencyRejected, AgencyTimeout,
-                             AgencyUnavailable, Health, NotSupported, VerifyResult)
+                             AgencyUnavailable, FacetStatus, Health, LookupResult, NotSupported, VerifyResult)
 from connectors.config import DEFAULT_TIMEOUT_S
 from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, quicken
 from connectors.text import first_not_text
@@ -59,6 +63,110 @@ class _NoNetwork(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"network access while loading a WSDL is disabled ({request.url.host})")
+
+
+class _OneOrigin(httpx.BaseTransport):
+    """The WSDL loader's transport for a WSDL named by URL: requests to that URL's origin only (its imports and
+    schemas), with timeouts and no redirects; everything else is refused like `_NoNetwork`."""
+
+    def __init__(self, url: str, timeout_s: float):
+        self.origin = httpx.URL(url).copy_with(path="/", query=None, fragment=None)
+        self.inner = httpx.HTTPTransport()
+        self.timeout = httpx.Timeout(timeout_s)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if (url.scheme, url.host, url.port) != (self.origin.scheme, self.origin.host, self.origin.port):
+            raise httpx.ConnectError(f"WSDL loading may only reach {self.origin.host}, not {url.host}")
+        request.extensions["timeout"] = self.timeout.as_dict()
+        response = self.inner.handle_request(request)
+        response.read()
+        if len(response.content) > MAX_BODY_BYTES:
+            raise httpx.ConnectError("WSDL document too large")
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def wsdl_location(config: Mapping[str, Any], agency: str, packaged: Path) -> Path | str:
+    """The `wsdl` setting (a file path, or an http(s) URL), else the WSDL packaged with the connector.
+
+    A file that does not exist, or anything else, is a ValueError naming the setting at start-up."""
+    raw = config.get("wsdl")
+    if raw is None or str(raw).strip() == "":
+        return packaged
+    text = str(raw).strip()
+    if text.startswith(("http://", "https://")):
+        return text
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError(f"{agency}: setting wsdl names no readable file or http(s) URL: {text[:120]!r}")
+    return path
+
+
+class LookupContract:
+    """How a SOAP connector's lookup reads its agency: the operation, the NIK argument, the reply element holding
+    the outcome code, the codes for found and not found, and list wrappers to flatten ({"daftarSIM": "sim"}).
+
+    Defaults are Gerbang's adapter contract (the packaged WSDL); settings `lookup_operation`, `lookup_nik_argument`,
+    `lookup_code_element`, `lookup_found_code`, `lookup_not_found_code`, `lookup_message_element` and
+    `health_operation` fit another WSDL without code. The reply is handed on with its own field names: the mapping
+    is where they meet the canonical model."""
+
+    KEYS = ("operation", "nik_argument", "code_element", "found_code", "not_found_code", "message_element")
+
+    def __init__(self, agency: str, config: Mapping[str, Any], *, operation: str, health_operation: str,
+                 lists: Mapping[str, str] | None = None, nik_argument: str = "nik", code_element: str = "kodeRespon",
+                 found_code: str = "00", not_found_code: str = "01", message_element: str = "pesan"):
+        defaults = {"operation": operation, "nik_argument": nik_argument, "code_element": code_element,
+                    "found_code": found_code, "not_found_code": not_found_code, "message_element": message_element}
+        chosen = {key: _name_setting(config, agency, f"lookup_{key}", value) for key, value in defaults.items()}
+        self.agency = agency
+        self.operation, self.nik_argument = chosen["operation"], chosen["nik_argument"]
+        self.code_element, self.message_element = chosen["code_element"], chosen["message_element"]
+        self.found_code, self.not_found_code = chosen["found_code"], chosen["not_found_code"]
+        self.health_operation = _name_setting(config, agency, "health_operation", health_operation)
+        self.lists = dict(lists or {})
+
+    def check(self, session: "SoapSession") -> None:
+        """The WSDL must offer the lookup and health operations: a ValueError at start-up, not at a lookup."""
+        offered = set(session.operations())
+        missing = [op for op in (self.operation, self.health_operation) if op not in offered]
+        if missing:
+            raise ValueError(f"{self.agency}: the WSDL has no operation {', '.join(missing)} "
+                             f"(set lookup_operation / health_operation; it offers {', '.join(sorted(offered))})")
+
+    async def lookup(self, session: "SoapSession", nik: str) -> LookupResult:
+        """Call the lookup operation and classify the reply by its code element."""
+        reply = plain(await session.call(self.operation, **{self.nik_argument: nik}))
+        if not isinstance(reply, dict):
+            raise AgencyProtocolError(self.agency, "lookup reply is not a structure")
+        code = reply.get(self.code_element)
+        code = str(code).strip() if code is not None else None
+        message = reply.get(self.message_element)
+        message = str(message)[:200] if message is not None else None
+        if code == self.not_found_code:
+            return LookupResult(agency=self.agency, status=FacetStatus.not_found, agency_code=code, message=message)
+        if code != self.found_code:
+            raise AgencyProtocolError(self.agency, f"unexpected {self.code_element} {str(code)[:10]!r}", code=code)
+        fields = dict(reply)
+        for key, inner in self.lists.items():
+            wrapper = fields.get(key)
+            if wrapper is None or isinstance(wrapper, dict):  # our contract wraps lists: {"daftarSIM": {"sim": [...]}}
+                fields[key] = (wrapper or {}).get(inner) or []
+        return LookupResult(agency=self.agency, status=FacetStatus.ok, fields=fields, agency_code=code)
+
+
+def _name_setting(config: Mapping[str, Any], agency: str, key: str, default: str) -> str:
+    raw = config.get(key)
+    if raw is None or str(raw).strip() == "":
+        return default
+    value = str(raw).strip()
+    if len(value) > 80 or not value.replace("_", "").replace("-", "").replace(".", "").isalnum() \
+            or not value.isascii():
+        raise ValueError(f"{agency}: setting {key} must be a plain XML name, not {value[:40]!r}")
+    return value
 
 
 class HostileReply(zeep.exceptions.Error):
@@ -129,7 +237,7 @@ def password_token(user: str, password: str, password_type: str = "digest") -> U
 class SoapSession:
     """One agency's SOAP endpoint: a zeep AsyncClient over the packaged WSDL, bound to the configured address."""
 
-    def __init__(self, agency: str, wsdl: Path, address: str, *, binding: str | None = None,
+    def __init__(self, agency: str, wsdl: Path | str, address: str, *, binding: str | None = None,
                  wsse: UsernameToken | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  transport: httpx.AsyncBaseTransport | None = None):
         if not address.startswith(("http://", "https://")):
@@ -140,7 +248,9 @@ class SoapSession:
                                       event_hooks={"request": [add_traceparent]}, limits=POOL_LIMITS)
         if transport is None:
             quicken(self.http)
-        self._wsdl_http = httpx.Client(transport=_NoNetwork())
+        by_url = isinstance(wsdl, str) and wsdl.startswith(("http://", "https://"))
+        self._wsdl_http = httpx.Client(transport=_OneOrigin(wsdl, timeout_s) if by_url else _NoNetwork(),  # type: ignore[arg-type]
+                                       follow_redirects=False)
         try:
             self.client = zeep.AsyncClient(str(wsdl), wsse=wsse, settings=strict_settings(),
                                            transport=_QuietTransport(client=self.http, wsdl_client=self._wsdl_http))
@@ -148,6 +258,11 @@ class SoapSession:
             self._wsdl_http.close()
             raise
         names = list(self.client.wsdl.bindings)
+        if binding is not None and binding not in names:  # another WSDL (setting wsdl) names its own binding
+            if len(names) != 1:
+                self._wsdl_http.close()
+                raise ValueError(f"{agency}: the WSDL has no binding {binding} and {len(names)} others")
+            binding = names[0]
         if binding is None:
             if len(names) != 1:
                 raise ValueError(f"{agency}: WSDL has {len(names)} bindings; name one")
@@ -157,12 +272,20 @@ class SoapSession:
         bound = self.client.create_service(binding, address)
         self.service = AsyncServiceProxy(self.client, bound._binding, **bound._binding_options)
 
+    def operations(self) -> list[str]:
+        """The operation names of the bound binding."""
+        return list(self.service._binding._operations)
+
     async def call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
         """Invoke an operation; every failure comes out as an AgencyError."""
         return await guarded(self.agency, getattr(self.service, operation), *args, **kwargs)
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        self._wsdl_http.close()
+
+    def close_now(self) -> None:
+        """Release the WSDL loader at once (a client refused at start-up; its async pool never sent anything)."""
         self._wsdl_http.close()
 
 
@@ -274,14 +397,17 @@ class SoapConnector:
     ping_operation: str = ""
     services: Mapping[str, Mapping[str, Any]] = {}
 
-    def __init__(self, session: SoapSession):
+    def __init__(self, session: SoapSession, contract: LookupContract | None = None):
         self.session = session
+        self.contract = contract
+        if contract is not None:
+            contract.check(session)
 
     async def health(self) -> Health:
         """Call the agency's cheapest operation and time it; any failure is `up=False` with the reason."""
         started = time.perf_counter()
         try:
-            await self.session.call(self.ping_operation)
+            await self.session.call(self.contract.health_operation if self.contract else self.ping_operation)
         except AgencyError as exc:
             return Health(agency=self.name, up=False, latency_ms=_ms(started), detail=f"{type(exc).__name__}: "
                                                                                         f"{exc.message}")

@@ -7,6 +7,10 @@ design in the style of Indonesian government SOAP services: SOAP 1.1 document/li
 Operations: `CekKepesertaan` (KPJ number, segment PU/BPU/PMI, status, employer name and NPP, programmes JHT, JKK,
 JKM, JP, JKP), `StatusLayanan` (health), `PendaftaranPeserta` (registration; idempotency key in the
 `KunciIdempotensi` SOAP header). The programme rules follow the regulations (PP 44, 45, 46/2015; PP 37/2021).
+The WSDL is therefore Gerbang's **adapter contract**: what an agency (or an adapter in front of it) implements to
+be reached. A deployment can point the connector at the agency's own WSDL instead (setting `wsdl`: a file or an
+http(s) URL) with its lookup operation and reply code named in settings (`lookup_*`) and the reply's field names
+only in a mapping (setting `mapping`); see docs/agencies.md.
 """
 
 from __future__ import annotations

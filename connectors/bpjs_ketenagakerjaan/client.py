@@ -1,8 +1,12 @@
 """Client of the BPJS Ketenagakerjaan membership web service (SOAP 1.1 + WS-Security UsernameToken), our design.
 
-The WSDL is packaged next to this module (`service.wsdl`) and never fetched; the endpoint is the `url` setting.
-Settings: `url` (endpoint address), `user`, `password`, `password_type` (`digest` default, or `text`),
-`timeout_s` (default 5).
+No public specification exists: the WSDL packaged next to this module (`service.wsdl`) is **Gerbang's adapter
+contract**, not the agency's published interface (an agency, or an adapter in front of it, implements it). A
+deployment may instead point the connector at the agency's own WSDL (setting `wsdl`: a file path or an http(s) URL)
+and name its lookup operation, NIK argument and reply code element (`lookup_*`, `health_operation`; see
+`connectors.soap.LookupContract`); the reply's field names then live only in the mapping (setting `mapping`).
+Submissions stay on the adapter contract. The endpoint is the `url` setting. Other settings: `user`, `password`,
+`password_type` (`digest` default, or `text`), `timeout_s` (default 5).
 
 - `lookup(nik)` calls `CekKepesertaan`: kodeRespon 00 → ok with fields {kodeRespon, pesan, peserta{nomorKPJ, nama,
   tanggalLahir, jenisKelamin, segmen, statusKepesertaan, tanggalKepesertaan}, perusahaan{npp, namaPerusahaan} or
@@ -19,10 +23,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
-from connectors.base import AgencyProtocolError, FacetStatus, LookupResult, SubmitResult
+from connectors.base import AgencyProtocolError, LookupResult, SubmitResult
 from connectors.config import required, timeout_s
 from connectors.examples import today
-from connectors.soap import SoapConnector, SoapSession, check_payload, password_token, plain
+from connectors.soap import (LookupContract, SoapConnector, SoapSession, check_payload, password_token, plain,
+                             wsdl_location)
 
 AGENCY = "bpjs_ketenagakerjaan"
 WSDL = Path(__file__).with_name("service.wsdl")
@@ -65,16 +70,9 @@ class BpjsKetenagakerjaanClient(SoapConnector):
     services = {SERVICE_REGISTRATION: MEMBERSHIP_REGISTRATION_SCHEMA}
 
     async def lookup(self, nik: str) -> LookupResult:
-        reply = plain(await self.session.call("CekKepesertaan", nik=nik))
-        code = reply.get("kodeRespon")
-        if code == "01":
-            return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code,
-                                message=reply.get("pesan"))
-        if code != "00":
-            raise AgencyProtocolError(AGENCY, f"unexpected kodeRespon {code!r}", code=code)
-        fields = dict(reply)
-        fields["daftarProgram"] = (reply.get("daftarProgram") or {}).get("program") or []
-        return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=fields, agency_code=code)
+        """The reply of the lookup operation, its own field names kept (see `connectors.soap.LookupContract`)."""
+        assert self.contract is not None
+        return await self.contract.lookup(self.session, nik)
 
     async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
         check_payload(AGENCY, self.services, service, payload)
@@ -91,6 +89,12 @@ def create(config: Mapping[str, str]) -> BpjsKetenagakerjaanClient:
     """A client from its settings (`GERBANG_AGENCY_BPJS_KETENAGAKERJAAN_*`)."""
     token = password_token(required(config, AGENCY, "user"), required(config, AGENCY, "password"),
                            config.get("password_type") or "digest")
-    session = SoapSession(AGENCY, WSDL, required(config, AGENCY, "url"), binding=BINDING, wsse=token,
-                          timeout_s=timeout_s(config, AGENCY))
-    return BpjsKetenagakerjaanClient(session)
+    contract = LookupContract(AGENCY, config, operation="CekKepesertaan", health_operation="StatusLayanan",
+                              lists={"daftarProgram": "program"})
+    session = SoapSession(AGENCY, wsdl_location(config, AGENCY, WSDL), required(config, AGENCY, "url"),
+                          binding=BINDING, wsse=token, timeout_s=timeout_s(config, AGENCY))
+    try:
+        return BpjsKetenagakerjaanClient(session, contract)
+    except ValueError:
+        session.close_now()
+        raise

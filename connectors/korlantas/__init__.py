@@ -7,6 +7,10 @@ style of Indonesian government SOAP services: SOAP 1.1 document/literal (`servic
 Operations: `CekSIMByNIK`, `CekStatusLayanan` (health), `PerpanjanganSIM` (renewal; idempotency key in the
 `KunciIdempotensi` SOAP header). The business rules follow what is known of the real service: renewal for SIM A
 and C only, five years' validity from issue, e-Rikkes and e-PPSI results required, SIM number checked against the NIK.
+The WSDL is therefore Gerbang's **adapter contract**: what an agency (or an adapter in front of it) implements to
+be reached. A deployment can point the connector at the agency's own WSDL instead (setting `wsdl`: a file or an
+http(s) URL) with its lookup operation and reply code named in settings (`lookup_*`) and the reply's field names
+only in a mapping (setting `mapping`); see docs/agencies.md.
 """
 
 from __future__ import annotations

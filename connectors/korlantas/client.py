@@ -1,8 +1,12 @@
 """Client of the Korlantas SIM web service (SOAP 1.1 + WS-Security UsernameToken), our own protocol design.
 
-The WSDL is packaged next to this module (`service.wsdl`) and never fetched; the endpoint is the `url` setting.
-Settings: `url` (endpoint address), `user`, `password`, `password_type` (`digest` default, or `text`),
-`timeout_s` (default 5).
+No public specification exists: the WSDL packaged next to this module (`service.wsdl`) is **Gerbang's adapter
+contract**, not the agency's published interface (an agency, or an adapter in front of it, implements it). A
+deployment may instead point the connector at the agency's own WSDL (setting `wsdl`: a file path or an http(s) URL)
+and name its lookup operation, NIK argument and reply code element (`lookup_*`, `health_operation`; see
+`connectors.soap.LookupContract`); the reply's field names then live only in the mapping (setting `mapping`).
+Submissions stay on the adapter contract. The endpoint is the `url` setting. Other settings: `user`, `password`,
+`password_type` (`digest` default, or `text`), `timeout_s` (default 5).
 
 - `lookup(nik)` calls `CekSIMByNIK`: kodeRespon 00 → ok with fields {kodeRespon, pesan, pemegang{nama, tempatLahir,
   tanggalLahir, jenisKelamin}, daftarSIM: [{nomorSIM, golongan, tanggalTerbit, berlakuSampai, status,
@@ -17,9 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from connectors.base import AgencyProtocolError, FacetStatus, LookupResult, SubmitResult
+from connectors.base import AgencyProtocolError, LookupResult, SubmitResult
 from connectors.config import required, timeout_s
-from connectors.soap import SoapConnector, SoapSession, check_payload, password_token, plain
+from connectors.soap import (LookupContract, SoapConnector, SoapSession, check_payload, password_token, plain,
+                             wsdl_location)
 
 AGENCY = "korlantas"
 WSDL = Path(__file__).with_name("service.wsdl")
@@ -55,16 +60,9 @@ class KorlantasClient(SoapConnector):
     services = {SERVICE_RENEWAL: SIM_RENEWAL_SCHEMA}
 
     async def lookup(self, nik: str) -> LookupResult:
-        reply = plain(await self.session.call("CekSIMByNIK", nik=nik))
-        code = reply.get("kodeRespon")
-        if code == "01":
-            return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code,
-                                message=reply.get("pesan"))
-        if code != "00":
-            raise AgencyProtocolError(AGENCY, f"unexpected kodeRespon {code!r}", code=code)
-        fields = dict(reply)
-        fields["daftarSIM"] = (reply.get("daftarSIM") or {}).get("sim") or []
-        return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=fields, agency_code=code)
+        """The reply of the lookup operation, its own field names kept (see `connectors.soap.LookupContract`)."""
+        assert self.contract is not None
+        return await self.contract.lookup(self.session, nik)
 
     async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
         check_payload(AGENCY, self.services, service, payload)
@@ -80,6 +78,12 @@ def create(config: Mapping[str, str]) -> KorlantasClient:
     """A client from its settings (`GERBANG_AGENCY_KORLANTAS_*`)."""
     token = password_token(required(config, AGENCY, "user"), required(config, AGENCY, "password"),
                            config.get("password_type") or "digest")
-    session = SoapSession(AGENCY, WSDL, required(config, AGENCY, "url"), binding=BINDING, wsse=token,
-                          timeout_s=timeout_s(config, AGENCY))
-    return KorlantasClient(session)
+    contract = LookupContract(AGENCY, config, operation="CekSIMByNIK", health_operation="CekStatusLayanan",
+                              lists={"daftarSIM": "sim"})
+    session = SoapSession(AGENCY, wsdl_location(config, AGENCY, WSDL), required(config, AGENCY, "url"),
+                          binding=BINDING, wsse=token, timeout_s=timeout_s(config, AGENCY))
+    try:
+        return KorlantasClient(session, contract)
+    except ValueError:
+        session.close_now()
+        raise
