@@ -164,6 +164,10 @@ class Connector(Protocol):
 class ConnectorPlugin:
     """What a connector package exposes through the `gerbang.connectors` entry-point group.
 
+    `code_lists` names the agency's code lists a payload needs but no schema enum can hold (thousands of
+    entries, kept by the agency: BPJS Kesehatan's clinics), {name: description}; the connector answers them with
+    `async codes(name, query) -> [{"code", "name"}]`, read from the agency (`GET /v1/agencies/{agency}/codes/{name}`).
+
     `create(config)` builds a client from its settings (`GERBANG_AGENCY_<NAME>_*`, keys lower-case);
     `simulator(population, **options)` builds the agency's simulator as an ASGI app; `mapping` names the file in
     `mappings/`; `facet` is the canonical facet the agency fills; `services` maps each submission service to the
@@ -187,6 +191,7 @@ class ConnectorPlugin:
     mapping_path: str | None = None
     purposes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     contract: Callable[..., Any] | None = None
+    code_lists: Mapping[str, str] = field(default_factory=dict)
 
 
 def lazy(module: str, attribute: str) -> Callable[..., Any]:

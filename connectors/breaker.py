@@ -129,5 +129,9 @@ class BreakerConnector:
     async def health(self) -> Health:
         return await self.inner.health()  # health checks report, they do not trip or heal the breaker
 
+    async def codes(self, name: str, query: str) -> list[dict[str, str]]:
+        """One of the agency's code lists (ConnectorPlugin.code_lists), searched for `query`."""
+        return await self._guarded("codes", lambda: self.inner.codes(name, query))  # type: ignore[attr-defined]
+
     async def aclose(self) -> None:
         await self.inner.aclose()

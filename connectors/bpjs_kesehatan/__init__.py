@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from connectors.base import ConnectorPlugin, lazy
 from connectors.bpjs_kesehatan.client import BpjsKesehatanClient, create
-from connectors.bpjs_kesehatan.protocol import AGENCY, SERVICES
+from connectors.bpjs_kesehatan.protocol import AGENCY, CODE_LISTS, SERVICES
 
 PLUGIN = ConnectorPlugin(
     name=AGENCY,
@@ -20,6 +20,7 @@ PLUGIN = ConnectorPlugin(
     simulator=lazy("connectors.bpjs_kesehatan.simulator", "simulator"),
     sim_config=lazy("connectors.bpjs_kesehatan.simulator", "sim_config"),
     services=SERVICES,
+    code_lists=CODE_LISTS,
     protocol="rest",
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import quote
 from typing import Any, Callable, Mapping
 
 import httpx
@@ -21,8 +22,8 @@ from connectors.base import (
 )
 from connectors.bpjs_kesehatan import crypto
 from connectors.bpjs_kesehatan.protocol import (
-    AGENCY, CODE_AUTH_FAILED, CODE_NOT_FOUND, CODE_OK, IDEMPOTENCY_HEADER, PESERTA_BY_NIK, REFERENCE_PROVINCES,
-    SERVICE_PARTICIPANT_UPDATE, SERVICES, UPDATE_CLINIC, today_wib,
+    AGENCY, CODE_AUTH_FAILED, CODE_LISTS, CODE_NOT_FOUND, CODE_OK, IDEMPOTENCY_HEADER, PESERTA_BY_NIK,
+    REFERENCE_CLINICS, REFERENCE_PROVINCES, SERVICE_PARTICIPANT_UPDATE, SERVICES, UPDATE_CLINIC, today_wib,
 )
 from connectors.config import require_all, timeout_s
 from connectors.rest import DEFAULT_TIMEOUT_S, json_body, make_client, send
@@ -94,6 +95,18 @@ class BpjsKesehatanClient:
         except AgencyError as exc:
             return Health(agency=AGENCY, up=False, detail=f"{type(exc).__name__}: {exc.message}")
         return Health(agency=AGENCY, up=True, latency_ms=round((time.perf_counter() - started) * 1000, 1))
+
+    async def codes(self, name: str, query: str) -> list[dict[str, str]]:
+        """Clinics (`referensi/faskes`, first level) whose code or name matches `query`, as [{code, name}]."""
+        if name not in CODE_LISTS:
+            raise NotSupported(AGENCY, f"no code list {name!r}; known: {', '.join(sorted(CODE_LISTS))}")
+        timestamp = crypto.timestamp_now(self._clock)
+        path = REFERENCE_CLINICS.format(query=quote(query, safe=""), level=1)
+        code, message, data = await self._call("GET", path, timestamp)
+        found = data.get("faskes") if isinstance(data, dict) else [] if code == CODE_NOT_FOUND else None
+        if not isinstance(found, list) or not all(isinstance(item, dict) for item in found):
+            raise AgencyProtocolError(AGENCY, "decrypted response has no faskes list", code=code)
+        return [{"code": str(item.get("kode", "")), "name": str(item.get("nama", ""))} for item in found]
 
     async def aclose(self) -> None:
         await self._http.aclose()

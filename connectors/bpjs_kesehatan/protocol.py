@@ -39,6 +39,10 @@ WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 
 PESERTA_BY_NIK = "Peserta/nik/{nik}/tglSEP/{service_date}"
 REFERENCE_PROVINCES = "referensi/propinsi"
+REFERENCE_CLINICS = "referensi/faskes/{query}/{level}"
+"""VClaim's clinic reference: clinics whose code or name matches `query`; level 1 = first-level (FKTP)."""
+CODE_LISTS = {"clinics": "First-level clinics (faskes tingkat 1) by code or name: the new_clinic_code of "
+                         "participant_update. Search with q= (at least 3 characters)."}
 UPDATE_CLINIC = "Peserta/updateFaskes"
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 
@@ -62,8 +66,9 @@ PARTICIPANT_UPDATE_SCHEMA: dict[str, Any] = {
         "card_number": {"type": "string", "pattern": "^[0-9]{13}$", "maxLength": 13,
                         "description": "JKN card number (noKartu); if given, the agency checks it is the NIK's"},
         "new_clinic_code": {"type": "string", "pattern": "^[0-9A-Z]{8}$", "maxLength": 8,
-                            "description": "kdProvider of the new first-level clinic (BPJS's code; the "
-                                           "current one is clinic.code in the health_insurance facet)"},
+                            "description": "kdProvider of the new first-level clinic: find it with "
+                                           "GET /v1/agencies/bpjs_kesehatan/codes/clinics?q=<name or code>; the "
+                                           "current one is clinic.code in the health_insurance facet"},
         "reason": {"type": "string", "minLength": 3, "maxLength": 200, "description": "Why the participant moves"},
     },
     "examples": [{"nik": "3603282512770002", "card_number": "0001526000000", "new_clinic_code": "3603P028",

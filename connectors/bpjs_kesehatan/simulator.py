@@ -30,7 +30,7 @@ from connectors.bpjs_kesehatan import crypto
 from connectors.bpjs_kesehatan.participants import PopulationLike, Registry
 from connectors.bpjs_kesehatan.protocol import (
     CODE_BAD_REQUEST, CODE_KEY_REUSED, CODE_NOT_FOUND, CODE_OK, CODE_SERVER_ERROR,
-    IDEMPOTENCY_HEADER, PESERTA_BY_NIK, REFERENCE_PROVINCES, UPDATE_CLINIC, WIB, today_wib,
+    IDEMPOTENCY_HEADER, PESERTA_BY_NIK, REFERENCE_CLINICS, REFERENCE_PROVINCES, UPDATE_CLINIC, WIB, today_wib,
 )
 from connectors.simkit.control import SimControl, install
 
@@ -38,6 +38,7 @@ DEFAULT_CONS_ID = "1000"
 DEFAULT_SECRET = "gerbang-sim-secret"
 DEFAULT_USER_KEY = "gerbang-sim-user-key"
 NOT_FOUND_MESSAGE = "No.Kartu Tidak Sesuai"
+MAX_CLINICS = 50
 """metaData.message of a lookup that finds no participant, as a public client test shows it."""
 
 GARBAGE_BODY = json.dumps({
@@ -110,6 +111,20 @@ def simulator(population: PopulationLike, *, cons_id: str = DEFAULT_CONS_ID, sec
         if isinstance(timestamp, PlainTextResponse):
             return timestamp
         return sealed(timestamp, {"list": registry.provinces})
+
+    @app.get("/" + REFERENCE_CLINICS)
+    async def clinics(request: Request, query: str, level: str) -> JSONResponse:
+        timestamp = authenticate(request)
+        if isinstance(timestamp, PlainTextResponse):
+            return timestamp
+        if level != "1":  # only first-level clinics exist here (no hospitals)
+            return envelope(CODE_NOT_FOUND, "Data faskes tidak ditemukan")
+        wanted = query.strip().upper()
+        found = [{"kode": c.code, "nama": c.name} for c in registry.clinics.values()
+                 if len(wanted) >= 3 and (c.code == wanted or wanted in c.name)]
+        if not found:
+            return envelope(CODE_NOT_FOUND, "Data faskes tidak ditemukan")
+        return sealed(timestamp, {"faskes": found[:MAX_CLINICS]})
 
     @app.post("/" + UPDATE_CLINIC)
     async def update_clinic(request: Request) -> JSONResponse:

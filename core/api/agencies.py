@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from connectors.base import AgencyError, Health
+from connectors.base import AgencyError, AgencyRejected, Health, NotSupported
 from core.api.auth import current_principal
 from core.api.problems import Problem
 from core.security.clients import Principal
@@ -22,6 +22,8 @@ from core.security.scopes import allowed
 router = APIRouter(prefix="/v1/agencies", tags=["agencies"])
 
 HEALTH_TIMEOUT_S = 2.0
+CODES_TIMEOUT_S = 10.0
+SEARCH = r"^[A-Za-z0-9][A-Za-z0-9 .'-]*$"
 
 
 class AgencyHealth(BaseModel):
@@ -38,6 +40,7 @@ class AgencyServices(BaseModel):
     facet: str
     protocol: str
     services: dict[str, dict[str, Any]]
+    code_lists: dict[str, str] = {}
 
 
 class AgencyView(AgencyServices):
@@ -75,7 +78,8 @@ def is_admin(principal: Principal) -> bool:
 def services_of(registry: Any, name: str) -> AgencyServices:
     plugin = registry.plugins[name]
     return AgencyServices(name=name, title=plugin.title, facet=plugin.facet, protocol=plugin.protocol,
-                          services={k: dict(v) for k, v in plugin.services.items()})
+                          services={k: dict(v) for k, v in plugin.services.items()},
+                          code_lists=dict(plugin.code_lists))
 
 
 async def admin_views(registry: Any, names: list[str]) -> list[AgencyView]:
@@ -136,3 +140,48 @@ async def get_schema(agency: str, service: str, request: Request,
     if service not in services:
         raise Problem(404, "service_not_found", f"{agency} offers no such service", services=sorted(services))
     return dict(services[service])
+
+
+class CodeEntry(BaseModel):
+    code: str
+    name: str
+
+
+class CodeList(BaseModel):
+    agency: str
+    code_list: str
+    query: str
+    codes: list[CodeEntry]
+
+
+@router.get("/{agency}/codes/{name}", response_model=CodeList)
+async def search_codes(agency: str, name: str, request: Request,
+                       principal: Annotated[Principal, Depends(current_principal)],
+                       q: Annotated[str, Query(min_length=3, max_length=50, pattern=SEARCH,
+                                               description="A code, or part of a name: 3-50 letters, digits, "
+                                                           "spaces, . ' -")]) -> CodeList:
+    """Search one of the agency's code lists (`code_lists` in its listing) at the agency, e.g. BPJS Kesehatan's
+    clinics for `new_clinic_code` (scope `application:submit:<agency>`)."""
+    registry = request.app.state.agencies
+    if agency not in registry.active:
+        raise Problem(404, "agency_not_found", "No such agency on this bus", agencies=sorted(
+            n for n in registry.active if registry.plugins[n].services))
+    required = f"application:submit:{agency}"
+    if not (may_submit(principal, agency) or is_admin(principal)):
+        raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
+                      required_scope=required)
+    lists = registry.plugins[agency].code_lists
+    if name not in lists:
+        raise Problem(404, "code_list_not_found", f"{agency} has no such code list", code_lists=sorted(lists))
+    try:
+        found = await asyncio.wait_for(registry.active[agency].connector.codes(name, q), CODES_TIMEOUT_S)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise Problem(503, "agency_unavailable", "The agency did not answer in time",
+                      headers={"Retry-After": "30"}) from None
+    except (AgencyRejected, NotSupported) as exc:
+        raise Problem(422, "request_invalid", "The agency refused the search", exc.message,
+                      errors=[{"detail": exc.message, "parameter": "q", "code": "agency_refused"}]) from None
+    except AgencyError as exc:
+        raise Problem(503, "agency_unavailable", "The agency cannot be reached", exc.message,
+                      headers={"Retry-After": "30"}) from None
+    return CodeList(agency=agency, code_list=name, query=q, codes=[CodeEntry(**entry) for entry in found])

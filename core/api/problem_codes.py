@@ -53,6 +53,7 @@ CODES: dict[str, Code] = {
     "client_not_found": Code(404, "no such client"),
     "agency_not_found": Code(404, "the path names an agency this bus does not have"),
     "service_not_found": Code(404, "the path names a service the agency does not offer"),
+    "code_list_not_found": Code(404, "the path names a code list the agency does not have"),
     "not_found": Code(404, "no such path"),
     "method_not_allowed": Code(405, "the path does not take that method"),
     "not_acceptable": Code(406, "the answer cannot be given in an accepted media type"),
@@ -75,7 +76,8 @@ CODES: dict[str, Code] = {
     # 429, 5xx
     "rate_limited": Code(429, "the client's rate limit; `Retry-After` says when to try again"),
     "internal_error": Code(500, "a fault of Gerbang's own (logged); the request can be retried"),
-    "agency_unavailable": Code(503, "Dukcapil cannot be reached; `Retry-After` says when to try again"),
+    "agency_unavailable": Code(503, "Dukcapil (or the agency a code list is searched at) cannot be reached; "
+                                    "`Retry-After` says when to try again"),
     "audit_unavailable": Code(503, "the audit log cannot be sequenced, signed or read right now; `Retry-After`"),
 }
 

@@ -196,6 +196,9 @@ class LimitedConnector:
     async def health(self) -> Health:
         return await self.inner.health()  # a probe must not wait behind (or count against) real calls
 
+    async def codes(self, name: str, query: str) -> list[dict[str, str]]:
+        return await self._call(lambda: self.inner.codes(name, query))  # type: ignore[no-any-return]
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 

@@ -3,6 +3,7 @@ and code lists); where the agency is reached, its health and its breaker are for
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -74,3 +75,38 @@ def test_one_agency_and_one_schema_for_a_counter_that_may_submit_there(api, add_
                                ("/v1/agencies/samsat/services/nothing", 404, "service_not_found")]:
         response = api.get(path, headers=counter)
         assert (response.status_code, response.json()["code"]) == (status, code), path
+
+
+def test_a_counter_finds_a_clinic_code_at_bpjs(api, add_client, set_fault) -> None:  # type: ignore
+    """BPJS Kesehatan's clinics are too many for an enum: the counter searches them at the agency (VClaim's
+    referensi/faskes) through the bus, and what it finds is a valid new_clinic_code."""
+    counter = bearer(add_client("counter", ["application:submit:bpjs_kesehatan"]))
+    agency = listing(api, counter)["bpjs_kesehatan"]
+    assert "clinics" in agency["code_lists"]
+    pattern = agency["services"]["participant_update"]["properties"]["new_clinic_code"]["pattern"]
+
+    response = api.get("/v1/agencies/bpjs_kesehatan/codes/clinics", params={"q": "puskesmas"}, headers=counter)
+    assert response.status_code == 200, response.text
+    clinics = response.json()["codes"]
+    assert clinics and all(c["name"].startswith("PUSKESMAS") and re.fullmatch(pattern.strip("^$"), c["code"])
+                           for c in clinics), clinics
+    one = api.get("/v1/agencies/bpjs_kesehatan/codes/clinics", params={"q": clinics[0]["code"]}, headers=counter)
+    assert one.json()["codes"] == [clinics[0]]
+    nothing = api.get("/v1/agencies/bpjs_kesehatan/codes/clinics", params={"q": "ATLANTIS"}, headers=counter)
+    assert nothing.status_code == 200 and nothing.json()["codes"] == []
+
+    for params, path, status, code in [
+            ({"q": "ab"}, "clinics", 422, "request_invalid"),
+            ({"q": "a/b/c"}, "clinics", 422, "request_invalid"),
+            ({}, "clinics", 422, "request_invalid"),
+            ({"q": "puskesmas"}, "hospitals", 404, "code_list_not_found"),
+            ({"q": "puskesmas"}, "../../atlantis/codes/clinics", 404, "agency_not_found")]:
+        response = api.get(f"/v1/agencies/bpjs_kesehatan/codes/{path}", params=params, headers=counter)
+        assert (response.status_code, response.json()["code"]) == (status, code), params
+    oss_only = bearer(add_client("oss-counter", ["application:submit:oss"]))
+    refused = api.get("/v1/agencies/bpjs_kesehatan/codes/clinics", params={"q": "puskesmas"}, headers=oss_only)
+    assert (refused.status_code, refused.json()["code"]) == (403, "scope_missing")
+
+    set_fault("bpjs_kesehatan", "down")
+    down = api.get("/v1/agencies/bpjs_kesehatan/codes/clinics", params={"q": "puskesmas"}, headers=counter)
+    assert (down.status_code, down.json()["code"]) == (503, "agency_unavailable")
