@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, Awaitable, TypeVar
 
+from connectors import tracing
 from connectors.base import AgencyError, AgencyUnavailable, Connector, Health, LookupResult, SubmitResult, VerifyResult
 
 T = TypeVar("T")
@@ -88,7 +89,19 @@ class BreakerConnector:
         self.name = inner.name
 
     async def _guarded(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
-        observe = self.observe
+        if not tracing.enabled():
+            return await self._checked(operation, call, self.observe)
+        attributes = {"gerbang.agency": self.name, "gerbang.operation": operation,
+                      "gerbang.breaker.state": self.breaker.state.value}
+        with tracing.span(f"{self.name} {operation}", attributes, kind=tracing.SpanKind.CLIENT) as span:
+            def observe(op: str, outcome: str, seconds: float) -> None:
+                span.set_attribute("gerbang.outcome", outcome)
+                if self.observe is not None:
+                    self.observe(op, outcome, seconds)
+
+            return await self._checked(operation, call, observe)
+
+    async def _checked(self, operation: str, call: Callable[[], Awaitable[T]], observe: Observer | None) -> T:
         try:
             self.breaker.admit()
         except AgencyUnavailable:

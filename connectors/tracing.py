@@ -1,19 +1,33 @@
-"""W3C Trace Context (traceparent) for calls to agencies: the counter's trace continues into the agency.
+"""W3C Trace Context (traceparent) for calls to agencies, and the thin span helpers every traced point calls.
 
 The API accepts a `traceparent` header from the counter (core/ops/middleware.py) and keeps the parsed trace in a
 contextvar; every outbound agency call (connectors/rest.py, connectors/soap.py) then sends a traceparent with the
 same trace id and a fresh parent id (this hop's span). Lives in `connectors` because connectors must not import
 the core; the contextvar follows the request into `asyncio.gather`ed agency calls and `to_thread` work.
+
+OpenTelemetry spans: `core/ops/tracing.py` installs a tracer (`use()`) when the OTEL_* environment asks for one.
+Until then `span()` hands out the API's invalid span (a no-op) and nothing else changes, so tracing costs one
+branch per point when off. Spans never carry exceptions' messages or stack traces (they may hold personal data):
+a failed span gets status ERROR with the exception's type name only.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
+from opentelemetry import trace as otel
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+PROPAGATOR = TraceContextTextMapPropagator()
+_tracer: otel.Tracer | None = None
 
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _ZERO_TRACE = "0" * 32
@@ -50,7 +64,12 @@ def new_trace() -> Trace:
 
 
 def outbound() -> str | None:
-    """The traceparent to send on an agency call now: the current trace id, a new parent id; None outside a trace."""
+    """The traceparent to send on an agency call now: the current trace id, a new parent id; None outside a trace.
+    With tracing on, the parent id is the current span's (the agency call's own span)."""
+    if _tracer is not None:
+        value = current_traceparent()
+        if value is not None:
+            return value
     trace = current.get()
     if trace is None:
         return None
@@ -62,3 +81,67 @@ async def add_traceparent(request: httpx.Request) -> None:
     value = outbound()
     if value is not None:
         request.headers["traceparent"] = value
+    if _tracer is not None:  # the protocol and the agency's host on the agency call's span (never the path)
+        span_now = otel.get_current_span()
+        if span_now.is_recording():
+            soap = "soapaction" in request.headers or "xml" in request.headers.get("content-type", "")
+            span_now.set_attributes({"rpc.system": "soap" if soap else "rest", "server.address": request.url.host,
+                                     "server.port": request.url.port or (443 if request.url.scheme == "https" else 80)})
+
+
+# --- OpenTelemetry spans -------------------------------------------------------------------------------------------
+
+
+def use(tracer: otel.Tracer | None) -> None:
+    """Install the tracer every traced point uses (None: tracing off). Called by core/ops/tracing.py."""
+    global _tracer
+    _tracer = tracer
+
+
+def enabled() -> bool:
+    return _tracer is not None
+
+
+@contextmanager
+def _recorded(name: str, kind: SpanKind, attributes: Mapping[str, Any] | None, context: Context | None,
+              links: Sequence[Link] | None) -> Iterator[otel.Span]:
+    assert _tracer is not None
+    with _tracer.start_as_current_span(name, context=context, kind=kind, attributes=attributes, links=links,
+                                       record_exception=False, set_status_on_exception=False) as new:
+        try:
+            yield new
+        except BaseException as exc:
+            new.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            raise
+
+
+def span(name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL,
+         context: Context | None = None, links: Sequence[Link] | None = None) -> Any:
+    """A context manager yielding the span (current inside it), or the no-op span when tracing is off.
+    Attributes: ids, names of agencies and operations, outcomes, counts — never a NIK, a name or record data."""
+    if _tracer is None:
+        return otel.INVALID_SPAN
+    return _recorded(name, kind, attributes, context, links)
+
+
+def current_traceparent() -> str | None:
+    """The current span as a traceparent (to store with an outbox row, or to send), or None."""
+    ctx = otel.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+
+
+def context_of(traceparent: str | None) -> Context | None:
+    """The OpenTelemetry context a stored or received traceparent stands for (None if absent or invalid)."""
+    if not traceparent or parse(traceparent) is None:
+        return None
+    return PROPAGATOR.extract({"traceparent": traceparent})
+
+
+def link_to(traceparent: str | None) -> Link | None:
+    """A span link to the trace a stored traceparent belongs to (a callback batch links to its events' traces)."""
+    context = context_of(traceparent)
+    if context is None:
+        return None
+    return Link(otel.get_current_span(context).get_span_context())

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from connectors import tracing
 from connectors.base import (
     AgencyError,
     AgencyTimeout,
@@ -155,6 +156,16 @@ def comparable(value: Any) -> Any:
     return " ".join(value.upper().split()) if isinstance(value, str) else value
 
 
+async def _cached(cache: RecordCache, nik: str, names: list[str]) -> dict[str, Facet]:
+    """The cache's fresh facets, traced as a hit, a miss or a partial hit (counts only, never contents)."""
+    with tracing.span("record cache", {"gerbang.cache.wanted": len(names)}) as span:
+        found = await cache.get(nik, names)
+        span.set_attributes({"gerbang.cache.hits": len(found),
+                             "gerbang.cache.result": "hit" if len(found) == len(names) else
+                             "miss" if not found else "partial"})
+        return found
+
+
 async def assemble_record(nik: str, purpose: Purpose, agencies: Mapping[str, Agency], *,
                           facets: Iterable[str] | None = None, timeout_s: float = 5.0, budget_s: float = 8.0,
                           cache: RecordCache | None = None, refresh: bool = False) -> CitizenRecord:
@@ -169,7 +180,7 @@ async def assemble_record(nik: str, purpose: Purpose, agencies: Mapping[str, Age
         raise IdentityUnavailable("no Dukcapil connector is configured")
     selected = set(facets) if facets is not None else None
     wanted = [f for f in purpose.facets if f != ROOT_FACET and (selected is None or f in selected) and f in agencies]
-    cached = await cache.get(nik, [ROOT_FACET, *wanted]) if cache is not None and not refresh else {}
+    cached = await _cached(cache, nik, [ROOT_FACET, *wanted]) if cache is not None and not refresh else {}
     fetched: list[Facet] = []
     identity = cached.get(ROOT_FACET)
     if identity is None:

@@ -33,6 +33,7 @@ from core.callbacks.delivery import Deliverer
 from core.console.routes import router as console_router
 from core.logs import install_redaction
 from core.ops import health as ops_health
+from core.ops import tracing
 from core.ops.middleware import RequestContext
 from core.security.ratelimit import Limit, RateLimiter
 from core.bus.states import Policy
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
     """Build the API app. A given `registry` is used as is (and not closed); otherwise one is built at start."""
     settings = settings or get_settings()
     install_redaction()
+    tracing.setup("gerbang-api")  # OpenTelemetry, if the OTEL_* environment asks for it (core/ops/tracing.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Request
 
+from connectors import tracing
 from core.audit.log import prepare, record, subject_of
 from core.security.clients import Principal
 
@@ -31,7 +32,8 @@ def write_now(request: Request, action: str, **fields: Any) -> None:
 
 async def write(request: Request, action: str, **fields: Any) -> None:
     """Record one entry, committed (together with concurrent requests' entries) before this returns."""
-    await request.app.state.audit_writer.submit(prepare(action, **fields))
+    with tracing.span("audit append", {"gerbang.audit.action": action}):
+        await request.app.state.audit_writer.submit(prepare(action, **fields))
 
 
 def facet_summary(facets: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -10,12 +10,13 @@ import asyncio
 import datetime as dt
 import functools
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from connectors import tracing
 from connectors.base import AgencyError, AgencyRejected
 from core.api import audit_trail
 from core.api.auth import current_principal, require
@@ -144,6 +145,16 @@ def query_flag(query: Mapping[str, str], name: str) -> bool:
                                       for error in exc.errors(include_url=False)]) from None
 
 
+def _remembered(cache: RecordCache, subject: str, variant: Any) -> Any:
+    """The assembled-record memo (the first cache a lookup asks), traced as a hit or a miss when tracing is on."""
+    if not tracing.enabled():
+        return cache.records.get(subject, variant)
+    with tracing.span("record memo") as span:
+        found = cache.records.get(subject, variant)
+        span.set_attribute("gerbang.cache.result", "miss" if found is None else "hit")
+        return found
+
+
 @router.get("/{nik}", response_model=CitizenRecord, responses=PROBLEM_RESPONSES,
             openapi_extra={"parameters": [*QUERY_PARAMETERS, *CONTEXT_PARAMETERS]})
 async def get_citizen(nik: str, request: Request) -> CitizenRecord:
@@ -164,7 +175,7 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     variant = (chosen.name, tuple(names))
     # one keyed hash per read: the audit log's subject, which is also where the cache remembers records
     subject = subject_of(normalised, state.secrets)
-    remembered = cache.records.get(subject, variant) if cache is not None and not refresh else None
+    remembered = _remembered(cache, subject, variant) if cache is not None and not refresh else None
     if remembered is not None:  # assembled from these same fresh rows a moment ago (identity/record_memo.py)
         body, summary = remembered
         await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, subject=subject)

@@ -33,6 +33,7 @@ import rfc8785
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from connectors import tracing
 from core.audit import note, store
 from core.audit.checkpoint import Checkpoint, sign_checkpoint
 from core.audit.merkle import (
@@ -190,7 +191,8 @@ def record(
     subject or detail, so a bad entry fails the caller's transaction rather than ever blocking the sequencer.
     """
     row = _row(action, client, subject, agency, detail)  # checked before the session is touched
-    _insert_pending(session.connection(), [row])
+    with tracing.span("audit append", {"gerbang.audit.action": action}):
+        _insert_pending(session.connection(), [row])
 
 
 def record_many(session: Session, entries: Iterable[Mapping[str, Any]]) -> int:
@@ -198,7 +200,8 @@ def record_many(session: Session, entries: Iterable[Mapping[str, Any]]) -> int:
     `action` and optionally `client`, `subject`, `agency`, `detail`. Returns how many were recorded."""
     rows = [_row(e["action"], e.get("client"), e.get("subject"), e.get("agency"), e.get("detail")) for e in entries]
     if rows:
-        _insert_pending(session.connection(), rows)
+        with tracing.span("audit append", {"gerbang.audit.entries": len(rows)}):
+            _insert_pending(session.connection(), rows)
     return len(rows)
 
 

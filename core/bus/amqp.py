@@ -144,6 +144,10 @@ class Backoff:
         self.failures = 0
 
 
+Outgoing = tuple[str, bytes, str] | tuple[str, bytes, str, dict[str, Any] | None]
+"""A message to publish: routing key, body, message id, and optionally its headers."""
+
+
 class NotConnected(ConnectionError):
     """The publisher has no open channel right now (the broker is down or restarting)."""
 
@@ -209,9 +213,9 @@ class ConfirmPublisher:
     def wait_connected(self, timeout_s: float) -> bool:
         return self._ready.wait(timeout_s)
 
-    def publish(self, exchange: str, messages: Sequence[tuple[str, bytes, str]], timeout_s: float = 10.0
-                ) -> list[bool]:
-        """Publish (routing key, body, message id) triples persistently and mandatory; True per confirmed one."""
+    def publish(self, exchange: str, messages: Sequence[Outgoing], timeout_s: float = 10.0) -> list[bool]:
+        """Publish (routing key, body, message id[, headers]) persistently and mandatory; True per confirmed one.
+        Headers carry the W3C trace context (`traceparent`) when tracing is on."""
         if not self._ready.wait(timeout_s):
             raise NotConnected("no connection to RabbitMQ")
         connection = self._connection
@@ -313,9 +317,9 @@ class ConfirmPublisher:
             self._returned.discard(message_id)
             batch.settle(index, ok and not returned)
 
-    def _publish(self, batch: _Batch, exchange: str, messages: Sequence[tuple[str, bytes, str]]) -> None:
+    def _publish(self, batch: _Batch, exchange: str, messages: Sequence[Outgoing]) -> None:
         channel = self._channel
-        for index, (routing_key, body, message_id) in enumerate(messages):
+        for index, (routing_key, body, message_id, *headers) in enumerate(messages):
             if channel is None or not channel.is_open:
                 batch.settle(index, False)
                 continue
@@ -323,7 +327,8 @@ class ConfirmPublisher:
             self._pending[self._tag] = (batch, index, message_id)
             try:
                 channel.basic_publish(exchange, routing_key, body, mandatory=True, properties=pika.BasicProperties(
-                    delivery_mode=PERSISTENT, message_id=message_id, content_type="application/json"))
+                    delivery_mode=PERSISTENT, message_id=message_id, content_type="application/json",
+                    headers=headers[0] if headers else None))
             except Exception:
                 log.exception("publisher: publish failed")
                 self._pending.pop(self._tag, None)
@@ -346,6 +351,7 @@ class Delivery:
     queue: str
     delivery_count: int
     redelivered: bool
+    traceparent: str | None = None  # the W3C trace context the publisher sent (tracing on)
 
 
 class Consumer:
@@ -470,7 +476,9 @@ class Consumer:
         def deliver(channel: Any, method: Any, properties: Any, body: bytes) -> None:
             headers = properties.headers or {}
             count = headers.get("x-delivery-count", 0)
+            parent = headers.get("traceparent")
             self.on_message(Delivery(generation, method.delivery_tag, body, queue,
-                                     int(count) if isinstance(count, int) else 0, bool(method.redelivered)))
+                                     int(count) if isinstance(count, int) else 0, bool(method.redelivered),
+                                     parent if isinstance(parent, str) else None))
 
         return deliver

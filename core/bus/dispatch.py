@@ -26,6 +26,7 @@ from core.bus.worker import (
     PoisonMessage,
     Sessions,
     attempt,
+    consume_span,
     fail_unprocessable,
     release_leases,
     sweep,
@@ -138,7 +139,8 @@ class Dispatcher:
         """Run the attempt; True when the row is done with (processed, or dead-lettered)."""
         assert row.id is not None
         try:
-            result = await attempt(self.steps, Message.of(row), self.connectors, self.policy, self.gates)
+            with consume_span(Message.of(row), "embedded", row.traceparent):
+                result = await attempt(self.steps, Message.of(row), self.connectors, self.policy, self.gates)
             log.debug("application %s: %s", row.application_id, result)
             return True
         except PoisonMessage as exc:

@@ -117,6 +117,7 @@ class Outbox(SQLModel, table=True):
     agency: str = Field(max_length=64)
     created_at: dt.datetime = _ts(nullable=False, default=utcnow)
     sent_at: dt.datetime | None = _ts(nullable=True)
+    traceparent: str | None = Field(default=None, max_length=55)  # the submission's trace, when tracing is on
 
 
 class Inbox(SQLModel, table=True):

@@ -15,12 +15,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from connectors import tracing
 from connectors.base import utcnow
-from core.bus.amqp import ConfirmPublisher, NotConnected
+from core.bus.amqp import ConfirmPublisher, NotConnected, Outgoing
 from core.bus.models import Application, Outbox, Status
 from core.bus.states import Moves, Policy, Step
 from core.bus.worker import Message, Sessions, sweep
@@ -33,18 +36,19 @@ def relay_once(session: Session, publisher: ConfirmPublisher, exchange: str, lim
                ) -> int:
     """Publish one batch of unsent rows; returns how many were confirmed (and marked sent)."""
     table = Outbox.__table__  # type: ignore[attr-defined]
-    rows = session.execute(select(table.c.id, table.c.message_id, table.c.application_id, table.c.agency)
+    rows = session.execute(select(table.c.id, table.c.message_id, table.c.application_id, table.c.agency,
+                                  table.c.traceparent)
                            .where(table.c.sent_at.is_(None)).order_by(table.c.id).limit(limit)
                            .with_for_update(skip_locked=True)).all()
     if not rows:
         session.rollback()
         return 0
-    try:
-        results = publisher.publish(exchange, [(r.agency, Message(r.message_id, r.application_id, r.agency).encode(),
-                                                r.message_id) for r in rows], timeout_s)
-    except (NotConnected, TimeoutError):
-        session.rollback()
-        raise
+    with ExitStack() as spans:
+        try:
+            results = publisher.publish(exchange, outgoing(rows, exchange, spans), timeout_s)
+        except (NotConnected, TimeoutError):
+            session.rollback()
+            raise
     now = utcnow()
     confirmed = [row for row, ok in zip(rows, results) if ok]
     if confirmed:  # one UPDATE for the batch, only for the confirmed rows
@@ -52,6 +56,24 @@ def relay_once(session: Session, publisher: ConfirmPublisher, exchange: str, lim
     mark_queued(session, [row.application_id for row in confirmed], now)
     session.commit()
     return len(confirmed)
+
+
+def outgoing(rows: Sequence[Any], exchange: str, spans: ExitStack) -> list[Outgoing]:
+    """The rows as messages; with tracing on, each a PRODUCER span in its submission's trace (kept open in `spans`
+    until the broker confirmed), whose context travels in the message's `traceparent` header."""
+    messages: list[Outgoing] = []
+    for r in rows:
+        body = Message(r.message_id, r.application_id, r.agency).encode()
+        if not (tracing.enabled() and r.traceparent):
+            messages.append((r.agency, body, r.message_id))
+            continue
+        spans.enter_context(tracing.span(f"{exchange} publish", {
+            "messaging.system": "rabbitmq", "messaging.operation.type": "publish",
+            "messaging.destination.name": exchange, "messaging.rabbitmq.destination.routing_key": r.agency,
+            "messaging.message.id": r.message_id, "gerbang.application.id": r.application_id},
+            kind=tracing.SpanKind.PRODUCER, context=tracing.context_of(r.traceparent)))
+        messages.append((r.agency, body, r.message_id, {"traceparent": tracing.current_traceparent()}))
+    return messages
 
 
 def mark_queued(session: Session, application_ids: Sequence[str], at: dt.datetime) -> None:

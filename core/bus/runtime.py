@@ -30,6 +30,7 @@ from core.bus.worker import (
     Message,
     PoisonMessage,
     attempt,
+    consume_span,
     fail_unprocessable,
 )
 from core.callbacks.delivery import Deliverer
@@ -167,7 +168,8 @@ class Worker:
             log.error("dead-lettering a malformed message from %s: %s", delivery.queue, exc)
             return "dead"
         try:
-            status = await attempt(steps, message, connectors, policy, gates)
+            with consume_span(message, delivery.queue, delivery.traceparent):
+                status = await attempt(steps, message, connectors, policy, gates)
         except PoisonMessage as exc:
             log.error("dead-lettering message %s: %s", message.message_id, exc)
             return "dead"

@@ -15,7 +15,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from connectors import tracing
 from connectors.base import utcnow
 from core.bus.models import Application, Outbox, Status
 from core.bus.payload_schema import validator_of
@@ -95,7 +96,8 @@ def schema_errors(schema: Mapping[str, Any], payload: Any) -> list[dict[str, Any
 
 def new_outbox(app: Application, at: dt.datetime) -> Outbox:
     """A new message for `app`; each dispatch has its own message id (the inbox deduplicates by it)."""
-    return Outbox(message_id=str(uuid.uuid4()), application_id=app.id, agency=app.agency, created_at=at)
+    return Outbox(message_id=str(uuid.uuid4()), application_id=app.id, agency=app.agency, created_at=at,
+                  traceparent=tracing.current_traceparent() if tracing.enabled() else None)
 
 
 def accept(session: Session, secrets: BusSecrets, policy: Policy, *, client_id: int, client_name: str,
@@ -137,6 +139,8 @@ class Submission:
     service: str
     payload: Mapping[str, Any]
     audit: Mapping[str, Any] | None = None
+    traceparent: str | None = field(default_factory=lambda: tracing.current_traceparent() if tracing.enabled()
+                                    else None)  # the request's span, made where the request is (tracing on)
 
 
 _APPLICATIONS = insert(Application.__table__)  # type: ignore[attr-defined]
@@ -171,7 +175,7 @@ def accept_many(session: Session, secrets: BusSecrets, policy: Policy, items: Se
             apps.append(app)
             moves.add(app, Status.accepted, at, audit=item.audit)
             outbox.append({"message_id": str(uuid.uuid4()), "application_id": app_id, "agency": item.agency,
-                           "created_at": at, "sent_at": None})
+                           "created_at": at, "sent_at": None, "traceparent": item.traceparent})
         connection = session.connection()
         connection.execute(_APPLICATIONS, rows)
         connection.execute(_OUTBOX, outbox)

@@ -38,6 +38,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from connectors import tracing
 from connectors.base import (
     AgencyAccessDenied,
     AgencyError,
@@ -586,6 +587,16 @@ class StepRunner(Protocol):
     async def finish(self, message: Message | None, work: Work, outcome: Outcome) -> str: ...
 
 
+def consume_span(message: Message, queue: str, traceparent: str | None) -> Any:
+    """The CONSUMER span of one message's processing, in the submission's trace when the message carried it
+    (a no-op when tracing is off)."""
+    return tracing.span(f"{queue} process", {
+        "messaging.system": "rabbitmq" if queue != "embedded" else "gerbang", "messaging.operation.type": "process",
+        "messaging.destination.name": queue, "messaging.message.id": message.message_id,
+        "gerbang.agency": message.agency, "gerbang.application.id": message.application_id},
+        kind=tracing.SpanKind.CONSUMER, context=tracing.context_of(traceparent))
+
+
 async def attempt(steps: StepRunner, message: Message, connectors: Mapping[str, Any], policy: Policy,
                   gates: AgencyGates | None = None) -> str:
     """Process one message end to end (database steps on threads, the call on the loop); returns the resulting
@@ -609,7 +620,11 @@ async def _attempt(steps: StepRunner, message: Message, connectors: Mapping[str,
     if connector is None:
         outcome = Outcome("retry", reason="agency not configured in this process", code="not_configured", calls=0)
     else:
-        outcome = await call_agency(connector, claimed, policy)
+        with tracing.span(f"submit {claimed.agency}", {"gerbang.agency": claimed.agency,
+                                                       "gerbang.service": claimed.service,
+                                                       "gerbang.attempt": claimed.attempt}) as span:
+            outcome = await call_agency(connector, claimed, policy)
+            span.set_attributes({"gerbang.outcome": outcome.status, "gerbang.calls": outcome.calls})
     answered = time.perf_counter()
     status = await steps.finish(message, claimed, outcome)
     if log.isEnabledFor(logging.DEBUG):

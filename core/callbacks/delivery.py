@@ -26,12 +26,14 @@ import httpx
 from sqlalchemy import func, select, text, update
 from sqlmodel import Session
 
+from connectors import tracing
 from connectors.base import utcnow
 from core.audit.log import record
 from core.audit.note import Signer
 from core.callbacks import signing
 from core.callbacks.events import fan_out
 from core.callbacks.secrets import callback_key, signing_secrets
+from core.bus.models import Outbox
 from core.callbacks.models import Attempt, Batch, Event, Item, Subscription
 from core.security.secrets import load_secrets
 from core.settings import Settings
@@ -251,7 +253,7 @@ async def send(client: httpx.AsyncClient, ready: Ready, signer: Signer | None, c
         check_url(ready.url, config.allowed_hosts)
     except NotAllowed as exc:
         return Result("refused", error=str(exc))
-    headers = {"Content-Type": "application/json",
+    headers = {"Content-Type": "application/json", **_traceparent(),
                **signing.headers(ready.batch_id, signing_secrets(ready.secret, ready.subscription_id, key), signer,
                                  ready.body)}
     started = time.perf_counter()
@@ -272,6 +274,12 @@ async def send(client: httpx.AsyncClient, ready: Ready, signer: Signer | None, c
     if code == 410:
         return Result("gone", code, "410 Gone: the subscription is disabled", elapsed)
     return Result("retry", code, f"HTTP {code}", elapsed)
+
+
+def _traceparent() -> dict[str, str]:
+    """The delivery span's W3C traceparent for the receiver, with tracing on (not covered by the signature)."""
+    value = tracing.current_traceparent() if tracing.enabled() else None
+    return {"traceparent": value} if value else {}
 
 
 def settle(session: Session, ready: Ready, result: Result, config: Config, now: dt.datetime | None = None,
@@ -380,6 +388,24 @@ class Deliverer:
         with self.sessions() as session:
             return call(session, *args)
 
+    async def send(self, client: httpx.AsyncClient, ready: Ready) -> Result:
+        """`send()`, traced with tracing on: a CLIENT span linked to the traces of the batch's events."""
+        if not tracing.enabled():
+            return await send(client, ready, self.signer, self.config, self.key)
+        links = [link for link in map(tracing.link_to, await asyncio.to_thread(self._db, event_traces, ready.batch_id))
+                 if link is not None]
+        with tracing.span("callback deliver", {
+                "gerbang.agency": ready.agency, "gerbang.subscription.id": ready.subscription_id,
+                "gerbang.batch.id": ready.batch_id, "gerbang.batch.events": ready.count,
+                "gerbang.attempt": ready.attempt}, kind=tracing.SpanKind.CLIENT, links=links) as span:
+            result = await send(client, ready, self.signer, self.config, self.key)
+            span.set_attribute("gerbang.outcome", result.outcome)
+            if result.status_code is not None:
+                span.set_attribute("http.response.status_code", result.status_code)
+            if result.outcome != "delivered":
+                span.set_status(tracing.Status(tracing.StatusCode.ERROR, result.outcome))
+            return result
+
     async def drain(self, client: httpx.AsyncClient, subscription_id: str) -> None:
         """Send this subscription's ready batches one after the other, while they succeed."""
         if not await asyncio.to_thread(self._db, claim, subscription_id, self.config.lease_s):
@@ -387,7 +413,7 @@ class Deliverer:
         try:
             ready = await asyncio.to_thread(self._db, next_batch, subscription_id, None, self.config.lease_s)
             while ready is not None and not self._stop.is_set():
-                result = await send(client, ready, self.signer, self.config, self.key)
+                result = await self.send(client, ready)
                 outcome, following = await asyncio.to_thread(self._db, settle_and_next, ready, result, self.config)
                 if outcome == "delivered":
                     self.delivered += ready.count
@@ -400,6 +426,18 @@ class Deliverer:
                 ready = await asyncio.to_thread(self._db, next_batch, subscription_id, None, self.config.lease_s)
         finally:
             await asyncio.to_thread(self._db, release, subscription_id)
+
+
+def event_traces(session: Session, batch_id: str, limit: int = 128) -> list[str]:
+    """The traces a batch's events belong to: their applications' submissions (the outbox rows' traceparents)."""
+    rows = session.execute(
+        select(Outbox.traceparent).distinct()  # type: ignore[call-overload]
+        .join(Event, Event.application_id == Outbox.application_id)
+        .join(Item, Item.event_id == Event.id)
+        .where(Item.batch_id == batch_id, Outbox.traceparent.is_not(None))  # type: ignore[union-attr]
+        .limit(limit)).scalars().all()
+    session.rollback()
+    return list(rows)
 
 
 def _active_with_work(session: Session) -> list[str]:

@@ -9,6 +9,7 @@ import typer
 
 from core.cli.common import fail
 from core.logs import setup as setup_logging
+from core.ops import tracing
 from core.settings import get_settings
 
 
@@ -21,6 +22,7 @@ def worker(relay: bool = typer.Option(True, help="Also relay the outbox (several
 
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
+    tracing.setup("gerbang-worker")  # OpenTelemetry, if the OTEL_* environment asks for it
     if not settings.amqp_url:
         fail("GERBANG_AMQP_URL is not set: in embedded mode the API dispatches applications itself")
     try:

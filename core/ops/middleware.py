@@ -4,6 +4,8 @@ Pure ASGI (not BaseHTTPMiddleware) because it runs on every request, warm lookup
 sets two contextvars and appends one response header — a few microseconds. The request id is the counter's
 `X-Request-Id` when it is sane (1–128 characters of [A-Za-z0-9._:-]), else a new one; it is echoed in the response.
 The trace is the counter's valid `traceparent`, else a new trace; agency calls continue it (connectors/tracing.py).
+With OpenTelemetry on (core/ops/tracing.py) the request is also a SERVER span, a child of that traceparent, named
+by its route template (`GET /v1/citizens/{nik}`: never the path, which may hold a NIK).
 New ids come from the process's PRNG (seeded from the OS, reseeded after a fork): they must be unique, not secret,
 and `os.urandom` releases the GIL — on a busy event loop each call can hand the loop to another thread for a
 whole switch interval.
@@ -64,9 +66,44 @@ class RequestContext:
             await send(message)
 
         rid_token = request_id.set(rid.decode("ascii"))
+        if tracing.enabled():
+            try:
+                await self._traced(scope, receive, send_with_id, parent)
+            finally:
+                request_id.reset(rid_token)
+            return
         trace_token = tracing.current.set(trace)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             tracing.current.reset(trace_token)
             request_id.reset(rid_token)
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send, parent: bytes | None) -> None:
+        """The request as an OpenTelemetry SERVER span; `tracing.current` follows it (logs show its trace id)."""
+        method = scope["method"]
+        context = tracing.context_of(parent.decode("latin-1")) if parent else None
+        status: list[int] = []
+
+        async def send_status(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        with tracing.span(method, {"http.request.method": method}, kind=tracing.SpanKind.SERVER,
+                          context=context) as span:
+            ctx = span.get_span_context()
+            trace_token = tracing.current.set(
+                tracing.Trace(f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}", f"{int(ctx.trace_flags):02x}"))
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                tracing.current.reset(trace_token)
+                route = getattr(scope.get("route"), "path", None)
+                if route:
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
+                if status:
+                    span.set_attribute("http.response.status_code", status[0])
+                    if status[0] >= 500:
+                        span.set_status(tracing.Status(tracing.StatusCode.ERROR))
