@@ -87,7 +87,7 @@ def run_once(url: str, events: int, batch: int, subscriptions: int) -> float:
             now = utcnow()
             for n in range(events):
                 emit(session, "application.submitted", agency="oss", application_id=str(uuid.uuid4()), at=now,
-                     data={"application_id": "x", "agency": "oss", "service": "license_application",
+                     data={"application_id": "x", "agency": "oss", "service": "license_status",
                            "status": "submitted", "reference": f"I-{n:020d}"})
                 if n % 1000 == 999:
                     session.commit()

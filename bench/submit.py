@@ -46,6 +46,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from connectors.oss.simulator import decision as oss_decision  # noqa: E402
 from connectors.oss.simulator import owner_of as oss_owner  # noqa: E402
 from connectors.samsat.simulator import WIB, SamsatState  # noqa: E402
 from connectors.simkit.population import Population  # noqa: E402
@@ -170,8 +171,8 @@ def requests_for(count: int) -> list[dict[str, Any]]:
         owner = oss_owner(population, person)
         for nib in owner.nibs if owner else ():
             if nib.status == "01":
-                oss.append({"nik": person.nik, "agency": "oss", "service": "license_application",
-                            "payload": {"nib": nib.nib, "kd_izin": "IZIN-PB-UMKU", "nik": person.nik}})
+                oss.extend({"nik": person.nik, "agency": "oss", "service": "license_status",
+                            "payload": oss_decision(nib, licence)} for licence in nib.licences)
         vehicles = samsat.owners.get(person.nik)
         for vehicle in vehicles.vehicles if vehicles else ():
             pkb.append({"nik": person.nik, "agency": "samsat", "service": "pkb_payment",

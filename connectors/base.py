@@ -161,6 +161,51 @@ class Connector(Protocol):
 
 
 @dataclass(frozen=True)
+class InboundItem:
+    """One record an agency's push opens or updates: `reference` is the agency's id for it (OSS: id_izin),
+    `owner` what it belongs to and what the push's credential covers (OSS: the NIB), `subject` the citizen (a
+    NIK), `service` the record's kind, `payload` what the region needs to process it."""
+
+    reference: str
+    owner: str
+    subject: str
+    service: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class InboundPush:
+    """A push whose credential checked out: the owner the credential covers, and the records it carries."""
+
+    method: str
+    owner: str
+    items: tuple[InboundItem, ...]
+
+
+class InboundRefused(Exception):
+    """A push refused before anything is stored. `outcome` is one of "malformed", "unauthorized", "forbidden";
+    `reason` a short machine code for the audit log (token_invalid, body_invalid …)."""
+
+    def __init__(self, outcome: str, reason: str, message: str):
+        super().__init__(message)
+        self.outcome, self.reason, self.message = outcome, reason, message
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """An agency's own push route, served by the bus at `POST /v1/inbound/<agency>/<method>`.
+
+    `read(method, headers, body, config, now)` checks the agency's credential (headers with lower-case names,
+    the connector's settings) and parses the body into an `InboundPush`, or raises `InboundRefused`;
+    `answer(method, outcome, message)` is the agency's reply as (HTTP status, JSON body) for an outcome:
+    "stored", "failed", or one of `InboundRefused`'s."""
+
+    methods: frozenset[str]
+    read: Callable[[str, Mapping[str, str], bytes, Mapping[str, str], dt.datetime], InboundPush]
+    answer: Callable[[str, str, str], tuple[int, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
 class ConnectorPlugin:
     """What a connector package exposes through the `gerbang.connectors` entry-point group.
 
@@ -177,6 +222,7 @@ class ConnectorPlugin:
     in the package, read instead of `mappings/<mapping>.yaml`; `purposes` declares purposes that may read the new
     facet ({name: {"title": ..., "facets": ["identity", facet]}}), added to identity/purposes.yaml's; `contract`
     gives the contract kit (connectors/contract) sample inputs its simulator answers, from the population.
+    `inbound` is the agency's push route, if it pushes to us (OSS: receiveNIB).
     """
 
     name: str
@@ -192,6 +238,7 @@ class ConnectorPlugin:
     purposes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     contract: Callable[..., Any] | None = None
     code_lists: Mapping[str, str] = field(default_factory=dict)
+    inbound: Inbound | None = None
 
 
 def lazy(module: str, attribute: str) -> Callable[..., Any]:

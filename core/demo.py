@@ -223,7 +223,7 @@ def banner(demo: Demo, api_url: str) -> str:
         headers = " ".join(f"-H {shlex.quote(h)}" for h in [
             "Authorization: Bearer " + demo.api_key, "Content-Type: application/json",
             "Idempotency-Key: demo-oss-1", *context])
-        lines += ["", "Submit an application (an OSS licence; dispatched in-process, the same key answers the same "
+        lines += ["", "Submit an application (a licence decision back to OSS; dispatched in-process, the same key answers the same "
                       "application), then follow it by the id it returns:",
                   f"  curl -s -X POST {headers} -d {shlex.quote(json.dumps(submission))} "
                   f"{shlex.quote(api_url + '/v1/applications')}",
@@ -233,17 +233,18 @@ def banner(demo: Demo, api_url: str) -> str:
 
 
 def sample_submission(population: Population) -> dict[str, object] | None:
-    """A licence application OSS's simulator accepts: a living person's own active NIB."""
-    from connectors.oss.simulator import owner_of
+    """A decision OSS's simulator accepts (receiveLicenseStatus): approving a licence of a living person's own
+    active NIB."""
+    from connectors.oss.simulator import decision, owner_of
 
     for person in population.people:
         if person.life_status != "alive" or not person.in_dukcapil:
             continue
         owner = owner_of(population, person)
         for nib in owner.nibs if owner else ():
-            if nib.status == "01":
-                return {"nik": person.nik, "agency": "oss", "service": "license_application",
-                        "payload": {"nib": nib.nib, "kd_izin": "IZIN-PB-UMKU", "nik": person.nik}}
+            if nib.status == "01" and nib.licences:
+                return {"nik": person.nik, "agency": "oss", "service": "license_status",
+                        "payload": decision(nib, nib.licences[0])}
     return None
 
 

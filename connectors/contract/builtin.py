@@ -33,14 +33,11 @@ def samsat(population: Any) -> dict[str, Any]:
 
 
 def oss(population: Any) -> dict[str, Any]:
-    from connectors.oss.simulator import OssState
+    from connectors.oss.simulator import OssState, active_licences, decision
 
-    for nik, owner in OssState(population).owners.items():
-        nib = next((n for n in owner.nibs if n.status == "01"), None)
-        if nib is not None:
-            return {"found": nik, "service": "license_application",
-                    "payload": {"nib": nib.nib, "kd_izin": "059000000001", "nik": nik, "kbli": "47111"}}
-    raise LookupError("no OSS owner with an active NIB")
+    for owner, nib, licence in active_licences(OssState(population)):
+        return {"found": owner.nik, "service": "license_status", "payload": decision(nib, licence)}
+    raise LookupError("no OSS holder with an active NIB")
 
 
 def korlantas(population: Any) -> dict[str, Any]:

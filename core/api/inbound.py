@@ -1,48 +1,75 @@
-"""Pushes from agencies, in their own protocols: `POST /v1/inbound/oss/receiveLicenseStatus` (OSS's Token header,
-OSS's reply format). No API key: the agency authenticates with its own recipe (connectors/oss/push.py)."""
+"""Pushes from agencies, in their own protocols: `POST /v1/inbound/<agency>/<method>`, served for any connector
+that brings an inbound hook (`ConnectorPlugin.inbound`). No API key: the agency authenticates with its own recipe,
+which its connector checks; the reply is the agency's own format, which its connector builds.
+
+What a push may change is bound to what its credential covers (core/bus/inbound.py); every refused push is an
+audit entry.
+"""
 
 from __future__ import annotations
 
-import json
+import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from connectors.oss.push import TOKEN_HEADER
-from core.callbacks import inbound
+from connectors.base import Inbound, InboundPush, InboundRefused, utcnow
+from core.api.problems import Problem
+from core.bus.inbound import OwnerMismatch, Stored, audit_refusal, store
 
 router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
-METHOD = "receiveLicenseStatus"
+log = logging.getLogger(__name__)
 
 
-def oss_reply(kode: int, keterangan: str, http_status: int = 200) -> JSONResponse:
-    """OSS's own reply shape: `{"respon<method>": {"kode": …, "keterangan": …}}` (OSS uses HTTP 200 for its
-    own failures; a refused token is also HTTP 401)."""
-    return JSONResponse({f"respon{METHOD}": {"kode": kode, "keterangan": keterangan}}, status_code=http_status)
+def _hook(request: Request, agency: str, method: str) -> Inbound:
+    plugin = request.app.state.agencies.plugins.get(agency)
+    hook = getattr(plugin, "inbound", None)
+    if hook is None or method not in hook.methods:
+        raise Problem(404, "inbound_not_found", "No such inbound route",
+                      f"Agency {agency!r} takes no push named {method!r}")
+    return hook
 
 
-@router.post(f"/oss/{METHOD}", include_in_schema=True)
-async def receive_license_status(request: Request) -> JSONResponse:
-    """OSS pushes a licence status: `{"RECEIVELICENSESTATUS": {nib, id_izin, kd_status, keterangan}}`."""
-    try:
-        push = inbound.parse(json.loads(await request.body()))
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: BodyLimits bounds depth already
-        push = None
-    token = request.headers.get(TOKEN_HEADER, "")
-    if push is None:
-        return oss_reply(400, "Format request tidak valid", 401 if not token else 200)
-    if not inbound.token_ok(token, push, request.app.state.settings.agency("oss")):
-        return oss_reply(401, "Token tidak valid", 401)
+@router.post("/{agency}/{method}", include_in_schema=True,
+             responses={404: {"description": "`inbound_not_found`: the agency takes no such push"}})
+async def receive_push(agency: str, method: str, request: Request) -> JSONResponse:
+    """An agency's push (e.g. OSS `receiveNIB`), answered in the agency's own reply format."""
+    hook = _hook(request, agency, method)
+    config = request.app.state.settings.agency(agency)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    body = await request.body()
 
-    def work() -> str:
+    def refuse(outcome: str, reason: str, message: str, **where: str | None) -> JSONResponse:
         with request.app.state.sessions() as session:
-            return inbound.apply(session, push)
+            audit_refusal(session, agency, method, reason, **where)
+        status, reply = hook.answer(method, outcome, message)
+        return JSONResponse(reply, status_code=status)
 
-    outcome = await run_in_threadpool(work)
-    if outcome == "unknown":
-        return oss_reply(404, "id_izin tidak ditemukan")
+    try:
+        push: InboundPush = hook.read(method, headers, body, config, utcnow())
+    except InboundRefused as refused:
+        return await run_in_threadpool(refuse, refused.outcome, refused.reason, refused.message)
+
+    def work() -> Stored | JSONResponse:
+        with request.app.state.sessions() as session:
+            try:
+                return store(session, request.app.state.secrets, agency, push, config, utcnow())
+            except OwnerMismatch as mismatch:
+                session.rollback()
+                return refuse("forbidden", "owner_mismatch", "Ilegal Inquery /Akses", owner=push.owner,
+                              reference=mismatch.reference, application_id=mismatch.application_id)
+
+    try:
+        outcome = await run_in_threadpool(work)
+    except Exception:  # the agency hears "not stored" in its own words and will push again; we log the cause
+        log.exception("inbound %s/%s could not be stored", agency, method)
+        status, reply = hook.answer(method, "failed", "")
+        return JSONResponse(reply, status_code=status)
+    if isinstance(outcome, JSONResponse):
+        return outcome
     deliverer = getattr(request.app.state, "callbacks", None)
-    if deliverer is not None:
+    if deliverer is not None and (outcome.opened or outcome.updated):
         deliverer.wake()
-    return oss_reply(200, "Status izin diterima" if outcome == "applied" else "Status izin sudah diterima")
+    status, reply = hook.answer(method, "stored", "")
+    return JSONResponse(reply, status_code=status)

@@ -35,7 +35,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 class Status(str, Enum):
     """Where an application stands. accepted: stored, its outbox row not yet handed on; queued: waiting for a
     worker (or, with `next_attempt_at`, for its next attempt); submitting: a worker is calling the agency;
-    submitted / rejected / failed are final (failed can be replayed by an operator)."""
+    submitted / rejected / failed are final (failed can be replayed by an operator); received: an agency pushed it
+    to us (e.g. a licence the region must process) — it waits for the region's decision, never for a worker."""
 
     accepted = "accepted"
     queued = "queued"
@@ -43,6 +44,7 @@ class Status(str, Enum):
     submitted = "submitted"
     rejected = "rejected"
     failed = "failed"
+    received = "received"
 
 
 FINAL = frozenset({Status.submitted.value, Status.rejected.value, Status.failed.value})

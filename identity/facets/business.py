@@ -16,7 +16,7 @@ from identity.model import CanonicalModel, Sex, register_facet
 
 
 class BusinessScale(str, Enum):
-    """OSS `skala_usaha`: 01 micro, 02 small, 03 medium, 04 large (UU 20/2008 thresholds)."""
+    """OSS `skala_usaha` (guide Lampiran 31): 01 micro, 02 small, 03 medium, 04 large."""
 
     micro = "micro"
     small = "small"
@@ -25,22 +25,23 @@ class BusinessScale(str, Enum):
 
 
 class NibStatus(str, Enum):
-    """OSS `status_nib`, 01 active … 06 revoked."""
+    """OSS `status_nib` (guide Lampiran 14; codes in connectors/oss/codes.py)."""
 
-    active = "active"
-    suspended = "suspended"
-    inactive = "inactive"
-    amending = "amending"
-    cancelled = "cancelled"
-    revoked = "revoked"
+    active = "active"                            # 01 Aktif
+    not_yet_active = "not_yet_active"            # 02 Belum Aktif
+    business_permitted = "business_permitted"    # 03 Diizinkan Usaha
+    operation_permitted = "operation_permitted"  # 04 Diizinkan Beroperasi
+    suspended = "suspended"                      # 05 Dibekukan
+    revoked = "revoked"                          # 06 Dicabut
 
 
 class ActorType(str, Enum):
-    """OSS `jenis_pelaku_usaha`: who holds the NIB."""
+    """OSS `jenis_pelaku_usaha`: who holds the NIB (guide Lampiran 18)."""
 
-    individual = "individual"          # orang perseorangan
-    business_entity = "business_entity"  # badan usaha (PT, CV, koperasi, …)
-    representative_office = "representative_office"  # kantor perwakilan
+    business_entity = "business_entity"  # 01 Badan Usaha (PT, CV, koperasi, …)
+    individual = "individual"            # 02 Perseorangan
+    representative_office = "representative_office"  # 03 Kantor Perwakilan
+    foreign_business_entity = "foreign_business_entity"  # 04 Badan Usaha Luar Negeri
 
 
 class Business(CanonicalModel):
@@ -48,6 +49,7 @@ class Business(CanonicalModel):
 
     nib: str = Field(pattern=r"^[0-9]{13}$", description="Nomor Induk Berusaha, 13 digits")
     issued_on: dt.date | None = Field(default=None, description="tgl_terbit_nib")
+    name: str | None = Field(default=None, description="nama_perseroan (empty for a Perseorangan)")
     oss_id: str | None = None
     actor_type: ActorType | None = None
     scale: BusinessScale | None = None

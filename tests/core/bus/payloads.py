@@ -12,6 +12,7 @@ from typing import Any
 from connectors.bpjs_kesehatan.participants import Registry
 from connectors.bpjs_ketenagakerjaan.simulator import employers, member_of
 from connectors.korlantas.simulator import driver_of
+from connectors.oss.simulator import decision as oss_decision
 from connectors.oss.simulator import owner_of as oss_owner
 from connectors.samsat.simulator import SamsatState
 from connectors.simkit.population import Population
@@ -24,21 +25,23 @@ def alive(population: Population) -> list[Any]:
 
 
 def oss_requests(population: Population) -> Iterator[Request]:
-    """Licence applications on an active NIB of its owner (OSS takes any number per NIB)."""
+    """The region's decisions (receiveLicenseStatus, approved) on licences of active NIBs (OSS takes any number of
+    status updates per licence)."""
     for person in alive(population):
         owner = oss_owner(population, person)
         for nib in owner.nibs if owner else ():
             if nib.status == "01":
-                yield {"nik": person.nik, "agency": "oss", "service": "license_application",
-                       "payload": {"nib": nib.nib, "kd_izin": "IZIN-PB-UMKU", "nik": person.nik}}
+                for licence in nib.licences:
+                    yield {"nik": person.nik, "agency": "oss", "service": "license_status",
+                           "payload": oss_decision(nib, licence)}
 
 
 def oss_refused(population: Population) -> Request:
-    """A licence application on a NIB that is not the applicant's: OSS refuses it (permanent)."""
+    """A decision naming another NIB's licence: OSS answers kode 400 "Data izin tidak ditemukan" (permanent)."""
     requests = list(oss_requests(population))
     first = requests[0]
-    second = next(r for r in requests if r["nik"] != first["nik"])
-    return {**first, "payload": {**first["payload"], "nib": second["payload"]["nib"]}}
+    second = next(r for r in requests if r["payload"]["nib"] != first["payload"]["nib"])
+    return {**first, "payload": {**first["payload"], "id_izin": second["payload"]["id_izin"]}}
 
 
 def samsat_requests(population: Population, today: dt.date | None = None) -> Iterator[Request]:

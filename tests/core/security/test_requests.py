@@ -24,8 +24,9 @@ def counter(add_client) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def submission() -> dict[str, Any]:
-    return {"nik": PERSON.nik, "agency": "oss", "service": "license_application",
-            "payload": {"nib": "1234567890123", "kd_izin": "IZIN-PB-UMKU", "nik": PERSON.nik}}
+    return {"nik": PERSON.nik, "agency": "oss", "service": "license_status",
+            "payload": {"nib": "1234567890123", "id_izin": "I-202502200921407719340", "kd_izin": "059000000214",
+                        "kd_status": "50", "tgl_status": "2025-03-04 14:20:05"}}
 
 
 def calls(api: Any, headers: dict[str, str]) -> list[Any]:

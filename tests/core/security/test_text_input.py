@@ -34,8 +34,9 @@ def keys(add_client) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-de
 
 
 def oss(**payload: Any) -> dict[str, Any]:
-    return {"nik": PERSON.nik, "agency": "oss", "service": "license_application",
-            "payload": {"nib": "1234567890123", "kd_izin": "IZIN-PB-UMKU", "nik": PERSON.nik, **payload}}
+    return {"nik": PERSON.nik, "agency": "oss", "service": "license_status",
+            "payload": {"nib": "1234567890123", "id_izin": "I-202502200921407719340", "kd_izin": "059000000214",
+                        "kd_status": "50", "tgl_status": "2025-03-04 14:20:05", **payload}}
 
 
 def post_raw(api: Any, headers: dict[str, str], key: str, body: str, content_type: str = "application/json") -> Any:
@@ -53,17 +54,17 @@ def assert_text_invalid(reply: Any, pointer: str | None = None) -> None:
 @pytest.mark.parametrize("escaped", ["\\ud800", "\\udfff", "\\u0000", "\\u001b", "\\uffff", "x\\u0008y"])
 def test_characters_that_are_not_text_are_refused_and_nothing_is_written(make_api, keys, escaped: str) -> None:  # type: ignore[no-untyped-def]
     api = make_api()
-    body = json.dumps(oss(uraian="PLACEHOLDER")).replace("PLACEHOLDER", escaped)
-    assert_text_invalid(post_raw(api, keys["counter"], "t-1", body), "/payload/uraian")
+    body = json.dumps(oss(keterangan="PLACEHOLDER")).replace("PLACEHOLDER", escaped)
+    assert_text_invalid(post_raw(api, keys["counter"], "t-1", body), "/payload/keterangan")
     # nothing was kept under that key: the same key with a clean body is a new application, not a conflict
-    clean = api.post("/v1/applications", json=oss(uraian="ok"), headers={**keys["counter"], "Idempotency-Key": "t-1"})
+    clean = api.post("/v1/applications", json=oss(keterangan="ok"), headers={**keys["counter"], "Idempotency-Key": "t-1"})
     assert clean.status_code == 202 and clean.headers.get("Idempotent-Replayed") != "true", clean.text
 
 
 def test_text_checks_leave_real_text_alone(make_api, keys) -> None:  # type: ignore[no-untyped-def]
     """A surrogate *pair* (an emoji), tab / line feed / carriage return, and a literal backslash-u0000 pass."""
     api = make_api()
-    body = json.dumps(oss(uraian="PLACEHOLDER")).replace("PLACEHOLDER", "Toko \\ud83d\\ude00\\tbaris\\r\\n\\\\u0000")
+    body = json.dumps(oss(keterangan="PLACEHOLDER")).replace("PLACEHOLDER", "Toko \\ud83d\\ude00\\tbaris\\r\\n\\\\u0000")
     reply = post_raw(api, keys["counter"], "t-2", body)
     assert reply.status_code == 202, reply.text
     assert json_text_problem(body.encode()) is None
@@ -146,7 +147,7 @@ def test_application_cursors_must_name_an_application(make_api, keys, cursor_doc
     assert reply.status_code == 400 and reply.json()["code"] == "cursor_invalid", reply.text
 
 
-@pytest.mark.parametrize("payload", [{"nib": "1234567890123\n"}, {"kd_izin": "IZIN-PB-UMKU\n"}])
+@pytest.mark.parametrize("payload", [{"nib": "1234567890123\n"}, {"kd_izin": "059000000214\n"}])
 def test_a_schema_pattern_does_not_match_before_a_final_newline(make_api, keys, payload: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     reply = make_api().post("/v1/applications", json=oss(**payload),
                             headers={**keys["counter"], "Idempotency-Key": "t-4"})
@@ -196,12 +197,12 @@ def test_a_soap_payload_xml_cannot_carry_is_a_rejection_not_an_agency_failure(va
 def test_json_that_is_not_utf8_is_refused(make_api, keys) -> None:  # type: ignore[no-untyped-def]
     api = make_api()
     for encoding in ("utf-16", "utf-32", "utf-16-le"):
-        body = json.dumps(oss(uraian="a\u0000b")).encode(encoding)
+        body = json.dumps(oss(keterangan="a\u0000b")).encode(encoding)
         reply = api.post("/v1/applications", content=body,
                          headers={**keys["counter"], "Idempotency-Key": f"e-{encoding}",
                                   "Content-Type": "application/json"})
         assert_text_invalid(reply)
-    bom = b"\xef\xbb\xbf" + json.dumps(oss(uraian="ok")).encode()  # UTF-8 with a BOM is UTF-8
+    bom = b"\xef\xbb\xbf" + json.dumps(oss(keterangan="ok")).encode()  # UTF-8 with a BOM is UTF-8
     reply = api.post("/v1/applications", content=bom,
                      headers={**keys["counter"], "Idempotency-Key": "e-bom", "Content-Type": "application/json"})
     assert reply.status_code != 400 or reply.json()["code"] != "text_invalid", reply.text
@@ -210,14 +211,14 @@ def test_json_that_is_not_utf8_is_refused(make_api, keys) -> None:  # type: igno
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded+json", "application/json; charset=utf-8",
                                           "APPLICATION/JSON", "text/plain"])
 def test_the_check_does_not_depend_on_the_content_type(make_api, keys, content_type: str) -> None:  # type: ignore[no-untyped-def]
-    body = json.dumps(oss(uraian="PLACEHOLDER")).replace("PLACEHOLDER", "a\\u0000b").encode()
+    body = json.dumps(oss(keterangan="PLACEHOLDER")).replace("PLACEHOLDER", "a\\u0000b").encode()
     reply = make_api().post("/v1/applications", content=body,
                             headers={**keys["counter"], "Idempotency-Key": "c-1", "Content-Type": content_type})
-    assert_text_invalid(reply, "/payload/uraian")
+    assert_text_invalid(reply, "/payload/keterangan")
 
 
 def test_the_first_content_type_is_the_one_checked(make_api, keys) -> None:  # type: ignore[no-untyped-def]
-    body = json.dumps(oss(uraian="PLACEHOLDER")).replace("PLACEHOLDER", "a\\u0000b").encode()
+    body = json.dumps(oss(keterangan="PLACEHOLDER")).replace("PLACEHOLDER", "a\\u0000b").encode()
     headers = [*keys["counter"].items(), ("Idempotency-Key", "c-2"), ("Content-Type", "application/json"),
                ("Content-Type", "application/x-www-form-urlencoded")]
     assert_text_invalid(make_api().post("/v1/applications", content=body, headers=headers))

@@ -68,7 +68,7 @@ def test_usage_report_counts_signs_and_verifies(make_api, add_client, gerbang, t
     expected[("dukcapil", "identity_check", "verifications")] += 1
     assert api.post("/v1/applications", headers={**mine, "Idempotency-Key": str(uuid.uuid4())},
                     json=SUPPLY.repeatable("oss")).status_code == 202
-    expected[("oss", "application:license_application", "submissions")] += 1
+    expected[("oss", "application:license_status", "submissions")] += 1
     api.get(f"/v1/citizens/{ALIVE[2].nik}", headers=other, params={"purpose": "identity_check"})  # not counted
     assert expected[("oss", "business_licensing", "from_cache")] == 1  # the repeated read came from the cache
 
