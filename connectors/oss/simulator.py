@@ -300,21 +300,21 @@ def _count(request: Request, params: dict[str, Any], status_key: str) -> None:
 
 
 def _receive_status(state: OssState, params: dict[str, Any], request: Request) -> dict[str, Any]:
+    _count(request, params, "kd_status")
     _licence_of(state, params)
     if params.get("kd_status") not in LICENCE_STATUSES:
         raise Refusal(400, PARAMETER_TEXT, dataNIB={})
     _need(params, "tgl_status", r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
-    _count(request, params, "kd_status")
     state.statuses.setdefault(params["id_izin"], []).append(dict(params))
     return {"keterangan": OK_TEXT, "dataNIB": {}}
 
 
 def _receive_final(state: OssState, params: dict[str, Any], request: Request) -> dict[str, Any]:
+    _count(request, params, "status_izin")
     licence = _licence_of(state, params)
     if params.get("status_izin") not in LICENCE_STATUSES:
         raise Refusal(400, PARAMETER_TEXT)
     _need(params, "tgl_terbit_izin", r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-    _count(request, params, "status_izin")
     state.finals[params["id_izin"]] = dict(params)
     number = params.get("nomor_izin") or f"{licence.kd_izin[:3]}/{licence.id_izin[-6:]}/OSS"
     kind = params.get("jenis_perizinan") if params.get("jenis_perizinan") in LICENCE_KINDS else licence.jenis_izin

@@ -39,7 +39,7 @@ def test_accepted_with_location_and_the_same_answer_again(api, counter) -> None:
     again = post(api, counter, body)
     assert again.status_code == 202 and again.json()["id"] == app_id
     assert again.headers["location"] == first.headers["location"] and again.headers["idempotent-replayed"] == "true"
-    other_body = {**body, "payload": {**body["payload"], "kd_izin": "IZIN-LAIN"}}
+    other_body = {**body, "payload": {**body["payload"], "kd_status": "90"}}
     conflict = post(api, counter, other_body)
     assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
     assert conflict.headers["content-type"].startswith("application/problem+json")

@@ -84,7 +84,7 @@ def test_the_agencys_refusal_ends_rejected_with_its_reason(make_api, simulators,
     answer = submit(api, counter, oss_refused(POPULATION))
     view = wait_status(api, counter, answer["id"])
     assert view["status"] == "rejected" and view["agency_reference"] is None
-    assert "bukan milik pemohon" in view["reason"], view["reason"]
+    assert "Data izin tidak ditemukan" in view["reason"], view["reason"]
     assert history(view)[-1] == "rejected" and view["attempts"] == 1
     assert receipts(simulators["oss"].url)[answer["id"]] == 1   # a refusal is not retried
 
