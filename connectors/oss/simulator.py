@@ -233,6 +233,17 @@ def data_nib(owner: OssOwner, nib: OssNib, *, pushed: bool = False) -> dict[str,
     return data
 
 
+def evidence_holder() -> OssOwner:
+    """The holder of the evidence's fixtures (agency-evidence/fixtures/oss, made-up values): NIB 0220205481936 with
+    licence I-202502200921407719340, so the schema examples and the fixtures name a licence the simulator knows."""
+    licence = OssLicence(id_izin="I-202502200921407719340", kd_izin="059000000214", jenis_izin="04",
+                         nama_izin="SERTIFIKAT STANDAR USAHA MAKANAN", kd_daerah="3374030000")
+    nib = OssNib(nib="0220205481936", issued=dt.date(2025, 2, 20), oss_id="P-202502200915334471208", actor="02",
+                 scale="01", status=NIB_ACTIVE, npp=None, va=None, licences=(licence,))
+    return OssOwner(nik="3374032307780011", name="DWI HARYANTO", birth_date=dt.date(1978, 7, 23), sex="L",
+                    region="3374030000", nibs=(nib,))
+
+
 class OssState:
     """The simulator's data: holders by NIK, NIBs, licences by id_izin (built once), and what the region sent."""
 
@@ -248,6 +259,10 @@ class OssState:
             for nib in owner.nibs:
                 self.by_nib[nib.nib] = (owner, nib)
                 self.licences.update({licence.id_izin: (nib, licence) for licence in nib.licences})
+        evidence = evidence_holder()   # not among `owners`: not a person of the population
+        for nib in evidence.nibs:
+            self.by_nib[nib.nib] = (evidence, nib)
+            self.licences.update({licence.id_izin: (nib, licence) for licence in nib.licences})
         self.statuses: dict[str, list[dict[str, Any]]] = {}   # id_izin → IZINSTATUS objects received
         self.finals: dict[str, dict[str, Any]] = {}           # id_izin → IZINFINAL received
 
