@@ -147,6 +147,9 @@ def prepare(settings: Settings, *, seed: int, host: str = "127.0.0.1", port: int
         keys = demo_keys(settings)
         ensure_demo_clients(url, keys)
         agency_env = {**settings.agency_env, **agency_environment(plugins, simulators)}
+        for name, plugin in plugins.items():   # what an agency pushes (e.g. licences to process) the counter sees
+            if plugin.inbound is not None:
+                agency_env.setdefault(f"{AGENCY_PREFIX}{name.upper()}_INBOX_CLIENT", DEMO_CLIENT)
         api_settings = settings.model_copy(update={"database_url": url, "agency_env": agency_env})
     except Exception:
         for server in simulators.values():
@@ -223,7 +226,15 @@ def banner(demo: Demo, api_url: str) -> str:
         headers = " ".join(f"-H {shlex.quote(h)}" for h in [
             "Authorization: Bearer " + demo.api_key, "Content-Type: application/json",
             "Idempotency-Key: demo-oss-1", *context])
-        lines += ["", "Submit an application (a licence decision back to OSS; dispatched in-process, the same key answers the same "
+        oss = demo.simulators.get("oss")
+        if oss is not None:
+            push = {"url": f"{api_url}/v1/inbound/oss/receiveNIB", "nib": submission["payload"]["nib"]}  # type: ignore
+            lines += ["", "Make OSS push the licences of a NIB for the region to process (they appear as "
+                          "applications in status received):",
+                      f"  curl -s -X POST -H 'Content-Type: application/json' -d {shlex.quote(json.dumps(push))} "
+                      f"{shlex.quote(oss.url + '/_sim/push')}",
+                      f"  curl -s -H {auth} {shlex.quote(api_url + '/v1/applications?status=received')}"]
+        lines += ["", "Decide one (receiveLicenseStatus back to OSS through the outbox; the same key answers the same "
                       "application), then follow it by the id it returns:",
                   f"  curl -s -X POST {headers} -d {shlex.quote(json.dumps(submission))} "
                   f"{shlex.quote(api_url + '/v1/applications')}",

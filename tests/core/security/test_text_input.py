@@ -147,7 +147,7 @@ def test_application_cursors_must_name_an_application(make_api, keys, cursor_doc
     assert reply.status_code == 400 and reply.json()["code"] == "cursor_invalid", reply.text
 
 
-@pytest.mark.parametrize("payload", [{"nib": "1234567890123\n"}, {"kd_izin": "059000000214\n"}])
+@pytest.mark.parametrize("payload", [{"id_izin": "I-202502200921407719340\n"}, {"kd_izin": "05900000021\n"}])
 def test_a_schema_pattern_does_not_match_before_a_final_newline(make_api, keys, payload: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     reply = make_api().post("/v1/applications", json=oss(**payload),
                             headers={**keys["counter"], "Idempotency-Key": "t-4"})
