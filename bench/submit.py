@@ -172,7 +172,7 @@ def requests_for(count: int) -> list[dict[str, Any]]:
         for nib in owner.nibs if owner else ():
             if nib.status == "01":
                 oss.extend({"nik": person.nik, "agency": "oss", "service": "license_status",
-                            "payload": oss_decision(nib, licence)} for licence in nib.licences)
+                            "payload": oss_decision(owner, nib, licence)} for licence in nib.licences)
         vehicles = samsat.owners.get(person.nik)
         for vehicle in vehicles.vehicles if vehicles else ():
             pkb.append({"nik": person.nik, "agency": "samsat", "service": "pkb_payment",

@@ -255,7 +255,7 @@ def sample_submission(population: Population) -> dict[str, object] | None:
         for nib in owner.nibs if owner else ():
             if nib.status == "01" and nib.licences:
                 return {"nik": person.nik, "agency": "oss", "service": "license_status",
-                        "payload": decision(nib, nib.licences[0])}
+                        "payload": decision(owner, nib, nib.licences[0])}
     return None
 
 

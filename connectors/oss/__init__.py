@@ -36,6 +36,8 @@ def _string(max_length: int, description: str, pattern: str | None = _TEXT) -> d
 
 _ID = r"^[0-9A-Za-z_.\-]*$"
 _STATUS_CODES = sorted(LICENCE_STATUSES)
+_NIK = _string(16, "The licence holder's NIK (the application's; filled from the request when left out). Gerbang's "
+                   "own: OSS's IZINSTATUS/IZINFINAL carry no NIK, so it is not sent to OSS", "^[0-9]{16}$")
 
 LICENCE_STATUS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -44,6 +46,7 @@ LICENCE_STATUS_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["nib", "id_izin", "kd_izin", "kd_status", "tgl_status"],
     "properties": {
+        "nik": _NIK,
         "nib": _string(13, "Nomor Induk Berusaha, 13 digits", "^[0-9]{13}$"),
         "id_produk": _string(25, "id_produk of the checklist item", _ID),
         "id_proyek": _string(25, "id_proyek of the checklist item", _ID),
@@ -89,6 +92,7 @@ LICENCE_FINAL_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["nib", "id_izin", "kd_izin", "tgl_terbit_izin", "status_izin"],
     "properties": {
+        "nik": _NIK,
         "nib": _string(13, "Nomor Induk Berusaha, 13 digits", "^[0-9]{13}$"),
         "id_proyek": _string(25, "id_proyek", _ID),
         "oss_id": _string(25, "OSS id", _ID),

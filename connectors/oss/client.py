@@ -189,6 +189,11 @@ def izinstatus(payload: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
+def izinfinal(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The IZINFINAL object: the payload without Gerbang's own `nik` (OSS's wrapper has no NIK)."""
+    return {key: value for key, value in payload.items() if key != "nik"}
+
+
 class OssClient:
     """The OSS RBA connector. Config keys: `url` (base, without /v1/kl/rba), `user_key`, `timeout_s` (optional),
     `nik_method` (optional: a by-NIK method where one exists; OSS's guide has none)."""
@@ -245,7 +250,7 @@ class OssClient:
         if not idempotency_key:
             raise ValueError("an idempotency key is required")
         id_izin = str(payload.get("id_izin", ""))
-        params = izinstatus(payload) if method == METHOD_STATUS else dict(payload)
+        params = izinstatus(payload) if method == METHOD_STATUS else izinfinal(payload)
         kode, reply = await self.call(method, params, headers={IDEMPOTENCY_HEADER: idempotency_key})
         raise_for_kode(kode, reply, method, f"id_izin {id_izin}")
         detail = {"kode": kode, "keterangan": _text(reply)}

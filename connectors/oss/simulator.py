@@ -429,11 +429,12 @@ def active_licences(state: OssState) -> list[tuple[OssOwner, OssNib, OssLicence]
             if nib.status == NIB_ACTIVE for licence in nib.licences]
 
 
-def decision(nib: OssNib, licence: OssLicence, kd_status: str = "50", at: dt.datetime | None = None
-             ) -> dict[str, Any]:
-    """A `license_status` payload (IZINSTATUS) the simulator accepts: the region's decision on `licence`."""
+def decision(owner: OssOwner, nib: OssNib, licence: OssLicence, kd_status: str = "50",
+             at: dt.datetime | None = None) -> dict[str, Any]:
+    """A `license_status` payload the simulator accepts: the region's decision on `licence` (the IZINSTATUS
+    fields, plus the holder's `nik`, Gerbang's own, which the client does not send)."""
     when = (at or dt.datetime.now(WIB)).astimezone(WIB)
-    return {"nib": nib.nib, "oss_id": nib.oss_id, "id_izin": licence.id_izin, "kd_izin": licence.kd_izin,
+    return {"nik": owner.nik, "nib": nib.nib, "oss_id": nib.oss_id, "id_izin": licence.id_izin, "kd_izin": licence.kd_izin,
             "kd_instansi": licence.kd_izin[:3], "kd_status": kd_status, "tgl_status": f"{when:%Y-%m-%d %H:%M:%S}",
             "nip_status": "198507142010011009", "nama_status": "PETUGAS VERIFIKASI",
             "keterangan": LICENCE_STATUSES[kd_status]}

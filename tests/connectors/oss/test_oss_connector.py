@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyTimeout,
                              AgencyUnavailable, FacetStatus, NotSupported)
 from connectors.oss import PLUGIN
-from connectors.oss.client import OssClient, find_reply
+from connectors.oss.client import OssClient, find_reply, izinstatus
 from connectors.oss.codes import ACTOR_TYPES, NIB_STATUSES, SCALES, canonical
 from connectors.oss.push import check_push_token, push_token, token_days
 from connectors.oss.simulator import OssState, active_licences, decision, owner_of
@@ -187,11 +187,12 @@ def test_simulator_answers_the_guide_shapes(server: Any, population: Population,
     expected = fixture("inqueryNIB_success")["responinqueryNIB"]["dataNIB"]
     assert found["kode"] == 200 and set(found["dataNIB"]) == set(expected)
     assert raw(server.url, "inqueryNIB", {"INQUERYNIB": {"nib": "1111111111111"}}) == fixture("inqueryNIB_not_found")
-    _, nib, licence = active_licences(state)[0]
-    ok = raw(server.url, "receiveLicenseStatus", {"IZINSTATUS": decision(nib, licence)})
+    holder, nib, licence = active_licences(state)[0]
+    ok = raw(server.url, "receiveLicenseStatus", {"IZINSTATUS": izinstatus(decision(holder, nib, licence))})
     assert ok == fixture("receiveLicenseStatus_reply_ok")
     stranger = next(n for _, n, _ in active_licences(state) if n.nib != nib.nib)
-    wrong = raw(server.url, "receiveLicenseStatus", {"IZINSTATUS": {**decision(nib, licence), "nib": stranger.nib}})
+    wrong = raw(server.url, "receiveLicenseStatus", {"IZINSTATUS": {**izinstatus(decision(holder, nib, licence)),
+                                                                 "nib": stranger.nib}})
     assert wrong == fixture("receiveLicenseStatus_reply_error")
     assert raw(server.url, "sendPermohonanIzin", {})["responsendPermohonanIzin"]["kode"] == 404   # not in the guide
     assert raw(server.url, "inqueryNIBByNIK", {})["responinqueryNIBByNIK"]["kode"] == 404
@@ -296,8 +297,8 @@ def test_fault_error_is_the_agency_own_error(server: Any, population: Population
 
 
 def test_decisions_are_recorded_and_counted(server: Any, state: OssState, config: dict[str, str]) -> None:
-    _, nib, licence = active_licences(state)[0]
-    payload = decision(nib, licence, "90")
+    holder, nib, licence = active_licences(state)[0]
+    payload = decision(holder, nib, licence, "90")
     jsonschema.validate(payload, STATUS)
     first = run(config, lambda c: c.submit("license_status", payload, "app-1"))
     again = run(config, lambda c: c.submit("license_status", payload, "app-1"))
@@ -309,8 +310,8 @@ def test_decisions_are_recorded_and_counted(server: Any, state: OssState, config
 
 
 def test_decision_refusals(state: OssState, config: dict[str, str]) -> None:
-    _, nib, licence = active_licences(state)[0]
-    good = decision(nib, licence)
+    holder, nib, licence = active_licences(state)[0]
+    good = decision(holder, nib, licence)
     for bad in ({**good, "id_izin": "I-000"}, {**good, "nib": "1" * 13}):
         with pytest.raises(AgencyRejected, match="Data izin tidak ditemukan") as caught:
             run(config, lambda c, p=bad: c.submit("license_status", p, "k-bad"))

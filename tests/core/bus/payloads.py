@@ -33,7 +33,7 @@ def oss_requests(population: Population) -> Iterator[Request]:
             if nib.status == "01":
                 for licence in nib.licences:
                     yield {"nik": person.nik, "agency": "oss", "service": "license_status",
-                           "payload": oss_decision(nib, licence)}
+                           "payload": oss_decision(owner, nib, licence)}
 
 
 def oss_refused(population: Population) -> Request:

@@ -165,7 +165,7 @@ def test_the_decision_goes_back_to_oss(api: TestClient, counter: dict[str, str],
     owner, nib, licence = LICENCES[2]
     assert api.post(URL, json=push_body(STATE, nib.nib), headers={"Token": token(nib.nib)}
                     ).json()[REPLY]["status"] == "1"
-    payload = decision(nib, licence, "90")
+    payload = decision(owner, nib, licence, "90")
     answer = api.post("/v1/applications", headers={**counter, "Idempotency-Key": "decide-1"},
                       json={"nik": owner.nik, "agency": "oss", "service": "license_status", "payload": payload})
     assert answer.status_code == 202
