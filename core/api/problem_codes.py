@@ -54,6 +54,7 @@ CODES: dict[str, Code] = {
     "agency_not_found": Code(404, "the path names an agency this bus does not have"),
     "service_not_found": Code(404, "the path names a service the agency does not offer"),
     "code_list_not_found": Code(404, "the path names a code list the agency does not have"),
+    "inbound_not_found": Code(404, "the agency takes no push of that name (`/v1/inbound/<agency>/<method>`)"),
     "not_found": Code(404, "no such path"),
     "method_not_allowed": Code(405, "the path does not take that method"),
     "not_acceptable": Code(406, "the answer cannot be given in an accepted media type"),
