@@ -10,7 +10,7 @@ Guide: PIA v4.3.22 (`oss-rba/oss-rba.github.io`, commit 90fac4f). Directions (th
   connector's submission services `license_status` and `license_final`, sent through the outbox like any
   submission.
 - Code tables (Lampiran 4, 9, 10, 14, 18, 27, 31 …) are in `connectors/oss/codes.py`.
-- OSS has no method listing a person's NIBs: see `connectors/oss/client.py` and docs/agencies-oss.md.
+- OSS has no method listing a person's NIBs: see `connectors/oss/client.py` and docs/agencies.md (OSS).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Client of OSS RBA (Online Single Submission, Risk-Based Approach): a NIB's data, and the region's licence
 decisions sent back to OSS.
 
-Protocol (guide v4.3.22; what is confirmed, inferred or designed is in docs/agencies-oss.md):
+Protocol (guide v4.3.22; what is confirmed, inferred or designed is in docs/agencies.md (OSS)):
 
 - every method we call is `POST {url}/v1/kl/rba/{method}` with the header `user_key`; the body wraps the
   parameters in an upper-case object: `{"INQUERYNIB": {"nib": "…"}}`, `{"IZINSTATUS": {…}}` (receiveLicenseStatus),
@@ -18,7 +18,7 @@ AgencyTimeout. A 200 lacking what the method must return is AgencyProtocolError,
 
 OSS has no method that lists the NIBs of a NIK. `lookup(nik)` therefore calls a by-NIK method only when the
 setting `nik_method` names one (the simulator offers `xInqueryNIBByNIK`, a Gerbang extension that is not in the
-guide); without it the lookup raises NotSupported and the facet says so (docs/agencies-oss.md, "Lookup by NIK").
+guide); without it the lookup raises NotSupported and the facet says so (docs/agencies.md (OSS), "Lookup by NIK").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A simulator of OSS RBA as a region meets it (guide v4.3.22; see docs/agencies-oss.md for what is confirmed).
+"""A simulator of OSS RBA as a region meets it (guide v4.3.22; see docs/agencies.md (OSS) for what is confirmed).
 
 It answers what the region calls — `inqueryNIB`, `receiveLicenseStatus` (IZINSTATUS), `receiveLicense` (IZINFINAL)
 — with the guide's shapes and messages, and it *pushes* `receiveNIB` to a region (`POST /_sim/push`) with OSS's
