@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from connectors.base import AgencyError, AgencyRejected, Health, NotSupported
 from core.api.auth import current_principal
+from core.api.openapi import problems
 from core.api.problems import Problem
 from core.security.clients import Principal
 from core.security.scopes import allowed
@@ -91,7 +92,7 @@ async def admin_views(registry: Any, names: list[str]) -> list[AgencyView]:
             for name, health in zip(names, healths)]
 
 
-@router.get("", response_model=AgencyList)
+@router.get("", response_model=AgencyList, responses=problems("scope_missing"))
 async def list_agencies(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> AgencyList:
     """`admin`: every configured agency with its services (JSON Schemas), health and circuit-breaker state.
     Any other client: the agencies it may submit to (`application:submit:<agency>`), with their services."""
@@ -106,7 +107,8 @@ async def list_agencies(request: Request, principal: Annotated[Principal, Depend
     return AgencyList(agencies=[services_of(registry, name) for name in mine])
 
 
-@router.get("/{agency}", response_model=AgencyView | AgencyServices)
+@router.get("/{agency}", response_model=AgencyView | AgencyServices,
+            responses=problems("agency_not_found", "scope_missing"))
 async def get_agency(agency: str, request: Request,
                      principal: Annotated[Principal, Depends(current_principal)]) -> AgencyView | AgencyServices:
     """One agency: its services and their schemas for a client that may submit to it; for `admin` also its URL,
@@ -124,7 +126,8 @@ async def get_agency(agency: str, request: Request,
     return services_of(registry, agency)
 
 
-@router.get("/{agency}/services/{service}", response_model=dict[str, Any])
+@router.get("/{agency}/services/{service}", response_model=dict[str, Any],
+            responses=problems("agency_not_found", "service_not_found", "scope_missing"))
 async def get_schema(agency: str, service: str, request: Request,
                      principal: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
     """The JSON Schema of one service's payload, with its `examples` (scope `application:submit:<agency>`)."""

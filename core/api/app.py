@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from core.agencies import AgencyRegistry, build_registry
-from core.api import problems
+from core.api import openapi, problems
 from core.api.auth import PrincipalCache
 from core.api.agencies import router as agencies_router
 from core.api import audit as audit_api
@@ -95,8 +95,10 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         description="One API for MPP counters: verified citizen records by NIK, applications to agencies, "
                     "signed audit. Errors are RFC 9457 problem details with a stable `code`.",
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
     )
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(LookupLane)  # innermost: GET /v1/citizens/{nik} past the router (core/api/lookup_lane.py)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     app.add_middleware(RequestContext)  # outermost of ours: problems from BodyLimits carry the request id too

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from core.api.auth import current_principal, require
 from core.api.citizens import checked_nik
 from core.api.context import CONTEXT_PARAMETERS, counter_context
+from core.api.openapi import problems
 from core.api.problems import Problem, item, pointer_to
 from core.bus.models import Application, Status, Transition
 from core.bus.citizen import one_person
@@ -36,14 +37,13 @@ router = APIRouter(prefix="/v1/applications", tags=["applications"])
 admin_router = APIRouter(prefix="/v1/admin/applications", tags=["operations"])
 
 KEY_MAX = 200
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "`idempotency_key_missing` / `idempotency_key_invalid`, `nik_invalid`"},
-    401: {"description": "No or invalid API key"},
-    403: {"description": "`scope_missing`: application:submit:<agency> is required"},
-    404: {"description": "`agency_unknown`, `service_unknown`"},
-    409: {"description": "`idempotency_conflict`: the key was used for another request"},
-    422: {"description": "`payload_invalid` (with the schema errors), `request_invalid`"},
-}
+SUBMIT_RESPONSES = problems("idempotency_key_missing", "idempotency_key_invalid", "context_missing",
+                            "context_invalid", "nik_invalid", "scope_missing", "agency_unknown", "service_unknown",
+                            "nik_mismatch", "payload_invalid", "idempotency_conflict")
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": True,
+                   "description": "A unique key per application (e.g. a UUID); the same key and body answer the same "
+                                  "application again",
+                   "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX, "pattern": "^[ -~]+$"}}
 
 
 class ApplicationIn(BaseModel):
@@ -55,6 +55,21 @@ class ApplicationIn(BaseModel):
     agency: str = Field(max_length=64)
     service: str = Field(max_length=64)
     payload: dict[str, Any]
+
+
+class Links(BaseModel):
+    self: str = Field(description="Where to follow the application (also the Location header)")
+
+
+class Accepted(BaseModel):
+    """The answer to a submission: the application's id and where to follow it."""
+
+    id: str
+    status: Status
+    agency: str
+    service: str
+    created_at: dt.datetime
+    links: Links
 
 
 class Step(BaseModel):
@@ -133,12 +148,21 @@ def _answer(app: Application, status_code: int, *, replayed: bool = False) -> JS
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
-@router.post("", status_code=202, responses=RESPONSES, openapi_extra={"parameters": CONTEXT_PARAMETERS})
+ACCEPTED_HEADERS = {
+    "Location": {"description": "The application's URL", "required": True, "schema": {"type": "string"}},
+    "Idempotent-Replayed": {"description": "`true` when the key answered an application made before",
+                            "schema": {"type": "string", "enum": ["true"]}}}
+
+
+@router.post("", status_code=202, response_model=Accepted,
+             responses={**SUBMIT_RESPONSES,
+                        202: {"description": "Accepted for submission", "headers": ACCEPTED_HEADERS}},
+             openapi_extra={"parameters": [IDEMPOTENCY_KEY, *CONTEXT_PARAMETERS]})
 async def submit_application(
     body: ApplicationIn,
     request: Request,
     principal: Annotated[Principal, Depends(current_principal)],
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", include_in_schema=False)] = None,
 ) -> JSONResponse:
     """Accept an application for asynchronous submission; 202 with its id and Location. Repeating the same
     request with the same key answers the same application again."""
@@ -214,7 +238,7 @@ def _visible(app: Application | None, principal: Principal) -> Application:
     return app
 
 
-@router.get("/{application_id}", response_model=ApplicationView, responses={404: {"description": "Not found"}})
+@router.get("/{application_id}", response_model=ApplicationView, responses=problems("application_not_found"))
 async def get_application(application_id: str, request: Request,
                           principal: Annotated[Principal, Depends(require("application:read"))]) -> ApplicationView:
     """Status, agency reference, attempts and the history of transitions with their times."""
@@ -243,7 +267,7 @@ def _after(cursor: str) -> tuple[dt.datetime, str]:
         raise Problem(400, "cursor_invalid", "The cursor is not valid") from None
 
 
-@router.get("", response_model=ApplicationPage)
+@router.get("", response_model=ApplicationPage, responses=problems("nik_invalid", "cursor_invalid"))
 async def list_applications(
     request: Request,
     principal: Annotated[Principal, Depends(require("application:read"))],
@@ -297,7 +321,8 @@ async def dead_applications(request: Request, _: Annotated[Principal, Depends(re
     return await run_in_threadpool(load)
 
 
-@admin_router.post("/{application_id}/replay", status_code=202, response_model=ApplicationView)
+@admin_router.post("/{application_id}/replay", status_code=202, response_model=ApplicationView,
+                   responses=problems("application_not_found", "not_replayable"))
 async def replay_application(application_id: str, request: Request,
                              principal: Annotated[Principal, Depends(require("admin"))]) -> ApplicationView:
     """Send a failed application again (same idempotency key at the agency, new deadline)."""

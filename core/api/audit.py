@@ -22,9 +22,11 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.api.answers import AccessHistory, AuditBundle, AuditEntries, ConsistencyProof, InclusionProof, answer
 from core.api.audit_trail import write_now
 from core.api.auth import require
 from core.api.citizens import checked_nik
+from core.api.openapi import problems
 from core.api.problems import Problem
 from core.audit import store
 from core.audit.log import (
@@ -42,12 +44,8 @@ router = APIRouter(tags=["audit"])
 
 MAX_LIMIT = 1000
 ACTION_FILTER = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?$")
-RESPONSES = {
-    400: {"description": "Bad parameter (`audit_range`, `nik_invalid`, `cursor_invalid`, …)"},
-    401: {"description": "No or invalid API key"},
-    403: {"description": "Scope missing"},
-    503: {"description": "The log cannot be sequenced or read right now (`audit_unavailable`)"},
-}
+RESPONSES = problems("audit_range", "nik_invalid", "cursor_invalid", "time_invalid", "action_invalid",
+                     "audit_unavailable")
 
 
 # --- wiring -----------------------------------------------------------------------------------
@@ -164,7 +162,7 @@ def audit_checkpoint(request: Request,
     return PlainTextResponse(latest.note, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/v1/audit/entries", responses=RESPONSES)
+@router.get("/v1/audit/entries", response_model=None, responses={**RESPONSES, **answer(AuditEntries)})
 def audit_entries(
     request: Request,
     principal: Annotated[Principal, Depends(require("audit:read"))],
@@ -180,7 +178,8 @@ def audit_entries(
     """Entries matching every filter, oldest first, each with its bytes and an inclusion proof against the
     checkpoint returned alongside."""
     after = _cursor(cursor)
-    subject = subject_of(checked_nik(subject_nik, parameter="subject_nik"), request.app.state.secrets) if subject_nik is not None else None
+    subject = (subject_of(checked_nik(subject_nik, parameter="subject_nik"), request.app.state.secrets)
+               if subject_nik is not None else None)
     if action is not None and not ACTION_FILTER.match(action):
         raise Problem(400, "action_invalid", "Actions are dotted lower-case names, optionally ending in `.*`")
     filters = {"client": client, "agency": agency, "action": action, "by_subject": True if subject else None,
@@ -222,7 +221,7 @@ def _signed_size(request: Request, latest: Any, size: int | None) -> tuple[int, 
         return size, store.checkpoint_at(conn, size)
 
 
-@router.get("/v1/audit/proof/inclusion", responses=RESPONSES)
+@router.get("/v1/audit/proof/inclusion", response_model=None, responses={**RESPONSES, **answer(InclusionProof)})
 def audit_inclusion(
     request: Request,
     principal: Annotated[Principal, Depends(require("audit:read"))],
@@ -242,7 +241,8 @@ def audit_inclusion(
             "proof": [_b64(h) for h in proof], "checkpoint": cp.note if cp else None}
 
 
-@router.get("/v1/audit/proof/consistency", responses=RESPONSES)
+@router.get("/v1/audit/proof/consistency", response_model=None,
+            responses={**RESPONSES, **answer(ConsistencyProof)})
 def audit_consistency(
     request: Request,
     principal: Annotated[Principal, Depends(require("audit:read"))],
@@ -262,7 +262,8 @@ def audit_consistency(
             "checkpoint_from": old.note if old else None, "checkpoint_to": cp.note if cp else None}
 
 
-@router.get("/v1/audit/export", responses={**RESPONSES, 200: {"content": {"application/json": {}}}})
+@router.get("/v1/audit/export", response_model=None,
+            responses={**RESPONSES, **answer(AuditBundle, description="A gerbang-audit-bundle/v1 file")})
 def audit_export(
     request: Request,
     principal: Annotated[Principal, Depends(require("audit:read"))],
@@ -307,7 +308,8 @@ def audit_export(
 # --- the data subject's right to know (UU 27/2022) --------------------------------------------
 
 
-@router.get("/v1/citizens/{nik}/access-history", tags=["citizens"], responses=RESPONSES)
+@router.get("/v1/citizens/{nik}/access-history", tags=["citizens"], response_model=None,
+            responses={**RESPONSES, **answer(AccessHistory)})
 def access_history(
     nik: str,
     request: Request,

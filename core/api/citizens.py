@@ -21,6 +21,7 @@ from connectors.base import AgencyError, AgencyRejected
 from core.api import audit_trail
 from core.api.auth import current_principal, require
 from core.api.context import CONTEXT_PARAMETERS, counter_context
+from core.api.openapi import problems
 from core.api.problems import Problem, item
 from core.audit.log import subject_of
 from core.security.clients import Principal
@@ -34,14 +35,10 @@ from identity.record import CitizenNotFound, IdentityUnavailable, assemble_recor
 router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
 
 DEFAULT_RETRY_AFTER_S = 30
-PROBLEM_RESPONSES = {
-    400: {"description": "Invalid NIK (`nik_invalid`), unknown purpose or facet, no counter context "
-                         "(`context_missing`)"},
-    401: {"description": "No or invalid API key"},
-    403: {"description": "Scope or purpose not allowed"},
-    404: {"description": "Dukcapil does not know this NIK (`citizen_not_found`)"},
-    503: {"description": "Dukcapil unreachable (`agency_unavailable`), with Retry-After"},
-}
+COMMON_PROBLEMS = ("purpose_missing", "purpose_unknown", "purpose_not_allowed", "context_missing",
+                   "context_invalid", "nik_invalid", "citizen_not_found", "agency_unavailable")
+LOOKUP_RESPONSES = problems(*COMMON_PROBLEMS, "facet_unknown", "facet_not_allowed", "scope_missing")
+VERIFY_RESPONSES = problems(*COMMON_PROBLEMS, "claims_empty", "claims_invalid")
 
 
 def resolve_purpose(name: str | None, principal: Principal) -> Purpose:
@@ -104,12 +101,12 @@ def all_facets() -> set[str]:
 
 
 QUERY_PARAMETERS = [
-    {"name": name, "in": "query", "required": False, "description": description,
+    {"name": name, "in": "query", "required": name == "purpose", "description": description,
      "schema": {**schema, "description": description, "title": name.title()}}
     for name, schema, description in (
-        ("purpose", {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        ("purpose", {"type": "string", "minLength": 1, "maxLength": 64},
          "Why the record is read; see identity/purposes.yaml"),
-        ("facets", {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        ("facets", {"type": "string"},
          "Comma-separated facets (default: all the purpose allows)"),
         ("refresh", {"type": "boolean", "default": False},
          "Ask the agencies even if a fresh cached answer exists"))]
@@ -155,7 +152,7 @@ def _remembered(cache: RecordCache, subject: str, variant: Any) -> Any:
         return found
 
 
-@router.get("/{nik}", response_model=CitizenRecord, responses=PROBLEM_RESPONSES,
+@router.get("/{nik}", response_model=CitizenRecord, responses=LOOKUP_RESPONSES,
             openapi_extra={"parameters": [*QUERY_PARAMETERS, *CONTEXT_PARAMETERS]})
 async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     """The merged, verified record of a citizen, with provenance per facet."""
@@ -230,14 +227,14 @@ class Verification(BaseModel):
     fields: dict[str, Verdict]
 
 
-@router.post("/{nik}/verify", response_model=Verification, responses=PROBLEM_RESPONSES,
-             openapi_extra={"parameters": CONTEXT_PARAMETERS})
+@router.post("/{nik}/verify", response_model=Verification, responses=VERIFY_RESPONSES,
+             openapi_extra={"parameters": [QUERY_PARAMETERS[0], *CONTEXT_PARAMETERS]})
 async def verify_citizen(
     nik: str,
     claims: Claims,
     request: Request,
     principal: Annotated[Principal, Depends(require("citizen:verify"))],
-    purpose: Annotated[str | None, Query(description="Why the claims are checked")] = None,
+    purpose: Annotated[str | None, Query(include_in_schema=False)] = None,  # documented: QUERY_PARAMETERS[0]
 ) -> Verification:
     """Yes/no per claimed field, via Dukcapil's verify call; nothing else about the person is disclosed."""
     counter_context(request)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from core.api.auth import require
+from core.api.openapi import problems
 from core.api.problems import Problem
 from core.db.models import Client
 from core.security import clients as registry
@@ -24,12 +25,7 @@ from identity.purposes import load_purposes
 
 router = APIRouter(prefix="/v1/admin/clients", tags=["operations"])
 Kind = Literal["counter", "auditor", "agency", "operator"]
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "`client_invalid` (unknown scope or purpose, bad agreement dates …)"},
-    401: {"description": "No or invalid API key"},
-    403: {"description": "`scope_missing`: admin is required"},
-    404: {"description": "`client_not_found`"},
-}
+RESPONSES = problems("client_invalid", "client_not_found", "client_exists")
 
 
 class Agreement(BaseModel):
@@ -158,8 +154,7 @@ async def list_clients(request: Request, _: Annotated[Principal, Depends(require
     return await run_in_threadpool(run, request, work)
 
 
-@router.post("", status_code=201, response_model=NewKey, responses={**RESPONSES, 409: {"description":
-                                                                                        "`client_exists`"}})
+@router.post("", status_code=201, response_model=NewKey, responses=RESPONSES)
 async def create_client(body: ClientIn, request: Request,
                         admin: Annotated[Principal, Depends(require("admin"))]) -> JSONResponse:
     """Register a client; its first API key is in the answer, and nowhere else ever again."""

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from connectors.base import Inbound, InboundPush, InboundRefused, utcnow
+from core.api.openapi import problems
 from core.api.problems import Problem
 from core.bus.inbound import OwnerMismatch, Stored, audit_refusal, store
 
@@ -31,8 +32,17 @@ def _hook(request: Request, agency: str, method: str) -> Inbound:
     return hook
 
 
-@router.post("/{agency}/{method}", include_in_schema=True,
-             responses={404: {"description": "`inbound_not_found`: the agency takes no such push"}})
+OWN_REPLY = {"description": "The agency's own reply, in its own format and with the HTTP status its protocol "
+                           "uses (OSS: `{\"respon<method>\": {\"kode\", \"keterangan\"}}`)",
+             "content": {"application/json": {"schema": {"type": "object", "title": "AgencyReply"}}}}
+PUSH_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "title": "AgencyPush",
+    "description": "The push in the agency's own format, authenticated by the agency's own recipe"}}}}
+
+
+@router.post("/{agency}/{method}", include_in_schema=True, response_model=None,
+             responses={**problems("inbound_not_found"), "default": OWN_REPLY},
+             openapi_extra={"requestBody": PUSH_BODY})
 async def receive_push(agency: str, method: str, request: Request) -> JSONResponse:
     """An agency's push (e.g. OSS `receiveNIB`), answered in the agency's own reply format."""
     hook = _hook(request, agency, method)

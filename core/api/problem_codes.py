@@ -79,6 +79,7 @@ CODES: dict[str, Code] = {
     "internal_error": Code(500, "a fault of Gerbang's own (logged); the request can be retried"),
     "agency_unavailable": Code(503, "Dukcapil (or the agency a code list is searched at) cannot be reached; "
                                     "`Retry-After` says when to try again"),
+    "not_ready": Code(503, "`/readyz`: a check fails (`checks` says which); `Retry-After`"),
     "audit_unavailable": Code(503, "the audit log cannot be sequenced, signed or read right now; `Retry-After`"),
 }
 

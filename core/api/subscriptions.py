@@ -13,7 +13,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from core.api.answers import (Deliveries, EventPage, ReplayQueued, SecretRotated, Subscription,
+                              SubscriptionCreated, answer)
 from core.api.auth import current_principal, require
+from core.api.openapi import problems
 from core.api.problems import Problem, item
 from core.callbacks import service
 from core.callbacks.delivery import NotAllowed, check_url
@@ -57,7 +60,9 @@ async def _run(request: Request, call: Callable[..., Any], *args: Any, **kwargs:
         raise _not_found(str(exc)) from None
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=None, responses={
+    **problems("agency_unknown", "event_unknown", "callback_url_not_allowed", "request_invalid"),
+    **answer(SubscriptionCreated, 201, "Created")})
 async def create_subscription(body: NewSubscription, request: Request, principal: Admin) -> dict[str, Any]:
     """Returns the subscription with its `secret` (shown only here and on rotation)."""
     settings = request.app.state.settings
@@ -84,17 +89,19 @@ async def create_subscription(body: NewSubscription, request: Request, principal
     return {**service.describe(sub), "secret": secret}
 
 
-@router.get("/{subscription_id}")
+@router.get("/{subscription_id}", response_model=None,
+            responses={**problems("subscription_not_found"), **answer(Subscription)})
 async def get_subscription(subscription_id: str, request: Request, _: Admin) -> dict[str, Any]:
     return service.describe(await _run(request, service.get, subscription_id))
 
 
-@router.delete("/{subscription_id}", status_code=204)
+@router.delete("/{subscription_id}", status_code=204, responses=problems("subscription_not_found"))
 async def delete_subscription(subscription_id: str, request: Request, principal: Admin) -> None:
     await _run(request, service.delete, subscription_id, principal.name)
 
 
-@router.post("/{subscription_id}/rotate-secret")
+@router.post("/{subscription_id}/rotate-secret", response_model=None,
+             responses={**problems("subscription_not_found"), **answer(SecretRotated)})
 async def rotate_secret(
         subscription_id: str, request: Request, principal: Admin,
         keep_previous_s: Annotated[int, Query(ge=0, le=7 * 86400, description=(
@@ -107,7 +114,9 @@ async def rotate_secret(
                                  keep_previous_s)}
 
 
-@router.post("/{subscription_id}/replay", status_code=202)
+@router.post("/{subscription_id}/replay", status_code=202, response_model=None,
+             responses={**problems("subscription_not_found", "event_not_found"),
+                        **answer(ReplayQueued, 202, "Queued again")})
 async def replay(subscription_id: str, request: Request, principal: Admin,
                  from_event: Annotated[str, Query(min_length=1, max_length=36)]) -> dict[str, Any]:
     """Queue again every batch holding `from_event` or later (same batch ids); re-enables the subscription."""
@@ -123,13 +132,16 @@ async def replay(subscription_id: str, request: Request, principal: Admin,
     return {"id": subscription_id, "batches": count}
 
 
-@router.get("/{subscription_id}/deliveries")
+@router.get("/{subscription_id}/deliveries", response_model=None,
+            responses={**problems("subscription_not_found"), **answer(Deliveries)})
 async def deliveries(subscription_id: str, request: Request, _: Admin,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     return {"deliveries": await _run(request, service.deliveries, subscription_id, limit)}
 
 
-@router.get("/{subscription_id}/events")
+@router.get("/{subscription_id}/events", response_model=None,
+            responses={**problems("subscription_not_found", "event_not_found", "scope_missing"),
+                       **answer(EventPage)})
 async def pull_events(subscription_id: str, request: Request, principal: Caller,
                       after: Annotated[str | None, Query(max_length=36)] = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,8 +62,14 @@ def _checks(state: Any) -> dict[str, Any]:
     return checks
 
 
-@router.get("/readyz", responses={503: {"description": "Not ready: a problem document listing every check",
-                                        "content": {PROBLEM_TYPE: {}}}})
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, Any]
+
+
+@router.get("/readyz", response_model=None, responses={
+    200: {"model": Readiness, "description": "Ready"},
+    503: {"description": "`not_ready`: a problem document listing every check", "x-problem-codes": ["not_ready"]}})
 async def readyz(request: Request) -> JSONResponse:
     """Ready to serve: database, broker (distributed mode), signing key; agency breakers reported. 503 if not."""
     checks = await asyncio.to_thread(_checks, request.app.state)

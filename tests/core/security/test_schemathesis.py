@@ -1,6 +1,7 @@
 """Schemathesis against the API's own OpenAPI document, served over HTTP with every simulator behind it: for every
 operation, a bounded number of generated requests (valid and not), sent with a key holding every scope and the
-counter context. No answer may be a 5xx, and every answer must match the schema documented for it.
+counter context. No answer may be a 5xx, and every answer — errors included — must have a documented status,
+content type, schema and headers.
 
 Bounded on purpose (GERBANG_SCHEMATHESIS_EXAMPLES, default 20 per operation): it runs in CI with the suite. Against
 a running server the same check is `st run` (README, Development).
@@ -18,7 +19,12 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from connectors.registry import discover  # noqa: E402
 from connectors.simkit import serving  # noqa: E402
@@ -32,6 +38,8 @@ from tests.conftest import BUS_SECRETS  # noqa: E402
 from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS  # noqa: E402
 
 EXAMPLES = int(os.environ.get("GERBANG_SCHEMATHESIS_EXAMPLES", "20"))
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          response_headers_conformance]
 EVERY_SCOPE = ["citizen:read:*", "citizen:verify", "application:submit:*", "application:read", "audit:read",
                "subjects:history", "callbacks:pull:*", "admin"]
 assert {s.rsplit(":", 1)[0] if s.endswith(":*") else s for s in EVERY_SCOPE} == set(KNOWN_ROOTS)
@@ -72,8 +80,7 @@ def test_api_conforms(server: tuple[str, str]) -> None:
                   database=None)
         def check(case: Any) -> None:
             case.call_and_validate(base_url=base, headers={**headers, **(case.headers or {})}, timeout=15,
-                                   checks=[not_a_server_error, response_schema_conformance,
-                                           content_type_conformance])
+                                   checks=CHECKS)
 
         try:
             check()
