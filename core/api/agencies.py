@@ -157,7 +157,9 @@ class CodeList(BaseModel):
     codes: list[CodeEntry]
 
 
-@router.get("/{agency}/codes/{name}", response_model=CodeList)
+@router.get("/{agency}/codes/{name}", response_model=CodeList,
+            responses=problems("agency_not_found", "code_list_not_found", "scope_missing", "request_invalid",
+                               "agency_unavailable"))
 async def search_codes(agency: str, name: str, request: Request,
                        principal: Annotated[Principal, Depends(current_principal)],
                        q: Annotated[str, Query(min_length=3, max_length=50, pattern=SEARCH,

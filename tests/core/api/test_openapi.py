@@ -5,7 +5,9 @@ generated client (tests/core/api/test_generated_client.py)."""
 
 from __future__ import annotations
 
+import inspect
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,3 +83,23 @@ def test_required_parameters_are_marked_required(document: dict[str, Any]) -> No
     for path, method in (("/v1/citizens/{nik}", "get"), ("/v1/citizens/{nik}/verify", "post")):
         purpose = [p for p in document["paths"][path][method]["parameters"] if p["name"] == "purpose"]
         assert len(purpose) == 1 and purpose[0]["required"] is True, path
+
+
+def test_every_code_an_endpoint_raises_is_declared(document: dict[str, Any]) -> None:
+    """What an endpoint function raises itself (helpers it calls are not read) is among its declared codes."""
+    from core.api.openapi import api_routes
+    from tests.core.api.test_problem_codes import raised
+
+    undeclared = []
+    for route in api_routes(create_app()):
+        if not route.include_in_schema:
+            continue
+        source = Path(inspect.getsourcefile(route.endpoint) or "")
+        lines, start = inspect.getsourcelines(route.endpoint)
+        end = start + len(lines)
+        own = {code for _, code, line in raised(source) if start <= line < end}
+        for method in route.methods:
+            op = document["paths"][route.path_format][method.lower()]
+            declared = {c for r in op["responses"].values() for c in r.get("x-problem-codes", [])}
+            undeclared += [(method, route.path_format, code) for code in sorted(own - declared)]
+    assert not undeclared
