@@ -71,6 +71,10 @@ class AccessHistory(Open):
     next_cursor: str | None = None
 
 
+class AgencyReply(Open):
+    """An agency's own reply to its push (OSS: `{"respon<method>": {"kode", "keterangan"}}`)."""
+
+
 # --- callbacks -------------------------------------------------------------------------------------------------
 
 class Subscription(Open):

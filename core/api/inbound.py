@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from connectors.base import Inbound, InboundPush, InboundRefused, utcnow
+from core.api.answers import AgencyReply
 from core.api.openapi import problems
 from core.api.problems import Problem
 from core.bus.inbound import OwnerMismatch, Stored, audit_refusal, store
@@ -32,16 +33,15 @@ def _hook(request: Request, agency: str, method: str) -> Inbound:
     return hook
 
 
-OWN_REPLY = {"description": "The agency's own reply, in its own format and with the HTTP status its protocol "
-                           "uses (OSS: `{\"respon<method>\": {\"kode\", \"keterangan\"}}`)",
-             "content": {"application/json": {"schema": {"type": "object", "title": "AgencyReply"}}}}
+OWN_REPLY = {"model": AgencyReply, "description": "The agency's own reply, in its own format and with the HTTP "
+                                                 "status its protocol uses"}
 PUSH_BODY = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "title": "AgencyPush",
     "description": "The push in the agency's own format, authenticated by the agency's own recipe"}}}}
 
 
 @router.post("/{agency}/{method}", include_in_schema=True, response_model=None,
-             responses={**problems("inbound_not_found"), "default": OWN_REPLY},
+             responses={**problems("inbound_not_found"), 200: OWN_REPLY, "default": OWN_REPLY},
              openapi_extra={"requestBody": PUSH_BODY})
 async def receive_push(agency: str, method: str, request: Request) -> JSONResponse:
     """An agency's push (e.g. OSS `receiveNIB`), answered in the agency's own reply format."""

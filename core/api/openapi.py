@@ -33,7 +33,7 @@ OPERATION_IDS = {
     "dead_applications": "listDeadApplications", "show_client": "getClient", "change_client": "updateClient",
     "rotate_key": "rotateClientKey", "revoke": "revokeClientKeys", "disable": "disableClient",
     "enable": "enableClient", "rotate_secret": "rotateSubscriptionSecret", "replay": "replaySubscription",
-    "deliveries": "listDeliveries", "pull_events": "pullEvents", "receive_license_status": "receiveOssLicenseStatus",
+    "deliveries": "listDeliveries", "pull_events": "pullEvents", "receive_push": "receiveAgencyPush",
     "readyz": "getReadiness", "metrics": "getMetrics", "healthz": "getHealth",
 }
 """Route function name → operation id, where the camel-cased function name would not say what it does."""
