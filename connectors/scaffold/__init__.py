@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from connectors.scaffold.soapgen import soap_parts
+from connectors.scaffold.soapgen import demo_person, soap_parts
 from connectors.scaffold.wsdl import WsdlError, read_wsdl
 
 NAME = re.compile(r"[a-z][a-z0-9_]{1,30}[a-z0-9]")
@@ -74,7 +74,7 @@ def scaffold(name: str, directory: Path, *, wsdl: Path | None = None, title: str
     pkg = f"gerbang_{name}"
     values = {"name": name, "NAME": name.upper(), "pkg": pkg, "dist": f"gerbang-{name}", "Camel": camel(name),
               "title": title or name.replace("_", " ").title(), "protocol": "soap" if service else "rest",
-              "how": f"--soap {wsdl.name}" if wsdl else "--rest"}
+              "how": f"--soap {wsdl.name}" if wsdl else "--rest", "example_nik": demo_person().nik}
     files: dict[str, str] = {
         "pyproject.toml": _template("common/pyproject.toml.tmpl").substitute(values),
         "README.md": _template("common/README.md.tmpl").substitute(values),

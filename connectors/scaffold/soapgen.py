@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from connectors.scaffold.wsdl import Leaf, Operation, Service, WsdlError
 
@@ -163,6 +165,34 @@ def _schema_type(leaf: Leaf) -> str:
     return f'{{"type": "array", "maxItems": 100, "items": {text}}}' if leaf.repeated else text
 
 
+_EXAMPLE_ROLE = {"nik": "nik", "name": "name", "birth_place": "birth_place", "sex": "sex"}
+_EXAMPLE_KIND: dict[str, Any] = {"string": "CONTOH", "date": "2025-01-02", "datetime": "2025-01-02T00:00:00Z",
+                                 "int": 1, "decimal": "1", "bool": True}
+
+
+@cache
+def demo_person() -> Any:
+    """The demo population's first person (`gerbang demo`, seed 2024): whom a schema's example is about."""
+    from connectors.simkit.population import Population
+
+    return Population(seed=2024, size=100).people[0]
+
+
+def example_value(leaf: Leaf) -> Any:
+    """A value for an input element in the schema's example: the demo person's data where the name says so, the
+    required children of a complex element, a list of one for a repeated one."""
+    person, kind = demo_person(), role(leaf)
+    if leaf.kind == "complex":
+        value: Any = {child.name: example_value(child) for child in leaf.children if child.required}
+    elif kind == "birth_date":
+        value = person.birth_date.isoformat()
+    elif kind in _EXAMPLE_ROLE:
+        value = getattr(person, _EXAMPLE_ROLE[kind])
+    else:
+        value = _EXAMPLE_KIND[leaf.kind]
+    return [value] if leaf.repeated else value
+
+
 def schemas(service: Service) -> tuple[str, str, str, str]:
     """(schema constants, SERVICES body, OPERATIONS body, REFERENCES body) of the client."""
     blocks, services, operations, references = [], [], [], []
@@ -170,6 +200,7 @@ def schemas(service: Service) -> tuple[str, str, str, str]:
         const = snake(op.name).upper() + "_SCHEMA"
         required = ", ".join(f'"{leaf.name}"' for leaf in op.inputs if leaf.required)
         props = "\n".join(f'        "{leaf.name}": {_schema_type(leaf)},' for leaf in op.inputs)
+        example = {leaf.name: example_value(leaf) for leaf in op.inputs if leaf.required}
         blocks.append(f'''{const}: dict[str, Any] = {{
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "{op.name}",
@@ -179,6 +210,7 @@ def schemas(service: Service) -> tuple[str, str, str, str]:
     "properties": {{
 {props}
     }},
+    "examples": [{example!r}],
 }}
 ''')
         services.append(f'"{snake(op.name)}": {const}')

@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 
 from connectors.contract import check_connector, failures, table
 from connectors.simkit.population import Population
+from core.bus.service import schema_errors
 from core.cli.main import app
+from tests.connectors.test_schemas import unbounded
 
 FIXTURES = Path(__file__).with_name("fixtures")
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +81,9 @@ def assert_kit_passes(project: Path, name: str) -> None:
     finally:
         sys.path.remove(str(project))
     assert not failures(checks), "\n" + table(checks)
+    for schema in plugin.services.values():  # bounded, with an example that passes (tests/connectors/test_schemas.py)
+        assert unbounded(schema) == []
+        assert schema["examples"] and all(schema_errors(schema, example) == [] for example in schema["examples"])
 
 
 NO_OPERATIONS = """<?xml version="1.0"?>
