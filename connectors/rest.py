@@ -1,16 +1,20 @@
 """REST plumbing shared by the httpx-based connectors: one client per connector, failures mapped to AgencyError.
 
 Redirects are never followed (an agency that redirects is misconfigured, and following would let a reply send us
-elsewhere); timeouts are always set; a body that is not JSON is a protocol error, not a crash.
+elsewhere); timeouts are always set, and bound the whole call, not only each read; a reply is streamed and dropped
+past MAX_BODY_BYTES, counted after decompression (`fetch_bounded`, shared with the SOAP connectors); a body that is
+not JSON, or nested past the parser's depth, is a protocol error, not a crash.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import select
 import ssl
 import time
 import weakref
+import zlib
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import httpcore
@@ -173,7 +177,7 @@ def make_client(base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, headers:
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
         follow_redirects=False,
-        headers=dict(headers or {}),
+        headers={"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
         limits=POOL_LIMITS,
         transport=transport,
         event_hooks={"request": [add_traceparent]},
@@ -215,19 +219,99 @@ def resolve(client: httpx.AsyncClient, url: str | httpx.URL) -> str | httpx.URL:
     return found
 
 
-async def send(client: httpx.AsyncClient, agency: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """Send a request; connection failures, timeouts and 5xx become AgencyUnavailable/AgencyTimeout."""
+class ReplyRefused(Exception):
+    """A reply refused while it was read: larger than allowed (declared, read or once decompressed), or in a
+    content encoding we do not read."""
+
+
+_DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+ACCEPT_ENCODING = "gzip, deflate"  # what read_bounded decodes (httpx would also offer br/zstd when installed)
+
+
+async def read_bounded(response: httpx.Response, max_bytes: int) -> bytes:
+    """The (decoded) body of a streamed response, or ReplyRefused as soon as it exceeds `max_bytes`, declared or
+    read. Decompression is bounded too: a small gzip bomb never expands past the limit in memory."""
+    too_large = f"reply body too large (more than {max_bytes} bytes)"
+    declared = response.headers.get("content-length", "")
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ReplyRefused(too_large)  # compressed or not, the wire bytes alone exceed it
+    decoder = _decoder(encoding)
+    body = bytearray()
     try:
-        response = await client.request(method, resolve(client, url), **kwargs)
+        async for chunk in response.aiter_raw():
+            if decoder is not None:  # all input is consumed unless the output limit is hit, which is refused
+                chunk = decoder.decompress(chunk, max_bytes - len(body) + 1)
+            body += chunk
+            if len(body) > max_bytes:
+                raise ReplyRefused(too_large)
+        if decoder is not None:
+            body += decoder.flush()
+            if not decoder.eof:
+                raise ReplyRefused(f"reply's {encoding} stream is truncated")
+    except zlib.error as exc:
+        raise ReplyRefused(f"reply is not valid {encoding} ({exc})") from exc
+    if len(body) > max_bytes:
+        raise ReplyRefused(too_large)
+    return bytes(body)
+
+
+def _decoder(encoding: str) -> Any:
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    raise ReplyRefused(f"reply uses an unsupported content encoding {encoding!r}")
+
+
+def time_budget(client: httpx.AsyncClient) -> float | None:
+    """How long one call may take in all, reply read whole: the connect plus the read timeout. httpx's own
+    timeouts bound each step (a read that waits), not the sum, so an agency trickling a byte at a time held a
+    call for ever."""
+    timeout = client.timeout
+    if timeout.read is None:
+        return None
+    return (timeout.connect or 0.0) + timeout.read
+
+
+async def fetch_bounded(client: httpx.AsyncClient, request: httpx.Request,
+                        max_bytes: int = MAX_BODY_BYTES) -> httpx.Response:
+    """Send `request` and read the reply whole — at most `max_bytes` after decompression, within `time_budget` —
+    as a plain in-memory response (its content already decoded). The one reader of agency replies, REST and SOAP:
+    nothing an agency sends (an endless stream, a gzip bomb, a trickle) can hold more memory or time than that.
+    Raises ReplyRefused, httpx.TimeoutException (the budget spent) or httpx's transport errors."""
+    try:
+        async with asyncio.timeout(time_budget(client)):
+            response = await client.send(request, stream=True)
+            try:
+                body = await read_bounded(response, max_bytes)
+            finally:
+                await response.aclose()
+    except TimeoutError as exc:  # asyncio's: the whole budget is spent
+        raise httpx.ReadTimeout("the reply did not arrive whole in time", request=request) from exc
+    kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
+    return httpx.Response(response.status_code, headers=kept, content=body, request=request,
+                          extensions={key: value for key, value in response.extensions.items()
+                                      if key in ("http_version", "reason_phrase")})
+
+
+async def send(client: httpx.AsyncClient, agency: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """Send a request; connection failures, timeouts and 5xx become AgencyUnavailable/AgencyTimeout, a reply too
+    large (or in an encoding we do not read) AgencyProtocolError."""
+    try:
+        request = client.build_request(method, resolve(client, url), **kwargs)
+        response = await fetch_bounded(client, request)
     except httpx.TimeoutException as exc:
         raise AgencyTimeout(agency, f"no answer in time ({type(exc).__name__})") from exc
+    except ReplyRefused as exc:
+        raise AgencyProtocolError(agency, f"reply refused: {exc}") from exc
     except (httpx.TransportError, OSError) as exc:
         raise AgencyUnavailable(agency, f"cannot reach the agency ({type(exc).__name__})") from exc
     if response.status_code >= 500:
         raise AgencyUnavailable(agency, f"agency answered HTTP {response.status_code}",
                                 retry_after_s=retry_after(response))
-    if len(response.content) > MAX_BODY_BYTES:
-        raise AgencyProtocolError(agency, "reply body too large")
     return response
 
 
@@ -242,6 +326,8 @@ def json_body(response: httpx.Response, agency: str, *, parse_float: Callable[[s
         return json.loads(response.content, parse_float=parse_float)
     except (ValueError, UnicodeDecodeError) as exc:
         raise AgencyProtocolError(agency, "malformed JSON reply") from exc
+    except RecursionError as exc:  # `[` × 200 000: the parser's recursion, not our crash
+        raise AgencyProtocolError(agency, "JSON reply nested too deeply") from exc
 
 
 def read_reply(response: httpx.Response, agency: str, what: str, parse: Callable[[httpx.Response], T], *,

@@ -11,8 +11,9 @@ Why it looks the way it does:
 - The endpoint comes from configuration (`url`), overriding the WSDL's `soap:address`: the address in a shipped
   WSDL is documentation, not configuration.
 - Calls go through an httpx AsyncClient with timeouts and no redirects; envelopes are never logged (they carry NIKs).
-- Replies are hostile until proven otherwise: the body is streamed and dropped past MAX_BODY_BYTES (memory stays
-  bounded whatever the agency sends, compressed bodies are not asked for), and a reply carrying a DTD (which SOAP
+- Replies are hostile until proven otherwise: the body is read by REST's bounded reader (`fetch_bounded`: streamed,
+  dropped past MAX_BODY_BYTES after decompression, the whole call within the time budget; compressed bodies are not
+  asked for), and a reply carrying a DTD (which SOAP
   1.1 forbids: the door to entity expansion and external entities) is refused before any parser sees it.
 - Every failure is mapped to the `AgencyError` hierarchy: auth faults (WS-Security) → AgencyAccessDenied, other
   Client faults → AgencyRejected, Server faults and 5xx → AgencyUnavailable, unparseable replies →
@@ -24,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import time
-import zlib
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -41,7 +41,7 @@ from zeep.wsse.username import UsernameToken
 from connectors.base import (AgencyAccessDenied, AgencyError, AgencyProtocolError, AgencyRejected, AgencyTimeout,
                              AgencyUnavailable, FacetStatus, Health, LookupResult, NotSupported, VerifyResult)
 from connectors.config import DEFAULT_TIMEOUT_S
-from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, quicken
+from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded, quicken
 from connectors.text import first_not_text
 from connectors.tracing import add_traceparent
 
@@ -170,60 +170,29 @@ def _name_setting(config: Mapping[str, Any], agency: str, key: str, default: str
 
 
 class HostileReply(zeep.exceptions.Error):
-    """A reply refused before parsing: too large, or carrying a DTD."""
+    """A reply refused before parsing: too large, in an encoding we do not read, or carrying a DTD."""
 
 
 DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
-_DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class _QuietTransport(AsyncTransport):
-    """zeep's AsyncTransport without body logging (envelopes carry NIKs), reading at most `max_bytes` of a reply
-    and refusing any reply with a DTD."""
+    """zeep's AsyncTransport without body logging (envelopes carry NIKs), reading the reply through the bounded
+    reader REST uses (`fetch_bounded`: at most `max_bytes` once decompressed, within the time budget) and refusing
+    any reply with a DTD."""
 
     max_bytes = MAX_BODY_BYTES
 
     async def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> httpx.Response:
         request = self.client.build_request("POST", address, content=message,
                                             headers={**headers, "Accept-Encoding": "identity"})
-        response = await self.client.send(request, stream=True)
         try:
-            body = await read_bounded(response, self.max_bytes)
-        finally:
-            await response.aclose()
-        if any(marker in body for marker in DTD_MARKERS):
+            response = await fetch_bounded(self.client, request, self.max_bytes)
+        except ReplyRefused as exc:
+            raise HostileReply(str(exc)) from exc
+        if any(marker in response.content for marker in DTD_MARKERS):
             raise HostileReply("reply carries a DTD (entity declarations are refused)")
-        kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
-        return httpx.Response(response.status_code, headers=kept, content=body, request=request)
-
-
-async def read_bounded(response: httpx.Response, max_bytes: int) -> bytes:
-    """The (decoded) body of a streamed response, or HostileReply as soon as it exceeds `max_bytes`, declared or
-    read. Decompression is bounded too: a small gzip bomb never expands past the limit in memory."""
-    too_large = f"reply body too large (more than {max_bytes} bytes)"
-    declared = response.headers.get("content-length", "")
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    if not encoding and declared.isdigit() and int(declared) > max_bytes:
-        raise HostileReply(too_large)
-    decoder = _decoder(encoding)
-    body = bytearray()
-    async for chunk in response.aiter_raw():
-        if decoder is not None:
-            chunk = decoder.decompress(chunk, max_bytes - len(body) + 1)
-        body += chunk
-        if len(body) > max_bytes:
-            raise HostileReply(too_large)
-    return bytes(body)
-
-
-def _decoder(encoding: str) -> Any:
-    if encoding in ("", "identity"):
-        return None
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
-        return zlib.decompressobj()
-    raise HostileReply(f"reply uses an unsupported content encoding {encoding!r}")
+        return response
 
 
 def password_token(user: str, password: str, password_type: str = "digest") -> UsernameToken:

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     amqp_reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest wait between reconnections.")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body (413 beyond).")
     max_json_depth: int = Field(default=32, ge=2, le=1000, description="Deepest JSON nesting in a body (400 beyond).")
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576,
+                                  description="Largest request head, request line and headers (431 beyond).")
+    body_read_timeout_s: float = Field(default=10.0, gt=0, le=300,
+                                       description="Longest wait for the next part of a request body (408 beyond).")
+    header_read_timeout_s: float = Field(default=10.0, gt=0, le=300,
+                                         description="Longest time to receive a request's head (the connection "
+                                                     "is closed beyond).")
     rate_limit_per_s: float = Field(
         default=20.0, ge=0, description="Requests per second per client (token bucket shared by all processes); "
                                         "0 disables. A client's own limit overrides it.")

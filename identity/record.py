@@ -122,6 +122,9 @@ async def ask_identity(root: Agency, nik: str, timeout_s: float) -> Facet:
         raise IdentityUnavailable(exc.message, exc.retry_after_s, status_of(exc)) from exc
     except AgencyError as exc:
         raise IdentityUnavailable(exc.message, status=FacetStatus.error) from exc
+    except Exception as exc:  # a reply the connector could not read is Dukcapil unavailable, never a 500
+        log.error("connector %s raised %s", root.name, type(exc).__name__)
+        raise IdentityUnavailable("Dukcapil's reply could not be read", status=FacetStatus.error) from exc
     if result.status is FacetStatus.not_found:
         raise CitizenNotFound(result.agency_code)
     facet = facet_from(root, result)

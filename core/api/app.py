@@ -100,7 +100,8 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
     problems.install(app)
     openapi.install(app)
     app.add_middleware(LookupLane)  # innermost: GET /v1/citizens/{nik} past the router (core/api/lookup_lane.py)
-    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth,
+                       read_timeout_s=settings.body_read_timeout_s)
     app.add_middleware(RequestContext)  # outermost of ours: problems from BodyLimits carry the request id too
     app.include_router(citizens_router)
     app.include_router(agencies_router)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import logging
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -261,6 +262,11 @@ async def verify_citizen(
         retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
         raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.message, agency="dukcapil",
                       headers={"Retry-After": str(max(retry, 1))}) from None
+    except Exception as exc:  # a reply the connector could not read: Dukcapil unavailable, never a 500
+        logging.getLogger(__name__).error("connector %s raised %s on verify", agency.name, type(exc).__name__)
+        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
+        raise Problem(503, "agency_unavailable", "Dukcapil's reply could not be read", agency="dukcapil",
+                      headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)}) from None
     if not result.found:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="citizen_not_found")
         raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK")

@@ -38,6 +38,9 @@ CODES: dict[str, Code] = {
     "text_invalid": Code(400, "a control character (other than tab, LF, CR), an unpaired surrogate or U+FFFE/U+FFFF "
                               "in the body, the path or the query; the `errors` item's `pointer` names the field"),
     "bad_request": Code(400, "a request the HTTP layer refuses before any route sees it"),
+    "json_duplicate_key": Code(400, "a JSON object in the body names the same key twice"),
+    "header_repeated": Code(400, "a header that takes one value (`Authorization`, `Idempotency-Key`, `Officer-Id` "
+                                 "…) is given more than once; the `errors` item names it"),
     # 401, 403
     "unauthenticated": Code(401, "no key, or an unknown, revoked or disabled one"),
     "agreement_expired": Code(403, "the client's agreement (PKS) ended"),
@@ -58,6 +61,7 @@ CODES: dict[str, Code] = {
     "not_found": Code(404, "no such path"),
     "method_not_allowed": Code(405, "the path does not take that method"),
     "not_acceptable": Code(406, "the answer cannot be given in an accepted media type"),
+    "body_timeout": Code(408, "the body stopped arriving for `GERBANG_BODY_READ_TIMEOUT_S`"),
     # 409
     "idempotency_conflict": Code(409, "the `Idempotency-Key` was used for another request"),
     "not_replayable": Code(409, "only failed applications can be replayed"),

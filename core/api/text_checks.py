@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from connectors.text import NOT_TEXT, first_not_text
 
@@ -38,7 +39,8 @@ def url_text_problem(scope: dict[str, Any]) -> str | None:
     if NOT_TEXT.search(scope.get("path", "")):
         return "path"
     query = scope.get("query_string", b"")
-    if query and (b"%" in query and FORM_CONTROL.search(query) or not query.isascii() and _raw_not_text(query)):
+    if query and (b"%" in query and (FORM_CONTROL.search(query) or _raw_not_text(unquote_to_bytes(query)))
+                  or not query.isascii() and _raw_not_text(query)):
         return "query"
     return None
 

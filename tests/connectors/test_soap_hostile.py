@@ -19,7 +19,7 @@ from connectors.base import AgencyProtocolError, ConnectorPlugin, FacetStatus
 from connectors.simkit import soap as sim
 from connectors.simkit.population import Population
 from connectors.simkit.serving import serving
-from connectors.soap import HostileReply, read_bounded
+from connectors.rest import ReplyRefused as HostileReply, read_bounded
 from identity.record import Agency, ask
 from mappings.engine import load_mapping
 
