@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from core.api.auth import current_principal, require
+from core.api.body_limits import OFF_LOOP_BYTES
 from core.api.citizens import checked_nik
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.openapi import problems
@@ -192,7 +193,10 @@ async def submit_application(
                       "the same NIK as the application's `nik`.",
                       errors=[item("Differs from the application's nik.", "nik_mismatch",
                                    pointer=pointer_to(["payload", name])) for name in others])
-    errors = schema_errors(schema, payload)
+    if int(request.headers.get("content-length") or 0) >= OFF_LOOP_BYTES:  # a long check: off the event loop
+        errors = await run_in_threadpool(schema_errors, schema, payload)
+    else:
+        errors = schema_errors(schema, payload)
     if errors:
         raise Problem(422, "payload_invalid", "The payload does not match the service's schema",
                       errors=[item(e["message"], e["rule"], pointer="#/payload" + pointer_to(e["parts"])[1:])

@@ -38,6 +38,7 @@ CODES: dict[str, Code] = {
     "text_invalid": Code(400, "a control character (other than tab, LF, CR), an unpaired surrogate or U+FFFE/U+FFFF "
                               "in the body, the path or the query; the `errors` item's `pointer` names the field"),
     "bad_request": Code(400, "a request the HTTP layer refuses before any route sees it"),
+    "http_invalid": Code(400, "a request that is not valid HTTP/1.1 (the server's parser refused it)"),
     "json_duplicate_key": Code(400, "a JSON object in the body names the same key twice"),
     "header_repeated": Code(400, "a header that takes one value (`Authorization`, `Idempotency-Key`, `Officer-Id` "
                                  "…) is given more than once; the `errors` item names it"),
@@ -62,6 +63,7 @@ CODES: dict[str, Code] = {
     "method_not_allowed": Code(405, "the path does not take that method"),
     "not_acceptable": Code(406, "the answer cannot be given in an accepted media type"),
     "body_timeout": Code(408, "the body stopped arriving for `GERBANG_BODY_READ_TIMEOUT_S`"),
+    "header_timeout": Code(408, "the request line and headers did not arrive within `GERBANG_HEADER_READ_TIMEOUT_S`"),
     # 409
     "idempotency_conflict": Code(409, "the `Idempotency-Key` was used for another request"),
     "not_replayable": Code(409, "only failed applications can be replayed"),
@@ -69,6 +71,7 @@ CODES: dict[str, Code] = {
     # 413, 415
     "payload_too_large": Code(413, "a body larger than `GERBANG_MAX_BODY_BYTES`"),
     "unsupported_media_type": Code(415, "a body that is not sent as JSON (`Content-Type: application/json`)"),
+    "header_too_large": Code(431, "the request line and headers exceed `GERBANG_MAX_HEADER_BYTES`"),
     # 422: the body is JSON but says something the API cannot accept
     "request_invalid": Code(422, "the request breaks its schema (each `errors` item has a `pointer`, `parameter` "
                                  "or `header` and a `code`)"),

@@ -41,6 +41,12 @@ def ecma_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.ASCII)
 
 
+# Longest string any `pattern` is matched against. Python's regular expressions backtrack, and a pattern with
+# adjacent optional parts (Samsat's plate: ` *[0-9]{1,4} *[A-Za-z]{0,3} *$`) takes quadratic time on a long run of
+# spaces; under this length the worst agency pattern stays under a millisecond (tests/core/security/test_regex_time.py).
+PATTERN_INPUT_MAX = 1024
+
+
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
     """ECMA `pattern`, not run on a string longer than the schema's `maxLength`: that is already an error, and a
     pattern with several `*` took seconds over a 48 KB string (every agency pattern has a maxLength)."""
@@ -48,7 +54,9 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, A
         return
     if isinstance(schema.get("maxLength"), int) and len(instance) > schema["maxLength"]:
         return
-    if not ecma_pattern(pattern).search(instance):
+    if len(instance) > PATTERN_INPUT_MAX:  # a schema without maxLength (an out-of-tree connector's) is bounded too
+        yield ValidationError(f"longer than the {PATTERN_INPUT_MAX} characters a patterned value may have")
+    elif not ecma_pattern(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 

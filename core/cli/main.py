@@ -34,10 +34,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
           port: int = typer.Option(8000, min=0, max=65535, help="Port")) -> None:
     """Run the API (distributed deployments: many of these behind a load balancer)."""
     from core.api.app import create_app
+    from core.api.http_guard import server_options
 
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
-    config = uvicorn.Config(create_app(settings), host=host, port=port, access_log=False, log_level="info")
+    config = uvicorn.Config(create_app(settings), host=host, port=port, access_log=False, log_level="info",
+                            **server_options(settings))
     try:
         PatientServer(config).run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is the expected outcome
@@ -52,6 +54,7 @@ def demo(port: int = typer.Option(8000, min=0, max=65535,
     """Start the API with every simulator on loopback, an SQLite database and a demo client."""
     from core import demo as demo_module
     from core.api.app import create_app
+    from core.api.http_guard import server_options
     from core.cli.common import fail
 
     from connectors.simkit.serving import bind
@@ -68,7 +71,8 @@ def demo(port: int = typer.Option(8000, min=0, max=65535,
         sock.close()
         fail(f"cannot start the demo: {exc}")
     try:
-        config = uvicorn.Config(create_app(running.settings), access_log=False, log_level="warning")
+        config = uvicorn.Config(create_app(running.settings), access_log=False, log_level="warning",
+                                **server_options(running.settings))
         server = PatientServer(config)
         port = sock.getsockname()[1]
         probe = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"

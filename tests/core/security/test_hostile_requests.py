@@ -35,7 +35,7 @@ def test_the_depth_scan_is_linear(build: Any) -> None:
     small, large = build(16 * 1024), build(256 * 1024)  # 16× the input
     ratio = _seconds(json_depth_exceeds, large, 32) / max(_seconds(json_depth_exceeds, small, 32), 1e-5)
     assert ratio < 48, f"16× the input took {ratio:.0f}× the time"  # quadratic: 256×
-    assert _seconds(json_depth_exceeds, build(1024 * 1024), 32) < 0.5
+    assert _seconds(json_depth_exceeds, build(1024 * 1024), 32) < 2  # the largest body allowed (quadratic: an hour)
 
 
 def test_the_depth_scan_still_sees_depth_around_strings() -> None:
