@@ -45,7 +45,7 @@ _KEY_VALUE = re.compile(
 _XML_ELEMENT = re.compile(rf"(?i)(<(?:[\w.-]+:)?(?:{_KEYS})\b[^>/]*>)([^<]+)(?=</)")
 _INPUT_VALUE = re.compile(r"input_value=.*?(?=, input_type=|$)", re.MULTILINE)
 _DIGITS = re.compile(r"(?<![0-9])[0-9]{16}(?![0-9])")
-_DATE_REPR = re.compile(r"datetime\.date(?:time)?\([^)]*\)")
+_DATE_REPR = re.compile(r"datetime\.date(?:time)?\([^()]*\)")  # [^()]: each scan ends at the next "(" (linear)
 _DATES = re.compile(r"(?<![\w-])(?:[0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9T:])|[0-9]{2}[-/][0-9]{2}[-/][0-9]{4})(?![0-9])")
 
 
