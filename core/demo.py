@@ -134,11 +134,25 @@ def ensure_demo_clients(url: str, keys: Mapping[str, str]) -> None:
         engine.dispose()
 
 
+def private_sqlite_file(url: str) -> None:
+    """Make an SQLite database file readable by its owner only (0600), as the key files beside it are: it holds
+    the API keys' hashes, the sealed applications and the audit log. SQLite gives its -wal and -shm files the
+    database file's mode."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix):] in ("", ":memory:"):
+        return
+    path = Path(url[len(prefix):].split("?", 1)[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
 def prepare(settings: Settings, *, seed: int, host: str = "127.0.0.1", port: int = 8000,
             population_size: int = 500) -> Demo:
     """Migrate the database, start the simulators, create the demo client; the API is started by the caller."""
     url = settings.database_url
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the banner, not migration chatter, is the demo's output
+    private_sqlite_file(url)
     upgrade(url)
     population = Population(seed=seed, size=population_size)
     plugins = discover()

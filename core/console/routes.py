@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import jinja2
 from fastapi import APIRouter, Request
@@ -156,10 +156,24 @@ async def login_form() -> Response:
     return RedirectResponse("/console", status_code=303, headers=HEADERS)
 
 
+def same_site(request: Request) -> bool:
+    """Whether a form post comes from this site's own page. A browser names the page's origin in `Origin` (or,
+    failing that, says `Sec-Fetch-Site`); a login posted from another site would sign the victim in as the
+    attacker (login CSRF), and the session cookie's SameSite does not stop a login, which needs no cookie. Only
+    the host is compared: a TLS-terminating proxy makes the scheme differ. No header at all: not a browser."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower() != ""
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
     """Check the key as bearer authentication would; on success a session cookie (never the key itself)."""
     try:
+        if not same_site(request):
+            raise ConsoleError(403, "Cross-site login refused",
+                               "Log in from the console's own page.", login=True)
         key = (await read_form(request)).get("key", "").strip()
         if not key:
             raise ConsoleError(400, "Key missing", "Enter an API key.", login=True)

@@ -192,3 +192,4 @@ def test_demo_and_cli_share_one_database_and_the_demo_keeps_its_keys(tmp_path: P
     assert clients["demo-counter"]["live_keys"] == 1 and clients["demo-admin"]["live_keys"] == 1
     assert "admin" not in clients["demo-counter"]["scopes"] and "audit:read" not in clients["demo-counter"]["scopes"]
     assert (tmp_path / "gerbang-data" / "demo-keys.json").stat().st_mode & 0o077 == 0  # kept private
+    assert (tmp_path / "gerbang-data" / "gerbang.db").stat().st_mode & 0o077 == 0  # as private as its keys

@@ -13,6 +13,7 @@ from core.audit.log import sequence
 from core.audit.models import entry_table
 from core.console import session as console_session
 from core.security.clients import revoke_keys, set_disabled, update_client
+from core.security.keys import key_id
 from tests.core.bus.helpers import FAST, SUPPLY, submit, wait_status
 from tests.core.conftest import POPULATION
 
@@ -111,7 +112,7 @@ def test_session_cookie_csrf_and_logout(make_api, operator_key, sessions) -> Non
     # the login was audited, with the key's public id only
     logins = audit_of(api, "admin.console_login")
     assert [client for client, _ in logins] == ["operator"]
-    assert operator_key[:12] in logins[0][1] and operator_key not in logins[0][1]
+    assert key_id(operator_key) in logins[0][1] and operator_key[4:16] not in logins[0][1]
     out = api.post("/console/logout", data={"csrf": token}, follow_redirects=False)
     assert out.status_code == 303 and console_session.COOKIE in out.headers["set-cookie"]
     assert 'name="key"' in api.get("/console").text
@@ -231,3 +232,20 @@ def test_ended_sessions_are_kept_only_until_they_would_expire(sessions) -> None:
     assert not console_session.ended(sessions, old) and console_session.ended(sessions, live)
     with sessions() as db:
         assert db.execute(sql_select(func.count()).select_from(logout_table)).scalar() == 2
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Origin": "null"},
+                                     {"Sec-Fetch-Site": "cross-site"}])
+def test_a_login_posted_from_another_site_is_refused(make_api, operator_key, headers) -> None:  # type: ignore
+    """Login CSRF: another site's page must not sign the operator's browser in (as anyone)."""
+    api = make_api()
+    reply = api.post("/console/login", data={"key": operator_key}, headers=headers, follow_redirects=False)
+    assert reply.status_code == 403 and console_session.COOKIE not in reply.headers.get("set-cookie", "")
+    assert audit_of(api, "admin.console_login") == []
+
+
+def test_a_login_from_the_console_page_itself_passes(make_api, operator_key) -> None:  # type: ignore
+    api = make_api()
+    reply = api.post("/console/login", data={"key": operator_key}, follow_redirects=False,
+                     headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    assert reply.status_code == 303
