@@ -64,7 +64,7 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
 # headers that carry one value: a repeated one is refused, as a proxy in front may read the first where Gerbang
 # reads the last (request smuggling of a key, an officer or an idempotency key)
 SINGLE_VALUED = frozenset({b"authorization", b"idempotency-key", b"officer-id", b"counter-id", b"mpp-site",
-                           b"x-officer-id", b"x-counter-id", b"content-type", b"content-length", b"host",
+                           b"content-type", b"content-length", b"host",
                            b"origin", b"webhook-id", b"webhook-timestamp", b"webhook-signature"})
 OFF_LOOP_BYTES = 64 * 1024  # bodies at least this large are checked in a worker thread, off the event loop
 
