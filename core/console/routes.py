@@ -157,14 +157,18 @@ async def login_form() -> Response:
 
 
 def same_site(request: Request) -> bool:
-    """Whether a form post comes from this site's own page. A browser names the page's origin in `Origin` (or,
-    failing that, says `Sec-Fetch-Site`); a login posted from another site would sign the victim in as the
-    attacker (login CSRF), and the session cookie's SameSite does not stop a login, which needs no cookie. Only
-    the host is compared: a TLS-terminating proxy makes the scheme differ. No header at all: not a browser."""
+    """Whether a form post comes from this site's own page. A login posted from another site would sign the
+    victim's browser in as the attacker (login CSRF), and the cookie's SameSite does not stop a login, which needs
+    no cookie. A browser says where the post comes from in `Sec-Fetch-Site`, or else in `Origin` (only the host is
+    compared: a TLS-terminating proxy makes the scheme differ; the console's `Referrer-Policy: no-referrer` makes
+    Chromium send `Origin: null`, which is why `Sec-Fetch-Site` is asked first). Neither header: not a browser."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin is not None:
-        return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower() != ""
-    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower() != ""
 
 
 @router.post("/login", response_class=HTMLResponse)

@@ -235,7 +235,8 @@ def test_ended_sessions_are_kept_only_until_they_would_expire(sessions) -> None:
 
 
 @pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Origin": "null"},
-                                     {"Sec-Fetch-Site": "cross-site"}])
+                                     {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                                     {"Origin": "http://testserver", "Sec-Fetch-Site": "cross-site"}])
 def test_a_login_posted_from_another_site_is_refused(make_api, operator_key, headers) -> None:  # type: ignore
     """Login CSRF: another site's page must not sign the operator's browser in (as anyone)."""
     api = make_api()
@@ -244,8 +245,10 @@ def test_a_login_posted_from_another_site_is_refused(make_api, operator_key, hea
     assert audit_of(api, "admin.console_login") == []
 
 
-def test_a_login_from_the_console_page_itself_passes(make_api, operator_key) -> None:  # type: ignore
+@pytest.mark.parametrize("headers", [{"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
+                                     {"Origin": "null", "Sec-Fetch-Site": "same-origin"},  # no-referrer policy
+                                     {"Origin": "http://testserver"}, {}])
+def test_a_login_from_the_console_page_itself_passes(make_api, operator_key, headers) -> None:  # type: ignore
     api = make_api()
-    reply = api.post("/console/login", data={"key": operator_key}, follow_redirects=False,
-                     headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    reply = api.post("/console/login", data={"key": operator_key}, follow_redirects=False, headers=headers)
     assert reply.status_code == 303
