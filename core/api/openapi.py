@@ -76,13 +76,14 @@ def _calls(route: APIRoute) -> list[Any]:
 def _generic(route: APIRoute, operation: dict[str, Any]) -> list[str]:
     """The codes a route answers with by its kind: what it depends on, takes and declares."""
     calls = _calls(route)
-    codes = ["text_invalid", "internal_error"]  # the door checks every path and query (core/api/body_limits.py)
+    # the door checks every path, query and header (core/api/body_limits.py)
+    codes = ["text_invalid", "header_repeated", "internal_error"]
     if current_principal in calls or route.name in MANUAL_AUTH:
         codes += ["unauthenticated", "agreement_expired", "agreement_not_started", "rate_limited"]
     if any(getattr(c, "__qualname__", "").startswith("require.") for c in calls):
         codes.append("scope_missing")
     if "requestBody" in operation:
-        codes += ["json_too_deep", "payload_too_large"]
+        codes += ["json_too_deep", "json_duplicate_key", "body_timeout", "payload_too_large"]
     if route.dependant.body_params:
         codes += ["json_invalid", "unsupported_media_type", "request_invalid"]
     if any(p.get("in") in ("query", "path", "header") for p in operation.get("parameters", [])):

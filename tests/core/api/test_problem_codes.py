@@ -12,7 +12,8 @@ from core.api.problem_codes import CODES, HTTP_CODES, readme_table
 ROOT = Path(__file__).resolve().parents[3]
 # codes a call passes as a variable: (file, variable) → the codes it can hold
 INDIRECT = {("core/api/auth.py", "refusal"): {"agreement_expired", "agreement_not_started"}}
-PASS_THROUGH = {"core/api/problems.py", "core/api/body_limits.py"}  # they pass on codes their callers give
+PASS_THROUGH = {"core/api/problems.py", "core/api/body_limits.py",
+                "core/api/http_guard.py"}  # they pass on codes their callers give
 
 
 def _branches(node: ast.expr) -> list[ast.expr]:
