@@ -178,3 +178,16 @@ def test_the_decision_goes_back_to_oss(api: TestClient, counter: dict[str, str],
                            "payload": {**payload, "id_izin": "I-000000000000000000001"}})
     view = wait_status(api, counter, wrong.json()["id"], {"rejected"})
     assert "I-000000000000000000001" in view["reason"]
+
+
+def test_without_an_inbox_client_the_records_belong_to_a_keyless_agency_client(make_api, add_client,  # type: ignore
+                                                                              counter: dict[str, str]) -> None:
+    api = make_api()
+    operator = {"Authorization": f"Bearer {add_client('operator', ['admin', 'application:read'])}"}
+    body = fixture("receiveNIB_push")
+    assert api.post(URL, json=body, headers={"Token": token(body["dataNIB"]["nib"])}).json() == fixture(
+        "receiveNIB_reply_ok")
+    seen = api.get("/v1/applications", headers=operator, params={"status": "received"}).json()["items"]
+    assert [a["agency_reference"] for a in seen] == ["I-202502200921407719340"]
+    assert api.get(f"/v1/applications/{seen[0]['id']}", headers=counter).status_code == 404   # not the counter's
+    assert api.get("/v1/applications", headers=counter, params={"status": "received"}).json()["items"] == []
