@@ -10,7 +10,8 @@ answered with its reference and the date it takes effect (the first of next mont
 showing the old clinic, so repeated demos stay deterministic.
 
 Faults (`POST /_sim/faults`): error → metaData code "500"; garbage → an envelope with code "200" whose `response`
-does not decrypt under any request's key.
+does not decrypt under any request's key; and the real replies: `forbidden` → HTTP 403 (bad credentials),
+`not_found` → metaData 201 "No.Kartu Tidak Sesuai".
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def simulator(population: PopulationLike, *, cons_id: str = DEFAULT_CONS_ID, sec
     creds = Credentials(cons_id, secret, user_key)
     ledger = SubmissionLedger()
     app.state.control, app.state.registry = control, registry
-    install(app, control, error_reply=error_reply, garbage_body=GARBAGE_BODY)
+    install(app, control, error_reply=error_reply, garbage_body=GARBAGE_BODY,
+            replies={"forbidden": lambda request: refused("fault switch"),
+                     "not_found": lambda request: envelope(CODE_NOT_FOUND, NOT_FOUND_MESSAGE)})
 
     def authenticate(request: Request) -> str | PlainTextResponse:
         """The request's timestamp if its headers are valid, else the refusal to send."""

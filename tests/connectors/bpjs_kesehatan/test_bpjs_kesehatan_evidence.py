@@ -102,3 +102,17 @@ def test_bad_credentials_http_403_without_json_is_access_denied(evidence: Runnin
     with pytest.raises(AgencyAccessDenied) as caught:
         lookup(evidence, ACTIVE_NIK, secret="not-the-secret")
     assert caught.value.code == "403" and not caught.value.transient
+
+
+@pytest.mark.parametrize("mode", ["forbidden", "not_found"])
+def test_simulator_fault_switch_for_each_real_reply(bpjs, mode: str) -> None:  # type: ignore[no-untyped-def]
+    """The simulator can be switched to each real reply shown above, for tests and the demo."""
+    person, _ = bpjs.pick(card=True, active=True)
+    bpjs.faults(mode)
+    if mode == "forbidden":
+        with pytest.raises(AgencyAccessDenied) as caught:
+            bpjs.call("lookup", person.nik)
+        assert caught.value.code == "403"
+    else:
+        result = bpjs.call("lookup", person.nik)
+        assert result.status is FacetStatus.not_found and result.message == "No.Kartu Tidak Sesuai"
