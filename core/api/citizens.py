@@ -226,6 +226,11 @@ class Verification(BaseModel):
     nik: str
     purpose: str
     fields: dict[str, Verdict]
+    life_status: Literal["alive", "deceased", "inactive"] | None = Field(
+        default=None, description="What Dukcapil said of the person when it gave it; a deceased person (and a "
+                                  "duplicate record) is known but gets no verdicts: `fields` is then empty")
+    agency_message: str | None = Field(default=None, max_length=200,
+                                       description="Dukcapil's own text when it gave no verdicts")
 
 
 @router.post("/{nik}/verify", response_model=Verification, responses=VERIFY_RESPONSES,
@@ -272,6 +277,9 @@ async def verify_citizen(
         raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK")
     await audit_trail.verify(request, principal, info, chosen.name, given,
                              results={name: matched for name, (matched, _) in result.fields.items()})
+    life = getattr(result, "life_status", None)
+    message = getattr(result, "message", None) if not result.fields else None
     return Verification(nik=info, purpose=chosen.name, fields={
         name: Verdict(result="match" if matched else "no_match", score=score)
-        for name, (matched, score) in result.fields.items()})
+        for name, (matched, score) in result.fields.items()},
+        life_status=life.value if life is not None else None, agency_message=(message or None) and message[:200])

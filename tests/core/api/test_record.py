@@ -271,6 +271,19 @@ def test_verify_says_match_or_not_and_nothing_else(make_api, counter) -> None:  
     assert person.birth_place not in response.text and person.mother_name not in response.text
 
 
+def test_verify_of_a_deceased_person_is_known_without_verdicts(make_api, counter) -> None:  # type: ignore[no-untyped-def]
+    """Dukcapil answers 11 with no verdicts: the counter learns the person is deceased, not a failure."""
+    api = make_api()
+    response = api.post(f"/v1/citizens/{DECEASED.nik}/verify", headers=counter, params={"purpose": "identity_check"},
+                        json={"full_name": DECEASED.name})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["fields"] == {} and body["life_status"] == "deceased" and body["agency_message"] == "meninggal dunia"
+    alive = api.post(f"/v1/citizens/{ALIVE[11].nik}/verify", headers=counter, params={"purpose": "identity_check"},
+                     json={"sex": ALIVE[11].sex}).json()
+    assert alive["life_status"] == "alive" and alive["agency_message"] is None
+
+
 def test_verify_refusals(make_api, counter, add_client) -> None:  # type: ignore[no-untyped-def]
     api = make_api()
     nik = ALIVE[11].nik
