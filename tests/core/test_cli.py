@@ -193,3 +193,14 @@ def test_demo_and_cli_share_one_database_and_the_demo_keeps_its_keys(tmp_path: P
     assert "admin" not in clients["demo-counter"]["scopes"] and "audit:read" not in clients["demo-counter"]["scopes"]
     assert (tmp_path / "gerbang-data" / "demo-keys.json").stat().st_mode & 0o077 == 0  # kept private
     assert (tmp_path / "gerbang-data" / "gerbang.db").stat().st_mode & 0o077 == 0  # as private as its keys
+
+
+def test_demo_prints_no_banner_when_the_api_does_not_start(tmp_path: Path) -> None:
+    """The banner promises that its curl lines work, so a start-up that fails (here: the API's lifespan refuses a
+    signer key that is not one) ends non-zero without it."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GERBANG_")}, "GERBANG_SIGNING_KEY": "bogus"}
+    result = subprocess.run([gerbang_bin(), "demo", "--port", "0"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0
+    assert "GERBANG_SIGNING_KEY" in result.stdout + result.stderr
+    assert "Demo API key" not in result.stdout + result.stderr and "curl" not in result.stdout
