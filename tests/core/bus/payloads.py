@@ -17,6 +17,7 @@ from connectors.oss.simulator import owner_of as oss_owner
 from connectors.samsat.simulator import SamsatState
 from connectors.simkit.population import Population
 
+WIB = dt.timezone(dt.timedelta(hours=7))
 Request = dict[str, Any]   # {"nik", "agency", "service", "payload"}
 
 
@@ -45,7 +46,7 @@ def oss_refused(population: Population) -> Request:
 
 
 def samsat_requests(population: Population, today: dt.date | None = None) -> Iterator[Request]:
-    today = today or dt.date.today()
+    today = today or dt.datetime.now(WIB).date()  # the simulator's calendar: a UTC date is a day behind from 17:00
     state = SamsatState(population)
     for person in alive(population):
         owner = state.owners.get(person.nik)
