@@ -56,7 +56,8 @@ def smoke(gerbang: str, workdir: str) -> str:
         banner = list(lines)
         key = next(line.split()[3] for line in banner if line.startswith("Demo API key:"))
         lookup = next(shlex.split(line)[-1] for line in banner if "purpose=identity_check" in line)
-        post = shlex.split(next(line for line in banner if "-X POST" in line))
+        post = shlex.split(next(line for line in banner  # the submission, not the OSS simulator's push line
+                                if "-X POST" in line and line.rstrip().endswith("/v1/applications")))
         body = json.loads(post[post.index("-d") + 1])
         api = post[-1].rsplit("/v1/", 1)[0]
 
