@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import httpx
 from opentelemetry import trace as otel
-from opentelemetry.context import Context
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -102,26 +101,38 @@ def enabled() -> bool:
     return _tracer is not None
 
 
-@contextmanager
-def _recorded(name: str, kind: SpanKind, attributes: Mapping[str, Any] | None, context: Context | None,
-              links: Sequence[Link] | None) -> Iterator[otel.Span]:
-    assert _tracer is not None
-    with _tracer.start_as_current_span(name, context=context, kind=kind, attributes=attributes, links=links,
-                                       record_exception=False, set_status_on_exception=False) as new:
-        try:
-            yield new
-        except BaseException as exc:
-            new.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-            raise
+class _Recorded:
+    """A started span as a context manager: current inside (unless a leaf), ended on exit; an exception gives
+    status ERROR with its type name only. A plain class, not a generator: this runs for every traced point."""
+
+    __slots__ = ("span", "current", "token")
+
+    def __init__(self, span: otel.Span, current: bool) -> None:
+        self.span, self.current, self.token = span, current, None
+
+    def __enter__(self) -> otel.Span:
+        if self.current:
+            self.token = attach(otel.set_span_in_context(self.span))
+        return self.span
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is not None:
+            self.span.set_status(Status(StatusCode.ERROR, exc_type.__name__))
+        if self.token is not None:
+            detach(self.token)
+        self.span.end()
 
 
 def span(name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL,
-         context: Context | None = None, links: Sequence[Link] | None = None) -> Any:
-    """A context manager yielding the span (current inside it), or the no-op span when tracing is off.
-    Attributes: ids, names of agencies and operations, outcomes, counts — never a NIK, a name or record data."""
+         context: Context | None = None, links: Sequence[Link] | None = None, leaf: bool = False) -> Any:
+    """A context manager yielding the span (current inside it unless `leaf`: a span with no children need not
+    be), or the no-op span when tracing is off. Attributes: ids, names of agencies and operations, outcomes,
+    counts — never a NIK, a name or record data."""
     if _tracer is None:
         return otel.INVALID_SPAN
-    return _recorded(name, kind, attributes, context, links)
+    started = _tracer.start_span(name, context=context, kind=kind, attributes=attributes, links=links,
+                                 record_exception=False, set_status_on_exception=False)
+    return _Recorded(started, not leaf)
 
 
 def current_traceparent() -> str | None:

@@ -161,7 +161,7 @@ def comparable(value: Any) -> Any:
 
 async def _cached(cache: RecordCache, nik: str, names: list[str]) -> dict[str, Facet]:
     """The cache's fresh facets, traced as a hit, a miss or a partial hit (counts only, never contents)."""
-    with tracing.span("record cache", {"gerbang.cache.wanted": len(names)}) as span:
+    with tracing.span("record cache", {"gerbang.cache.wanted": len(names)}, leaf=True) as span:
         found = await cache.get(nik, names)
         span.set_attributes({"gerbang.cache.hits": len(found),
                              "gerbang.cache.result": "hit" if len(found) == len(names) else

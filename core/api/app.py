@@ -96,6 +96,9 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
                     "signed audit. Errors are RFC 9457 problem details with a stable `code`.",
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
+        # FastAPI's own OpenTelemetry hooks stay off: its spans would carry the path (a NIK); ours are in
+        # core/ops/middleware.py. Off, it does not even look for a provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     problems.install(app)
     openapi.install(app)

@@ -32,7 +32,7 @@ def write_now(request: Request, action: str, **fields: Any) -> None:
 
 async def write(request: Request, action: str, **fields: Any) -> None:
     """Record one entry, committed (together with concurrent requests' entries) before this returns."""
-    with tracing.span("audit append", {"gerbang.audit.action": action}):
+    with tracing.span("audit append", {"gerbang.audit.action": action}, leaf=True):
         await request.app.state.audit_writer.submit(prepare(action, **fields))
 
 

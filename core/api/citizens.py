@@ -147,7 +147,7 @@ def _remembered(cache: RecordCache, subject: str, variant: Any) -> Any:
     """The assembled-record memo (the first cache a lookup asks), traced as a hit or a miss when tracing is on."""
     if not tracing.enabled():
         return cache.records.get(subject, variant)
-    with tracing.span("record memo") as span:
+    with tracing.span("record memo", leaf=True) as span:
         found = cache.records.get(subject, variant)
         span.set_attribute("gerbang.cache.result", "miss" if found is None else "hit")
         return found

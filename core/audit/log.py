@@ -191,7 +191,7 @@ def record(
     subject or detail, so a bad entry fails the caller's transaction rather than ever blocking the sequencer.
     """
     row = _row(action, client, subject, agency, detail)  # checked before the session is touched
-    with tracing.span("audit append", {"gerbang.audit.action": action}):
+    with tracing.span("audit append", {"gerbang.audit.action": action}, leaf=True):
         _insert_pending(session.connection(), [row])
 
 
@@ -200,7 +200,7 @@ def record_many(session: Session, entries: Iterable[Mapping[str, Any]]) -> int:
     `action` and optionally `client`, `subject`, `agency`, `detail`. Returns how many were recorded."""
     rows = [_row(e["action"], e.get("client"), e.get("subject"), e.get("agency"), e.get("detail")) for e in entries]
     if rows:
-        with tracing.span("audit append", {"gerbang.audit.entries": len(rows)}):
+        with tracing.span("audit append", {"gerbang.audit.entries": len(rows)}, leaf=True):
             _insert_pending(session.connection(), rows)
     return len(rows)
 
