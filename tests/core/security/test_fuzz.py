@@ -31,7 +31,7 @@ from core.settings import Settings
 from tests.conftest import BUS_SECRETS
 from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS
 
-MAX_EXAMPLES = int(os.environ.get("GERBANG_FUZZ_EXAMPLES", "250"))
+MAX_EXAMPLES = int(os.environ.get("GERBANG_FUZZ_EXAMPLES", "200"))
 ANSWER_BOUND_S = 3.0
 MEMORY_GROWTH = 16 * 1024 * 1024
 EVERY_SCOPE = ["citizen:read:*", "citizen:verify", "application:submit:*", "application:read", "audit:read",
