@@ -148,3 +148,11 @@ class BreakerConnector:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        """An optional lookup the connector offers (Samsat's `lookup_plates`), guarded like `lookup`; nothing else
+        of the inner connector shows through."""
+        if name != "lookup_plates":
+            raise AttributeError(name)
+        by_plates = getattr(self.inner, name)
+        return lambda nik, plates: self._guarded("lookup", lambda: by_plates(nik, plates))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -97,10 +97,16 @@ def facet_from(agency: Agency, result: LookupResult) -> Facet:
     return Facet(name=agency.facet, provenance=provenance, data=data)
 
 
-async def ask(agency: Agency, nik: str, timeout_s: float) -> Facet:
-    """One agency's facet, whatever happens to the call."""
+def by_plate(agency: Agency) -> bool:
+    """Whether the agency's connector can look vehicles up by plate (`lookup_plates(nik, plates)`)."""
+    return callable(getattr(agency.connector, "lookup_plates", None))
+
+
+async def ask(agency: Agency, nik: str, timeout_s: float, plates: Sequence[str] = ()) -> Facet:
+    """One agency's facet, whatever happens to the call; by `plates` where given and the connector can."""
+    call = agency.connector.lookup_plates(nik, list(plates)) if plates else agency.connector.lookup(nik)
     try:
-        result = await asyncio.wait_for(agency.connector.lookup(nik), timeout_s)
+        result = await asyncio.wait_for(call, timeout_s)
     except (asyncio.TimeoutError, TimeoutError):
         return failed_facet(agency, FacetStatus.timeout, f"no answer within {timeout_s:g} s")
     except AgencyError as exc:
@@ -171,11 +177,14 @@ async def _cached(cache: RecordCache, nik: str, names: list[str]) -> dict[str, F
 
 async def assemble_record(nik: str, purpose: Purpose, agencies: Mapping[str, Agency], *,
                           facets: Iterable[str] | None = None, timeout_s: float = 5.0, budget_s: float = 8.0,
-                          cache: RecordCache | None = None, refresh: bool = False) -> CitizenRecord:
+                          cache: RecordCache | None = None, refresh: bool = False,
+                          plates: Sequence[str] = ()) -> CitizenRecord:
     """The verified record of `nik` for `purpose`, with the facets the purpose allows (narrowed by `facets`).
 
     `agencies` maps facet name → agency; facets the purpose allows but no configured agency fills are left out.
-    Fresh cached facets are used unless `refresh`; new answers (ok / not found) are cached.
+    Fresh cached facets are used unless `refresh`; new answers (ok / not found) are cached. With `plates`, agencies
+    that look up by plate are asked for those plates, and their facet is neither read from nor kept in the cache
+    (it depends on the plates, not only on the NIK).
     """
     started = time.monotonic()
     root = agencies.get(ROOT_FACET)
@@ -183,7 +192,9 @@ async def assemble_record(nik: str, purpose: Purpose, agencies: Mapping[str, Age
         raise IdentityUnavailable("no Dukcapil connector is configured")
     selected = set(facets) if facets is not None else None
     wanted = [f for f in purpose.facets if f != ROOT_FACET and (selected is None or f in selected) and f in agencies]
-    cached = await _cached(cache, nik, [ROOT_FACET, *wanted]) if cache is not None and not refresh else {}
+    plated = {name for name in wanted if plates and by_plate(agencies[name])}
+    cacheable = [ROOT_FACET, *(name for name in wanted if name not in plated)]
+    cached = await _cached(cache, nik, cacheable) if cache is not None and not refresh else {}
     fetched: list[Facet] = []
     identity = cached.get(ROOT_FACET)
     if identity is None:
@@ -195,8 +206,9 @@ async def assemble_record(nik: str, purpose: Purpose, agencies: Mapping[str, Age
         record_facets.update({name: cached[name] for name in wanted if name in cached})
         missing = [agencies[name] for name in wanted if name not in cached]
         remaining = max(0.05, budget_s - (time.monotonic() - started))
-        answers = await asyncio.gather(*(ask(agency, nik, min(timeout_s, remaining)) for agency in missing))
-        fetched.extend(answers)
+        answers = await asyncio.gather(*(ask(agency, nik, min(timeout_s, remaining),
+                                             plates if agency.facet in plated else ()) for agency in missing))
+        fetched.extend(facet for facet in answers if facet.name not in plated)
         record_facets.update({facet.name: facet for facet in answers})
     if cache is not None and fetched:
         await cache.put(nik, fetched)

@@ -44,14 +44,17 @@ def facet_summary(facets: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 async def read(request: Request, principal: Principal, nik: str, purpose: str, asked: Sequence[str], *,
                summary: Mapping[str, Any] | None = None, outcome: str = "ok", refresh: bool = False,
-               subject: str | None = None) -> None:
+               subject: str | None = None, plates: Sequence[str] = ()) -> None:
     """`citizen.read`: facets asked, each facet's agency and status (`summary`, from `facet_summary`, when a record
-    was assembled), outcome. `subject`: `subject_of(nik)` when the caller already has it."""
+    was assembled), outcome. `subject`: `subject_of(nik)` when the caller already has it. `plates` a counter gave
+    are kept as keyed hashes, as the NIK is (a plate identifies its owner)."""
     detail: dict[str, Any] = {"purpose": purpose, "asked": list(asked), "outcome": outcome}
     if summary is not None:
         detail["facets"] = summary
     if refresh:
         detail["refresh"] = True
+    if plates:
+        detail["plates"] = [subject_of(plate, request.app.state.secrets) for plate in plates]
     counter = counter_context(request)
     if counter:
         detail["counter"] = counter

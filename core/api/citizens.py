@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -38,7 +39,11 @@ router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
 DEFAULT_RETRY_AFTER_S = 30
 COMMON_PROBLEMS = ("purpose_missing", "purpose_unknown", "purpose_not_allowed", "context_missing",
                    "context_invalid", "nik_invalid", "citizen_not_found", "agency_unavailable")
-LOOKUP_RESPONSES = problems(*COMMON_PROBLEMS, "facet_unknown", "facet_not_allowed", "scope_missing")
+LOOKUP_RESPONSES = problems(*COMMON_PROBLEMS, "facet_unknown", "facet_not_allowed", "scope_missing", "plates_invalid")
+MAX_PLATES = 10
+_PLATE = r"[A-Za-z]{1,2} ?[0-9]{1,4} ?[A-Za-z]{0,3}"
+PLATES_PATTERN = rf"^{_PLATE}( ?, ?{_PLATE}){{0,{MAX_PLATES - 1}}}$"
+_PLATES = re.compile(PLATES_PATTERN)
 VERIFY_RESPONSES = problems(*COMMON_PROBLEMS, "claims_empty", "claims_invalid")
 
 
@@ -110,7 +115,11 @@ QUERY_PARAMETERS = [
         ("facets", {"type": "string"},
          "Comma-separated facets (default: all the purpose allows)"),
         ("refresh", {"type": "boolean", "default": False},
-         "Ask the agencies even if a fresh cached answer exists"))]
+         "Ask the agencies even if a fresh cached answer exists"),
+        ("plates", {"type": "string", "minLength": 1, "maxLength": 140, "pattern": PLATES_PATTERN},
+         f"Comma-separated registration plates (at most {MAX_PLATES}, e.g. `D 4127 UBX,B 1234 XYZ`): an agency that "
+         "looks vehicles up by plate (Samsat West Java) is asked for these, and keeps only those registered to the "
+         "NIK; such a facet is never cached"))]
 """The lookup's query parameters, documented here because `get_citizen` reads them itself (see there)."""
 
 _FLAG = TypeAdapter(bool)
@@ -143,6 +152,23 @@ def query_flag(query: Mapping[str, str], name: str) -> bool:
                                       for error in exc.errors(include_url=False)]) from None
 
 
+def checked_plates(raw: str | None) -> tuple[str, ...]:
+    """The `plates` parameter as normalised plates ("d4127ubx" → "D 4127 UBX"), or 400 `plates_invalid`; none given
+    → an empty tuple. The same pattern is declared in the OpenAPI, so what the schema allows is what is accepted."""
+    if raw is None:
+        return ()
+    if len(raw) > 140 or not _PLATES.fullmatch(raw):
+        raise Problem(400, "plates_invalid", "The plates are not valid",
+                      f"Give 1-{MAX_PLATES} comma-separated registration plates, e.g. 'D 4127 UBX'.",
+                      errors=[item("Not a list of registration plates.", "plates_invalid", parameter="plates")])
+    plates = []
+    for part in raw.split(","):
+        match = re.fullmatch(r" ?([A-Za-z]{1,2}) ?([0-9]{1,4}) ?([A-Za-z]{0,3}) ?", part)
+        assert match is not None  # the whole list matched _PLATES
+        plates.append(" ".join(g for g in match.groups() if g).upper())
+    return tuple(dict.fromkeys(plates))
+
+
 def _remembered(cache: RecordCache, subject: str, variant: Any) -> Any:
     """The assembled-record memo (the first cache a lookup asks), traced as a hit or a miss when tracing is on."""
     if not tracing.enabled():
@@ -166,6 +192,7 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     counter_context(request)
     chosen = resolve_purpose(purpose, principal)
     names = resolve_facets(facets, chosen, principal)
+    plates = checked_plates(query.get("plates"))
     info = parse_nik(nik)
     normalised = checked_nik(nik, info)
     state = request.app.state
@@ -173,7 +200,8 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     variant = (chosen.name, tuple(names))
     # one keyed hash per read: the audit log's subject, which is also where the cache remembers records
     subject = subject_of(normalised, state.secrets)
-    remembered = _remembered(cache, subject, variant) if cache is not None and not refresh else None
+    # plates make a record of their own: never answered from, nor kept in, the record memo
+    remembered = _remembered(cache, subject, variant) if cache is not None and not refresh and not plates else None
     if remembered is not None:  # assembled from these same fresh rows a moment ago (identity/record_memo.py)
         body, summary = remembered
         await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, subject=subject)
@@ -181,14 +209,15 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     try:
         record = await assemble_record(normalised, chosen, state.agencies.by_facet(), facets=names,
                                        timeout_s=state.settings.agency_timeout_s,
-                                       budget_s=state.settings.lookup_budget_s, cache=cache, refresh=refresh)
+                                       budget_s=state.settings.lookup_budget_s, cache=cache, refresh=refresh,
+                                       plates=plates)
     except CitizenNotFound:
         await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="citizen_not_found",
-                               subject=subject)
+                               subject=subject, plates=plates)
         raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK") from None
     except IdentityUnavailable as exc:
         await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="agency_unavailable",
-                               subject=subject)
+                               subject=subject, plates=plates)
         retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
         raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.reason, agency="dukcapil",
                       status_detail=exc.status.value, headers={"Retry-After": str(max(retry, 1))}) from None
@@ -196,10 +225,10 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     summary = audit_trail.facet_summary(record.facets)
     # Already a validated CitizenRecord: serialise it once here rather than have FastAPI validate it again.
     body = record.model_dump_json().encode()
-    if cache is not None and all(f.provenance.cached for f in record.facets.values()):
+    if cache is not None and not plates and all(f.provenance.cached for f in record.facets.values()):
         cache.records.put(subject, variant, body, summary, cache.fresh_until(record.facets.values()))
     await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, refresh=refresh,
-                           subject=subject)
+                           subject=subject, plates=plates)
     return Response(body, media_type="application/json")  # type: ignore[return-value]
 
 

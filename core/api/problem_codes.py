@@ -21,6 +21,7 @@ CODES: dict[str, Code] = {
     "purpose_missing": Code(400, "no `purpose` stated"),
     "purpose_unknown": Code(400, "the `purpose` is not a declared one"),
     "facet_unknown": Code(400, "a facet in `facets` does not exist"),
+    "plates_invalid": Code(400, "`plates` is not a list of 1-10 comma-separated registration plates"),
     "context_missing": Code(400, "`Officer-Id`, `Counter-Id` or `Mpp-Site` missing (the `errors` list names them)"),
     "context_invalid": Code(400, "`Officer-Id`, `Counter-Id` or `Mpp-Site` malformed"),
     "idempotency_key_missing": Code(400, "no `Idempotency-Key` header on a submission"),

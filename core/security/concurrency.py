@@ -203,4 +203,7 @@ class LimitedConnector:
         await self.inner.aclose()
 
     def __getattr__(self, name: str) -> Any:  # e.g. a connector's own extras (OSS push secrets)
-        return getattr(self.inner, name)
+        value = getattr(self.inner, name)
+        if name == "lookup_plates":  # an optional lookup (Samsat by plate) waits for a slot like `lookup`
+            return lambda nik, plates: self._call(lambda: value(nik, plates))
+        return value
