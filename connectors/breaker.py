@@ -15,9 +15,15 @@ from enum import Enum
 from typing import Any, Awaitable, TypeVar
 
 from connectors import tracing
-from connectors.base import AgencyError, AgencyUnavailable, Connector, Health, LookupResult, SubmitResult, VerifyResult
+from connectors.base import (AgencyError, AgencyProtocolError, AgencyUnavailable, Connector, Health, LookupResult,
+                             SubmitResult, VerifyResult)
 
 T = TypeVar("T")
+
+READ_ERRORS = (KeyError, IndexError, TypeError, AttributeError, ValueError, RecursionError)
+"""What a connector's parse code raises on a reply of a shape it does not know (a list where an object was due, a
+missing key, a number that is text): the agency's reply was not understood, so it is an AgencyProtocolError, not a
+500 nor an anonymous error."""
 
 
 class BreakerState(str, Enum):
@@ -120,6 +126,10 @@ class BreakerConnector:
                 outcome = "refused"
                 self.breaker.success()
             raise
+        except READ_ERRORS as exc:  # the connector's parse code met a reply shape it does not know
+            outcome = "failed"
+            self.breaker.failure()
+            raise AgencyProtocolError(self.name, f"reply not understood ({type(exc).__name__})") from exc
         except BaseException:
             outcome = "error"
             self.breaker.failure()

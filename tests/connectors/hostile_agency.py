@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-MODES = ("endless", "gzip_bomb", "deep_json", "huge_body", "trickle", "hang", "xxe", "entity_bomb")
+MODES = ("endless", "gzip_bomb", "deep_json", "huge_body", "trickle", "hang", "xxe", "entity_bomb", "wrong_shape")
 BOMB_BYTES = 64 * 1024 * 1024  # what the gzip bomb inflates to (it is ~65 KB on the wire)
 HUGE_BYTES = 256 * 1024 * 1024  # declared by huge_body
 CHUNK = b" " * 65536
@@ -29,6 +29,11 @@ ENTITY_BOMB = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a0 "lol">'
                + b"".join(b'<!ENTITY a%d "%s">' % (i, b"&a%d;" % (i - 1) * 10) for i in range(1, 10))
                + b']><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
                  b'<r>&a9;</r></soap:Body></soap:Envelope>')
+WRONG_SHAPE_JSON = (b'{"content": [["x"]], "metaData": {"code": "200", "message": "OK"}, "response": [1], '
+                    b'"code": "0000", "success": true, "message": "Sukses", "data": {"data_wp": [1], "list_kbm": [1]}, '
+                    b'"responinqueryNIB": {"kode": 200, "keterangan": "", "dataNIB": [1]}}')
+WRONG_SHAPE_XML = (b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+                   b'<soap:Body><unexpected xmlns="urn:nobody"><x>1</x></unexpected></soap:Body></soap:Envelope>')
 
 
 @lru_cache(maxsize=1)
@@ -133,6 +138,13 @@ class HostileAgency:
         while not self._stop.is_set():
             conn.sendall(b" ")
             time.sleep(0.05)
+
+    def _wrong_shape(self, conn: socket.socket, xml: bool) -> None:
+        """Well-formed, small, and of a shape no connector expects: each REST agency's envelope, saying success,
+        with lists where objects are due inside it; or a SOAP body holding an element no WSDL declares."""
+        body = WRONG_SHAPE_XML if xml else WRONG_SHAPE_JSON
+        self._head(conn, xml, f"Content-Length: {len(body)}")
+        conn.sendall(body)
 
     def _hang(self, conn: socket.socket, xml: bool) -> None:
         while not self._stop.wait(0.1):

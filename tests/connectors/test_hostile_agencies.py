@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from connectors.base import AgencyError, AgencyProtocolError, AgencyTimeout, ConnectorPlugin
+from connectors.breaker import BreakerConnector, CircuitBreaker
 from connectors.contract.samples import samples_for
 from connectors.simkit.population import Population
-from tests.connectors.helpers import run
+from tests.connectors.helpers import run, run_with
 from tests.connectors.hostile_agency import MODES, HostileAgency, gzip_bomb, hostile_agency
 
 AGENCIES = ["dukcapil", "bpjs_kesehatan", "oss", "samsat", "korlantas", "imigrasi", "bpjs_ketenagakerjaan"]
@@ -79,3 +80,48 @@ def test_a_hostile_reply_ends_quickly_small_and_classified(agency: HostileAgency
     assert elapsed < TIME_BOUND_S, f"{mode} took {elapsed:.2f} s"
     assert peak < MEMORY_BOUND, f"{mode} peaked at {peak / 1e6:.1f} MB"
     assert "root:" not in caught.value.message
+
+
+@pytest.mark.parametrize("operation", ["lookup", "verify", "submit"])
+@pytest.mark.parametrize("name", AGENCIES)
+def test_a_reply_of_an_unknown_shape_is_a_protocol_error_through_the_breaker(
+        agency: HostileAgency, population: Population, name: str, operation: str) -> None:
+    """What every agency call in Gerbang passes (BreakerConnector) turns a parse failure of any kind — KeyError,
+    TypeError, … from a connector's own reading code — into AgencyProtocolError, counted against the breaker."""
+    plugin: ConnectorPlugin = importlib.import_module(f"connectors.{name}").PLUGIN
+    action = _call(plugin, population, operation)
+    assert plugin.sim_config is not None
+    config = {**plugin.sim_config(agency.url), "timeout_s": str(TIMEOUT_S)}
+    agency.mode = "wrong_shape"
+    breaker = CircuitBreaker(name, threshold=100)
+    with pytest.raises(AgencyError) as caught:
+        run_with(BreakerConnector(plugin.create(config), breaker), action)
+    assert isinstance(caught.value, AgencyProtocolError), f"{type(caught.value).__name__}: {caught.value.message}"
+    assert breaker.snapshot()["consecutive_failures"] == 1
+
+
+class _MisreadingConnector:
+    """A connector whose reading code trips over a reply: the errors a parser raises, not AgencyErrors."""
+
+    name = "misreading"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def lookup(self, nik: str) -> Any:
+        raise self.error
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("error", [KeyError("NAMA_LGKP"), TypeError("list indices"), IndexError("list index"),
+                                   AttributeError("'list' object has no attribute 'get'"), ValueError("bad date"),
+                                   RecursionError("deep")])
+def test_any_parse_error_of_a_connector_is_a_protocol_error(error: Exception) -> None:
+    breaker = CircuitBreaker("misreading", threshold=100)
+    with pytest.raises(AgencyProtocolError) as caught:
+        run_with(BreakerConnector(_MisreadingConnector(error), breaker), lambda client: client.lookup("x"))  # type: ignore[arg-type]
+    assert type(error).__name__ in caught.value.message
+    assert caught.value.__cause__ is error
+    assert breaker.snapshot()["consecutive_failures"] == 1
