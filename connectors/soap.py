@@ -26,7 +26,7 @@ import datetime as dt
 import decimal
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
 import httpx
 import jsonschema
@@ -40,7 +40,8 @@ from zeep.wsse.username import UsernameToken
 
 from connectors.base import (AgencyAccessDenied, AgencyError, AgencyProtocolError, AgencyRejected, AgencyTimeout,
                              AgencyUnavailable, FacetStatus, Health, LookupResult, NotSupported, VerifyResult)
-from connectors.config import DEFAULT_TIMEOUT_S
+from connectors.config import DEFAULT_TIMEOUT_S, required
+from connectors.config import timeout_s as configured_timeout_s
 from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded, quicken
 from connectors.text import first_not_text
 from connectors.tracing import add_traceparent
@@ -391,3 +392,23 @@ class SoapConnector:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+C = TypeVar("C", bound="SoapConnector")
+
+
+def open_soap_client(cls: type[C], config: Mapping[str, str], *, wsdl: Path, binding: str,
+                     contract: LookupContract) -> C:
+    """A SOAP connector of class `cls` from its settings: WS-Security UsernameToken, the WSDL (packaged or the
+    agency's own, `wsdl_location`), the endpoint and timeout. The session is closed again if the WSDL lacks what
+    the lookup contract needs (the connector's constructor raises ValueError)."""
+    agency = cls.name
+    token = password_token(required(config, agency, "user"), required(config, agency, "password"),
+                           config.get("password_type") or "digest")
+    session = SoapSession(agency, wsdl_location(config, agency, wsdl), required(config, agency, "url"),
+                          binding=binding, wsse=token, timeout_s=configured_timeout_s(config, agency))
+    try:
+        return cls(session, contract)
+    except ValueError:
+        session.close_now()
+        raise

@@ -24,10 +24,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from connectors.base import AgencyProtocolError, LookupResult, SubmitResult
-from connectors.config import required, timeout_s
 from connectors.examples import today
-from connectors.soap import (LookupContract, SoapConnector, SoapSession, check_payload, password_token, plain,
-                             wsdl_location)
+from connectors.soap import LookupContract, SoapConnector, check_payload, open_soap_client, plain
 
 AGENCY = "bpjs_ketenagakerjaan"
 WSDL = Path(__file__).with_name("service.wsdl")
@@ -87,14 +85,6 @@ class BpjsKetenagakerjaanClient(SoapConnector):
 
 def create(config: Mapping[str, str]) -> BpjsKetenagakerjaanClient:
     """A client from its settings (`GERBANG_AGENCY_BPJS_KETENAGAKERJAAN_*`)."""
-    token = password_token(required(config, AGENCY, "user"), required(config, AGENCY, "password"),
-                           config.get("password_type") or "digest")
     contract = LookupContract(AGENCY, config, operation="CekKepesertaan", health_operation="StatusLayanan",
                               lists={"daftarProgram": "program"})
-    session = SoapSession(AGENCY, wsdl_location(config, AGENCY, WSDL), required(config, AGENCY, "url"),
-                          binding=BINDING, wsse=token, timeout_s=timeout_s(config, AGENCY))
-    try:
-        return BpjsKetenagakerjaanClient(session, contract)
-    except ValueError:
-        session.close_now()
-        raise
+    return open_soap_client(BpjsKetenagakerjaanClient, config, wsdl=WSDL, binding=BINDING, contract=contract)

@@ -23,10 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from connectors.base import AgencyProtocolError, LookupResult, SubmitResult
-from connectors.config import required, timeout_s
 from connectors.examples import working_day
-from connectors.soap import (LookupContract, SoapConnector, SoapSession, check_payload, password_token, plain,
-                             wsdl_location)
+from connectors.soap import LookupContract, SoapConnector, check_payload, open_soap_client, plain
 
 AGENCY = "imigrasi"
 WSDL = Path(__file__).with_name("service.wsdl")
@@ -97,14 +95,6 @@ class ImigrasiClient(SoapConnector):
 
 def create(config: Mapping[str, str]) -> ImigrasiClient:
     """A client from its settings (`GERBANG_AGENCY_IMIGRASI_*`)."""
-    token = password_token(required(config, AGENCY, "user"), required(config, AGENCY, "password"),
-                           config.get("password_type") or "digest")
     contract = LookupContract(AGENCY, config, operation="CariPasporByNIK", health_operation="CekKoneksi",
                               lists={"daftarPaspor": "paspor"})
-    session = SoapSession(AGENCY, wsdl_location(config, AGENCY, WSDL), required(config, AGENCY, "url"),
-                          binding=BINDING, wsse=token, timeout_s=timeout_s(config, AGENCY))
-    try:
-        return ImigrasiClient(session, contract)
-    except ValueError:
-        session.close_now()
-        raise
+    return open_soap_client(ImigrasiClient, config, wsdl=WSDL, binding=BINDING, contract=contract)

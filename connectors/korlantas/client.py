@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from connectors.base import AgencyProtocolError, LookupResult, SubmitResult
-from connectors.config import required, timeout_s
-from connectors.soap import (LookupContract, SoapConnector, SoapSession, check_payload, password_token, plain,
-                             wsdl_location)
+from connectors.soap import LookupContract, SoapConnector, check_payload, open_soap_client, plain
 
 AGENCY = "korlantas"
 WSDL = Path(__file__).with_name("service.wsdl")
@@ -76,14 +74,6 @@ class KorlantasClient(SoapConnector):
 
 def create(config: Mapping[str, str]) -> KorlantasClient:
     """A client from its settings (`GERBANG_AGENCY_KORLANTAS_*`)."""
-    token = password_token(required(config, AGENCY, "user"), required(config, AGENCY, "password"),
-                           config.get("password_type") or "digest")
     contract = LookupContract(AGENCY, config, operation="CekSIMByNIK", health_operation="CekStatusLayanan",
                               lists={"daftarSIM": "sim"})
-    session = SoapSession(AGENCY, wsdl_location(config, AGENCY, WSDL), required(config, AGENCY, "url"),
-                          binding=BINDING, wsse=token, timeout_s=timeout_s(config, AGENCY))
-    try:
-        return KorlantasClient(session, contract)
-    except ValueError:
-        session.close_now()
-        raise
+    return open_soap_client(KorlantasClient, config, wsdl=WSDL, binding=BINDING, contract=contract)

@@ -92,6 +92,20 @@ async def admin_views(registry: Any, names: list[str]) -> list[AgencyView]:
             for name, health in zip(names, healths)]
 
 
+def readable_agency(request: Request, agency: str, principal: Principal) -> Any:
+    """The agency registry, once `agency` is known to exist (else 404 `agency_not_found`) and the principal may read
+    its services (`application:submit:<agency>` or admin; else 403 `scope_missing`)."""
+    registry = request.app.state.agencies
+    if agency not in registry.active:
+        raise Problem(404, "agency_not_found", "No such agency on this bus", agencies=sorted(
+            n for n in registry.active if registry.plugins[n].services))
+    required = f"application:submit:{agency}"
+    if not (may_submit(principal, agency) or is_admin(principal)):
+        raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
+                      required_scope=required)
+    return registry
+
+
 @router.get("", response_model=AgencyList, responses=problems("scope_missing"))
 async def list_agencies(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> AgencyList:
     """`admin`: every configured agency with its services (JSON Schemas), health and circuit-breaker state.
@@ -131,14 +145,7 @@ async def get_agency(agency: str, request: Request,
 async def get_schema(agency: str, service: str, request: Request,
                      principal: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
     """The JSON Schema of one service's payload, with its `examples` (scope `application:submit:<agency>`)."""
-    registry = request.app.state.agencies
-    if agency not in registry.active:
-        raise Problem(404, "agency_not_found", "No such agency on this bus", agencies=sorted(
-            n for n in registry.active if registry.plugins[n].services))
-    required = f"application:submit:{agency}"
-    if not (may_submit(principal, agency) or is_admin(principal)):
-        raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
-                      required_scope=required)
+    registry = readable_agency(request, agency, principal)
     services = registry.plugins[agency].services
     if service not in services:
         raise Problem(404, "service_not_found", f"{agency} offers no such service", services=sorted(services))
@@ -167,14 +174,7 @@ async def search_codes(agency: str, name: str, request: Request,
                                                            "spaces, . ' -")]) -> CodeList:
     """Search one of the agency's code lists (`code_lists` in its listing) at the agency, e.g. BPJS Kesehatan's
     clinics for `new_clinic_code` (scope `application:submit:<agency>`)."""
-    registry = request.app.state.agencies
-    if agency not in registry.active:
-        raise Problem(404, "agency_not_found", "No such agency on this bus", agencies=sorted(
-            n for n in registry.active if registry.plugins[n].services))
-    required = f"application:submit:{agency}"
-    if not (may_submit(principal, agency) or is_admin(principal)):
-        raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
-                      required_scope=required)
+    registry = readable_agency(request, agency, principal)
     lists = registry.plugins[agency].code_lists
     if name not in lists:
         raise Problem(404, "code_list_not_found", f"{agency} has no such code list", code_lists=sorted(lists))
