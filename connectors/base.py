@@ -239,6 +239,9 @@ class ConnectorPlugin:
     contract: Callable[..., Any] | None = None
     code_lists: Mapping[str, str] = field(default_factory=dict)
     inbound: Inbound | None = None
+    decides: Callable[[str, Mapping[str, Any]], tuple[str, str] | None] | None = None
+    """For a submission (service, payload): the (owner, reference) of the pushed record it decides, if any (OSS: a
+    `license_status` names its NIB and id_izin); the bus then adds a step to that record."""
 
 
 def lazy(module: str, attribute: str) -> Callable[..., Any]:

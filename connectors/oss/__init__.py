@@ -15,6 +15,7 @@ Guide: PIA v4.3.22 (`oss-rba/oss-rba.github.io`, commit 90fac4f). Directions (th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import ConnectorPlugin, lazy
@@ -123,6 +124,14 @@ LICENCE_FINAL_SCHEMA: dict[str, Any] = {
 }
 
 
+
+def decided_licence(service: str, payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """A decision (`license_status`, `license_final`) is about the licence receiveNIB pushed: (NIB, id_izin)."""
+    if service not in (SERVICE_STATUS, SERVICE_FINAL):
+        return None
+    nib, id_izin = payload.get("nib"), payload.get("id_izin")
+    return (nib, id_izin) if isinstance(nib, str) and isinstance(id_izin, str) else None
+
 PLUGIN = ConnectorPlugin(
     name="oss",
     title="OSS RBA (business licensing)",
@@ -134,6 +143,7 @@ PLUGIN = ConnectorPlugin(
     services={SERVICE_STATUS: LICENCE_STATUS_SCHEMA, SERVICE_FINAL: LICENCE_FINAL_SCHEMA},
     protocol="rest",
     inbound=INBOUND,
+    decides=decided_licence,
 )
 
 __all__ = ["PLUGIN", "OssClient", "LICENCE_STATUS_SCHEMA", "LICENCE_FINAL_SCHEMA"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import re
 from typing import Annotated, Any
 
@@ -27,12 +28,16 @@ from core.api.openapi import problems
 from core.api.problems import Problem, item, pointer_to
 from core.bus.models import Application, Status, Transition
 from core.bus.citizen import one_person
+from connectors.base import utcnow
+from core.bus.inbound import join_decision
 from core.bus.intake import Intake
 from core.bus.service import IdempotencyConflict, Submission, open_result, schema_errors
 from core.bus.worker import NotReplayable, replay
 from core.security.clients import Principal
 from core.security.scopes import allowed
 from identity.cache import subject_hash
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
 admin_router = APIRouter(prefix="/v1/admin/applications", tags=["operations"])
@@ -214,7 +219,20 @@ async def submit_application(
                       "Use a new key for a different application.") from None
     if result.created and state.dispatcher is not None:
         state.dispatcher.wake()
+    decides = registry.plugins[body.agency].decides
+    if result.created and decides is not None and (decided := decides(body.service, payload)) is not None:
+        await run_in_threadpool(_join, state, body.agency, decided, result.application)
     return _answer(result.application, 202, replayed=not result.created)
+
+
+def _join(state: Any, agency: str, decided: tuple[str, str], decision: Any) -> None:
+    """A step on the pushed record this accepted decision is about (core/bus/inbound.py `join_decision`). Its own
+    transaction after the acceptance: should it fail, the decision stands and the cause is logged."""
+    try:
+        with state.sessions() as session:
+            join_decision(session, state.secrets, agency, decided[0], decided[1], decision, utcnow())
+    except Exception:
+        log.exception("the decision %s could not be joined to its pushed record", decision.id)
 
 
 def _intake(state: Any) -> Intake:

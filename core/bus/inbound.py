@@ -91,7 +91,8 @@ def _store(session: Session, secrets: BusSecrets, agency: str, push: InboundPush
     stored = Stored()
     for item in push.items:
         app = session.exec(select(Application).where(Application.agency == agency,
-                                                     Application.agency_reference == item.reference)
+                                                     Application.agency_reference == item.reference,
+                                                     Application.service == item.service)  # not its decision
                            .with_for_update()).first()
         if app is None:
             stored.opened.append(_open(session, secrets, agency, push.method, client, item, now))
@@ -147,6 +148,29 @@ def _event(session: Session, app: Application, method: str, now: dt.datetime) ->
     emit(session, EVENT, agency=app.agency, application_id=app.id, at=now,
          data={"application_id": app.id, "agency": app.agency, "service": app.service, "status": app.status,
                "reference": app.agency_reference, "method": method})
+
+
+def join_decision(session: Session, secrets: BusSecrets, agency: str, owner: str, reference: str,
+                  decision: Application, now: dt.datetime) -> str | None:
+    """A decision accepted for a pushed record (same agency, reference and owner, still `received`) becomes a step
+    of that record: history `decided: application <id> (<service>)`, an `application.decided` audit entry and an
+    event; committed. Returns the record's id, or None when there is no such record (nothing is written)."""
+    app = session.exec(select(Application).where(Application.agency == agency,
+                                                 Application.agency_reference == reference,
+                                                 Application.status == Status.received.value)
+                       .with_for_update()).first()
+    if app is None or unseal(secrets.data_keys, app.id, "request", app.key_id, app.payload).get("owner") != owner:
+        session.rollback()
+        return None
+    app.updated_at = now
+    session.add(app)
+    session.add(Transition(application_id=app.id, status=app.status, at=now, attempt=None,
+                           detail=f"decided: application {decision.id} ({decision.service})"))
+    audit_step(session, "application.decided", app, {"reference": reference, "decision": decision.id,
+                                                     "decision_service": decision.service})
+    _event(session, app, decision.service, now)
+    session.commit()
+    return app.id
 
 
 def audit_refusal(session: Session, agency: str, method: str, reason: str, *, owner: str | None = None,

@@ -191,3 +191,47 @@ def test_without_an_inbox_client_the_records_belong_to_a_keyless_agency_client(m
     assert [a["agency_reference"] for a in seen] == ["I-202502200921407719340"]
     assert api.get(f"/v1/applications/{seen[0]['id']}", headers=counter).status_code == 404   # not the counter's
     assert api.get("/v1/applications", headers=counter, params={"status": "received"}).json()["items"] == []
+
+
+def test_a_decision_joins_the_pushed_licence(api: TestClient, counter: dict[str, str]) -> None:
+    """The received licence gets a `decided` step naming the decision application, audited; a decision naming the
+    id_izin under another NIB does not touch it; OSS pushing the licence again after the decision reached OSS
+    updates the pushed record, not the decision (both carry the id_izin as their reference)."""
+    owner, nib, licence = LICENCES[3]
+    assert api.post(URL, json=push_body(STATE, nib.nib), headers={"Token": token(nib.nib)}
+                    ).json()[REPLY]["status"] == "1"
+    received = [a for a in api.get("/v1/applications", headers=counter, params={"status": "received"}
+                                   ).json()["items"] if a["agency_reference"] == licence.id_izin]
+    assert len(received) == 1
+    pushed = received[0]["id"]
+    payload = decision(owner, nib, licence, "90")
+    other_nib = {**payload, "nib": next(n.nib for _, n, _ in LICENCES if n.nib != nib.nib)}
+    stranger = api.post("/v1/applications", headers={**counter, "Idempotency-Key": "join-0"},
+                        json={"nik": owner.nik, "agency": "oss", "service": "license_status", "payload": other_nib})
+    assert stranger.status_code == 202
+    assert [s["detail"] for s in api.get(f"/v1/applications/{pushed}", headers=counter).json()["history"]] == [
+        "receiveNIB: pushed by oss"], "a decision under another NIB must not join this licence"
+
+    answer = api.post("/v1/applications", headers={**counter, "Idempotency-Key": "join-1"},
+                      json={"nik": owner.nik, "agency": "oss", "service": "license_status", "payload": payload})
+    assert answer.status_code == 202
+    decided = answer.json()["id"]
+    view = api.get(f"/v1/applications/{pushed}", headers=counter).json()
+    assert view["status"] == "received"
+    assert [s["detail"] for s in view["history"]] == ["receiveNIB: pushed by oss",
+                                                      f"decided: application {decided} (license_status)"]
+    replay = api.post("/v1/applications", headers={**counter, "Idempotency-Key": "join-1"},
+                      json={"nik": owner.nik, "agency": "oss", "service": "license_status", "payload": payload})
+    assert replay.json()["id"] == decided
+    assert len(api.get(f"/v1/applications/{pushed}", headers=counter).json()["history"]) == 2, \
+        "a replayed submission adds no second step"
+    entries = [e["detail"] for action, e in audit(api) if action == "application.decided"]
+    assert entries == [{"application": pushed, "service": "license_request", "status": "received",
+                        "reference": licence.id_izin, "decision": decided, "decision_service": "license_status"}]
+
+    assert wait_status(api, counter, decided, {"submitted"})["agency_reference"] == licence.id_izin
+    changed = push_body(STATE, nib.nib)
+    changed["dataNIB"]["data_checklist"][0]["nama_izin"] = "PERUBAHAN"
+    assert api.post(URL, json=changed, headers={"Token": token(nib.nib)}).json()[REPLY]["status"] == "1"
+    assert api.get(f"/v1/applications/{pushed}", headers=counter).json()["history"][-1]["detail"] == \
+        "receiveNIB: updated by oss"
