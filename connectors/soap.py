@@ -115,8 +115,6 @@ class LookupContract:
     `health_operation` fit another WSDL without code. The reply is handed on with its own field names: the mapping
     is where they meet the canonical model."""
 
-    KEYS = ("operation", "nik_argument", "code_element", "found_code", "not_found_code", "message_element")
-
     def __init__(self, agency: str, config: Mapping[str, Any], *, operation: str, health_operation: str,
                  lists: Mapping[str, str] | None = None, nik_argument: str = "nik", code_element: str = "kodeRespon",
                  found_code: str = "00", not_found_code: str = "01", message_element: str = "pesan"):
@@ -383,6 +381,12 @@ class SoapConnector:
                                                                                         f"{exc.message}")
         return Health(agency=self.name, up=True, latency_ms=_ms(started))
 
+    async def lookup(self, nik: str) -> LookupResult:
+        """The reply of the lookup operation, its own field names kept (see `LookupContract`)."""
+        if self.contract is None:
+            raise NotSupported(self.name, "no lookup contract")
+        return await self.contract.lookup(self.session, nik)
+
     async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
         raise NotSupported(self.name, "this agency offers no per-field verification")
 
@@ -399,9 +403,15 @@ C = TypeVar("C", bound="SoapConnector")
 
 def open_soap_client(cls: type[C], config: Mapping[str, str], *, wsdl: Path, binding: str,
                      contract: LookupContract) -> C:
-    """A SOAP connector of class `cls` from its settings: WS-Security UsernameToken, the WSDL (packaged or the
-    agency's own, `wsdl_location`), the endpoint and timeout. The session is closed again if the WSDL lacks what
-    the lookup contract needs (the connector's constructor raises ValueError)."""
+    """A SOAP connector of class `cls` from its settings. The session is closed again if the WSDL lacks what the
+    lookup contract needs (the connector's constructor raises ValueError).
+
+    Settings: `url` (the endpoint), `user`, `password`, `password_type` (`digest` default, or `text`), `timeout_s`
+    (default 5). Where no public specification exists, the packaged WSDL is Gerbang's adapter contract (an agency,
+    or an adapter in front of it, implements it). A deployment may instead point the connector at the agency's own
+    WSDL (setting `wsdl`: a file path or an http(s) URL, `wsdl_location`) and name its lookup operation, NIK argument
+    and reply code element (`lookup_*`, `health_operation`; see `LookupContract`); the reply's field names then live
+    only in the mapping (setting `mapping`). Submissions stay on the adapter contract."""
     agency = cls.name
     token = password_token(required(config, agency, "user"), required(config, agency, "password"),
                            config.get("password_type") or "digest")

@@ -1,12 +1,8 @@
 """Client of the BPJS Ketenagakerjaan membership web service (SOAP 1.1 + WS-Security UsernameToken), our design.
 
 No public specification exists: the WSDL packaged next to this module (`service.wsdl`) is **Gerbang's adapter
-contract**, not the agency's published interface (an agency, or an adapter in front of it, implements it). A
-deployment may instead point the connector at the agency's own WSDL (setting `wsdl`: a file path or an http(s) URL)
-and name its lookup operation, NIK argument and reply code element (`lookup_*`, `health_operation`; see
-`connectors.soap.LookupContract`); the reply's field names then live only in the mapping (setting `mapping`).
-Submissions stay on the adapter contract. The endpoint is the `url` setting. Other settings: `user`, `password`,
-`password_type` (`digest` default, or `text`), `timeout_s` (default 5).
+contract**, not the agency's published interface. Its settings, and how a deployment points the connector at
+the agency's own WSDL instead, are those of every SOAP connector: see `connectors.soap.open_soap_client`.
 
 - `lookup(nik)` calls `CekKepesertaan`: kodeRespon 00 → ok with fields {kodeRespon, pesan, peserta{nomorKPJ, nama,
   tanggalLahir, jenisKelamin, segmen, statusKepesertaan, tanggalKepesertaan}, perusahaan{npp, namaPerusahaan} or
@@ -23,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
-from connectors.base import AgencyProtocolError, LookupResult, SubmitResult
+from connectors.base import AgencyProtocolError, SubmitResult
 from connectors.examples import today
 from connectors.soap import LookupContract, SoapConnector, check_payload, open_soap_client, plain
 
@@ -66,11 +62,6 @@ class BpjsKetenagakerjaanClient(SoapConnector):
     name = AGENCY
     ping_operation = "StatusLayanan"
     services = {SERVICE_REGISTRATION: MEMBERSHIP_REGISTRATION_SCHEMA}
-
-    async def lookup(self, nik: str) -> LookupResult:
-        """The reply of the lookup operation, its own field names kept (see `connectors.soap.LookupContract`)."""
-        assert self.contract is not None
-        return await self.contract.lookup(self.session, nik)
 
     async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
         check_payload(AGENCY, self.services, service, payload)

@@ -1,12 +1,8 @@
 """Client of the Korlantas SIM web service (SOAP 1.1 + WS-Security UsernameToken), our own protocol design.
 
 No public specification exists: the WSDL packaged next to this module (`service.wsdl`) is **Gerbang's adapter
-contract**, not the agency's published interface (an agency, or an adapter in front of it, implements it). A
-deployment may instead point the connector at the agency's own WSDL (setting `wsdl`: a file path or an http(s) URL)
-and name its lookup operation, NIK argument and reply code element (`lookup_*`, `health_operation`; see
-`connectors.soap.LookupContract`); the reply's field names then live only in the mapping (setting `mapping`).
-Submissions stay on the adapter contract. The endpoint is the `url` setting. Other settings: `user`, `password`,
-`password_type` (`digest` default, or `text`), `timeout_s` (default 5).
+contract**, not the agency's published interface. Its settings, and how a deployment points the connector at
+the agency's own WSDL instead, are those of every SOAP connector: see `connectors.soap.open_soap_client`.
 
 - `lookup(nik)` calls `CekSIMByNIK`: kodeRespon 00 → ok with fields {kodeRespon, pesan, pemegang{nama, tempatLahir,
   tanggalLahir, jenisKelamin}, daftarSIM: [{nomorSIM, golongan, tanggalTerbit, berlakuSampai, status,
@@ -21,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from connectors.base import AgencyProtocolError, LookupResult, SubmitResult
+from connectors.base import AgencyProtocolError, SubmitResult
 from connectors.soap import LookupContract, SoapConnector, check_payload, open_soap_client, plain
 
 AGENCY = "korlantas"
@@ -56,11 +52,6 @@ class KorlantasClient(SoapConnector):
     name = AGENCY
     ping_operation = "CekStatusLayanan"
     services = {SERVICE_RENEWAL: SIM_RENEWAL_SCHEMA}
-
-    async def lookup(self, nik: str) -> LookupResult:
-        """The reply of the lookup operation, its own field names kept (see `connectors.soap.LookupContract`)."""
-        assert self.contract is not None
-        return await self.contract.lookup(self.session, nik)
 
     async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
         check_payload(AGENCY, self.services, service, payload)

@@ -127,16 +127,9 @@ async def get_agency(agency: str, request: Request,
                      principal: Annotated[Principal, Depends(current_principal)]) -> AgencyView | AgencyServices:
     """One agency: its services and their schemas for a client that may submit to it; for `admin` also its URL,
     health and breaker."""
-    registry = request.app.state.agencies
-    if agency not in registry.active:
-        raise Problem(404, "agency_not_found", "No such agency on this bus", agencies=sorted(
-            n for n in registry.active if registry.plugins[n].services))
+    registry = readable_agency(request, agency, principal)
     if is_admin(principal):
         return (await admin_views(registry, [agency]))[0]
-    required = f"application:submit:{agency}"
-    if not may_submit(principal, agency):
-        raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
-                      required_scope=required)
     return services_of(registry, agency)
 
 

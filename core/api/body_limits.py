@@ -216,9 +216,7 @@ class BodyLimits:
 
     @classmethod
     async def _refuse_text(cls, scope: Scope, send: Send, where: str, **extra: Any) -> None:
-        await cls._refuse(scope, send, 400, "text_invalid", "The request holds characters that are not text",
-                          f"In {where}: control characters other than tab, line feed and carriage return, "
-                          "unpaired surrogates and U+FFFE / U+FFFF are refused.", **extra)
+        await cls._answer(scope, send, _text_problem(where, **extra))
 
     @classmethod
     async def _answer(cls, scope: Scope, send: Send, problem: Problem) -> None:

@@ -21,7 +21,7 @@ from core.api.app import create_app
 from core.db import upgrade
 from core.settings import Settings
 from tests.conftest import BUS_SECRETS
-from tests.core.console.test_browser import CHROMEDRIVER, CHROMIUM, REQUIRED, browser_missing
+from tests.core.console.test_browser import headless_chromium
 
 NO_NETWORK = "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
 
@@ -29,29 +29,9 @@ NO_NETWORK = "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
 @pytest.fixture
 def offline_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Headless Chromium that can reach 127.0.0.1 and nothing else (every name resolves to 'not found')."""
-    missing = browser_missing()
-    if missing:
-        if REQUIRED:
-            pytest.fail(f"GERBANG_TEST_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--no-first-run", "--disable-background-networking", "--disable-sync",
-                     "--disable-component-update", "--window-size=1400,1000",
-                     f"--host-resolver-rules={NO_NETWORK}", "--proxy-server=http://127.0.0.1:9",
-                     "--proxy-bypass-list=127.0.0.1", f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with headless_chromium(tmp_path, monkeypatch, f"--host-resolver-rules={NO_NETWORK}",
+                           "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture

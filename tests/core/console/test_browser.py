@@ -9,9 +9,9 @@ given the driver and the browser explicitly and runs offline: nothing is downloa
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,10 @@ def browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+@contextmanager
+def headless_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *arguments: str) -> Iterator[Any]:
+    """Debian's Chromium under Selenium, headless, with `arguments` added; a skip when it is not installed (a
+    failure under GERBANG_TEST_REQUIRE_BROWSER=1)."""
     missing = browser_missing()
     if missing:
         if REQUIRED:
@@ -60,7 +62,8 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--no-first-run", "--disable-background-networking", "--disable-sync",
-                     "--disable-component-update", "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'chromium'}"):
+                     "--disable-component-update", "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'chromium'}",
+                     *arguments):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -68,6 +71,12 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with headless_chromium(tmp_path, monkeypatch) as driver:
+        yield driver
 
 
 @pytest.fixture
