@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 class FacetStatus(str, Enum):
@@ -36,7 +37,7 @@ class LifeStatus(str, Enum):
 
 def utcnow() -> dt.datetime:
     """Timezone-aware now, so every timestamp Gerbang emits carries its offset."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
-from typing import Any, Awaitable, TypeVar
+from typing import Any, TypeVar
 
 from connectors import tracing
-from connectors.base import (AgencyError, AgencyProtocolError, AgencyUnavailable, Connector, Health, LookupResult,
-                             SubmitResult, VerifyResult)
+from connectors.base import (
+    AgencyError,
+    AgencyProtocolError,
+    AgencyUnavailable,
+    Connector,
+    Health,
+    LookupResult,
+    SubmitResult,
+    VerifyResult,
+)
 
 T = TypeVar("T")
 
@@ -35,8 +43,9 @@ class BreakerState(str, Enum):
 class CircuitBreaker:
     """Breaker state for one agency (thread-safe; the API's event loop and worker threads may share it)."""
 
-    def __init__(self, agency: str, threshold: int = 5, reset_after_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, agency: str, threshold: int = 5, reset_after_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.agency, self.threshold, self.reset_after_s, self.clock = agency, threshold, reset_after_s, clock
         self.failures = 0
         self.opened_at: float | None = None
@@ -62,8 +71,12 @@ class CircuitBreaker:
                 return
             assert self.opened_at is not None
             wait = max(0.0, self.reset_after_s - (self.clock() - self.opened_at))
-            raise AgencyUnavailable(self.agency, "circuit open after repeated failures", code="circuit_open",
-                                    retry_after_s=wait or self.reset_after_s)
+            raise AgencyUnavailable(
+                self.agency,
+                "circuit open after repeated failures",
+                code="circuit_open",
+                retry_after_s=wait or self.reset_after_s,
+            )
 
     def success(self) -> None:
         with self._lock:
@@ -97,9 +110,13 @@ class BreakerConnector:
     async def _guarded(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         if not tracing.enabled():
             return await self._checked(operation, call, self.observe)
-        attributes = {"gerbang.agency": self.name, "gerbang.operation": operation,
-                      "gerbang.breaker.state": self.breaker.state.value}
+        attributes = {
+            "gerbang.agency": self.name,
+            "gerbang.operation": operation,
+            "gerbang.breaker.state": self.breaker.state.value,
+        }
         with tracing.span(f"{self.name} {operation}", attributes, kind=tracing.SpanKind.CLIENT) as span:
+
             def observe(op: str, outcome: str, seconds: float) -> None:
                 span.set_attribute("gerbang.outcome", outcome)
                 if self.observe is not None:

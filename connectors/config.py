@@ -38,8 +38,9 @@ def require_all(config: Mapping[str, Any], agency: str, keys: Iterable[str]) -> 
         raise ValueError(f"{agency}: missing setting(s) {', '.join(missing)} (set {names})")
 
 
-def timeout_s(config: Mapping[str, Any], agency: str, default: float = DEFAULT_TIMEOUT_S, *,
-              maximum: float | None = None) -> float:
+def timeout_s(
+    config: Mapping[str, Any], agency: str, default: float = DEFAULT_TIMEOUT_S, *, maximum: float | None = None
+) -> float:
     """The optional `timeout_s` setting: seconds, positive (and at most `maximum` if given); unset → `default`."""
     raw = config.get("timeout_s")
     if raw is None or raw == "":

@@ -15,7 +15,8 @@ import ssl
 import time
 import weakref
 import zlib
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -62,8 +63,9 @@ class _Stream(httpcore.AsyncNetworkStream):
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
         return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
@@ -78,13 +80,19 @@ class _Backend(httpcore.AsyncNetworkBackend):
     def __init__(self) -> None:
         self._inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         return _Stream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
 
     async def sleep(self, seconds: float) -> None:
@@ -145,8 +153,14 @@ class _Pool(httpcore.AsyncConnectionPool):
         """The first connection that can take a request to `origin`; unless this pass swept (`checked`), one that
         has expired is closed and the next one tried."""
         while True:
-            found = next((connection for connection in connections
-                          if connection.can_handle_request(origin) and connection.is_available()), None)
+            found = next(
+                (
+                    connection
+                    for connection in connections
+                    if connection.can_handle_request(origin) and connection.is_available()
+                ),
+                None,
+            )
             if found is None or checked or not found.has_expired():
                 return found
             connections.remove(found)
@@ -160,18 +174,27 @@ def quicken(client: httpx.AsyncClient) -> httpx.AsyncClient:
     httpcore 1.0's, whose bookkeeping `_Pool` repeats), the client is left as it is."""
     transport = getattr(client, "_transport", None)
     pool = getattr(transport, "_pool", None)
-    if (isinstance(transport, httpx.AsyncHTTPTransport) and type(pool) is httpcore.AsyncConnectionPool
-            and hasattr(pool, "_network_backend")):
+    if (
+        isinstance(transport, httpx.AsyncHTTPTransport)
+        and type(pool) is httpcore.AsyncConnectionPool
+        and hasattr(pool, "_network_backend")
+    ):
         pool._network_backend = _Backend()
         if httpcore.__version__.startswith("1.0.") and all(
-                hasattr(pool, name) for name in ("_connections", "_requests", "_max_keepalive_connections",
-                                                 "_max_connections")):
+            hasattr(pool, name)
+            for name in ("_connections", "_requests", "_max_keepalive_connections", "_max_connections")
+        ):
             pool.__class__ = _Pool
     return client
 
 
-def make_client(base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, headers: Mapping[str, str] | None = None,
-                transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+def make_client(
+    base_url: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
     """An AsyncClient for one agency: base URL, timeouts, no redirects, bounded pool, W3C traceparent sent."""
     client = httpx.AsyncClient(
         base_url=base_url,
@@ -185,8 +208,13 @@ def make_client(base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, headers:
     return client if transport is not None else quicken(client)
 
 
-def client_from_settings(config: Mapping[str, str], agency: str, *, key_headers: Mapping[str, str] | None = None,
-                         transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+def client_from_settings(
+    config: Mapping[str, str],
+    agency: str,
+    *,
+    key_headers: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
     """`make_client` from an agency's settings: `url` (required), `timeout_s` (optional), JSON asked for, and
     `key_headers` {header: setting} carrying required credentials, e.g. {"X-API-Key": "api_key"}."""
     url = required(config, agency, "url").rstrip("/")
@@ -276,8 +304,9 @@ def time_budget(client: httpx.AsyncClient) -> float | None:
     return (timeout.connect or 0.0) + timeout.read
 
 
-async def fetch_bounded(client: httpx.AsyncClient, request: httpx.Request,
-                        max_bytes: int = MAX_BODY_BYTES) -> httpx.Response:
+async def fetch_bounded(
+    client: httpx.AsyncClient, request: httpx.Request, max_bytes: int = MAX_BODY_BYTES
+) -> httpx.Response:
     """Send `request` and read the reply whole — at most `max_bytes` after decompression, within `time_budget` —
     as a plain in-memory response (its content already decoded). The one reader of agency replies, REST and SOAP:
     nothing an agency sends (an endless stream, a gzip bomb, a trickle) can hold more memory or time than that.
@@ -292,9 +321,15 @@ async def fetch_bounded(client: httpx.AsyncClient, request: httpx.Request,
     except TimeoutError as exc:  # asyncio's: the whole budget is spent
         raise httpx.ReadTimeout("the reply did not arrive whole in time", request=request) from exc
     kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
-    return httpx.Response(response.status_code, headers=kept, content=body, request=request,
-                          extensions={key: value for key, value in response.extensions.items()
-                                      if key in ("http_version", "reason_phrase")})
+    return httpx.Response(
+        response.status_code,
+        headers=kept,
+        content=body,
+        request=request,
+        extensions={
+            key: value for key, value in response.extensions.items() if key in ("http_version", "reason_phrase")
+        },
+    )
 
 
 async def send(client: httpx.AsyncClient, agency: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -310,8 +345,9 @@ async def send(client: httpx.AsyncClient, agency: str, method: str, url: str, **
     except (httpx.TransportError, OSError) as exc:
         raise AgencyUnavailable(agency, f"cannot reach the agency ({type(exc).__name__})") from exc
     if response.status_code >= 500:
-        raise AgencyUnavailable(agency, f"agency answered HTTP {response.status_code}",
-                                retry_after_s=retry_after(response))
+        raise AgencyUnavailable(
+            agency, f"agency answered HTTP {response.status_code}", retry_after_s=retry_after(response)
+        )
     return response
 
 
@@ -330,8 +366,9 @@ def json_body(response: httpx.Response, agency: str, *, parse_float: Callable[[s
         raise AgencyProtocolError(agency, "JSON reply nested too deeply") from exc
 
 
-def read_reply(response: httpx.Response, agency: str, what: str, parse: Callable[[httpx.Response], T], *,
-               kind: str) -> T:
+def read_reply(
+    response: httpx.Response, agency: str, what: str, parse: Callable[[httpx.Response], T], *, kind: str
+) -> T:
     """`parse(response)`; when it cannot read the body, the HTTP status says whose fault that is.
 
     For agencies that answer their own errors in a body: a body they did not write is a gateway's. HTTP 401/403

@@ -25,8 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import jsonschema
@@ -38,25 +39,43 @@ from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 from zeep.wsse.username import UsernameToken
 
-from connectors.base import (AgencyAccessDenied, AgencyError, AgencyProtocolError, AgencyRejected, AgencyTimeout,
-                             AgencyUnavailable, FacetStatus, Health, LookupResult, NotSupported, VerifyResult)
+from connectors.base import (
+    AgencyAccessDenied,
+    AgencyError,
+    AgencyProtocolError,
+    AgencyRejected,
+    AgencyTimeout,
+    AgencyUnavailable,
+    FacetStatus,
+    Health,
+    LookupResult,
+    NotSupported,
+    VerifyResult,
+)
 from connectors.config import DEFAULT_TIMEOUT_S, required
 from connectors.config import timeout_s as configured_timeout_s
 from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded, quicken
 from connectors.text import first_not_text
 from connectors.tracing import add_traceparent
 
-
 # WS-Security 1.1 fault codes (SOAP 1.1 carries them as the faultcode QName); all mean "your credentials".
-AUTH_FAULTS = frozenset({"FailedAuthentication", "InvalidSecurity", "InvalidSecurityToken", "FailedCheck",
-                         "SecurityTokenUnavailable", "MessageExpired", "UnsupportedSecurityToken",
-                         "UnsupportedAlgorithm"})
+AUTH_FAULTS = frozenset(
+    {
+        "FailedAuthentication",
+        "InvalidSecurity",
+        "InvalidSecurityToken",
+        "FailedCheck",
+        "SecurityTokenUnavailable",
+        "MessageExpired",
+        "UnsupportedSecurityToken",
+        "UnsupportedAlgorithm",
+    }
+)
 
 
 def strict_settings() -> zeep.Settings:
     """zeep settings for agency WSDLs and replies: strict parsing, no huge trees, no DTD, entities or fetches."""
-    return zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True,
-                         forbid_external=True)
+    return zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True)
 
 
 class _NoNetwork(httpx.BaseTransport):
@@ -115,11 +134,28 @@ class LookupContract:
     `health_operation` fit another WSDL without code. The reply is handed on with its own field names: the mapping
     is where they meet the canonical model."""
 
-    def __init__(self, agency: str, config: Mapping[str, Any], *, operation: str, health_operation: str,
-                 lists: Mapping[str, str] | None = None, nik_argument: str = "nik", code_element: str = "kodeRespon",
-                 found_code: str = "00", not_found_code: str = "01", message_element: str = "pesan"):
-        defaults = {"operation": operation, "nik_argument": nik_argument, "code_element": code_element,
-                    "found_code": found_code, "not_found_code": not_found_code, "message_element": message_element}
+    def __init__(
+        self,
+        agency: str,
+        config: Mapping[str, Any],
+        *,
+        operation: str,
+        health_operation: str,
+        lists: Mapping[str, str] | None = None,
+        nik_argument: str = "nik",
+        code_element: str = "kodeRespon",
+        found_code: str = "00",
+        not_found_code: str = "01",
+        message_element: str = "pesan",
+    ):
+        defaults = {
+            "operation": operation,
+            "nik_argument": nik_argument,
+            "code_element": code_element,
+            "found_code": found_code,
+            "not_found_code": not_found_code,
+            "message_element": message_element,
+        }
         chosen = {key: _name_setting(config, agency, f"lookup_{key}", value) for key, value in defaults.items()}
         self.agency = agency
         self.operation, self.nik_argument = chosen["operation"], chosen["nik_argument"]
@@ -128,15 +164,17 @@ class LookupContract:
         self.health_operation = _name_setting(config, agency, "health_operation", health_operation)
         self.lists = dict(lists or {})
 
-    def check(self, session: "SoapSession") -> None:
+    def check(self, session: SoapSession) -> None:
         """The WSDL must offer the lookup and health operations: a ValueError at start-up, not at a lookup."""
         offered = set(session.operations())
         missing = [op for op in (self.operation, self.health_operation) if op not in offered]
         if missing:
-            raise ValueError(f"{self.agency}: the WSDL has no operation {', '.join(missing)} "
-                             f"(set lookup_operation / health_operation; it offers {', '.join(sorted(offered))})")
+            raise ValueError(
+                f"{self.agency}: the WSDL has no operation {', '.join(missing)} "
+                f"(set lookup_operation / health_operation; it offers {', '.join(sorted(offered))})"
+            )
 
-    async def lookup(self, session: "SoapSession", nik: str) -> LookupResult:
+    async def lookup(self, session: SoapSession, nik: str) -> LookupResult:
         """Call the lookup operation and classify the reply by its code element."""
         reply = plain(await session.call(self.operation, **{self.nik_argument: nik}))
         if not isinstance(reply, dict):
@@ -162,8 +200,7 @@ def _name_setting(config: Mapping[str, Any], agency: str, key: str, default: str
     if raw is None or str(raw).strip() == "":
         return default
     value = str(raw).strip()
-    if len(value) > 80 or not value.replace("_", "").replace("-", "").replace(".", "").isalnum() \
-            or not value.isascii():
+    if len(value) > 80 or not value.replace("_", "").replace("-", "").replace(".", "").isalnum() or not value.isascii():
         raise ValueError(f"{agency}: setting {key} must be a plain XML name, not {value[:40]!r}")
     return value
 
@@ -183,8 +220,9 @@ class _QuietTransport(AsyncTransport):
     max_bytes = MAX_BODY_BYTES
 
     async def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> httpx.Response:
-        request = self.client.build_request("POST", address, content=message,
-                                            headers={**headers, "Accept-Encoding": "identity"})
+        request = self.client.build_request(
+            "POST", address, content=message, headers={**headers, "Accept-Encoding": "identity"}
+        )
         try:
             response = await fetch_bounded(self.client, request, self.max_bytes)
         except ReplyRefused as exc:
@@ -205,23 +243,41 @@ def password_token(user: str, password: str, password_type: str = "digest") -> U
 class SoapSession:
     """One agency's SOAP endpoint: a zeep AsyncClient over the packaged WSDL, bound to the configured address."""
 
-    def __init__(self, agency: str, wsdl: Path | str, address: str, *, binding: str | None = None,
-                 wsse: UsernameToken | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        agency: str,
+        wsdl: Path | str,
+        address: str,
+        *,
+        binding: str | None = None,
+        wsse: UsernameToken | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         if not address.startswith(("http://", "https://")):
             raise ValueError(f"{agency}: url must be an http(s) address, not {address!r}")
         self.agency = agency
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
-                                      follow_redirects=False, transport=transport,
-                                      event_hooks={"request": [add_traceparent]}, limits=POOL_LIMITS)
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
+            follow_redirects=False,
+            transport=transport,
+            event_hooks={"request": [add_traceparent]},
+            limits=POOL_LIMITS,
+        )
         if transport is None:
             quicken(self.http)
         by_url = isinstance(wsdl, str) and wsdl.startswith(("http://", "https://"))
-        self._wsdl_http = httpx.Client(transport=_OneOrigin(wsdl, timeout_s) if by_url else _NoNetwork(),  # type: ignore[arg-type]
-                                       follow_redirects=False)
+        self._wsdl_http = httpx.Client(
+            transport=_OneOrigin(wsdl, timeout_s) if by_url else _NoNetwork(),  # type: ignore[arg-type]
+            follow_redirects=False,
+        )
         try:
-            self.client = zeep.AsyncClient(str(wsdl), wsse=wsse, settings=strict_settings(),
-                                           transport=_QuietTransport(client=self.http, wsdl_client=self._wsdl_http))
+            self.client = zeep.AsyncClient(
+                str(wsdl),
+                wsse=wsse,
+                settings=strict_settings(),
+                transport=_QuietTransport(client=self.http, wsdl_client=self._wsdl_http),
+            )
         except Exception:
             self._wsdl_http.close()
             raise
@@ -320,8 +376,9 @@ def transport_error(agency: str, exc: zeep.exceptions.TransportError) -> AgencyE
     return AgencyProtocolError(agency, f"agency answered HTTP {status} without a usable SOAP envelope")
 
 
-def check_payload(agency: str, services: Mapping[str, Mapping[str, Any]], service: str,
-                  payload: Mapping[str, Any]) -> None:
+def check_payload(
+    agency: str, services: Mapping[str, Mapping[str, Any]], service: str, payload: Mapping[str, Any]
+) -> None:
     """Refuse an unknown service (NotSupported) or a payload outside its JSON Schema (AgencyRejected, permanent)."""
     schema = services.get(service)
     if schema is None:
@@ -334,8 +391,7 @@ def check_payload(agency: str, services: Mapping[str, Mapping[str, Any]], servic
         raise AgencyRejected(agency, f"{service}: {where} does not match the schema ({what})")
     where = first_not_text(dict(payload))
     if where is not None:  # zeep would fail building the request, which read as the agency's fault (its breaker)
-        raise AgencyRejected(agency, f"{service}: {where} holds characters XML cannot carry",
-                             code="payload_not_xml")
+        raise AgencyRejected(agency, f"{service}: {where} holds characters XML cannot carry", code="payload_not_xml")
 
 
 def plain(value: Any) -> Any:
@@ -377,8 +433,9 @@ class SoapConnector:
         try:
             await self.session.call(self.contract.health_operation if self.contract else self.ping_operation)
         except AgencyError as exc:
-            return Health(agency=self.name, up=False, latency_ms=_ms(started), detail=f"{type(exc).__name__}: "
-                                                                                        f"{exc.message}")
+            return Health(
+                agency=self.name, up=False, latency_ms=_ms(started), detail=f"{type(exc).__name__}: {exc.message}"
+            )
         return Health(agency=self.name, up=True, latency_ms=_ms(started))
 
     async def lookup(self, nik: str) -> LookupResult:
@@ -401,8 +458,9 @@ def _ms(started: float) -> float:
 C = TypeVar("C", bound="SoapConnector")
 
 
-def open_soap_client(cls: type[C], config: Mapping[str, str], *, wsdl: Path, binding: str,
-                     contract: LookupContract) -> C:
+def open_soap_client(
+    cls: type[C], config: Mapping[str, str], *, wsdl: Path, binding: str, contract: LookupContract
+) -> C:
     """A SOAP connector of class `cls` from its settings. The session is closed again if the WSDL lacks what the
     lookup contract needs (the connector's constructor raises ValueError).
 
@@ -413,10 +471,17 @@ def open_soap_client(cls: type[C], config: Mapping[str, str], *, wsdl: Path, bin
     and reply code element (`lookup_*`, `health_operation`; see `LookupContract`); the reply's field names then live
     only in the mapping (setting `mapping`). Submissions stay on the adapter contract."""
     agency = cls.name
-    token = password_token(required(config, agency, "user"), required(config, agency, "password"),
-                           config.get("password_type") or "digest")
-    session = SoapSession(agency, wsdl_location(config, agency, wsdl), required(config, agency, "url"),
-                          binding=binding, wsse=token, timeout_s=configured_timeout_s(config, agency))
+    token = password_token(
+        required(config, agency, "user"), required(config, agency, "password"), config.get("password_type") or "digest"
+    )
+    session = SoapSession(
+        agency,
+        wsdl_location(config, agency, wsdl),
+        required(config, agency, "url"),
+        binding=binding,
+        wsse=token,
+        timeout_s=configured_timeout_s(config, agency),
+    )
     try:
         return cls(session, contract)
     except ValueError:

@@ -84,8 +84,13 @@ async def add_traceparent(request: httpx.Request) -> None:
         span_now = otel.get_current_span()
         if span_now.is_recording():
             soap = "soapaction" in request.headers or "xml" in request.headers.get("content-type", "")
-            span_now.set_attributes({"rpc.system": "soap" if soap else "rest", "server.address": request.url.host,
-                                     "server.port": request.url.port or (443 if request.url.scheme == "https" else 80)})
+            span_now.set_attributes(
+                {
+                    "rpc.system": "soap" if soap else "rest",
+                    "server.address": request.url.host,
+                    "server.port": request.url.port or (443 if request.url.scheme == "https" else 80),
+                }
+            )
 
 
 # --- OpenTelemetry spans -------------------------------------------------------------------------------------------
@@ -123,15 +128,29 @@ class _Recorded:
         self.span.end()
 
 
-def span(name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL,
-         context: Context | None = None, links: Sequence[Link] | None = None, leaf: bool = False) -> Any:
+def span(
+    name: str,
+    attributes: Mapping[str, Any] | None = None,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    context: Context | None = None,
+    links: Sequence[Link] | None = None,
+    leaf: bool = False,
+) -> Any:
     """A context manager yielding the span (current inside it unless `leaf`: a span with no children need not
     be), or the no-op span when tracing is off. Attributes: ids, names of agencies and operations, outcomes,
     counts — never a NIK, a name or record data."""
     if _tracer is None:
         return otel.INVALID_SPAN
-    started = _tracer.start_span(name, context=context, kind=kind, attributes=attributes, links=links,
-                                 record_exception=False, set_status_on_exception=False)
+    started = _tracer.start_span(
+        name,
+        context=context,
+        kind=kind,
+        attributes=attributes,
+        links=links,
+        record_exception=False,
+        set_status_on_exception=False,
+    )
     return _Recorded(started, not leaf)
 
 

@@ -45,8 +45,9 @@ class AgencyRegistry:
 
     def freshness(self, settings: Settings) -> dict[str, float]:
         """Cache freshness per agency: GERBANG_AGENCY_<NAME>_FRESHNESS_S, else the global setting."""
-        return {name: float(settings.agency(name).get("freshness_s", settings.cache_freshness_s))
-                for name in self.active}
+        return {
+            name: float(settings.agency(name).get("freshness_s", settings.cache_freshness_s)) for name in self.active
+        }
 
     async def aclose(self) -> None:
         for agency in self.active.values():
@@ -62,9 +63,11 @@ def build_registry(settings: Settings, plugins: Mapping[str, ConnectorPlugin] | 
     breakers: dict[str, CircuitBreaker] = {}
     urls: dict[str, str] = {}
     configured = {name: settings.agency(name) for name in plugins}
-    limits = AgencyLimits(lambda: make_engine(settings.database_url, poolclass=NullPool),
-                          {name: concurrency_of(settings, config) for name, config in configured.items()
-                           if config.get("url")}, settings.census_interval_s)
+    limits = AgencyLimits(
+        lambda: make_engine(settings.database_url, poolclass=NullPool),
+        {name: concurrency_of(settings, config) for name, config in configured.items() if config.get("url")},
+        settings.census_interval_s,
+    )
     for name, plugin in plugins.items():
         config = configured[name]
         if not config.get("url"):
@@ -74,7 +77,9 @@ def build_registry(settings: Settings, plugins: Mapping[str, ConnectorPlugin] | 
         urls[name] = config["url"]
         limited = LimitedConnector(plugin.create(config), limits, name)
         guarded = BreakerConnector(limited, breakers[name], observer(name))
-        active[name] = Agency(name=name, facet=plugin.facet, connector=guarded, mapping=plugin_mapping(plugin, config.get("mapping")))
+        active[name] = Agency(
+            name=name, facet=plugin.facet, connector=guarded, mapping=plugin_mapping(plugin, config.get("mapping"))
+        )
     return AgencyRegistry(plugins=plugins, active=active, breakers=breakers, urls=urls, limits=limits)
 
 

@@ -22,7 +22,7 @@ def timestamp(value: dt.datetime | str) -> dt.datetime:
     """A timezone-aware datetime from a driver value (SQLite returns the stored text; written in UTC)."""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class SqlCacheStore:
@@ -38,8 +38,10 @@ class SqlCacheStore:
     def _select_sql(self, count: int) -> str:
         sql = self._select.get(count)
         if sql is None:
-            sql = ("SELECT key, facet, agency, key_id, payload, fetched_at, expires_at FROM facet_cache "
-                   f"WHERE key IN ({', '.join([self._marker] * count)})")
+            sql = (
+                "SELECT key, facet, agency, key_id, payload, fetched_at, expires_at FROM facet_cache "
+                f"WHERE key IN ({', '.join([self._marker] * count)})"
+            )
             self._select[count] = sql
         return sql
 
@@ -56,15 +58,35 @@ class SqlCacheStore:
             connection.commit()  # end the read transaction (PostgreSQL drivers open one)
         finally:
             connection.close()
-        return [CachedFacet(key=r[0], facet=r[1], agency=r[2], key_id=r[3], payload=bytes(r[4]),
-                            fetched_at=timestamp(r[5]), expires_at=timestamp(r[6])) for r in rows]
+        return [
+            CachedFacet(
+                key=r[0],
+                facet=r[1],
+                agency=r[2],
+                key_id=r[3],
+                payload=bytes(r[4]),
+                fetched_at=timestamp(r[5]),
+                expires_at=timestamp(r[6]),
+            )
+            for r in rows
+        ]
 
     def put_many(self, rows: Iterable[CachedFacet]) -> None:
         rows = list(rows)
         if not rows:
             return
-        values = [{"key": r.key, "facet": r.facet, "agency": r.agency, "key_id": r.key_id, "payload": r.payload,
-                   "fetched_at": r.fetched_at, "expires_at": r.expires_at} for r in rows]
+        values = [
+            {
+                "key": r.key,
+                "facet": r.facet,
+                "agency": r.agency,
+                "key_id": r.key_id,
+                "payload": r.payload,
+                "fetched_at": r.fetched_at,
+                "expires_at": r.expires_at,
+            }
+            for r in rows
+        ]
         try:
             with self.engine.begin() as connection:
                 connection.execute(delete(TABLE).where(TABLE.c.key.in_([r.key for r in rows])))

@@ -65,8 +65,10 @@ def demo_keys(settings: Settings) -> dict[str, str]:
             stored = {k: v for k, v in loaded.items() if k in ("counter", "admin") and isinstance(v, str)}
         except (ValueError, AttributeError):
             stored = {}  # unreadable: new keys, and the old ones are revoked below
-    keys = {"counter": settings.demo_api_key or stored.get("counter") or generate_key(),
-            "admin": stored.get("admin") or generate_key()}
+    keys = {
+        "counter": settings.demo_api_key or stored.get("counter") or generate_key(),
+        "admin": stored.get("admin") or generate_key(),
+    }
     if keys != stored:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{KEYS_FILE}.{os.getpid()}.tmp")
@@ -77,8 +79,9 @@ def demo_keys(settings: Settings) -> dict[str, str]:
     return keys
 
 
-def start_simulators(plugins: Mapping[str, ConnectorPlugin], population: Population, host: str,
-                     first_port: int) -> dict[str, serving.RunningServer]:
+def start_simulators(
+    plugins: Mapping[str, ConnectorPlugin], population: Population, host: str, first_port: int
+) -> dict[str, serving.RunningServer]:
     """Start each plug-in's simulator on consecutive ports (0 = any free port)."""
     started: dict[str, serving.RunningServer] = {}
     try:
@@ -93,8 +96,10 @@ def start_simulators(plugins: Mapping[str, ConnectorPlugin], population: Populat
     return started
 
 
-def agency_environment(plugins: Mapping[str, ConnectorPlugin], simulators: Mapping[str, serving.RunningServer],
-                       ) -> dict[str, str]:
+def agency_environment(
+    plugins: Mapping[str, ConnectorPlugin],
+    simulators: Mapping[str, serving.RunningServer],
+) -> dict[str, str]:
     """GERBANG_AGENCY_<NAME>_<KEY> settings pointing each client at its simulator."""
     env: dict[str, str] = {}
     for name, server in simulators.items():
@@ -139,16 +144,17 @@ def private_sqlite_file(url: str) -> None:
     the API keys' hashes, the sealed applications and the audit log. SQLite gives its -wal and -shm files the
     database file's mode."""
     prefix = "sqlite:///"
-    if not url.startswith(prefix) or url[len(prefix):] in ("", ":memory:"):
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
         return
-    path = Path(url[len(prefix):].split("?", 1)[0])
+    path = Path(url[len(prefix) :].split("?", 1)[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     os.chmod(path, 0o600)
 
 
-def prepare(settings: Settings, *, seed: int, host: str = "127.0.0.1", port: int = 8000,
-            population_size: int = 500) -> Demo:
+def prepare(
+    settings: Settings, *, seed: int, host: str = "127.0.0.1", port: int = 8000, population_size: int = 500
+) -> Demo:
     """Migrate the database, start the simulators, create the demo client; the API is started by the caller."""
     url = settings.database_url
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the banner, not migration chatter, is the demo's output
@@ -161,7 +167,7 @@ def prepare(settings: Settings, *, seed: int, host: str = "127.0.0.1", port: int
         keys = demo_keys(settings)
         ensure_demo_clients(url, keys)
         agency_env = {**settings.agency_env, **agency_environment(plugins, simulators)}
-        for name, plugin in plugins.items():   # what an agency pushes (e.g. licences to process) the counter sees
+        for name, plugin in plugins.items():  # what an agency pushes (e.g. licences to process) the counter sees
             if plugin.inbound is not None:
                 agency_env.setdefault(f"{AGENCY_PREFIX}{name.upper()}_INBOX_CLIENT", DEMO_CLIENT)
         api_settings = settings.model_copy(update={"database_url": url, "agency_env": agency_env})
@@ -169,17 +175,27 @@ def prepare(settings: Settings, *, seed: int, host: str = "127.0.0.1", port: int
         for server in simulators.values():
             server.stop()
         raise
-    return Demo(settings=api_settings, population=population, api_key=keys["counter"], admin_key=keys["admin"],
-                simulators=simulators)
+    return Demo(
+        settings=api_settings,
+        population=population,
+        api_key=keys["counter"],
+        admin_key=keys["admin"],
+        simulators=simulators,
+    )
 
 
-def wait_until_up(demo: Demo, api_started: Callable[[], bool], given_up: Callable[[], bool], probe_url: str,
-                  timeout_s: float = 60.0) -> bool:
+def wait_until_up(
+    demo: Demo, api_started: Callable[[], bool], given_up: Callable[[], bool], probe_url: str, timeout_s: float = 60.0
+) -> bool:
     """True once the API answers `GET /healthz` and every simulator accepts connections; False if the server gave
     up (`given_up`) or `timeout_s` passed. Why: the banner is a promise that the curl lines work, so it waits."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not given_up():
-        if api_started() and _answers(f"{probe_url}/healthz") and all(_accepts(s.port) for s in demo.simulators.values()):
+        if (
+            api_started()
+            and _answers(f"{probe_url}/healthz")
+            and all(_accepts(s.port) for s in demo.simulators.values())
+        ):
             return True
         time.sleep(0.05)
     return False
@@ -203,11 +219,19 @@ def _accepts(port: int) -> bool:
 def pick_samples(population: Population) -> list[Person]:
     """A few people worth trying: alive ones, a deceased, an inactive and one Dukcapil does not know."""
     chosen: list[Person] = []
-    wanted = [("alive", True), ("alive", True), ("alive", True), ("deceased", True), ("inactive", True),
-              ("alive", False)]
+    wanted = [
+        ("alive", True),
+        ("alive", True),
+        ("alive", True),
+        ("deceased", True),
+        ("inactive", True),
+        ("alive", False),
+    ]
     for status, known in wanted:
-        person = next((p for p in population.people if p.life_status == status and p.in_dukcapil == known
-                       and p not in chosen), None)
+        person = next(
+            (p for p in population.people if p.life_status == status and p.in_dukcapil == known and p not in chosen),
+            None,
+        )
         if person is not None:
             chosen.append(person)
     return chosen
@@ -215,13 +239,17 @@ def pick_samples(population: Population) -> list[Person]:
 
 def banner(demo: Demo, api_url: str) -> str:
     """What the demo prints: the key, the simulators, sample NIKs and a ready curl line."""
-    lines = [f"Gerbang demo — API at {api_url} (docs at {api_url}/docs)", "",
-             f"Demo API key: {demo.api_key}   (counter {DEMO_CLIENT}: look-ups, verifications, applications)",
-             f"Admin key:    {demo.admin_key}   ({ADMIN_CLIENT}: the console at {api_url}/console, /v1/admin, "
-             "the audit log)",
-             f"Database:     {describe_database(demo.settings.database_url)} — `gerbang clients …`, `gerbang "
-             "audit …` and `gerbang applications …` run from this folder use it too",
-             "", "Simulators:"]
+    lines = [
+        f"Gerbang demo — API at {api_url} (docs at {api_url}/docs)",
+        "",
+        f"Demo API key: {demo.api_key}   (counter {DEMO_CLIENT}: look-ups, verifications, applications)",
+        f"Admin key:    {demo.admin_key}   ({ADMIN_CLIENT}: the console at {api_url}/console, /v1/admin, "
+        "the audit log)",
+        f"Database:     {describe_database(demo.settings.database_url)} — `gerbang clients …`, `gerbang "
+        "audit …` and `gerbang applications …` run from this folder use it too",
+        "",
+        "Simulators:",
+    ]
     lines += [f"  {name:<22} {server.url}" for name, server in demo.simulators.items()]
     lines += ["", "Sample NIKs (synthetic people):"]
     for person in pick_samples(demo.population):
@@ -237,22 +265,34 @@ def banner(demo: Demo, api_url: str) -> str:
         lines.append(f"  curl -s -H {auth} {desk} {shlex.quote(url)}")
     submission = sample_submission(demo.population)
     if submission is not None:
-        headers = " ".join(f"-H {shlex.quote(h)}" for h in [
-            "Authorization: Bearer " + demo.api_key, "Content-Type: application/json",
-            "Idempotency-Key: demo-oss-1", *context])
+        headers = " ".join(
+            f"-H {shlex.quote(h)}"
+            for h in [
+                "Authorization: Bearer " + demo.api_key,
+                "Content-Type: application/json",
+                "Idempotency-Key: demo-oss-1",
+                *context,
+            ]
+        )
         oss = demo.simulators.get("oss")
         if oss is not None:
             push = {"url": f"{api_url}/v1/inbound/oss/receiveNIB", "nib": submission["payload"]["nib"]}  # type: ignore
-            lines += ["", "Make OSS push the licences of a NIB for the region to process (they appear as "
-                          "applications in status received):",
-                      f"  curl -s -X POST -H 'Content-Type: application/json' -d {shlex.quote(json.dumps(push))} "
-                      f"{shlex.quote(oss.url + '/_sim/push')}",
-                      f"  curl -s -H {auth} {shlex.quote(api_url + '/v1/applications?status=received')}"]
-        lines += ["", "Decide one (receiveLicenseStatus back to OSS through the outbox; the same key answers the same "
-                      "application), then follow it by the id it returns:",
-                  f"  curl -s -X POST {headers} -d {shlex.quote(json.dumps(submission))} "
-                  f"{shlex.quote(api_url + '/v1/applications')}",
-                  f"  curl -s -H {auth} {shlex.quote(api_url + '/v1/applications/<id>')}"]
+            lines += [
+                "",
+                "Make OSS push the licences of a NIB for the region to process (they appear as "
+                "applications in status received):",
+                f"  curl -s -X POST -H 'Content-Type: application/json' -d {shlex.quote(json.dumps(push))} "
+                f"{shlex.quote(oss.url + '/_sim/push')}",
+                f"  curl -s -H {auth} {shlex.quote(api_url + '/v1/applications?status=received')}",
+            ]
+        lines += [
+            "",
+            "Decide one (receiveLicenseStatus back to OSS through the outbox; the same key answers the same "
+            "application), then follow it by the id it returns:",
+            f"  curl -s -X POST {headers} -d {shlex.quote(json.dumps(submission))} "
+            f"{shlex.quote(api_url + '/v1/applications')}",
+            f"  curl -s -H {auth} {shlex.quote(api_url + '/v1/applications/<id>')}",
+        ]
     lines += ["", "Ctrl-C stops everything."]
     return "\n".join(lines)
 
@@ -268,8 +308,12 @@ def sample_submission(population: Population) -> dict[str, object] | None:
         owner = owner_of(population, person)
         for nib in owner.nibs if owner else ():
             if nib.status == "01" and nib.licences:
-                return {"nik": person.nik, "agency": "oss", "service": "license_status",
-                        "payload": decision(owner, nib, nib.licences[0])}
+                return {
+                    "nik": person.nik,
+                    "agency": "oss",
+                    "service": "license_status",
+                    "payload": decision(owner, nib, nib.licences[0]),
+                }
     return None
 
 

@@ -34,14 +34,17 @@ MASK = "[redacted]"
 NIK_MASK = "[nik]"
 DATE_MASK = "[date]"
 
-_KEYS = (r"nik|no_?kk|kk_number|nomor_kk|full_?name|name|nama\w*|nm_\w+|"
-         r"birth_?date|birth_?place|date_of_birth|dob|tgl_?lh?r|tgl_lahir|tanggal_?lahir|tmpt_?lhr|tempat_?lahir|"
-         r"mother_?name|father_?name|ibu_?kandung|alamat|address|jalan|street")
+_KEYS = (
+    r"nik|no_?kk|kk_number|nomor_kk|full_?name|name|nama\w*|nm_\w+|"
+    r"birth_?date|birth_?place|date_of_birth|dob|tgl_?lh?r|tgl_lahir|tanggal_?lahir|tmpt_?lhr|tempat_?lahir|"
+    r"mother_?name|father_?name|ibu_?kandung|alamat|address|jalan|street"
+)
 # "key": "value" / 'key': 'value' / key=value / key: value (quoted value, or up to the next separator)
 _KEY_VALUE = re.compile(
     rf"""(?ix)
     (?P<key>["']?\b(?:{_KEYS})\b["']?\s*[:=]\s*)
-    (?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^,;&\n\r}}\])<\[\s][^,;&\n\r}}\])<]*)""")
+    (?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^,;&\n\r}}\])<\[\s][^,;&\n\r}}\])<]*)"""
+)
 _XML_ELEMENT = re.compile(rf"(?i)(<(?:[\w.-]+:)?(?:{_KEYS})\b[^>/]*>)([^<]+)(?=</)")
 _INPUT_VALUE = re.compile(r"input_value=.*?(?=, input_type=|$)", re.MULTILINE)
 _DIGITS = re.compile(r"(?<![0-9])[0-9]{16}(?![0-9])")

@@ -22,9 +22,9 @@ import hashlib
 import hmac
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -68,8 +68,14 @@ class DataKeys:
     it does not know makes it look at once (at most every `reload_every_s / 4`). The source returns None when
     nothing changed."""
 
-    def __init__(self, keys: Mapping[str, bytes], active: str, *,
-                 reload: Callable[[], DataKeys | None] | None = None, reload_every_s: float = 1.0):
+    def __init__(
+        self,
+        keys: Mapping[str, bytes],
+        active: str,
+        *,
+        reload: Callable[[], DataKeys | None] | None = None,
+        reload_every_s: float = 1.0,
+    ):
         if active not in keys:
             raise ValueError(f"active data key {active!r} is not among the keys")
         for key_id, key in keys.items():
@@ -180,8 +186,17 @@ class RowMemo:
 class RecordCache:
     """Encrypted per-facet cache with a freshness time per agency."""
 
-    def __init__(self, store: CacheStore, keys: DataKeys, hash_key: bytes, freshness_s: Mapping[str, float],
-                 default_freshness_s: float, *, memo: RowMemo | None = None, records: RecordMemo | None = None):
+    def __init__(
+        self,
+        store: CacheStore,
+        keys: DataKeys,
+        hash_key: bytes,
+        freshness_s: Mapping[str, float],
+        default_freshness_s: float,
+        *,
+        memo: RowMemo | None = None,
+        records: RecordMemo | None = None,
+    ):
         self.store, self.keys, self.hash_key = store, keys, hash_key
         self.freshness_s, self.default_freshness_s = dict(freshness_s), default_freshness_s
         self.memo = memo if memo is not None else RowMemo()
@@ -198,8 +213,11 @@ class RecordCache:
 
     def fresh_until(self, facets: Iterable[Facet]) -> dt.datetime:
         """When the first of these cached facets stops being fresh (as `put` computed their rows' expiry)."""
-        return min(f.provenance.fetched_at + dt.timedelta(
-            seconds=self.freshness_s.get(f.provenance.agency, self.default_freshness_s)) for f in facets)
+        return min(
+            f.provenance.fetched_at
+            + dt.timedelta(seconds=self.freshness_s.get(f.provenance.agency, self.default_freshness_s))
+            for f in facets
+        )
 
     async def get(self, nik: str, facets: Iterable[str]) -> dict[str, Facet]:
         """Fresh cached facets of `nik` among `facets` (marked `cached`); stale or unreadable rows are ignored.
@@ -248,9 +266,17 @@ class RecordCache:
                 continue
             key = self.row_key(nik, facet.name)
             key_id, payload = self.keys.encrypt(facet.model_dump_json().encode(), key.encode())
-            rows.append(CachedFacet(key=key, facet=facet.name, agency=facet.provenance.agency, key_id=key_id,
-                                    payload=payload, fetched_at=facet.provenance.fetched_at,
-                                    expires_at=facet.provenance.fetched_at + dt.timedelta(seconds=ttl)))
+            rows.append(
+                CachedFacet(
+                    key=key,
+                    facet=facet.name,
+                    agency=facet.provenance.agency,
+                    key_id=key_id,
+                    payload=payload,
+                    fetched_at=facet.provenance.fetched_at,
+                    expires_at=facet.provenance.fetched_at + dt.timedelta(seconds=ttl),
+                )
+            )
         self.records.drop(self.record_key(nik))  # even with nothing cacheable: a record it was part of changed
         if rows:
             await self._run(self.store.put_many, rows)

@@ -143,5 +143,6 @@ class CitizenRecord(BaseModel):
     life_status: LifeStatus
     facets: dict[str, Facet]
     conflicts: list[Conflict] = Field(default_factory=list)
-    warnings: list[dict[str, str]] = Field(default_factory=list,
-                                           description="Notes on the NIK itself, e.g. a region code no longer listed")
+    warnings: list[dict[str, str]] = Field(
+        default_factory=list, description="Notes on the NIK itself, e.g. a region code no longer listed"
+    )

@@ -226,10 +226,12 @@ def parse_nik(text: str, *, today: datetime.date | None = None) -> NikInfo:
     if not province_ok:
         errors.append(Issue("province_invalid", f"Province code {pp} does not exist."))
     if not regency_ok:
-        errors.append(Issue(
-            "regency_invalid",
-            f"Regency/city code {kk} is never issued (regencies are 01-69, cities 71-99).",
-        ))
+        errors.append(
+            Issue(
+                "regency_invalid",
+                f"Regency/city code {kk} is never issued (regencies are 01-69, cities 71-99).",
+            )
+        )
     if not district_ok:
         errors.append(Issue("district_invalid", "District code 00 is never issued."))
     if province_ok:
@@ -245,11 +247,13 @@ def parse_nik(text: str, *, today: datetime.date | None = None) -> NikInfo:
                 elif district_ok and district is None:
                     unknown = district_code
         if unknown is not None:
-            warnings.append(Issue(
-                "region_unknown",
-                f"Region {unknown} is not in the current Kemendagri list; it may be a code from before a "
-                "regional split, which older NIKs keep.",
-            ))
+            warnings.append(
+                Issue(
+                    "region_unknown",
+                    f"Region {unknown} is not in the current Kemendagri list; it may be a code from before a "
+                    "regional split, which older NIKs keep.",
+                )
+            )
 
     # Birth day (and sex), month, then the date itself.
     dd, month, yy = int(digits[6:8]), int(digits[8:10]), int(digits[10:12])
@@ -260,10 +264,12 @@ def parse_nik(text: str, *, today: datetime.date | None = None) -> NikInfo:
     elif 41 <= dd <= 71:
         sex, day = "P", dd - 40
     else:
-        errors.append(Issue(
-            "birth_day_invalid",
-            f"Day code {digits[6:8]} is not a day of birth (01-31 for men, 41-71 for women).",
-        ))
+        errors.append(
+            Issue(
+                "birth_day_invalid",
+                f"Day code {digits[6:8]} is not a day of birth (01-31 for men, 41-71 for women).",
+            )
+        )
     month_ok = 1 <= month <= 12
     if not month_ok:
         errors.append(Issue("birth_month_invalid", f"Month code {digits[8:10]} is not a month (01-12)."))
@@ -273,15 +279,19 @@ def parse_nik(text: str, *, today: datetime.date | None = None) -> NikInfo:
         ref = today if today is not None else datetime.date.today()
         birth_date = _choose_birth_date(day, month, yy, ref)
         if birth_date is None:
-            errors.append(Issue(
-                "birth_date_invalid",
-                f"Birth date {day:02d}-{month:02d}-{yy:02d} exists neither in 19{yy:02d} nor in 20{yy:02d}.",
-            ))
+            errors.append(
+                Issue(
+                    "birth_date_invalid",
+                    f"Birth date {day:02d}-{month:02d}-{yy:02d} exists neither in 19{yy:02d} nor in 20{yy:02d}.",
+                )
+            )
         elif birth_date > ref:
-            warnings.append(Issue(
-                "birth_date_future",
-                f"Birth date {birth_date.isoformat()} is after {ref.isoformat()}; no earlier century fits.",
-            ))
+            warnings.append(
+                Issue(
+                    "birth_date_future",
+                    f"Birth date {birth_date.isoformat()} is after {ref.isoformat()}; no earlier century fits.",
+                )
+            )
 
     serial = digits[12:16]
     if serial == "0000":

@@ -79,14 +79,21 @@ def status_of(error: AgencyError) -> FacetStatus:
 
 
 def failed_facet(agency: Agency, status: FacetStatus, message: str) -> Facet:
-    return Facet(name=agency.facet,
-                 provenance=Provenance(agency=agency.name, fetched_at=utcnow(), status=status, message=message))
+    return Facet(
+        name=agency.facet,
+        provenance=Provenance(agency=agency.name, fetched_at=utcnow(), status=status, message=message),
+    )
 
 
 def facet_from(agency: Agency, result: LookupResult) -> Facet:
     """Map a connector's answer to a canonical facet; a mapping failure marks the facet `error`."""
-    provenance = Provenance(agency=agency.name, fetched_at=result.fetched_at, status=result.status,
-                            agency_code=result.agency_code, message=result.message)
+    provenance = Provenance(
+        agency=agency.name,
+        fetched_at=result.fetched_at,
+        status=result.status,
+        agency_code=result.agency_code,
+        message=result.message,
+    )
     if result.status is not FacetStatus.ok or not result.fields:
         return Facet(name=agency.facet, provenance=provenance)
     try:
@@ -107,7 +114,7 @@ async def ask(agency: Agency, nik: str, timeout_s: float, plates: Sequence[str] 
     call = agency.connector.lookup_plates(nik, list(plates)) if plates else agency.connector.lookup(nik)
     try:
         result = await asyncio.wait_for(call, timeout_s)
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         return failed_facet(agency, FacetStatus.timeout, f"no answer within {timeout_s:g} s")
     except AgencyError as exc:
         return failed_facet(agency, status_of(exc), exc.message)
@@ -122,7 +129,7 @@ async def ask_identity(root: Agency, nik: str, timeout_s: float) -> Facet:
     can be no record."""
     try:
         result = await asyncio.wait_for(root.connector.lookup(nik), timeout_s)
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         raise IdentityUnavailable("Dukcapil did not answer in time", status=FacetStatus.timeout) from None
     except AgencyUnavailable as exc:
         raise IdentityUnavailable(exc.message, exc.retry_after_s, status_of(exc)) from exc
@@ -155,8 +162,9 @@ def conflicts_with(identity: Facet, others: Iterable[Facet]) -> list[Conflict]:
             if theirs is None or ours is None:
                 continue
             if comparable(theirs) != comparable(ours):
-                found.append(Conflict(field=field, agency=facet.provenance.agency, agency_value=theirs,
-                                      dukcapil_value=ours))
+                found.append(
+                    Conflict(field=field, agency=facet.provenance.agency, agency_value=theirs, dukcapil_value=ours)
+                )
     return found
 
 
@@ -169,16 +177,27 @@ async def _cached(cache: RecordCache, nik: str, names: list[str]) -> dict[str, F
     """The cache's fresh facets, traced as a hit, a miss or a partial hit (counts only, never contents)."""
     with tracing.span("record cache", {"gerbang.cache.wanted": len(names)}, leaf=True) as span:
         found = await cache.get(nik, names)
-        span.set_attributes({"gerbang.cache.hits": len(found),
-                             "gerbang.cache.result": "hit" if len(found) == len(names) else
-                             "miss" if not found else "partial"})
+        span.set_attributes(
+            {
+                "gerbang.cache.hits": len(found),
+                "gerbang.cache.result": "hit" if len(found) == len(names) else "miss" if not found else "partial",
+            }
+        )
         return found
 
 
-async def assemble_record(nik: str, purpose: Purpose, agencies: Mapping[str, Agency], *,
-                          facets: Iterable[str] | None = None, timeout_s: float = 5.0, budget_s: float = 8.0,
-                          cache: RecordCache | None = None, refresh: bool = False,
-                          plates: Sequence[str] = ()) -> CitizenRecord:
+async def assemble_record(
+    nik: str,
+    purpose: Purpose,
+    agencies: Mapping[str, Agency],
+    *,
+    facets: Iterable[str] | None = None,
+    timeout_s: float = 5.0,
+    budget_s: float = 8.0,
+    cache: RecordCache | None = None,
+    refresh: bool = False,
+    plates: Sequence[str] = (),
+) -> CitizenRecord:
     """The verified record of `nik` for `purpose`, with the facets the purpose allows (narrowed by `facets`).
 
     `agencies` maps facet name → agency; facets the purpose allows but no configured agency fills are left out.
@@ -206,14 +225,21 @@ async def assemble_record(nik: str, purpose: Purpose, agencies: Mapping[str, Age
         record_facets.update({name: cached[name] for name in wanted if name in cached})
         missing = [agencies[name] for name in wanted if name not in cached]
         remaining = max(0.05, budget_s - (time.monotonic() - started))
-        answers = await asyncio.gather(*(ask(agency, nik, min(timeout_s, remaining),
-                                             plates if agency.facet in plated else ()) for agency in missing))
+        answers = await asyncio.gather(
+            *(
+                ask(agency, nik, min(timeout_s, remaining), plates if agency.facet in plated else ())
+                for agency in missing
+            )
+        )
         fetched.extend(facet for facet in answers if facet.name not in plated)
         record_facets.update({facet.name: facet for facet in answers})
     if cache is not None and fetched:
         await cache.put(nik, fetched)
     ordered = {name: record_facets[name] for name in [ROOT_FACET, *wanted] if name in record_facets}
     return CitizenRecord(
-        nik=nik, purpose=purpose.name, life_status=life_status, facets=ordered,
+        nik=nik,
+        purpose=purpose.name,
+        life_status=life_status,
+        facets=ordered,
         conflicts=conflicts_with(identity, (f for name, f in ordered.items() if name != ROOT_FACET)),
     )

@@ -64,8 +64,14 @@ class RecordMemo:
             return None
         return self._open(slot.sealed, _aad(subject, variant)), slot.summary
 
-    def put(self, subject: str, variant: Variant, body: bytes, summary: Mapping[str, Mapping[str, Any]],
-            expires_at: dt.datetime) -> None:
+    def put(
+        self,
+        subject: str,
+        variant: Variant,
+        body: bytes,
+        summary: Mapping[str, Mapping[str, Any]],
+        expires_at: dt.datetime,
+    ) -> None:
         """Remember a record assembled wholly from cached facets, until the earliest of them stops being fresh."""
         if self.ttl_s <= 0:
             return
@@ -75,8 +81,9 @@ class RecordMemo:
             if len(records) >= self.max_entries:
                 records.pop(next(iter(records)), None)
             slots = records[subject] = {}
-        slots[variant] = _Slot(self._seal(body, _aad(subject, variant)), summary, time.monotonic() + self.ttl_s,
-                               expires_at)
+        slots[variant] = _Slot(
+            self._seal(body, _aad(subject, variant)), summary, time.monotonic() + self.ttl_s, expires_at
+        )
 
     def drop(self, subject: str) -> None:
         """Forget every record of `subject` (its cached rows just changed)."""
@@ -90,7 +97,7 @@ class RecordMemo:
         sealed = []
         for i in range(count):
             nonce = os.urandom(12)
-            sealed.append(nonce + self._aead.encrypt(nonce, body[i * PIECE:(i + 1) * PIECE], _piece(aad, i, count)))
+            sealed.append(nonce + self._aead.encrypt(nonce, body[i * PIECE : (i + 1) * PIECE], _piece(aad, i, count)))
         return tuple(sealed)
 
     def _open(self, sealed: tuple[bytes, ...], aad: bytes) -> bytes:

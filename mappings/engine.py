@@ -149,9 +149,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -317,8 +315,9 @@ def _compile_fields(fields: dict[Any, Any], model: type[BaseModel], origin: str,
     return Plan(model=model, rules=tuple(rules), required_nested=tuple(sorted(required, key=len)))
 
 
-def _compile_rule(spec: Any, target: tuple[str, ...], annotation: Any, origin: str, label: str,
-                  element: bool = False) -> Rule:
+def _compile_rule(
+    spec: Any, target: tuple[str, ...], annotation: Any, origin: str, label: str, element: bool = False
+) -> Rule:
     """Compile one source spec; `element` is a scalar `each` spec, whose `from` is optional (the element itself)."""
     if isinstance(spec, str):
         spec = {"from": spec}
@@ -405,8 +404,9 @@ def _compile_steps(raw: Any, origin: str, label: str) -> list[Step]:
                 check(*args, **kwargs)
         except (TypeError, TransformError) as exc:
             reason = str(exc).removeprefix(f"{name}: ")
-            raise MappingError(f"{origin}: canonical field {label!r}: bad arguments for transform {name!r}: {reason}") \
-                from None
+            raise MappingError(
+                f"{origin}: canonical field {label!r}: bad arguments for transform {name!r}: {reason}"
+            ) from None
         steps.append(Step(name, fn, args, kwargs))
     return steps
 
@@ -506,21 +506,25 @@ def _evaluate(rule: Rule, data: Any, origin: str, label: str, source: str) -> An
 def _each(rule: Rule, value: Any, origin: str, label: str, source: str) -> list[Any]:
     """Map every element of a source list (model items via a Plan, plain values via a Rule); nulls are skipped."""
     if not isinstance(value, list | tuple):
-        raise MappingError(f"{origin}: canonical field {label!r} (source {source!r}): expected a list, "
-                           f"got {type(value).__name__}")
+        raise MappingError(
+            f"{origin}: canonical field {label!r} (source {source!r}): expected a list, got {type(value).__name__}"
+        )
     items = []
     for index, element in enumerate(value):
         if element is None:
             continue
         if isinstance(rule.each, Plan):
             if not isinstance(element, abc.Mapping):
-                raise MappingError(f"{origin}: canonical field {label}[{index}] (source {source}[{index}]): "
-                                   f"expected an object, got {type(element).__name__}")
+                raise MappingError(
+                    f"{origin}: canonical field {label}[{index}] (source {source}[{index}]): "
+                    f"expected an object, got {type(element).__name__}"
+                )
             items.append(_build(rule.each, element, origin, f"{label}[{index}].", f"{source}[{index}]."))
         else:
             assert isinstance(rule.each, Rule)
-            item = _evaluate(rule.each, element, origin, f"{label}[{index}]",
-                             _source_text(rule.each, f"{source}[{index}]."))
+            item = _evaluate(
+                rule.each, element, origin, f"{label}[{index}]", _source_text(rule.each, f"{source}[{index}].")
+            )
             if item is not None:
                 items.append(item)
     return items

@@ -215,8 +215,16 @@ def to_bool(value: Any) -> bool:
 DEFAULT_DATE_FORMATS: tuple[str, ...] = ("%d.%m.%Y", "%d-%b-%y", "%Y-%m-%d", "%d-%m-%Y", "%Y/%m/%d")
 """15.05.1985, 15-MAY-85, 1985-05-15, 15-05-1985, 1985/05/15: the formats Dukcapil gateways are known to use."""
 
-_ID_MONTHS = {"PEB": "FEB", "MEI": "MAY", "AGU": "AUG", "AGT": "AUG", "AGS": "AUG", "OKT": "OCT", "NOP": "NOV",
-              "DES": "DEC"}
+_ID_MONTHS = {
+    "PEB": "FEB",
+    "MEI": "MAY",
+    "AGU": "AUG",
+    "AGT": "AUG",
+    "AGS": "AUG",
+    "OKT": "OCT",
+    "NOP": "NOV",
+    "DES": "DEC",
+}
 _MONTH_WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -283,8 +291,17 @@ def _lookup(table: Mapping[str, Any], value: Any, what: str) -> Any:
         raise TransformError(f"{what}: not a known value") from None
 
 
-_SEX = {"LAKI-LAKI": "L", "LAKI LAKI": "L", "L": "L", "PRIA": "L", "1": "L",
-        "PEREMPUAN": "P", "P": "P", "WANITA": "P", "2": "P"}
+_SEX = {
+    "LAKI-LAKI": "L",
+    "LAKI LAKI": "L",
+    "L": "L",
+    "PRIA": "L",
+    "1": "L",
+    "PEREMPUAN": "P",
+    "P": "P",
+    "WANITA": "P",
+    "2": "P",
+}
 
 
 @transform("sex")
@@ -293,10 +310,21 @@ def sex(value: Any) -> str:
     return _lookup(_SEX, value, "sex")
 
 
-_RELIGION = {"ISLAM": "islam", "KRISTEN": "protestant", "KRISTEN PROTESTAN": "protestant", "PROTESTAN": "protestant",
-             "KATOLIK": "catholic", "KATHOLIK": "catholic", "KRISTEN KATOLIK": "catholic", "HINDU": "hindu",
-             "BUDHA": "buddhist", "BUDDHA": "buddhist", "KONGHUCU": "confucian", "KHONGHUCU": "confucian",
-             "KONG HU CU": "confucian"}
+_RELIGION = {
+    "ISLAM": "islam",
+    "KRISTEN": "protestant",
+    "KRISTEN PROTESTAN": "protestant",
+    "PROTESTAN": "protestant",
+    "KATOLIK": "catholic",
+    "KATHOLIK": "catholic",
+    "KRISTEN KATOLIK": "catholic",
+    "HINDU": "hindu",
+    "BUDHA": "buddhist",
+    "BUDDHA": "buddhist",
+    "KONGHUCU": "confucian",
+    "KHONGHUCU": "confucian",
+    "KONG HU CU": "confucian",
+}
 
 
 @transform("religion")
@@ -308,9 +336,16 @@ def religion(value: Any) -> str:
     return _lookup(_RELIGION, key, "religion")
 
 
-_MARITAL = {"BELUM KAWIN": "single", "KAWIN": "married", "KAWIN TERCATAT": "married",
-            "KAWIN BELUM TERCATAT": "married", "CERAI HIDUP": "divorced", "CERAI HIDUP TERCATAT": "divorced",
-            "CERAI HIDUP BELUM TERCATAT": "divorced", "CERAI MATI": "widowed"}
+_MARITAL = {
+    "BELUM KAWIN": "single",
+    "KAWIN": "married",
+    "KAWIN TERCATAT": "married",
+    "KAWIN BELUM TERCATAT": "married",
+    "CERAI HIDUP": "divorced",
+    "CERAI HIDUP TERCATAT": "divorced",
+    "CERAI HIDUP BELUM TERCATAT": "divorced",
+    "CERAI MATI": "widowed",
+}
 
 
 @transform("marital")

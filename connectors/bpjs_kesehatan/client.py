@@ -9,21 +9,42 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote
-from typing import Any, Callable, Mapping
 
 import httpx
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from connectors.base import (
-    AgencyAccessDenied, AgencyError, AgencyProtocolError, AgencyRejected, AgencyUnavailable, FacetStatus, Health,
-    LookupResult, NotSupported, SubmitResult, VerifyResult,
+    AgencyAccessDenied,
+    AgencyError,
+    AgencyProtocolError,
+    AgencyRejected,
+    AgencyUnavailable,
+    FacetStatus,
+    Health,
+    LookupResult,
+    NotSupported,
+    SubmitResult,
+    VerifyResult,
 )
 from connectors.bpjs_kesehatan import crypto
 from connectors.bpjs_kesehatan.protocol import (
-    AGENCY, CODE_AUTH_FAILED, CODE_LISTS, CODE_NOT_FOUND, CODE_OK, IDEMPOTENCY_HEADER, PESERTA_BY_NIK,
-    REFERENCE_CLINICS, REFERENCE_PROVINCES, SERVICE_PARTICIPANT_UPDATE, SERVICES, UPDATE_CLINIC, today_wib,
+    AGENCY,
+    CODE_AUTH_FAILED,
+    CODE_LISTS,
+    CODE_NOT_FOUND,
+    CODE_OK,
+    IDEMPOTENCY_HEADER,
+    PESERTA_BY_NIK,
+    REFERENCE_CLINICS,
+    REFERENCE_PROVINCES,
+    SERVICE_PARTICIPANT_UPDATE,
+    SERVICES,
+    UPDATE_CLINIC,
+    today_wib,
 )
 from connectors.config import require_all, timeout_s
 from connectors.rest import DEFAULT_TIMEOUT_S, json_body, make_client, send
@@ -38,12 +59,22 @@ class BpjsKesehatanClient:
 
     name = AGENCY
 
-    def __init__(self, *, url: str, cons_id: str, secret: str, user_key: str, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 transport: httpx.AsyncBaseTransport | None = None, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        *,
+        url: str,
+        cons_id: str,
+        secret: str,
+        user_key: str,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self._cons_id, self._secret, self._user_key = cons_id, secret, user_key
         self._clock = clock
-        self._http = make_client(url.rstrip("/") + "/", timeout_s=timeout_s,
-                                 headers={"Accept": "application/json"}, transport=transport)
+        self._http = make_client(
+            url.rstrip("/") + "/", timeout_s=timeout_s, headers={"Accept": "application/json"}, transport=transport
+        )
 
     async def lookup(self, nik: str) -> LookupResult:
         """The participant behind a NIK (fields = VClaim's `peserta` object), or not_found."""
@@ -73,13 +104,18 @@ class BpjsKesehatanClient:
         if not isinstance(payload, Mapping):
             raise AgencyRejected(AGENCY, "payload must be a JSON object")
         _validate(schema, payload)
-        if not (isinstance(idempotency_key, str) and 0 < len(idempotency_key) <= 128
-                and idempotency_key.isascii() and idempotency_key.isprintable()):
+        if not (
+            isinstance(idempotency_key, str)
+            and 0 < len(idempotency_key) <= 128
+            and idempotency_key.isascii()
+            and idempotency_key.isprintable()
+        ):
             raise AgencyRejected(AGENCY, "idempotency key must be 1-128 printable ASCII characters")
         body = _update_clinic_body(payload) if service == SERVICE_PARTICIPANT_UPDATE else {}
         timestamp = crypto.timestamp_now(self._clock)
-        code, message, data = await self._call("POST", UPDATE_CLINIC, timestamp, json=body,
-                                               headers={IDEMPOTENCY_HEADER: idempotency_key})
+        code, message, data = await self._call(
+            "POST", UPDATE_CLINIC, timestamp, json=body, headers={IDEMPOTENCY_HEADER: idempotency_key}
+        )
         if code == CODE_NOT_FOUND:  # on a submission, "201" is the agency's refusal
             raise AgencyRejected(AGENCY, message or "refused", code=code)
         reference = data.get("noPengajuan") if isinstance(data, dict) else None
@@ -111,8 +147,9 @@ class BpjsKesehatanClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _call(self, method: str, path: str, timestamp: str, *, headers: Mapping[str, str] | None = None,
-                    **kwargs: Any) -> tuple[str, str | None, Any]:
+    async def _call(
+        self, method: str, path: str, timestamp: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> tuple[str, str | None, Any]:
         """Signed request → (code, message, decrypted response). Returns only "200" (with data) and "201"
         (data None); every other code is raised as the matching AgencyError."""
         signed = crypto.signed_headers(self._cons_id, self._secret, self._user_key, timestamp)
@@ -136,8 +173,9 @@ class BpjsKesehatanClient:
 def read_envelope(response: httpx.Response) -> tuple[str, str | None, Any]:
     """(metaData.code, metaData.message, response) of a VClaim envelope, or AgencyProtocolError/AccessDenied."""
     if response.status_code in (401, 403) and "json" not in response.headers.get("content-type", ""):
-        raise AgencyAccessDenied(AGENCY, f"agency answered HTTP {response.status_code}{_reason(response)}",
-                                 code=str(response.status_code))
+        raise AgencyAccessDenied(
+            AGENCY, f"agency answered HTTP {response.status_code}{_reason(response)}", code=str(response.status_code)
+        )
     body = json_body(response, AGENCY)
     meta = body.get("metaData") if isinstance(body, dict) else None
     if not isinstance(meta, dict):
@@ -163,7 +201,7 @@ def error_for_code(code: str, message: str | None) -> AgencyError:
 
 
 def _reason(response: httpx.Response) -> str:
-    """": <first words of the body>" of a refusal that is not an envelope (bounded, printable, numbers masked)."""
+    """ ": <first words of the body>" of a refusal that is not an envelope (bounded, printable, numbers masked)."""
     text = " ".join(response.content[:400].decode("utf-8", "replace").split())
     text = "".join(ch for ch in text if ch.isprintable())
     return f": {_safe(text)}" if text and "<" not in text else ""
@@ -185,13 +223,17 @@ def _validate(schema: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
 
 
 def _update_clinic_body(payload: Mapping[str, Any]) -> dict[str, Any]:
-    return {"request": {"t_peserta": {
-        "noKartu": payload.get("card_number"),
-        "nik": payload["nik"],
-        "kdProviderBaru": payload["new_clinic_code"],
-        "alasan": payload["reason"],
-        "user": "gerbang",
-    }}}
+    return {
+        "request": {
+            "t_peserta": {
+                "noKartu": payload.get("card_number"),
+                "nik": payload["nik"],
+                "kdProviderBaru": payload["new_clinic_code"],
+                "alasan": payload["reason"],
+                "user": "gerbang",
+            }
+        }
+    }
 
 
 def create(config: Mapping[str, str]) -> BpjsKesehatanClient:
@@ -201,6 +243,10 @@ def create(config: Mapping[str, str]) -> BpjsKesehatanClient:
     url = str(config["url"]).strip()
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"{AGENCY}: setting url must start with http:// or https://")
-    return BpjsKesehatanClient(url=url, cons_id=str(config["cons_id"]).strip(), secret=str(config["secret"]),
-                               user_key=str(config["user_key"]).strip(),
-                               timeout_s=timeout_s(config, AGENCY, maximum=MAX_TIMEOUT_S))
+    return BpjsKesehatanClient(
+        url=url,
+        cons_id=str(config["cons_id"]).strip(),
+        secret=str(config["secret"]),
+        user_key=str(config["user_key"]).strip(),
+        timeout_s=timeout_s(config, AGENCY, maximum=MAX_TIMEOUT_S),
+    )

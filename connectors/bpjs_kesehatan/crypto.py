@@ -69,7 +69,7 @@ def signature_matches(expected: str, given: str) -> bool:
 
 def response_key(cons_id: str, secret: str, timestamp: str) -> bytes:
     """The 32-byte AES key of the reply to a request made at `timestamp`."""
-    return hashlib.sha256(f"{cons_id}{secret}{timestamp}".encode("utf-8")).digest()
+    return hashlib.sha256(f"{cons_id}{secret}{timestamp}".encode()).digest()
 
 
 def lz_compress(text: str) -> str:
@@ -146,4 +146,4 @@ def _to_code_units(text: str) -> str:
     if text.isascii() or max(map(ord, text)) <= 0xFFFF:
         return text
     raw = text.encode("utf-16-le", "surrogatepass")
-    return "".join(chr(int.from_bytes(raw[i:i + 2], "little")) for i in range(0, len(raw), 2))
+    return "".join(chr(int.from_bytes(raw[i : i + 2], "little")) for i in range(0, len(raw), 2))

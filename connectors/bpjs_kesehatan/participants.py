@@ -37,13 +37,21 @@ PREMIUM_TAT = dt.date(2050, 1, 1)
 STATUS_ACTIVE = ("0", "AKTIF")
 STATUS_PREMIUM = ("9", "NON AKTIF KARNA PREMI")
 STATUS_DECEASED = ("2", "MENINGGAL")
-STATUS_INACTIVE = [STATUS_PREMIUM, STATUS_PREMIUM, STATUS_PREMIUM, ("7", "PENANGGUHAN PESERTA"),
-                   ("15", "NON AKTIF DIAKHIR BULAN")]
+STATUS_INACTIVE = [
+    STATUS_PREMIUM,
+    STATUS_PREMIUM,
+    STATUS_PREMIUM,
+    ("7", "PENANGGUHAN PESERTA"),
+    ("15", "NON AKTIF DIAKHIR BULAN"),
+]
 STATUS_LABELS = dict([STATUS_ACTIVE, STATUS_DECEASED, *STATUS_INACTIVE])
 
 PNS_PUSAT, PNS_DAERAH, TNI_POLRI = ("1", "PNS PUSAT"), ("2", "PNS DAERAH"), ("4", "ANGGOTA TNI/POLRI")
-PEGAWAI_SWASTA, PEKERJA_MANDIRI, BUKAN_PEKERJA = ("13", "PEGAWAI SWASTA"), ("14", "PEKERJA MANDIRI"), \
-    ("15", "BUKAN PEKERJA")
+PEGAWAI_SWASTA, PEKERJA_MANDIRI, BUKAN_PEKERJA = (
+    ("13", "PEGAWAI SWASTA"),
+    ("14", "PEKERJA MANDIRI"),
+    ("15", "BUKAN PEKERJA"),
+)
 PENSIUNAN, PBI_APBN, PBI_APBD = ("16", "PENERIMA PENSIUN PNS"), ("21", "PBI (APBN)"), ("22", "PBI (APBD)")
 CLASS_LABELS = {"1": "KELAS I", "2": "KELAS II", "3": "KELAS III"}
 PISA = {"KEPALA KELUARGA": "1", "SUAMI": "2", "ISTRI": "2", "ANAK": "3"}
@@ -124,13 +132,18 @@ class Membership:
             "hakKelas": {"kode": self.class_code, "keterangan": CLASS_LABELS[self.class_code]},
             "jenisPeserta": {"kode": self.participant_type[0], "keterangan": self.participant_type[1]},
             "statusPeserta": {"kode": self.status[0], "keterangan": self.status[1]},
-            "provUmum": ({"kdProvider": None, "nmProvider": None} if self.status == STATUS_PREMIUM
-                         else {"kdProvider": self.clinic.code, "nmProvider": self.clinic.name}),
+            "provUmum": (
+                {"kdProvider": None, "nmProvider": None}
+                if self.status == STATUS_PREMIUM
+                else {"kdProvider": self.clinic.code, "nmProvider": self.clinic.name}
+            ),
             "mr": {"noMR": self.mr_number, "noTelepon": self.phone},
             "cob": {"noAsuransi": None, "nmAsuransi": None, "tglTMT": None, "tglTAT": None},
             "informasi": {"dinsos": None, "prolanisPRB": None, "noSKTM": None, "eSEP": None},
-            "umur": {"umurSekarang": age_text(self.birth_date, today, spaced=self.lower_name),
-                     "umurSaatPelayanan": age_text(self.birth_date, service_date, spaced=self.lower_name)},
+            "umur": {
+                "umurSekarang": age_text(self.birth_date, today, spaced=self.lower_name),
+                "umurSaatPelayanan": age_text(self.birth_date, service_date, spaced=self.lower_name),
+            },
         }
 
 
@@ -152,8 +165,10 @@ class Registry:
         catalogue: dict[str, list[Clinic]] = {}
         for regency_code, by_code in sorted(districts.items()):
             prefix = regency_code.replace(".", "")
-            clinics = [Clinic(f"{prefix}P{code.rsplit('.', 1)[-1].zfill(3)}", f"PUSKESMAS {name}")
-                       for code, name in sorted(by_code.items())]
+            clinics = [
+                Clinic(f"{prefix}P{code.rsplit('.', 1)[-1].zfill(3)}", f"PUSKESMAS {name}")
+                for code, name in sorted(by_code.items())
+            ]
             place = _bare_regency(regencies[regency_code])
             clinics.append(Clinic(f"{prefix}K001", f"KLINIK PRATAMA BHAKTI HUSADA {place}"))
             clinics.append(Clinic(f"{prefix}K002", f"KLINIK PRATAMA MITRA SEHAT {place}"))
@@ -187,8 +202,12 @@ class Registry:
         card_serial = rng.randrange(1000)
         type_roll, class_roll, status_roll, status_pick = rng.random(), rng.random(), rng.random(), rng.random()
         clinic_roll, tmt_roll, tat_roll, print_days = rng.random(), rng.random(), rng.random(), rng.randrange(3, 40)
-        mr_roll, mr_number, phone_roll, phone_digits = rng.random(), rng.randrange(10**6), rng.random(), \
-            rng.randrange(10**9, 10**10)
+        mr_roll, mr_number, phone_roll, phone_digits = (
+            rng.random(),
+            rng.randrange(10**6),
+            rng.random(),
+            rng.randrange(10**9, 10**10),
+        )
         conflict_roll, conflict_kind, conflict_seed = rng.random(), rng.random(), rng.randrange(10**6)
         case_roll, tat_year = rng.random(), rng.randrange(2014, 2031)
         if not has_card:
@@ -215,10 +234,18 @@ class Registry:
                 birth_date = birth_date_variant(birth_date, random.Random(conflict_seed))
         return Membership(
             card_number=f"0001{card_serial:03d}{person.index:06d}",
-            nik=person.nik, name=name, sex=person.sex, birth_date=birth_date,
-            class_code=_class_code(ptype, class_roll), participant_type=ptype, status=status,
-            clinic=self._clinic_for(person, clinic_roll), tmt=tmt, tat=tat,
-            printed_on=tmt + dt.timedelta(days=print_days), pisa=PISA.get(person.family_role, "5"),
+            nik=person.nik,
+            name=name,
+            sex=person.sex,
+            birth_date=birth_date,
+            class_code=_class_code(ptype, class_roll),
+            participant_type=ptype,
+            status=status,
+            clinic=self._clinic_for(person, clinic_roll),
+            tmt=tmt,
+            tat=tat,
+            printed_on=tmt + dt.timedelta(days=print_days),
+            pisa=PISA.get(person.family_role, "5"),
             mr_number=f"{mr_number:06d}" if mr_roll < 0.4 else None,
             phone=f"08{phone_digits}" if phone_roll < 0.9 else None,
             lower_name=case_roll < LOWER_NAME_SHARE,
@@ -267,14 +294,24 @@ def _between(start: dt.date, end: dt.date, roll: float) -> dt.date:
 def _bare_regency(regency: str) -> str:
     for prefix in ("KABUPATEN ", "KAB. ", "KOTA "):
         if regency.upper().startswith(prefix):
-            return regency[len(prefix):]
+            return regency[len(prefix) :]
     return regency
 
 
 SPELLING_VARIANTS = [  # (pattern, replacement): old Indonesian spellings and common clerical slips
-    (r"U", "OE"), (r"OE", "U"), (r"DJ", "J"), (r"(?<!D)J", "DJ"), (r"TJ", "C"), (r"C", "TJ"),
-    (r"\bY", "J"), (r"I\b", "Y"), (r"AH\b", "A"), (r"KH", "H"), (r"([MNTLS])\1", r"\1"),
-    (r"MUHAMMAD", "MUHAMAD"), (r"NUR\b", "NOER"),
+    (r"U", "OE"),
+    (r"OE", "U"),
+    (r"DJ", "J"),
+    (r"(?<!D)J", "DJ"),
+    (r"TJ", "C"),
+    (r"C", "TJ"),
+    (r"\bY", "J"),
+    (r"I\b", "Y"),
+    (r"AH\b", "A"),
+    (r"KH", "H"),
+    (r"([MNTLS])\1", r"\1"),
+    (r"MUHAMMAD", "MUHAMAD"),
+    (r"NUR\b", "NOER"),
 ]
 
 

@@ -12,7 +12,7 @@ Lookup follows the public VClaim guide (GET `Peserta/nik/{nik}/tglSEP/{yyyy-MM-d
   | code | meaning | client raises / returns |
   |---|---|---|
   | "200" | OK; `response` is encrypted | data |
-  | "201" | not found (lookup: "No.Kartu Tidak Sesuai") / business refusal (submission); `response` null | not_found / AgencyRejected |
+  | "201" | not found (lookup: "No.Kartu Tidak Sesuai") / refusal (submission); `response` null | not_found / Rejected |
   | "400" | malformed request (bad NIK, bad date, missing field or idempotency key) | AgencyRejected |
   | "401" | auth failed (not seen in public replies; read if a gateway sends it) | AccessDenied |
   | "409" | idempotency key reused with a different request | AgencyRejected |
@@ -41,8 +41,10 @@ PESERTA_BY_NIK = "Peserta/nik/{nik}/tglSEP/{service_date}"
 REFERENCE_PROVINCES = "referensi/propinsi"
 REFERENCE_CLINICS = "referensi/faskes/{query}/{level}"
 """VClaim's clinic reference: clinics whose code or name matches `query`; level 1 = first-level (FKTP)."""
-CODE_LISTS = {"clinics": "First-level clinics (faskes tingkat 1) by code or name: the new_clinic_code of "
-                         "participant_update. Search with q= (at least 3 characters)."}
+CODE_LISTS = {
+    "clinics": "First-level clinics (faskes tingkat 1) by code or name: the new_clinic_code of "
+    "participant_update. Search with q= (at least 3 characters)."
+}
 UPDATE_CLINIC = "Peserta/updateFaskes"
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 
@@ -63,16 +65,30 @@ PARTICIPANT_UPDATE_SCHEMA: dict[str, Any] = {
     "required": ["nik", "new_clinic_code", "reason"],
     "properties": {
         "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The participant's NIK"},
-        "card_number": {"type": "string", "pattern": "^[0-9]{13}$", "maxLength": 13,
-                        "description": "JKN card number (noKartu); if given, the agency checks it is the NIK's"},
-        "new_clinic_code": {"type": "string", "pattern": "^[0-9A-Z]{8}$", "maxLength": 8,
-                            "description": "kdProvider of the new first-level clinic: find it with "
-                                           "GET /v1/agencies/bpjs_kesehatan/codes/clinics?q=<name or code>; the "
-                                           "current one is clinic.code in the health_insurance facet"},
+        "card_number": {
+            "type": "string",
+            "pattern": "^[0-9]{13}$",
+            "maxLength": 13,
+            "description": "JKN card number (noKartu); if given, the agency checks it is the NIK's",
+        },
+        "new_clinic_code": {
+            "type": "string",
+            "pattern": "^[0-9A-Z]{8}$",
+            "maxLength": 8,
+            "description": "kdProvider of the new first-level clinic: find it with "
+            "GET /v1/agencies/bpjs_kesehatan/codes/clinics?q=<name or code>; the "
+            "current one is clinic.code in the health_insurance facet",
+        },
         "reason": {"type": "string", "minLength": 3, "maxLength": 200, "description": "Why the participant moves"},
     },
-    "examples": [{"nik": "3603282512770002", "card_number": "0001526000000", "new_clinic_code": "3603P028",
-                  "reason": "Pindah domisili"}],
+    "examples": [
+        {
+            "nik": "3603282512770002",
+            "card_number": "0001526000000",
+            "new_clinic_code": "3603P028",
+            "reason": "Pindah domisili",
+        }
+    ],
 }
 
 SERVICES: dict[str, dict[str, Any]] = {SERVICE_PARTICIPANT_UPDATE: PARTICIPANT_UPDATE_SCHEMA}

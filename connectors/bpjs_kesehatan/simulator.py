@@ -21,8 +21,9 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -30,8 +31,18 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from connectors.bpjs_kesehatan import crypto
 from connectors.bpjs_kesehatan.participants import PopulationLike, Registry
 from connectors.bpjs_kesehatan.protocol import (
-    CODE_BAD_REQUEST, CODE_KEY_REUSED, CODE_NOT_FOUND, CODE_OK, CODE_SERVER_ERROR,
-    IDEMPOTENCY_HEADER, PESERTA_BY_NIK, REFERENCE_CLINICS, REFERENCE_PROVINCES, UPDATE_CLINIC, WIB, today_wib,
+    CODE_BAD_REQUEST,
+    CODE_KEY_REUSED,
+    CODE_NOT_FOUND,
+    CODE_OK,
+    CODE_SERVER_ERROR,
+    IDEMPOTENCY_HEADER,
+    PESERTA_BY_NIK,
+    REFERENCE_CLINICS,
+    REFERENCE_PROVINCES,
+    UPDATE_CLINIC,
+    WIB,
+    today_wib,
 )
 from connectors.simkit.control import SimControl, install
 
@@ -42,11 +53,13 @@ NOT_FOUND_MESSAGE = "No.Kartu Tidak Sesuai"
 MAX_CLINICS = 50
 """metaData.message of a lookup that finds no participant, as a public client test shows it."""
 
-GARBAGE_BODY = json.dumps({
-    "metaData": {"code": CODE_OK, "message": "OK"},
-    # 31 bytes: not a whole number of AES blocks, so it cannot decrypt under any key
-    "response": "VGhpcyBpcyBub3QgYW4gZW5jcnlwdGVkIHJlcGx5IQ==",
-}).encode()
+GARBAGE_BODY = json.dumps(
+    {
+        "metaData": {"code": CODE_OK, "message": "OK"},
+        # 31 bytes: not a whole number of AES blocks, so it cannot decrypt under any key
+        "response": "VGhpcyBpcyBub3QgYW4gZW5jcnlwdGVkIHJlcGx5IQ==",
+    }
+).encode()
 
 
 @dataclass(frozen=True)
@@ -66,9 +79,15 @@ def error_reply(_request: Request) -> JSONResponse:
     return envelope(CODE_SERVER_ERROR, "Internal Server Error")
 
 
-def simulator(population: PopulationLike, *, cons_id: str = DEFAULT_CONS_ID, secret: str = DEFAULT_SECRET,
-              user_key: str = DEFAULT_USER_KEY, max_clock_skew_s: int = 300,
-              clock: Callable[[], float] = time.time) -> FastAPI:
+def simulator(
+    population: PopulationLike,
+    *,
+    cons_id: str = DEFAULT_CONS_ID,
+    secret: str = DEFAULT_SECRET,
+    user_key: str = DEFAULT_USER_KEY,
+    max_clock_skew_s: int = 300,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
     """The simulator app; `app.state.control` is its SimControl, `app.state.registry` its membership data."""
     app = FastAPI(title="BPJS Kesehatan simulator (VClaim style)", docs_url=None, redoc_url=None)
     control = SimControl()
@@ -76,9 +95,16 @@ def simulator(population: PopulationLike, *, cons_id: str = DEFAULT_CONS_ID, sec
     creds = Credentials(cons_id, secret, user_key)
     ledger = SubmissionLedger()
     app.state.control, app.state.registry = control, registry
-    install(app, control, error_reply=error_reply, garbage_body=GARBAGE_BODY,
-            replies={"forbidden": lambda request: refused("fault switch"),
-                     "not_found": lambda request: envelope(CODE_NOT_FOUND, NOT_FOUND_MESSAGE)})
+    install(
+        app,
+        control,
+        error_reply=error_reply,
+        garbage_body=GARBAGE_BODY,
+        replies={
+            "forbidden": lambda request: refused("fault switch"),
+            "not_found": lambda request: envelope(CODE_NOT_FOUND, NOT_FOUND_MESSAGE),
+        },
+    )
 
     def authenticate(request: Request) -> str | PlainTextResponse:
         """The request's timestamp if its headers are valid, else the refusal to send."""
@@ -123,8 +149,11 @@ def simulator(population: PopulationLike, *, cons_id: str = DEFAULT_CONS_ID, sec
         if level != "1":  # only first-level clinics exist here (no hospitals)
             return envelope(CODE_NOT_FOUND, "Data faskes tidak ditemukan")
         wanted = query.strip().upper()
-        found = [{"kode": c.code, "nama": c.name} for c in registry.clinics.values()
-                 if len(wanted) >= 3 and (c.code == wanted or wanted in c.name)]
+        found = [
+            {"kode": c.code, "nama": c.name}
+            for c in registry.clinics.values()
+            if len(wanted) >= 3 and (c.code == wanted or wanted in c.name)
+        ]
         if not found:
             return envelope(CODE_NOT_FOUND, "Data faskes tidak ditemukan")
         return sealed(timestamp, {"faskes": found[:MAX_CLINICS]})
@@ -196,8 +225,9 @@ class SubmissionLedger:
         return f"FKTP{day:%y%m%d}{self.sequence:06d}"
 
 
-def decide_clinic_change(data: dict[str, Any], registry: Registry, now: float,
-                         ledger: SubmissionLedger) -> tuple[str, str, Any]:
+def decide_clinic_change(
+    data: dict[str, Any], registry: Registry, now: float, ledger: SubmissionLedger
+) -> tuple[str, str, Any]:
     """The agency's verdict on a change of clinic: (code, message, response payload)."""
     nik, card, clinic_code = data.get("nik"), data.get("noKartu"), data.get("kdProviderBaru")
     reason = data.get("alasan")

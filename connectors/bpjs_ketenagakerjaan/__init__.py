@@ -16,8 +16,12 @@ only in a mapping (setting `mapping`); see docs/agencies.md.
 from __future__ import annotations
 
 from connectors.base import ConnectorPlugin, lazy
-from connectors.bpjs_ketenagakerjaan.client import (MEMBERSHIP_REGISTRATION_SCHEMA, SERVICE_REGISTRATION,
-                                                    BpjsKetenagakerjaanClient, create)
+from connectors.bpjs_ketenagakerjaan.client import (
+    MEMBERSHIP_REGISTRATION_SCHEMA,
+    SERVICE_REGISTRATION,
+    BpjsKetenagakerjaanClient,
+    create,
+)
 
 PLUGIN = ConnectorPlugin(
     name="bpjs_ketenagakerjaan",

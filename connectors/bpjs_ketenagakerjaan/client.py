@@ -15,9 +15,10 @@ the agency's own WSDL instead, are those of every SOAP connector: see `connector
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from connectors.base import AgencyProtocolError, SubmitResult
 from connectors.examples import today
@@ -37,24 +38,60 @@ MEMBERSHIP_REGISTRATION_SCHEMA: dict[str, Any] = {
     "properties": {
         "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16},
         "nama": {"type": "string", "minLength": 1, "maxLength": 100, "description": "Full name as Dukcapil holds it"},
-        "tanggalLahir": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-                         "maxLength": 10},
+        "tanggalLahir": {
+            "type": "string",
+            "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "maxLength": 10,
+        },
         "jenisKelamin": {"type": "string", "enum": ["L", "P"]},
-        "segmen": {"type": "string", "enum": ["PU", "BPU"],
-                   "description": "PU: wage earner (needs the employer's NPP); BPU: non-wage earner"},
-        "npp": {"type": "string", "pattern": "^[0-9]{8}$", "maxLength": 8, "description": "Employer registration number (PU)"},
-        "upah": {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,2})?$", "maxLength": 15,
-                 "description": "Monthly wage (PU) or declared income (BPU) in rupiah, as exact decimal text"},
-        "tanggalMulai": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-                         "maxLength": 10, "description": "First day of membership: from 31 days ago to 90 days ahead"},
-        "daftarProgram": {"type": "array", "minItems": 2, "maxItems": 5, "uniqueItems": True,
-                          "items": {"type": "string", "enum": ["JHT", "JKK", "JKM", "JP", "JKP"]}},
+        "segmen": {
+            "type": "string",
+            "enum": ["PU", "BPU"],
+            "description": "PU: wage earner (needs the employer's NPP); BPU: non-wage earner",
+        },
+        "npp": {
+            "type": "string",
+            "pattern": "^[0-9]{8}$",
+            "maxLength": 8,
+            "description": "Employer registration number (PU)",
+        },
+        "upah": {
+            "type": "string",
+            "pattern": "^[0-9]{1,12}(\\.[0-9]{1,2})?$",
+            "maxLength": 15,
+            "description": "Monthly wage (PU) or declared income (BPU) in rupiah, as exact decimal text",
+        },
+        "tanggalMulai": {
+            "type": "string",
+            "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "maxLength": 10,
+            "description": "First day of membership: from 31 days ago to 90 days ahead",
+        },
+        "daftarProgram": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 5,
+            "uniqueItems": True,
+            "items": {"type": "string", "enum": ["JHT", "JKK", "JKM", "JP", "JKP"]},
+        },
     },
     "if": {"properties": {"segmen": {"const": "PU"}}},
     "then": {"required": ["npp"]},
-    "examples": [{"nik": "3603281007080027", "nama": "ADE RUKMANA", "tanggalLahir": "2008-07-10", "jenisKelamin": "L",
-                  "segmen": "PU", "npp": "10751545", "upah": "5000000", "tanggalMulai": today().isoformat(),
-                  "daftarProgram": ["JHT", "JKK", "JKM", "JP", "JKP"]}],
+    "examples": [
+        {
+            "nik": "3603281007080027",
+            "nama": "ADE RUKMANA",
+            "tanggalLahir": "2008-07-10",
+            "jenisKelamin": "L",
+            "segmen": "PU",
+            "npp": "10751545",
+            "upah": "5000000",
+            "tanggalMulai": today().isoformat(),
+            "daftarProgram": ["JHT", "JKK", "JKM", "JP", "JKP"],
+        }
+    ],
 }
 
 
@@ -65,8 +102,11 @@ class BpjsKetenagakerjaanClient(SoapConnector):
 
     async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
         check_payload(AGENCY, self.services, service, payload)
-        body = {**payload, "upah": Decimal(payload["upah"]),
-                "daftarProgram": {"kodeProgram": list(payload["daftarProgram"])}}
+        body = {
+            **payload,
+            "upah": Decimal(payload["upah"]),
+            "daftarProgram": {"kodeProgram": list(payload["daftarProgram"])},
+        }
         reply = plain(await self.session.call("PendaftaranPeserta", **body, _soapheaders={"kunci": idempotency_key}))
         reference = reply.get("nomorRegistrasi")
         if reply.get("kodeRespon") != "00" or not reference:
@@ -76,6 +116,7 @@ class BpjsKetenagakerjaanClient(SoapConnector):
 
 def create(config: Mapping[str, str]) -> BpjsKetenagakerjaanClient:
     """A client from its settings (`GERBANG_AGENCY_BPJS_KETENAGAKERJAAN_*`)."""
-    contract = LookupContract(AGENCY, config, operation="CekKepesertaan", health_operation="StatusLayanan",
-                              lists={"daftarProgram": "program"})
+    contract = LookupContract(
+        AGENCY, config, operation="CekKepesertaan", health_operation="StatusLayanan", lists={"daftarProgram": "program"}
+    )
     return open_soap_client(BpjsKetenagakerjaanClient, config, wsdl=WSDL, binding=BINDING, contract=contract)

@@ -25,17 +25,27 @@ import datetime as dt
 import hashlib
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from lxml import etree
 
 from connectors.simkit.control import SimControl
-from connectors.simkit.soap import (Builder, Holder, IdempotentReplies, SoapRequest, SoapService, add_years,
-                                    client_fault, holder_as_known, mount)
+from connectors.simkit.soap import (
+    Builder,
+    Holder,
+    IdempotentReplies,
+    SoapRequest,
+    SoapService,
+    add_years,
+    client_fault,
+    holder_as_known,
+    mount,
+)
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
@@ -46,27 +56,65 @@ WSDL = Path(__file__).with_name("service.wsdl")
 DEMO_USER, DEMO_PASSWORD = "mpp-gerbang", "bpjstk-demo-rahasia"
 DATA_END = dt.date(2024, 12, 31)
 JP_FROM, JKP_FROM = dt.date(2015, 7, 1), dt.date(2022, 2, 1)
-PROGRAMS = {"JHT": "JAMINAN HARI TUA", "JKK": "JAMINAN KECELAKAAN KERJA", "JKM": "JAMINAN KEMATIAN",
-            "JP": "JAMINAN PENSIUN", "JKP": "JAMINAN KEHILANGAN PEKERJAAN"}
+PROGRAMS = {
+    "JHT": "JAMINAN HARI TUA",
+    "JKK": "JAMINAN KECELAKAAN KERJA",
+    "JKM": "JAMINAN KEMATIAN",
+    "JP": "JAMINAN PENSIUN",
+    "JKP": "JAMINAN KEHILANGAN PEKERJAAN",
+}
 PU_REQUIRED, BPU_REQUIRED = {"JHT", "JKK", "JKM"}, {"JKK", "JKM"}
-PU_RATES = {"JHT": Decimal("0.057"), "JKK": Decimal("0.0024"), "JKM": Decimal("0.003"), "JP": Decimal("0.03"),
-            "JKP": Decimal("0")}
+PU_RATES = {
+    "JHT": Decimal("0.057"),
+    "JKK": Decimal("0.0024"),
+    "JKM": Decimal("0.003"),
+    "JP": Decimal("0.03"),
+    "JKP": Decimal("0"),
+}
 JP_WAGE_CAP = Decimal("10042300")
 BPU_JKK_RATE, BPU_JKM_FLAT, BPU_JHT_RATE = Decimal("0.01"), Decimal("6800"), Decimal("0.02")
 MIN_WAGE = Decimal("1000000")
 # occupation (as Dukcapil writes it) → (share who are or were members, segment, share of those still active)
 OCCUPATIONS: dict[str, tuple[float, str, float]] = {
-    "KARYAWAN SWASTA": (0.90, "PU", 0.88), "GURU": (0.55, "PU", 0.85), "PERAWAT": (0.60, "PU", 0.85),
-    "SOPIR": (0.50, "BPU", 0.70), "BURUH HARIAN LEPAS": (0.45, "BPU", 0.60), "WIRASWASTA": (0.30, "BPU", 0.70),
-    "PEDAGANG": (0.30, "BPU", 0.70), "PETANI/PEKEBUN": (0.20, "BPU", 0.70), "NELAYAN/PERIKANAN": (0.35, "BPU", 0.70),
-    "PENSIUNAN": (0.50, "PU", 0.0), "MENGURUS RUMAH TANGGA": (0.15, "PU", 0.0),
-    "BELUM/TIDAK BEKERJA": (0.15, "PU", 0.0), "PELAJAR/MAHASISWA": (0.05, "BPU", 0.5),
+    "KARYAWAN SWASTA": (0.90, "PU", 0.88),
+    "GURU": (0.55, "PU", 0.85),
+    "PERAWAT": (0.60, "PU", 0.85),
+    "SOPIR": (0.50, "BPU", 0.70),
+    "BURUH HARIAN LEPAS": (0.45, "BPU", 0.60),
+    "WIRASWASTA": (0.30, "BPU", 0.70),
+    "PEDAGANG": (0.30, "BPU", 0.70),
+    "PETANI/PEKEBUN": (0.20, "BPU", 0.70),
+    "NELAYAN/PERIKANAN": (0.35, "BPU", 0.70),
+    "PENSIUNAN": (0.50, "PU", 0.0),
+    "MENGURUS RUMAH TANGGA": (0.15, "PU", 0.0),
+    "BELUM/TIDAK BEKERJA": (0.15, "PU", 0.0),
+    "PELAJAR/MAHASISWA": (0.05, "BPU", 0.5),
 }
-NOT_COVERED = ("PEGAWAI NEGERI SIPIL", "TENTARA NASIONAL", "KEPOLISIAN")   # TASPEN / ASABRI
+NOT_COVERED = ("PEGAWAI NEGERI SIPIL", "TENTARA NASIONAL", "KEPOLISIAN")  # TASPEN / ASABRI
 _NIK = re.compile(r"[0-9]{16}")
 _NPP = re.compile(r"[0-9]{8}")
-_WORDS = ("MAJU", "JAYA", "ABADI", "SEJAHTERA", "MAKMUR", "SENTOSA", "KARYA", "MANDIRI", "PRIMA", "NUSANTARA",
-          "SINAR", "MULIA", "CAHAYA", "BERKAH", "SUMBER", "INDAH", "PERKASA", "GEMILANG", "UTAMA", "TEKNIK")
+_WORDS = (
+    "MAJU",
+    "JAYA",
+    "ABADI",
+    "SEJAHTERA",
+    "MAKMUR",
+    "SENTOSA",
+    "KARYA",
+    "MANDIRI",
+    "PRIMA",
+    "NUSANTARA",
+    "SINAR",
+    "MULIA",
+    "CAHAYA",
+    "BERKAH",
+    "SUMBER",
+    "INDAH",
+    "PERKASA",
+    "GEMILANG",
+    "UTAMA",
+    "TEKNIK",
+)
 
 b = Builder(NS, "tk")
 
@@ -108,8 +156,9 @@ def employers(seed: int, count: int = 40) -> dict[str, Employer]:
     return found
 
 
-def programmes_for(segment: str, since: dt.date, active: bool, rng: random.Random, *, age_at_start: int
-                   ) -> tuple[Programme, ...]:
+def programmes_for(
+    segment: str, since: dt.date, active: bool, rng: random.Random, *, age_at_start: int
+) -> tuple[Programme, ...]:
     """The programmes a member of `segment` who joined on `since` has."""
     if segment == "BPU":
         codes = ["JKK", "JKM"] + (["JHT"] if rng.random() < 0.4 else [])
@@ -186,10 +235,15 @@ def cek_kepesertaan(registry: Registry, request: SoapRequest) -> etree._Element:
     b.sub(reply, "kodeRespon", "00")
     b.sub(reply, "pesan", "DATA DITEMUKAN")
     peserta = b.sub(reply, "peserta")
-    for name, value in (("nomorKPJ", member.kpj), ("nama", member.holder.name),
-                        ("tanggalLahir", member.holder.birth_date), ("jenisKelamin", member.holder.sex),
-                        ("segmen", member.segment), ("statusKepesertaan", "AKTIF" if member.active else "NONAKTIF"),
-                        ("tanggalKepesertaan", member.since)):
+    for name, value in (
+        ("nomorKPJ", member.kpj),
+        ("nama", member.holder.name),
+        ("tanggalLahir", member.holder.birth_date),
+        ("jenisKelamin", member.holder.sex),
+        ("segmen", member.segment),
+        ("statusKepesertaan", "AKTIF" if member.active else "NONAKTIF"),
+        ("tanggalKepesertaan", member.since),
+    ):
         b.sub(peserta, name, value)
     if member.employer is not None:
         company = b.sub(reply, "perusahaan")
@@ -207,7 +261,7 @@ def cek_kepesertaan(registry: Registry, request: SoapRequest) -> etree._Element:
 
 def status_layanan(request: SoapRequest) -> etree._Element:
     """StatusLayanan: the cheap call used for health checks."""
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return b.el("StatusLayananResponse", children=[b.el("status", "NORMAL"), b.el("waktuServer", now)])
 
 
@@ -228,8 +282,7 @@ def _wage(request: SoapRequest) -> Decimal:
     return wage
 
 
-def pendaftaran(registry: Registry, replies: IdempotentReplies, today: dt.date,
-                request: SoapRequest) -> etree._Element:
+def pendaftaran(registry: Registry, replies: IdempotentReplies, today: dt.date, request: SoapRequest) -> etree._Element:
     """PendaftaranPeserta: register a wage-earner (PU) or non-wage (BPU) member; deduplicated by KunciIdempotensi."""
     key = request.header_text("KunciIdempotensi")
     if not key:
@@ -268,18 +321,25 @@ def pendaftaran(registry: Registry, replies: IdempotentReplies, today: dt.date,
     programmes = tuple(Programme(code, True, start) for code in PROGRAMS if code in codes)
     registry.enrol(nik, Member(kpj, holder, segment, True, start, employer, programmes))
     reference = "REG-" + hashlib.sha256(f"{key}|{nik}".encode()).hexdigest()[:12].upper()
-    reply = b.el("PendaftaranPesertaResponse", children=[
-        b.el("kodeRespon", "00"), b.el("pesan", "PENDAFTARAN BERHASIL"), b.el("nomorRegistrasi", reference),
-        b.el("nomorKPJ", kpj), b.el("iuranBulanan", contribution(segment, wage, set(codes))),
-        b.el("tanggalMulai", start)])
+    reply = b.el(
+        "PendaftaranPesertaResponse",
+        children=[
+            b.el("kodeRespon", "00"),
+            b.el("pesan", "PENDAFTARAN BERHASIL"),
+            b.el("nomorRegistrasi", reference),
+            b.el("nomorKPJ", kpj),
+            b.el("iuranBulanan", contribution(segment, wage, set(codes))),
+            b.el("tanggalMulai", start),
+        ],
+    )
     return replies.keep(key, reply)
 
 
-def simulator(population: Population, *, users: Mapping[str, str] | None = None,
-              today: dt.date | None = None) -> FastAPI:
+def simulator(
+    population: Population, *, users: Mapping[str, str] | None = None, today: dt.date | None = None
+) -> FastAPI:
     """The BPJS Ketenagakerjaan membership service over `population` as a FastAPI app."""
-    app = FastAPI(title="BPJS Ketenagakerjaan Kepesertaan (simulator)", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(title="BPJS Ketenagakerjaan Kepesertaan (simulator)", docs_url=None, redoc_url=None, openapi_url=None)
     control = SimControl()
     app.state.control = control
     registry, replies = Registry(population), IdempotentReplies(control)
@@ -293,13 +353,13 @@ def simulator(population: Population, *, users: Mapping[str, str] | None = None,
         "StatusLayanan": status_layanan,
         "PendaftaranPeserta": lambda request: pendaftaran(registry, replies, day(), request),
     }
-    service = SoapService(path=PATH, wsdl=WSDL, namespace=NS, operations=operations,
-                          users=dict(users or {DEMO_USER: DEMO_PASSWORD}))
+    service = SoapService(
+        path=PATH, wsdl=WSDL, namespace=NS, operations=operations, users=dict(users or {DEMO_USER: DEMO_PASSWORD})
+    )
     mount(app, service, control)
     return app
 
 
 def sim_config(base_url: str) -> dict[str, str]:
     """Client settings that talk to a simulator at `base_url` with its demo account."""
-    return {"url": base_url.rstrip("/") + PATH, "user": DEMO_USER, "password": DEMO_PASSWORD,
-            "password_type": "digest"}
+    return {"url": base_url.rstrip("/") + PATH, "user": DEMO_USER, "password": DEMO_PASSWORD, "password_type": "digest"}

@@ -28,8 +28,11 @@ def samsat(population: Any) -> dict[str, Any]:
     today = dt.datetime.now(WIB).date()
     owner = next(iter(SamsatState(population).owners.values()))
     vehicle = owner.vehicles[0]
-    return {"found": owner.nik, "service": "pkb_payment",
-            "payload": {"nik": owner.nik, "plate": vehicle.plate, "year": vehicle.pkb_due(today).year}}
+    return {
+        "found": owner.nik,
+        "service": "pkb_payment",
+        "payload": {"nik": owner.nik, "plate": vehicle.plate, "year": vehicle.pkb_due(today).year},
+    }
 
 
 def oss(population: Any) -> dict[str, Any]:
@@ -45,12 +48,23 @@ def korlantas(population: Any) -> dict[str, Any]:
 
     for person in population.people:
         driver = driver_of(population, person)
-        licence = next((lic for lic in driver.licences if lic.kind in ("A", "C") and not lic.blocked),
-                       None) if driver else None
+        licence = (
+            next((lic for lic in driver.licences if lic.kind in ("A", "C") and not lic.blocked), None)
+            if driver
+            else None
+        )
         if licence is not None:
-            return {"found": person.nik, "service": "sim_renewal",
-                    "payload": {"nik": person.nik, "nomorSIM": licence.number, "golongan": licence.kind,
-                                "nomorRikkes": "RIKKES-0001", "nomorPsikologi": "PPSI-000001"}}
+            return {
+                "found": person.nik,
+                "service": "sim_renewal",
+                "payload": {
+                    "nik": person.nik,
+                    "nomorSIM": licence.number,
+                    "golongan": licence.kind,
+                    "nomorRikkes": "RIKKES-0001",
+                    "nomorPsikologi": "PPSI-000001",
+                },
+            }
     raise LookupError("no Korlantas driver with a renewable SIM")
 
 
@@ -62,10 +76,19 @@ def imigrasi(population: Any) -> dict[str, Any]:
     visit = dt.date.today() + dt.timedelta(days=14)
     while visit.weekday() >= 5:
         visit += dt.timedelta(days=1)
-    return {"found": found.nik, "service": "passport_application",
-            "payload": {"nik": person.nik, "namaLengkap": person.name, "tanggalLahir": person.birth_date.isoformat(),
-                        "jenisPaspor": "ELEKTRONIK", "kodeKanim": "JKTSEL", "tanggalKedatangan": visit.isoformat(),
-                        "tujuan": "WISATA"}}
+    return {
+        "found": found.nik,
+        "service": "passport_application",
+        "payload": {
+            "nik": person.nik,
+            "namaLengkap": person.name,
+            "tanggalLahir": person.birth_date.isoformat(),
+            "jenisPaspor": "ELEKTRONIK",
+            "kodeKanim": "JKTSEL",
+            "tanggalKedatangan": visit.isoformat(),
+            "tujuan": "WISATA",
+        },
+    }
 
 
 def bpjs_ketenagakerjaan(population: Any) -> dict[str, Any]:
@@ -75,11 +98,21 @@ def bpjs_ketenagakerjaan(population: Any) -> dict[str, Any]:
     members = {p.nik: member_of(population, p, companies) for p in _living(population)}
     found = next(nik for nik, member in members.items() if member is not None)
     person = next(p for p in _living(population) if members[p.nik] is None or not members[p.nik].active)
-    return {"found": found, "service": "membership_registration",
-            "payload": {"nik": person.nik, "nama": person.name, "tanggalLahir": person.birth_date.isoformat(),
-                        "jenisKelamin": person.sex, "segmen": "PU", "upah": "5000000",
-                        "tanggalMulai": dt.date.today().isoformat(), "npp": next(iter(companies)),
-                        "daftarProgram": ["JHT", "JKK", "JKM", "JP", "JKP"]}}
+    return {
+        "found": found,
+        "service": "membership_registration",
+        "payload": {
+            "nik": person.nik,
+            "nama": person.name,
+            "tanggalLahir": person.birth_date.isoformat(),
+            "jenisKelamin": person.sex,
+            "segmen": "PU",
+            "upah": "5000000",
+            "tanggalMulai": dt.date.today().isoformat(),
+            "npp": next(iter(companies)),
+            "daftarProgram": ["JHT", "JKK", "JKM", "JP", "JKP"],
+        },
+    }
 
 
 def bpjs_kesehatan(population: Any) -> dict[str, Any]:
@@ -90,13 +123,25 @@ def bpjs_kesehatan(population: Any) -> dict[str, Any]:
         membership = registry.membership(person)
         if membership is not None and membership.active and membership.card_number:
             clinic = next(code for code in registry.clinics if code != membership.clinic.code)
-            return {"found": person.nik, "service": "participant_update",
-                    "payload": {"nik": person.nik, "card_number": membership.card_number,
-                                "new_clinic_code": clinic, "reason": "Pindah domisili"}}
+            return {
+                "found": person.nik,
+                "service": "participant_update",
+                "payload": {
+                    "nik": person.nik,
+                    "card_number": membership.card_number,
+                    "new_clinic_code": clinic,
+                    "reason": "Pindah domisili",
+                },
+            }
     raise LookupError("no active BPJS Kesehatan participant")
 
 
 BUILTIN: dict[str, Callable[[Any], dict[str, Any]]] = {
-    "dukcapil": dukcapil, "samsat": samsat, "oss": oss, "korlantas": korlantas, "imigrasi": imigrasi,
-    "bpjs_ketenagakerjaan": bpjs_ketenagakerjaan, "bpjs_kesehatan": bpjs_kesehatan,
+    "dukcapil": dukcapil,
+    "samsat": samsat,
+    "oss": oss,
+    "korlantas": korlantas,
+    "imigrasi": imigrasi,
+    "bpjs_ketenagakerjaan": bpjs_ketenagakerjaan,
+    "bpjs_kesehatan": bpjs_kesehatan,
 }

@@ -19,8 +19,15 @@ from typing import Any
 
 import httpx
 
-from connectors.base import (AgencyError, AgencyProtocolError, AgencyTimeout, AgencyUnavailable, ConnectorPlugin,
-                             FacetStatus, NotSupported)
+from connectors.base import (
+    AgencyError,
+    AgencyProtocolError,
+    AgencyTimeout,
+    AgencyUnavailable,
+    ConnectorPlugin,
+    FacetStatus,
+    NotSupported,
+)
 from connectors.contract.samples import Samples, samples_for
 
 SLOW_DELAY_MS = 1000
@@ -44,8 +51,7 @@ class _Failed(Exception):
 Probe = Callable[[], Awaitable[str]]
 
 
-def run_contract(plugin: ConnectorPlugin, url: str, population: Any, *, samples: Samples | None = None
-                 ) -> list[Check]:
+def run_contract(plugin: ConnectorPlugin, url: str, population: Any, *, samples: Samples | None = None) -> list[Check]:
     """Every contract check of `plugin` against its simulator at `url` (serving `population`)."""
     return asyncio.run(_run(plugin, url, population, samples))
 
@@ -104,6 +110,7 @@ def table(checks: list[Check]) -> str:
 
 # --- the checks -----------------------------------------------------------------------------------------------
 
+
 async def _run(plugin: ConnectorPlugin, url: str, population: Any, samples: Samples | None) -> list[Check]:
     rows: list[Check] = []
     config = dict(plugin.sim_config(url) if plugin.sim_config else {"url": url})
@@ -118,6 +125,7 @@ async def _run(plugin: ConnectorPlugin, url: str, population: Any, samples: Samp
     rows.append(Check("create", True, f"{type(client).__name__} from sim_config"))
     control = httpx.AsyncClient(base_url=url, timeout=10)
     try:
+
         async def record(name: str, probe: Probe) -> None:
             try:
                 rows.append(Check(name, True, await probe()))
@@ -231,8 +239,9 @@ async def _submit(plugin: ConnectorPlugin, client: Any, control: httpx.AsyncClie
     return f"reference {first.reference}; same key twice → one submission"
 
 
-async def _fault(client: Any, fault: Callable[..., Awaitable[None]], nik: str, mode: str,
-                 expected: type[AgencyError]) -> str:
+async def _fault(
+    client: Any, fault: Callable[..., Awaitable[None]], nik: str, mode: str, expected: type[AgencyError]
+) -> str:
     await fault(mode)
     try:
         await client.lookup(nik)
@@ -255,8 +264,9 @@ async def _down_health(client: Any, fault: Callable[..., Awaitable[None]]) -> st
         await fault("ok")
 
 
-async def _slow(plugin: ConnectorPlugin, config: Mapping[str, str], fault: Callable[..., Awaitable[None]],
-                nik: str) -> str:
+async def _slow(
+    plugin: ConnectorPlugin, config: Mapping[str, str], fault: Callable[..., Awaitable[None]], nik: str
+) -> str:
     """A reply later than the client's timeout is AgencyTimeout (a fresh client with a short `timeout_s`)."""
     hurried = plugin.create({**config, "timeout_s": SLOW_TIMEOUT_S})
     await fault("slow", SLOW_DELAY_MS)

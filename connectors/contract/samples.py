@@ -47,6 +47,10 @@ def samples_for(plugin: ConnectorPlugin, population: Any) -> Samples:
         if plugin.name in BUILTIN:
             declared = BUILTIN[plugin.name](population)
     declared = dict(declared or {})
-    return Samples(missing=declared.get("missing") or unknown_nik(population), found=declared.get("found"),
-                   service=declared.get("service"), payload=declared.get("payload") or {},
-                   claims=declared.get("claims"))
+    return Samples(
+        missing=declared.get("missing") or unknown_nik(population),
+        found=declared.get("found"),
+        service=declared.get("service"),
+        payload=declared.get("payload") or {},
+        claims=declared.get("claims"),
+    )

@@ -130,8 +130,12 @@ class DukcapilClient:
         self.body_keys = {key: _setting(config, key, default, _BODY_KEY) for key, default in BODY_KEYS.items()}
         if len(set(self.body_keys.values())) != len(self.body_keys):
             raise ValueError("dukcapil: settings key_nik, key_user_id, key_password, key_ip_user must differ")
-        self._http = rest.make_client(str(config["url"]).rstrip("/"), timeout_s=self.timeout_s, transport=transport,
-                                      headers={"Accept": "application/json"})
+        self._http = rest.make_client(
+            str(config["url"]).rstrip("/"),
+            timeout_s=self.timeout_s,
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
 
     def _path(self, call: str) -> str:
         """`call` is "call_nik" or "call_verify"; its last segment comes from the settings."""
@@ -154,26 +158,47 @@ class DukcapilClient:
 
     async def lookup(self, nik: str) -> LookupResult:
         keys = self.body_keys
-        item = await self._call("call_nik", {keys["key_nik"]: nik, keys["key_user_id"]: self._user,
-                                             keys["key_password"]: self._password, keys["key_ip_user"]: self._ip})
+        item = await self._call(
+            "call_nik",
+            {
+                keys["key_nik"]: nik,
+                keys["key_user_id"]: self._user,
+                keys["key_password"]: self._password,
+                keys["key_ip_user"]: self._ip,
+            },
+        )
         code, message = _outcome(item)
         log.debug("dukcapil CALL_NIK answered code %s", code or "(none)")
         has_data = any(key in item for key in DATA_KEYS)
         if code is None and has_data:
-            return LookupResult(AGENCY, FacetStatus.ok, fields=_exact(item, nik), life_status=LifeStatus.alive,
-                                message=message)
+            return LookupResult(
+                AGENCY, FacetStatus.ok, fields=_exact(item, nik), life_status=LifeStatus.alive, message=message
+            )
         if code in NOT_FOUND_CODES or (code is None and _says(NOT_FOUND_TEXT, message)):
             return LookupResult(AGENCY, FacetStatus.not_found, agency_code=code, message=message)
         fields = _exact(item, nik) if has_data else {}
         if code == "14":
-            return LookupResult(AGENCY, FacetStatus.ok, life_status=LifeStatus.inactive, agency_code=code,
-                                message=message, fields=fields)
+            return LookupResult(
+                AGENCY,
+                FacetStatus.ok,
+                life_status=LifeStatus.inactive,
+                agency_code=code,
+                message=message,
+                fields=fields,
+            )
         if code == "11" or (code is None and _says(DECEASED_TEXT, message)):
-            return LookupResult(AGENCY, FacetStatus.ok, fields=fields, life_status=LifeStatus.deceased,
-                                agency_code=code, message=message)
+            return LookupResult(
+                AGENCY,
+                FacetStatus.ok,
+                fields=fields,
+                life_status=LifeStatus.deceased,
+                agency_code=code,
+                message=message,
+            )
         if code in FOUND_CODES or (code is None and _says(DUPLICATE_TEXT, message)):
-            return LookupResult(AGENCY, FacetStatus.ok, fields=fields, life_status=LifeStatus.alive,
-                                agency_code=code, message=message)
+            return LookupResult(
+                AGENCY, FacetStatus.ok, fields=fields, life_status=LifeStatus.alive, agency_code=code, message=message
+            )
         raise _failure(code, message)
 
     async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
@@ -184,8 +209,14 @@ class DukcapilClient:
             fields = claims_to_fields(claims)
         except ValueError as exc:  # our caller's input, not Dukcapil's failure: no call, and not for its breaker
             raise AgencyRejected(AGENCY, str(exc), code="claims_invalid") from None
-        body: dict[str, Any] = {"USER_ID": self._user, "PASSWORD": self._password, "IP_USER": self._ip,
-                                "TRESHOLD": str(self.threshold), "NIK": nik, **fields}
+        body: dict[str, Any] = {
+            "USER_ID": self._user,
+            "PASSWORD": self._password,
+            "IP_USER": self._ip,
+            "TRESHOLD": str(self.threshold),
+            "NIK": nik,
+            **fields,
+        }
         item = await self._call("call_verify", body)
         code, message = _outcome(item)
         log.debug("dukcapil CALL_VERIFY_BY_ELEMEN answered code %s", code or "(none)")
@@ -193,20 +224,36 @@ class DukcapilClient:
         if code in NOT_FOUND_CODES or (code is None and not has_verdicts and _says(NOT_FOUND_TEXT, message)):
             return VerifyResult(AGENCY, found=False, agency_code=code, message=message)
         if code == "14":
-            return VerifyResult(AGENCY, found=True, agency_code=code, life_status=LifeStatus.inactive,
-                                message=message)
+            return VerifyResult(AGENCY, found=True, agency_code=code, life_status=LifeStatus.inactive, message=message)
         if code == "11" or (code is None and not has_verdicts and _says(DECEASED_TEXT, message)):
-            return VerifyResult(AGENCY, found=True, agency_code=code, life_status=LifeStatus.deceased,
-                                message=message, fields=_verdicts(item, claims) if has_verdicts else {})
+            return VerifyResult(
+                AGENCY,
+                found=True,
+                agency_code=code,
+                life_status=LifeStatus.deceased,
+                message=message,
+                fields=_verdicts(item, claims) if has_verdicts else {},
+            )
         if code == "12" or (code is None and not has_verdicts and _says(DUPLICATE_TEXT, message)):
-            return VerifyResult(AGENCY, found=True, agency_code=code, message=message,
-                                fields=_verdicts(item, claims) if has_verdicts else {})
+            return VerifyResult(
+                AGENCY,
+                found=True,
+                agency_code=code,
+                message=message,
+                fields=_verdicts(item, claims) if has_verdicts else {},
+            )
         if code is not None and code not in FOUND_CODES:
             raise _failure(code, message)
         if code is None and not has_verdicts:
             raise _failure(code, message)
-        return VerifyResult(AGENCY, found=True, fields=_verdicts(item, claims), agency_code=code,
-                            life_status=LifeStatus.alive, message=message)
+        return VerifyResult(
+            AGENCY,
+            found=True,
+            fields=_verdicts(item, claims),
+            agency_code=code,
+            life_status=LifeStatus.alive,
+            message=message,
+        )
 
     async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
         raise NotSupported(AGENCY, "Dukcapil is read-only: it takes no submissions")
@@ -378,7 +425,7 @@ def _claimed_date(value: Any) -> dt.date:
 
 
 def parse_verdict(value: Any) -> tuple[bool, int | None]:
-    """"Sesuai" → (True, None); "Tidak Sesuai (41)" → (False, 41). Anything else is a protocol error."""
+    """ "Sesuai" → (True, None); "Tidak Sesuai (41)" → (False, 41). Anything else is a protocol error."""
     match = _VERDICT.fullmatch(str(value).strip()) if isinstance(value, str) else None
     if not match:
         raise AgencyProtocolError(AGENCY, "verify reply lacks a verdict for a requested field")

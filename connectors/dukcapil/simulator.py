@@ -53,10 +53,9 @@ Dukcapil takes no submissions: there is no such endpoint.
 
 from __future__ import annotations
 
-import ipaddress
-
 import datetime as dt
 import difflib
+import ipaddress
 import json
 import re
 import threading
@@ -98,23 +97,97 @@ VERIFY_ERRORS = {
     "14": "NIK Tidak Aktif",
 }
 DECEASED_TEXT = "Data Ditemukan, Meninggal Dunia"
-FULL_FIELDS = ("NIK", "NO_KK", "NAMA_LGKP", "JENIS_KLMIN", "TMPT_LHR", "TGL_LHR", "NO_AKTA_LHR", "ALAMAT", "NO_RT",
-               "NO_RW", "KEL_NAME", "NO_KEL", "KEC_NAME", "NO_KEC", "KAB_NAME", "NO_KAB", "PROP_NAME", "NO_PROP",
-               "KODE_POS", "DUSUN", "AGAMA", "GOL_DARAH", "JENIS_PKRJN", "PDDK_AKH", "STATUS_KAWIN", "TGL_KWN",
-               "NO_AKTA_KWN", "STAT_HBKEL", "TGL_CRAI", "NO_AKTA_CRAI", "PNYDNG_CCT", "NAMA_LGKP_AYAH",
-               "NAMA_LGKP_IBU", "EKTP_STATUS")
-SHORT_FIELDS = ("NO_KK", "NIK", "NAMA_LGKP", "KAB_NAME", "AGAMA", "NAMA_LGKP_AYAH", "NO_RW", "KEC_NAME",
-                "JENIS_PKRJN", "NO_RT", "ALAMAT", "TMPT_LHR", "PDDK_AKH", "STATUS_KAWIN", "NAMA_LGKP_IBU",
-                "PROP_NAME", "GOL_DARAH", "KEL_NAME", "JENIS_KLMIN", "TGL_LHR")
-FOTO_FIELDS = ("NAMA_LGKP", "AGAMA", "JENIS_PKRJN", "PDDK_AKH", "TMPT_LHR", "STATUS_KAWIN", "GOL_DARAH",
-               "JENIS_KLMIN", "NIK", "NO_KK", "KAB_NAME", "NO_RW", "KEC_NAME", "NO_RT", "NO_KEL", "ALAMAT", "NO_KEC",
-               "NO_PROP", "PROP_NAME", "NO_KAB", "TGL_LHR", "KEL_NAME", "FOTO")
+FULL_FIELDS = (
+    "NIK",
+    "NO_KK",
+    "NAMA_LGKP",
+    "JENIS_KLMIN",
+    "TMPT_LHR",
+    "TGL_LHR",
+    "NO_AKTA_LHR",
+    "ALAMAT",
+    "NO_RT",
+    "NO_RW",
+    "KEL_NAME",
+    "NO_KEL",
+    "KEC_NAME",
+    "NO_KEC",
+    "KAB_NAME",
+    "NO_KAB",
+    "PROP_NAME",
+    "NO_PROP",
+    "KODE_POS",
+    "DUSUN",
+    "AGAMA",
+    "GOL_DARAH",
+    "JENIS_PKRJN",
+    "PDDK_AKH",
+    "STATUS_KAWIN",
+    "TGL_KWN",
+    "NO_AKTA_KWN",
+    "STAT_HBKEL",
+    "TGL_CRAI",
+    "NO_AKTA_CRAI",
+    "PNYDNG_CCT",
+    "NAMA_LGKP_AYAH",
+    "NAMA_LGKP_IBU",
+    "EKTP_STATUS",
+)
+SHORT_FIELDS = (
+    "NO_KK",
+    "NIK",
+    "NAMA_LGKP",
+    "KAB_NAME",
+    "AGAMA",
+    "NAMA_LGKP_AYAH",
+    "NO_RW",
+    "KEC_NAME",
+    "JENIS_PKRJN",
+    "NO_RT",
+    "ALAMAT",
+    "TMPT_LHR",
+    "PDDK_AKH",
+    "STATUS_KAWIN",
+    "NAMA_LGKP_IBU",
+    "PROP_NAME",
+    "GOL_DARAH",
+    "KEL_NAME",
+    "JENIS_KLMIN",
+    "TGL_LHR",
+)
+FOTO_FIELDS = (
+    "NAMA_LGKP",
+    "AGAMA",
+    "JENIS_PKRJN",
+    "PDDK_AKH",
+    "TMPT_LHR",
+    "STATUS_KAWIN",
+    "GOL_DARAH",
+    "JENIS_KLMIN",
+    "NIK",
+    "NO_KK",
+    "KAB_NAME",
+    "NO_RW",
+    "KEC_NAME",
+    "NO_RT",
+    "NO_KEL",
+    "ALAMAT",
+    "NO_KEC",
+    "NO_PROP",
+    "PROP_NAME",
+    "NO_KAB",
+    "TGL_LHR",
+    "KEL_NAME",
+    "FOTO",
+)
 FIELD_SETS: dict[str, tuple[str, ...]] = {"full": FULL_FIELDS, "short": SHORT_FIELDS, "foto": FOTO_FIELDS}
 SHAPE_DATES: dict[str, DateFormat] = {"full": "dotted", "short": "iso", "foto": "iso"}
 #: a 1×1 JPEG: the shape of the FOTO some gateways add, without anyone's face
-FOTO = ("/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0"
-        "Hyc5PTgyPC4zNDL/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8A"
-        "Kp//2Q==")
+FOTO = (
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0"
+    "Hyc5PTgyPC4zNDL/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8A"
+    "Kp//2Q=="
+)
 FUZZY_FIELDS = frozenset({"NAMA_LGKP", "ALAMAT", "TMPT_LHR", "NAMA_LGKP_AYAH", "NAMA_LGKP_IBU"})
 NUMERIC_FIELDS = frozenset({"NIK", "NO_KK", "NO_RT", "NO_RW", "NO_KEL", "NO_KEC", "NO_KAB", "NO_PROP", "KODE_POS"})
 REPLY_MODES = ("quota", "login", "ip", "not_found", "deceased", "duplicate")
@@ -185,8 +258,9 @@ def shape_of(population: Population, person: Person, field_sets: tuple[str, ...]
     return field_sets[int(quirks.random() * len(field_sets))]
 
 
-def person_fields(population: Population, person: Person, date_format: DateFormat | None = None,
-                  shape: str = "full") -> dict[str, Any]:
+def person_fields(
+    population: Population, person: Person, date_format: DateFormat | None = None, shape: str = "full"
+) -> dict[str, Any]:
     """The person as a found CALL_NIK item of the given field set: no response code, numbers as JSON numbers."""
     quirks = population.rng(person, "dukcapil")
     name_pad = " " * quirks.choice((1, 1, 2, 3)) if quirks.random() < 0.35 else ""
@@ -197,8 +271,9 @@ def person_fields(population: Population, person: Person, date_format: DateForma
         "NIK": int(person.nik),
         "NO_KK": int(person.kk_number),
         "NAMA_LGKP": person.name.title() if foto else person.name + name_pad,
-        "JENIS_KLMIN": ("Laki-Laki" if foto else "LAKI-LAKI") if person.sex == "L" else
-                       ("Perempuan" if foto else "PEREMPUAN"),
+        "JENIS_KLMIN": ("Laki-Laki" if foto else "LAKI-LAKI")
+        if person.sex == "L"
+        else ("Perempuan" if foto else "PEREMPUAN"),
         "TMPT_LHR": person.birth_place,
         "TGL_LHR": format_date(person.birth_date, date_format or SHAPE_DATES[shape]),
         "NO_AKTA_LHR": person.birth_certificate_no,
@@ -238,16 +313,33 @@ def envelope(items: list[dict[str, Any]], quota_left: int | None = None) -> dict
     """Spring Data's page wrapper: CALL_NIK's with `sort`; verify's (`quota_left` given) with `quotaLimiter` and
     `totalElements`/`size` 10, as the public samples show them."""
     if quota_left is None:
-        return {"content": items, "lastPage": True, "numberOfElements": len(items), "sort": None,
-                "totalElements": len(items), "firstPage": True, "number": 0, "size": max(len(items), 1)}
-    return {"content": items, "lastPage": True, "numberOfElements": len(items), "totalElements": 10,
-            "firstPage": True, "number": 0, "size": 10, "quotaLimiter": quota_left}
+        return {
+            "content": items,
+            "lastPage": True,
+            "numberOfElements": len(items),
+            "sort": None,
+            "totalElements": len(items),
+            "firstPage": True,
+            "number": 0,
+            "size": max(len(items), 1),
+        }
+    return {
+        "content": items,
+        "lastPage": True,
+        "numberOfElements": len(items),
+        "totalElements": 10,
+        "firstPage": True,
+        "number": 0,
+        "size": 10,
+        "quotaLimiter": quota_left,
+    }
 
 
 def json_reply(payload: Mapping[str, Any], status_code: int = 200) -> Response:
     # Python writes ints exactly, so NIK and NO_KK go out as 16-digit JSON numbers, never through a float.
-    return Response(json.dumps(payload, ensure_ascii=False).encode("utf-8"), media_type=MEDIA_TYPE,
-                    status_code=status_code)
+    return Response(
+        json.dumps(payload, ensure_ascii=False).encode("utf-8"), media_type=MEDIA_TYPE, status_code=status_code
+    )
 
 
 def spring_error(status: int, error: str, path: str) -> Response:
@@ -318,8 +410,7 @@ def parse_claimed_date(value: Any) -> dt.date | None:
 
 def _sex(value: Any) -> str | None:
     text = _loose(value)
-    return {"L": "L", "LAKI LAKI": "L", "LAKI": "L", "PRIA": "L", "P": "P", "PEREMPUAN": "P",
-            "WANITA": "P"}.get(text)
+    return {"L": "L", "LAKI LAKI": "L", "LAKI": "L", "PRIA": "L", "P": "P", "PEREMPUAN": "P", "WANITA": "P"}.get(text)
 
 
 def similarity(a: Any, b: Any) -> int:
@@ -351,12 +442,23 @@ class Credentials:
     ip_user: str
 
 
-def simulator(population: Population, *, institution: str = DEFAULT_INSTITUTION, user_id: str = DEFAULT_USER_ID,
-              password: str = DEFAULT_PASSWORD, ip_allow: Iterable[str] = (DEFAULT_IP,), daily_quota: int = 10_000,
-              date_format: DateFormat | None = None, field_sets: Iterable[str] = ("full", "short", "foto"),
-              call_nik: str = "CALL_NIK", call_verify: str = "CALL_VERIFY_BY_ELEMEN",
-              body_keys: Mapping[str, str] | None = None, institution_active: bool = True,
-              user_active: bool = True, clock: Callable[[], dt.datetime] | None = None) -> FastAPI:
+def simulator(
+    population: Population,
+    *,
+    institution: str = DEFAULT_INSTITUTION,
+    user_id: str = DEFAULT_USER_ID,
+    password: str = DEFAULT_PASSWORD,
+    ip_allow: Iterable[str] = (DEFAULT_IP,),
+    daily_quota: int = 10_000,
+    date_format: DateFormat | None = None,
+    field_sets: Iterable[str] = ("full", "short", "foto"),
+    call_nik: str = "CALL_NIK",
+    call_verify: str = "CALL_VERIFY_BY_ELEMEN",
+    body_keys: Mapping[str, str] | None = None,
+    institution_active: bool = True,
+    user_active: bool = True,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> FastAPI:
     """The Dukcapil gateway for one institution, serving `population`.
 
     `field_sets` are the shapes a found item may take (chosen per person); `date_format` forces one date format
@@ -406,8 +508,9 @@ def simulator(population: Population, *, institution: str = DEFAULT_INSTITUTION,
 
     def credentials(body: Mapping[str, Any], names: tuple[str, str, str]) -> Credentials:
         values = [body.get(k) for k in names]
-        return Credentials(*(str(v).strip() if isinstance(v, (str, int)) and not isinstance(v, bool) else ""
-                             for v in values))
+        return Credentials(
+            *(str(v).strip() if isinstance(v, (str, int)) and not isinstance(v, bool) else "" for v in values)
+        )
 
     async def handle(request: Request, verify: bool) -> Response:
         try:
@@ -481,11 +584,22 @@ def simulator(population: Population, *, institution: str = DEFAULT_INSTITUTION,
 
     def real_reply(mode: str) -> Callable[[Request], Response]:
         """The agency's own reply for a fault mode, in the shape of the call asked."""
-        nik_items = {"quota": respon(QUOTA_TEXT), "login": respon(LOGIN_TEXT), "ip": respon(IP_TEXT),
-                     "not_found": respon(NOT_FOUND_TEXT), "deceased": code_item("11", DECEASED_TEXT),
-                     "duplicate": code_item("12")}
-        verify_items = {"quota": code_item("05"), "login": code_item("03"), "ip": code_item("04"),
-                        "not_found": code_item("13"), "deceased": code_item("11"), "duplicate": code_item("12")}
+        nik_items = {
+            "quota": respon(QUOTA_TEXT),
+            "login": respon(LOGIN_TEXT),
+            "ip": respon(IP_TEXT),
+            "not_found": respon(NOT_FOUND_TEXT),
+            "deceased": code_item("11", DECEASED_TEXT),
+            "duplicate": code_item("12"),
+        }
+        verify_items = {
+            "quota": code_item("05"),
+            "login": code_item("03"),
+            "ip": code_item("04"),
+            "not_found": code_item("13"),
+            "deceased": code_item("11"),
+            "duplicate": code_item("12"),
+        }
 
         def reply(request: Request) -> Response:
             if request.url.path == verify_path:
@@ -496,8 +610,14 @@ def simulator(population: Population, *, institution: str = DEFAULT_INSTITUTION,
 
         return reply
 
-    install(app, control, error_reply=error_reply, garbage_body=b'{"content":[{"NIK":3276015505850003,"NAMA_LGKP":"',
-            garbage_type=MEDIA_TYPE, replies={mode: real_reply(mode) for mode in REPLY_MODES})
+    install(
+        app,
+        control,
+        error_reply=error_reply,
+        garbage_body=b'{"content":[{"NIK":3276015505850003,"NAMA_LGKP":"',
+        garbage_type=MEDIA_TYPE,
+        replies={mode: real_reply(mode) for mode in REPLY_MODES},
+    )
     return app
 
 
@@ -515,5 +635,10 @@ def _threshold(value: Any) -> int:
 
 def sim_config(base_url: str) -> dict[str, str]:
     """Client settings that talk to a simulator started with the defaults at `base_url`."""
-    return {"url": base_url, "institution": DEFAULT_INSTITUTION, "user": DEFAULT_USER_ID,
-            "password": DEFAULT_PASSWORD, "ip": DEFAULT_IP}
+    return {
+        "url": base_url,
+        "institution": DEFAULT_INSTITUTION,
+        "user": DEFAULT_USER_ID,
+        "password": DEFAULT_PASSWORD,
+        "ip": DEFAULT_IP,
+    }

@@ -15,8 +15,9 @@ the agency's own WSDL instead, are those of every SOAP connector: see `connector
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from connectors.base import AgencyProtocolError, SubmitResult
 from connectors.examples import working_day
@@ -50,23 +51,54 @@ PASSPORT_APPLICATION_SCHEMA: dict[str, Any] = {
     "required": ["nik", "namaLengkap", "tanggalLahir", "jenisPaspor", "kodeKanim", "tanggalKedatangan", "tujuan"],
     "properties": {
         "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The applicant's NIK"},
-        "namaLengkap": {"type": "string", "minLength": 1, "maxLength": 100,
-                        "description": "Full name exactly as Dukcapil holds it"},
-        "tanggalLahir": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-                         "maxLength": 10, "description": "Birth date as Dukcapil holds it"},
-        "jenisPaspor": {"type": "string", "enum": ["BIASA", "ELEKTRONIK"],
-                        "description": "BIASA: ordinary passport; ELEKTRONIK: e-passport (chip)"},
-        "kodeKanim": {"type": "string", "enum": list(KANTOR_IMIGRASI),
-                      "description": "Immigration office of the appointment: "
-                                     + "; ".join(f"{code} {name}" for code, name in KANTOR_IMIGRASI.items())},
-        "tanggalKedatangan": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-                              "maxLength": 10, "description": "Appointment date (a working day within 60 days)"},
-        "tujuan": {"type": "string", "enum": ["WISATA", "UMROH", "HAJI", "BEKERJA", "BELAJAR", "KUNJUNGAN KELUARGA",
-                                              "BISNIS", "BEROBAT"], "description": "Purpose of travel"},
+        "namaLengkap": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            "description": "Full name exactly as Dukcapil holds it",
+        },
+        "tanggalLahir": {
+            "type": "string",
+            "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "maxLength": 10,
+            "description": "Birth date as Dukcapil holds it",
+        },
+        "jenisPaspor": {
+            "type": "string",
+            "enum": ["BIASA", "ELEKTRONIK"],
+            "description": "BIASA: ordinary passport; ELEKTRONIK: e-passport (chip)",
+        },
+        "kodeKanim": {
+            "type": "string",
+            "enum": list(KANTOR_IMIGRASI),
+            "description": "Immigration office of the appointment: "
+            + "; ".join(f"{code} {name}" for code, name in KANTOR_IMIGRASI.items()),
+        },
+        "tanggalKedatangan": {
+            "type": "string",
+            "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "maxLength": 10,
+            "description": "Appointment date (a working day within 60 days)",
+        },
+        "tujuan": {
+            "type": "string",
+            "enum": ["WISATA", "UMROH", "HAJI", "BEKERJA", "BELAJAR", "KUNJUNGAN KELUARGA", "BISNIS", "BEROBAT"],
+            "description": "Purpose of travel",
+        },
     },
-    "examples": [{"nik": "3603282512770002", "namaLengkap": "DENI SOBANDI", "tanggalLahir": "1977-12-25",
-                  "jenisPaspor": "ELEKTRONIK", "kodeKanim": "TNG",
-                  "tanggalKedatangan": working_day(14).isoformat(), "tujuan": "WISATA"}],
+    "examples": [
+        {
+            "nik": "3603282512770002",
+            "namaLengkap": "DENI SOBANDI",
+            "tanggalLahir": "1977-12-25",
+            "jenisPaspor": "ELEKTRONIK",
+            "kodeKanim": "TNG",
+            "tanggalKedatangan": working_day(14).isoformat(),
+            "tujuan": "WISATA",
+        }
+    ],
 }
 
 
@@ -86,6 +118,7 @@ class ImigrasiClient(SoapConnector):
 
 def create(config: Mapping[str, str]) -> ImigrasiClient:
     """A client from its settings (`GERBANG_AGENCY_IMIGRASI_*`)."""
-    contract = LookupContract(AGENCY, config, operation="CariPasporByNIK", health_operation="CekKoneksi",
-                              lists={"daftarPaspor": "paspor"})
+    contract = LookupContract(
+        AGENCY, config, operation="CariPasporByNIK", health_operation="CekKoneksi", lists={"daftarPaspor": "paspor"}
+    )
     return open_soap_client(ImigrasiClient, config, wsdl=WSDL, binding=BINDING, contract=contract)

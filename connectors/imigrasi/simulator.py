@@ -22,18 +22,28 @@ import datetime as dt
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from lxml import etree
 
 from connectors.imigrasi.client import KANTOR_IMIGRASI
 from connectors.simkit.control import SimControl
-from connectors.simkit.soap import (Builder, Holder, IdempotentReplies, SoapRequest, SoapService, add_years,
-                                    client_fault, holder_as_known, mount)
+from connectors.simkit.soap import (
+    Builder,
+    Holder,
+    IdempotentReplies,
+    SoapRequest,
+    SoapService,
+    add_years,
+    client_fault,
+    holder_as_known,
+    mount,
+)
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
@@ -43,14 +53,23 @@ PATH = "/ws/paspor"
 WSDL = Path(__file__).with_name("service.wsdl")
 DEMO_USER, DEMO_PASSWORD = "mpp-gerbang", "imigrasi-demo-rahasia"
 DATA_END = dt.date(2024, 12, 31)
-TEN_YEARS_FROM = dt.date(2022, 10, 12)   # Permenkumham 18/2022: ten-year passports for adults
+TEN_YEARS_FROM = dt.date(2022, 10, 12)  # Permenkumham 18/2022: ten-year passports for adults
 HOLDER_SHARE = 0.25
 PAYMENT_WINDOW = dt.timedelta(hours=2)
 BOOKING_HORIZON_DAYS = 60
 FEES = {"BIASA": Decimal("350000"), "ELEKTRONIK": Decimal("650000")}
 KANIM = KANTOR_IMIGRASI
-KANIM_BY_PROVINCE = {"31": "JKTSEL", "36": "TNG", "32": "BDG", "33": "SMG", "34": "YOG", "35": "SBY", "12": "MDN",
-                     "51": "DPS", "73": "MKS"}
+KANIM_BY_PROVINCE = {
+    "31": "JKTSEL",
+    "36": "TNG",
+    "32": "BDG",
+    "33": "SMG",
+    "34": "YOG",
+    "35": "SBY",
+    "12": "MDN",
+    "51": "DPS",
+    "73": "MKS",
+}
 TUJUAN = frozenset({"WISATA", "UMROH", "HAJI", "BEKERJA", "BELAJAR", "KUNJUNGAN KELUARGA", "BISNIS", "BEROBAT"})
 _NIK = re.compile(r"[0-9]{16}")
 
@@ -60,7 +79,7 @@ b = Builder(NS, "imi")
 @dataclass(frozen=True)
 class Passport:
     number: str
-    kind: str              # BIASA / ELEKTRONIK
+    kind: str  # BIASA / ELEKTRONIK
     issued: dt.date
     expires: dt.date
     office: str
@@ -76,7 +95,7 @@ class Passport:
 class Traveller:
     holder: Holder
     birth_place: str
-    passports: tuple[Passport, ...]   # newest first
+    passports: tuple[Passport, ...]  # newest first
 
 
 def validity_years(issued: dt.date, birth: dt.date) -> int:
@@ -104,8 +123,11 @@ def traveller_of(population: Population, person: Person) -> Traveller | None:
         number = ("E" if electronic else rng.choice("BC")) + f"{rng.randint(0, 9_999_999):07d}"
         expires = add_years(issued, validity_years(issued, person.birth_date)) - dt.timedelta(days=1)
         lost = rng.random() < 0.05
-        following = (issued + dt.timedelta(days=rng.randint(30, 400)) if lost
-                     else expires + dt.timedelta(days=rng.randint(-90, 3 * 365)))
+        following = (
+            issued + dt.timedelta(days=rng.randint(30, 400))
+            if lost
+            else expires + dt.timedelta(days=rng.randint(-90, 3 * 365))
+        )
         # a passport replaced before it expires (lost, or renewed early) is cancelled when the new one is issued
         replaced_early = following <= min(expires, DATA_END)
         passports.append(Passport(number, kind, issued, expires, office, lost or replaced_early))
@@ -166,7 +188,7 @@ def cari_paspor(registry: Registry, today: dt.date, request: SoapRequest) -> etr
 
 def cek_koneksi(request: SoapRequest) -> etree._Element:
     """CekKoneksi: the cheap call used for health checks."""
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return b.el("CekKoneksiResponse", children=[b.el("status", "TERHUBUNG"), b.el("waktuServer", now)])
 
 
@@ -177,8 +199,7 @@ def _date(request: SoapRequest, name: str) -> dt.date:
         raise client_fault(f"{name} harus tanggal YYYY-MM-DD", kode="IMI-02") from None
 
 
-def permohonan(registry: Registry, replies: IdempotentReplies, today: dt.date,
-               request: SoapRequest) -> etree._Element:
+def permohonan(registry: Registry, replies: IdempotentReplies, today: dt.date, request: SoapRequest) -> etree._Element:
     """PermohonanPaspor: check the applicant against the civil registry, book the kanim, bill the fee."""
     key = request.text("idTransaksi")
     earlier = replies.replay(key)  # type: ignore[arg-type]
@@ -204,18 +225,30 @@ def permohonan(registry: Registry, replies: IdempotentReplies, today: dt.date,
         raise client_fault("kuota kantor imigrasi pada tanggal tersebut sudah penuh", kode="IMI-15")
     registry.bookings[(kanim, visit)] += 1
     digest = hashlib.sha256(f"{key}|{nik}".encode()).hexdigest()
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    reply = b.el("PermohonanPasporResponse", children=[
-        b.el("kodeRespon", "00"), b.el("pesan", "PERMOHONAN DITERIMA, SEGERA LAKUKAN PEMBAYARAN"),
-        b.el("nomorPermohonan", f"{kanim}-{visit:%Y%m%d}-{digest[:8].upper()}"),
-        b.el("kodeBilling", f"820{int(digest[8:24], 16) % 10**12:012d}"),
-        b.el("jumlahBayar", FEES[kind]), b.el("batasPembayaran", now + PAYMENT_WINDOW),
-        b.el("kantorImigrasi", KANIM[kanim]), b.el("tanggalKedatangan", visit)])
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    reply = b.el(
+        "PermohonanPasporResponse",
+        children=[
+            b.el("kodeRespon", "00"),
+            b.el("pesan", "PERMOHONAN DITERIMA, SEGERA LAKUKAN PEMBAYARAN"),
+            b.el("nomorPermohonan", f"{kanim}-{visit:%Y%m%d}-{digest[:8].upper()}"),
+            b.el("kodeBilling", f"820{int(digest[8:24], 16) % 10**12:012d}"),
+            b.el("jumlahBayar", FEES[kind]),
+            b.el("batasPembayaran", now + PAYMENT_WINDOW),
+            b.el("kantorImigrasi", KANIM[kanim]),
+            b.el("tanggalKedatangan", visit),
+        ],
+    )
     return replies.keep(key, reply)  # type: ignore[arg-type]
 
 
-def simulator(population: Population, *, users: Mapping[str, str] | None = None, today: dt.date | None = None,
-              daily_quota: int = 100) -> FastAPI:
+def simulator(
+    population: Population,
+    *,
+    users: Mapping[str, str] | None = None,
+    today: dt.date | None = None,
+    daily_quota: int = 100,
+) -> FastAPI:
     """The Imigrasi passport service over `population` as a FastAPI app (`app.state.control` drives its faults)."""
     app = FastAPI(title="Imigrasi Paspor (simulator)", docs_url=None, redoc_url=None, openapi_url=None)
     control = SimControl()
@@ -230,13 +263,13 @@ def simulator(population: Population, *, users: Mapping[str, str] | None = None,
         "CekKoneksi": cek_koneksi,
         "PermohonanPaspor": lambda request: permohonan(registry, replies, day(), request),
     }
-    service = SoapService(path=PATH, wsdl=WSDL, namespace=NS, operations=operations,
-                          users=dict(users or {DEMO_USER: DEMO_PASSWORD}))
+    service = SoapService(
+        path=PATH, wsdl=WSDL, namespace=NS, operations=operations, users=dict(users or {DEMO_USER: DEMO_PASSWORD})
+    )
     mount(app, service, control)
     return app
 
 
 def sim_config(base_url: str) -> dict[str, str]:
     """Client settings that talk to a simulator at `base_url` with its demo account."""
-    return {"url": base_url.rstrip("/") + PATH, "user": DEMO_USER, "password": DEMO_PASSWORD,
-            "password_type": "digest"}
+    return {"url": base_url.rstrip("/") + PATH, "user": DEMO_USER, "password": DEMO_PASSWORD, "password_type": "digest"}

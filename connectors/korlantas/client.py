@@ -14,8 +14,9 @@ the agency's own WSDL instead, are those of every SOAP connector: see `connector
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from connectors.base import AgencyProtocolError, SubmitResult
 from connectors.soap import LookupContract, SoapConnector, check_payload, open_soap_client, plain
@@ -33,18 +34,40 @@ SIM_RENEWAL_SCHEMA: dict[str, Any] = {
     "required": ["nik", "nomorSIM", "golongan", "nomorRikkes", "nomorPsikologi"],
     "properties": {
         "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The holder's NIK"},
-        "nomorSIM": {"type": "string", "pattern": "^[0-9]{12,16}$", "maxLength": 16,
-                     "description": "The SIM being renewed"},
-        "golongan": {"type": "string", "enum": ["A", "C"],
-                     "description": "Only SIM A and C can be renewed at a service mall"},
-        "nomorRikkes": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9/-]{5,39}$", "maxLength": 40,
-                        "description": "e-Rikkes (health check) result reference"},
-        "nomorPsikologi": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9/-]{5,39}$", "maxLength": 40,
-                           "description": "e-PPSI (psychology test) result reference"},
+        "nomorSIM": {
+            "type": "string",
+            "pattern": "^[0-9]{12,16}$",
+            "maxLength": 16,
+            "description": "The SIM being renewed",
+        },
+        "golongan": {
+            "type": "string",
+            "enum": ["A", "C"],
+            "description": "Only SIM A and C can be renewed at a service mall",
+        },
+        "nomorRikkes": {
+            "type": "string",
+            "pattern": "^[A-Z0-9][A-Z0-9/-]{5,39}$",
+            "maxLength": 40,
+            "description": "e-Rikkes (health check) result reference",
+        },
+        "nomorPsikologi": {
+            "type": "string",
+            "pattern": "^[A-Z0-9][A-Z0-9/-]{5,39}$",
+            "maxLength": 40,
+            "description": "e-PPSI (psychology test) result reference",
+        },
         "satpas": {"type": "string", "maxLength": 120, "description": "Preferred SATPAS for collection"},
     },
-    "examples": [{"nik": "3603282512770002", "nomorSIM": "127736307624", "golongan": "C",
-                  "nomorRikkes": "RIKKES-2025-000123", "nomorPsikologi": "PPSI-2025-000456"}],
+    "examples": [
+        {
+            "nik": "3603282512770002",
+            "nomorSIM": "127736307624",
+            "golongan": "C",
+            "nomorRikkes": "RIKKES-2025-000123",
+            "nomorPsikologi": "PPSI-2025-000456",
+        }
+    ],
 }
 
 
@@ -55,8 +78,7 @@ class KorlantasClient(SoapConnector):
 
     async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
         check_payload(AGENCY, self.services, service, payload)
-        reply = plain(await self.session.call("PerpanjanganSIM", **payload,
-                                              _soapheaders={"kunci": idempotency_key}))
+        reply = plain(await self.session.call("PerpanjanganSIM", **payload, _soapheaders={"kunci": idempotency_key}))
         reference = reply.get("nomorPermohonan")
         if reply.get("kodeRespon") != "00" or not reference:
             raise AgencyProtocolError(AGENCY, "renewal reply without a reference", code=reply.get("kodeRespon"))
@@ -65,6 +87,7 @@ class KorlantasClient(SoapConnector):
 
 def create(config: Mapping[str, str]) -> KorlantasClient:
     """A client from its settings (`GERBANG_AGENCY_KORLANTAS_*`)."""
-    contract = LookupContract(AGENCY, config, operation="CekSIMByNIK", health_operation="CekStatusLayanan",
-                              lists={"daftarSIM": "sim"})
+    contract = LookupContract(
+        AGENCY, config, operation="CekSIMByNIK", health_operation="CekStatusLayanan", lists={"daftarSIM": "sim"}
+    )
     return open_soap_client(KorlantasClient, config, wsdl=WSDL, binding=BINDING, contract=contract)

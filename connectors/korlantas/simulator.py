@@ -17,16 +17,26 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from lxml import etree
 
 from connectors.simkit.control import SimControl
-from connectors.simkit.soap import (Builder, Holder, IdempotentReplies, SoapRequest, SoapService, add_years,
-                                    client_fault, holder_as_known, mount)
+from connectors.simkit.soap import (
+    Builder,
+    Holder,
+    IdempotentReplies,
+    SoapRequest,
+    SoapService,
+    add_years,
+    client_fault,
+    holder_as_known,
+    mount,
+)
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
@@ -35,7 +45,7 @@ NS = "urn:id:polri:korlantas:sim:v1"
 PATH = "/ws/sim"
 WSDL = Path(__file__).with_name("service.wsdl")
 DEMO_USER, DEMO_PASSWORD = "mpp-gerbang", "korlantas-demo-rahasia"
-DATA_END = dt.date(2024, 12, 31)   # licences are issued up to this date, so the data is the same every day
+DATA_END = dt.date(2024, 12, 31)  # licences are issued up to this date, so the data is the same every day
 HOLDER_SHARE = 0.65
 VALIDITY_YEARS = 5
 RENEWABLE = frozenset({"A", "C"})
@@ -48,7 +58,7 @@ b = Builder(NS, "sim")
 @dataclass(frozen=True)
 class Licence:
     number: str
-    kind: str             # golongan
+    kind: str  # golongan
     issued: dt.date
     blocked: bool
     office: str
@@ -151,12 +161,13 @@ def cek_sim(registry: Registry, today: dt.date, request: SoapRequest) -> etree._
 
 def status_layanan(request: SoapRequest) -> etree._Element:
     """CekStatusLayanan: the cheap call used for health checks."""
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return b.el("CekStatusLayananResponse", children=[b.el("status", "AKTIF"), b.el("waktuServer", now)])
 
 
-def perpanjangan(registry: Registry, replies: IdempotentReplies, today: dt.date,
-                 request: SoapRequest) -> etree._Element:
+def perpanjangan(
+    registry: Registry, replies: IdempotentReplies, today: dt.date, request: SoapRequest
+) -> etree._Element:
     """PerpanjanganSIM: renew a SIM A or C whose number belongs to the NIK; deduplicated by KunciIdempotensi."""
     key = request.header_text("KunciIdempotensi")
     if not key:
@@ -180,16 +191,24 @@ def perpanjangan(registry: Registry, replies: IdempotentReplies, today: dt.date,
     if licence.blocked:
         raise client_fault("SIM diblokir; perpanjangan harus di SATPAS", kode="SIM-15")
     reference = "PSIM-" + hashlib.sha256(f"{key}|{nik}|{number}".encode()).hexdigest()[:12].upper()
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     new_start = max(today, licence.valid_until)
-    reply = b.el("PerpanjanganSIMResponse", children=[
-        b.el("kodeRespon", "00"), b.el("pesan", "PERMOHONAN DITERIMA"), b.el("nomorPermohonan", reference),
-        b.el("tanggalPermohonan", now), b.el("berlakuSampaiBaru", add_years(new_start, VALIDITY_YEARS))])
+    reply = b.el(
+        "PerpanjanganSIMResponse",
+        children=[
+            b.el("kodeRespon", "00"),
+            b.el("pesan", "PERMOHONAN DITERIMA"),
+            b.el("nomorPermohonan", reference),
+            b.el("tanggalPermohonan", now),
+            b.el("berlakuSampaiBaru", add_years(new_start, VALIDITY_YEARS)),
+        ],
+    )
     return replies.keep(key, reply)
 
 
-def simulator(population: Population, *, users: Mapping[str, str] | None = None,
-              today: dt.date | None = None) -> FastAPI:
+def simulator(
+    population: Population, *, users: Mapping[str, str] | None = None, today: dt.date | None = None
+) -> FastAPI:
     """The Korlantas SIM service over `population` as a FastAPI app (`app.state.control` drives its faults)."""
     app = FastAPI(title="Korlantas SIM (simulator)", docs_url=None, redoc_url=None, openapi_url=None)
     control = SimControl()
@@ -204,13 +223,13 @@ def simulator(population: Population, *, users: Mapping[str, str] | None = None,
         "CekStatusLayanan": status_layanan,
         "PerpanjanganSIM": lambda request: perpanjangan(registry, replies, day(), request),
     }
-    service = SoapService(path=PATH, wsdl=WSDL, namespace=NS, operations=operations,
-                          users=dict(users or {DEMO_USER: DEMO_PASSWORD}))
+    service = SoapService(
+        path=PATH, wsdl=WSDL, namespace=NS, operations=operations, users=dict(users or {DEMO_USER: DEMO_PASSWORD})
+    )
     mount(app, service, control)
     return app
 
 
 def sim_config(base_url: str) -> dict[str, str]:
     """Client settings that talk to a simulator at `base_url` with its demo account."""
-    return {"url": base_url.rstrip("/") + PATH, "user": DEMO_USER, "password": DEMO_PASSWORD,
-            "password_type": "digest"}
+    return {"url": base_url.rstrip("/") + PATH, "user": DEMO_USER, "password": DEMO_PASSWORD, "password_type": "digest"}

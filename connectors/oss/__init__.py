@@ -23,7 +23,7 @@ from connectors.oss.client import SERVICE_FINAL, SERVICE_STATUS, OssClient, crea
 from connectors.oss.codes import LICENCE_KINDS, LICENCE_STATUSES
 from connectors.oss.inbound import INBOUND
 
-_TEXT = "^[^\\x00-\\x1f]*$"   # one line of text (no control characters)
+_TEXT = "^[^\\x00-\\x1f]*$"  # one line of text (no control characters)
 
 
 def _string(max_length: int, description: str, pattern: str | None = _TEXT) -> dict[str, Any]:
@@ -37,8 +37,12 @@ def _string(max_length: int, description: str, pattern: str | None = _TEXT) -> d
 
 _ID = r"^[0-9A-Za-z_.\-]*$"
 _STATUS_CODES = sorted(LICENCE_STATUSES)
-_NIK = _string(16, "The licence holder's NIK (the application's; filled from the request when left out). Gerbang's "
-                   "own: OSS's IZINSTATUS/IZINFINAL carry no NIK, so it is not sent to OSS", "^[0-9]{16}$")
+_NIK = _string(
+    16,
+    "The licence holder's NIK (the application's; filled from the request when left out). Gerbang's "
+    "own: OSS's IZINSTATUS/IZINFINAL carry no NIK, so it is not sent to OSS",
+    "^[0-9]{16}$",
+)
 
 LICENCE_STATUS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -52,22 +56,31 @@ LICENCE_STATUS_SCHEMA: dict[str, Any] = {
         "id_produk": _string(25, "id_produk of the checklist item", _ID),
         "id_proyek": _string(25, "id_proyek of the checklist item", _ID),
         "oss_id": _string(25, "OSS id sent with the NIB", _ID),
-        "id_izin": _string(25, "OSS's id of the licence application (from receiveNIB's data_checklist)",
-                           r"^[0-9A-Za-z_.\-]{1,25}$"),
+        "id_izin": _string(
+            25, "OSS's id of the licence application (from receiveNIB's data_checklist)", r"^[0-9A-Za-z_.\-]{1,25}$"
+        ),
         "kd_izin": _string(12, "Licence code (Lampiran 8)", "^[0-9A-Za-z]{1,12}$"),
         "kd_instansi": _string(3, "Institution code", "^[0-9A-Za-z]{0,3}$"),
-        "kd_status": {"type": "string", "enum": _STATUS_CODES, "maxLength": 2,
-                      "description": "Licence status (Lampiran 10): 50 Disetujui, 90 Ditolak, 93 Penolakan "
-                                     "Persyaratan …"},
-        "tgl_status": _string(19, "When the region decided, YYYY-MM-DD HH:MM:SS (WIB)",
-                              r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"),
+        "kd_status": {
+            "type": "string",
+            "enum": _STATUS_CODES,
+            "maxLength": 2,
+            "description": "Licence status (Lampiran 10): 50 Disetujui, 90 Ditolak, 93 Penolakan Persyaratan …",
+        },
+        "tgl_status": _string(
+            19,
+            "When the region decided, YYYY-MM-DD HH:MM:SS (WIB)",
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$",
+        ),
         "nip_status": _string(50, "NIP of the deciding officer", "^[0-9A-Za-z .\\-]*$"),
         "nama_status": _string(50, "Name or role of the deciding officer"),
         "keterangan": _string(4000, "Reason or remark (free text, may span lines)", None),
         "file_lampiran": _string(2000, "Link to an attached PDF"),
         "persetujuan_form": {"type": "boolean", "description": "Form persetujuan"},
         "data_pnbp": {
-            "type": "object", "additionalProperties": False, "description": "Non-tax state revenue (PNBP) billing",
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Non-tax state revenue (PNBP) billing",
             "properties": {
                 "kd_akun": _string(20, "SIMPONI account code", "^[0-9A-Za-z]*$"),
                 "kd_penerimaan": _string(20, "Revenue code", "^[0-9A-Za-z]*$"),
@@ -79,11 +92,21 @@ LICENCE_STATUS_SCHEMA: dict[str, Any] = {
             },
         },
     },
-    "examples": [{
-        "nib": "0220205481936", "id_proyek": "R-202502200915339902", "oss_id": "P-202502200915334471208",
-        "id_izin": "I-202502200921407719340", "kd_izin": "059000000214", "kd_instansi": "059", "kd_status": "90",
-        "tgl_status": "2025-03-04 14:20:05", "nip_status": "198507142010011009",
-        "nama_status": "PETUGAS VERIFIKASI", "keterangan": "Dokumen persyaratan tidak sesuai"}],
+    "examples": [
+        {
+            "nib": "0220205481936",
+            "id_proyek": "R-202502200915339902",
+            "oss_id": "P-202502200915334471208",
+            "id_izin": "I-202502200921407719340",
+            "kd_izin": "059000000214",
+            "kd_instansi": "059",
+            "kd_status": "90",
+            "tgl_status": "2025-03-04 14:20:05",
+            "nip_status": "198507142010011009",
+            "nama_status": "PETUGAS VERIFIKASI",
+            "keterangan": "Dokumen persyaratan tidak sesuai",
+        }
+    ],
 }
 
 LICENCE_FINAL_SCHEMA: dict[str, Any] = {
@@ -106,23 +129,38 @@ LICENCE_FINAL_SCHEMA: dict[str, Any] = {
         "nama_ttd": _string(50, "Signatory"),
         "nip_ttd": _string(25, "Signatory's NIP", "^[0-9A-Za-z .\\-]*$"),
         "jabatan_ttd": _string(150, "Signatory's position"),
-        "status_izin": {"type": "string", "enum": _STATUS_CODES, "maxLength": 2,
-                        "description": "Licence status (Lampiran 10)"},
+        "status_izin": {
+            "type": "string",
+            "enum": _STATUS_CODES,
+            "maxLength": 2,
+            "description": "Licence status (Lampiran 10)",
+        },
         "file_izin": _string(2000, "Link to the licence PDF"),
         "keterangan": _string(4000, "Remark (free text, may span lines)", None),
         "file_lampiran": _string(2000, "Link to an attachment"),
         "nomenklatur_nomor_izin": _string(255, "Numbering scheme of the licence number"),
         "bln_berlaku_izin": {"type": "integer", "minimum": 0, "maximum": 99999},
         "thn_berlaku_izin": {"type": "integer", "minimum": 0, "maximum": 99999},
-        "jenis_perizinan": {"type": "string", "enum": sorted(LICENCE_KINDS), "maxLength": 3,
-                            "description": "Licence kind (Lampiran 27)"},
+        "jenis_perizinan": {
+            "type": "string",
+            "enum": sorted(LICENCE_KINDS),
+            "maxLength": 3,
+            "description": "Licence kind (Lampiran 27)",
+        },
     },
-    "examples": [{
-        "nib": "0220205481936", "id_izin": "I-202502200921407719340", "kd_izin": "059000000214",
-        "kd_daerah": "3374030000", "nomor_izin": "503/0123/SS/2025", "tgl_terbit_izin": "2025-03-06",
-        "status_izin": "50", "jenis_perizinan": "04"}],
+    "examples": [
+        {
+            "nib": "0220205481936",
+            "id_izin": "I-202502200921407719340",
+            "kd_izin": "059000000214",
+            "kd_daerah": "3374030000",
+            "nomor_izin": "503/0123/SS/2025",
+            "tgl_terbit_izin": "2025-03-06",
+            "status_izin": "50",
+            "jenis_perizinan": "04",
+        }
+    ],
 }
-
 
 
 def decided_licence(service: str, payload: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -131,6 +169,7 @@ def decided_licence(service: str, payload: Mapping[str, Any]) -> tuple[str, str]
         return None
     nib, id_izin = payload.get("nib"), payload.get("id_izin")
     return (nib, id_izin) if isinstance(nib, str) and isinstance(id_izin, str) else None
+
 
 PLUGIN = ConnectorPlugin(
     name="oss",

@@ -24,12 +24,25 @@ guide); without it the lookup raises NotSupported and the facet says so (docs/ag
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
-from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyTimeout, AgencyUnavailable,
-                             FacetStatus, Health, LookupResult, NotSupported, SubmitResult, VerifyResult, probe_health)
+from connectors.base import (
+    AgencyAccessDenied,
+    AgencyProtocolError,
+    AgencyRejected,
+    AgencyTimeout,
+    AgencyUnavailable,
+    FacetStatus,
+    Health,
+    LookupResult,
+    NotSupported,
+    SubmitResult,
+    VerifyResult,
+    probe_health,
+)
 from connectors.oss.codes import IDENTITY_KTP
 from connectors.rest import client_from_settings, json_body, read_reply, send
 
@@ -41,20 +54,33 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 the same id_izin twice is one state), so OSS needs none; we still send the bus's key so a gateway or the simulator
 can tell a redelivery apart. OSS ignores headers it does not know [I]."""
 
-METHOD_NIB = "inqueryNIB"                     # guide: us → OSS
-METHOD_STATUS = "receiveLicenseStatus"        # guide: us → OSS, wrapper IZINSTATUS
-METHOD_FINAL = "receiveLicense"               # guide: us → OSS, wrapper IZINFINAL
-METHOD_NIB_BY_NIK_EXT = "xInqueryNIBByNIK"    # NOT in the guide: the simulator's extension, used only if configured
+METHOD_NIB = "inqueryNIB"  # guide: us → OSS
+METHOD_STATUS = "receiveLicenseStatus"  # guide: us → OSS, wrapper IZINSTATUS
+METHOD_FINAL = "receiveLicense"  # guide: us → OSS, wrapper IZINFINAL
+METHOD_NIB_BY_NIK_EXT = "xInqueryNIBByNIK"  # NOT in the guide: the simulator's extension, used only if configured
 
 WRAPPERS = {METHOD_STATUS: "IZINSTATUS", METHOD_FINAL: "IZINFINAL"}
 
-SERVICE_STATUS = "license_status"             # the region's decision on a licence OSS pushed (receiveLicenseStatus)
-SERVICE_FINAL = "license_final"               # the issued licence (receiveLicense)
+SERVICE_STATUS = "license_status"  # the region's decision on a licence OSS pushed (receiveLicenseStatus)
+SERVICE_FINAL = "license_final"  # the issued licence (receiveLicense)
 SERVICE_METHODS = {SERVICE_STATUS: METHOD_STATUS, SERVICE_FINAL: METHOD_FINAL}
-HEALTH_NIB = "0000000000000"                  # a well-formed NIB no one holds, for health checks
+HEALTH_NIB = "0000000000000"  # a well-formed NIB no one holds, for health checks
 
-IZINSTATUS_KEYS = ("nib", "id_produk", "id_proyek", "oss_id", "id_izin", "kd_izin", "kd_instansi", "kd_status",
-                   "tgl_status", "nip_status", "nama_status", "keterangan", "file_lampiran")
+IZINSTATUS_KEYS = (
+    "nib",
+    "id_produk",
+    "id_proyek",
+    "oss_id",
+    "id_izin",
+    "kd_izin",
+    "kd_instansi",
+    "kd_status",
+    "tgl_status",
+    "nip_status",
+    "nama_status",
+    "keterangan",
+    "file_lampiran",
+)
 PNBP_KEYS = ("kd_akun", "kd_penerimaan", "kd_billing", "tgl_billing", "tgl_expire", "nominal", "url_dokumen")
 
 KODE_OK = 200
@@ -172,10 +198,15 @@ def owner_fields(nik: str, nibs: list[dict[str, Any]]) -> dict[str, Any]:
     """The holder as OSS has them, from the `*_user_proses` fields of the first dataNIB registered with this NIK
     on a KTP (Lampiran 4: 01), so the record can report a different spelling."""
     for item in nibs:
-        if str(item.get("no_id_user_proses", "")).strip() == nik and \
-                str(item.get("jenis_id_user_proses", IDENTITY_KTP)).strip() == IDENTITY_KTP:
-            return {key: item.get(key) for key in ("nama_user_proses", "tgl_lahir_user_proses",
-                                                   "jns_kelamin_user_proses") if item.get(key) not in (None, "")}
+        if (
+            str(item.get("no_id_user_proses", "")).strip() == nik
+            and str(item.get("jenis_id_user_proses", IDENTITY_KTP)).strip() == IDENTITY_KTP
+        ):
+            return {
+                key: item.get(key)
+                for key in ("nama_user_proses", "tgl_lahir_user_proses", "jns_kelamin_user_proses")
+                if item.get(key) not in (None, "")
+            }
     return {}
 
 
@@ -201,17 +232,26 @@ class OssClient:
     name = AGENCY
 
     def __init__(self, config: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None):
-        self._http = client_from_settings(config, AGENCY, key_headers={USER_KEY_HEADER: "user_key"},
-                                          transport=transport)
+        self._http = client_from_settings(
+            config, AGENCY, key_headers={USER_KEY_HEADER: "user_key"}, transport=transport
+        )
         self._nik_method = (config.get("nik_method") or "").strip()
 
-    async def call(self, method: str, params: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
-                   ) -> tuple[int, Mapping[str, Any]]:
+    async def call(
+        self, method: str, params: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, Mapping[str, Any]]:
         """POST one OSS method; its `kode` and `respon…` object (errors are the caller's to raise)."""
-        response = await send(self._http, AGENCY, "POST", f"{BASE_PATH}/{method}",
-                              json={wrapper(method): dict(params)}, headers=dict(headers or {}))
-        reply = read_reply(response, AGENCY, method, lambda r: find_reply(json_body(r, AGENCY), method),
-                           kind="an OSS reply")
+        response = await send(
+            self._http,
+            AGENCY,
+            "POST",
+            f"{BASE_PATH}/{method}",
+            json={wrapper(method): dict(params)},
+            headers=dict(headers or {}),
+        )
+        reply = read_reply(
+            response, AGENCY, method, lambda r: find_reply(json_body(r, AGENCY), method), kind="an OSS reply"
+        )
         return kode_of(reply), reply
 
     async def nib(self, nib: str) -> dict[str, Any] | None:
@@ -228,8 +268,9 @@ class OssClient:
             raise NotSupported(AGENCY, "OSS offers no lookup by NIK (no nik_method configured)")
         kode, reply = await self.call(self._nik_method, {"nik": nik})
         if is_not_found(kode, reply):
-            return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=str(kode),
-                                message=_text(reply) or None)
+            return LookupResult(
+                agency=AGENCY, status=FacetStatus.not_found, agency_code=str(kode), message=_text(reply) or None
+            )
         raise_for_kode(kode, reply, self._nik_method)
         nibs = data_nibs(reply, self._nik_method)
         if not nibs:
@@ -255,8 +296,13 @@ class OssClient:
         raise_for_kode(kode, reply, method, f"id_izin {id_izin}")
         detail = {"kode": kode, "keterangan": _text(reply)}
         if method == METHOD_FINAL:
-            detail.update({k: reply.get(k) for k in ("nomor_izin", "jenis_perizinan", "file_lampiran")
-                           if reply.get(k) not in (None, "")})
+            detail.update(
+                {
+                    k: reply.get(k)
+                    for k in ("nomor_izin", "jenis_perizinan", "file_lampiran")
+                    if reply.get(k) not in (None, "")
+                }
+            )
         return SubmitResult(agency=AGENCY, reference=id_izin, detail=detail)
 
     async def health(self) -> Health:

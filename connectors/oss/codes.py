@@ -83,8 +83,13 @@ SCALES: dict[str, tuple[str, str]] = {
 }
 
 # Lampiran 27 — DATA JENIS IZIN (`jenis_izin` of a data_checklist item, `jenis_perizinan`).
-LICENCE_KINDS: dict[str, str] = {"01": "Izin Dasar", "02": "Izin", "04": "Sertifikat Standar",
-                                 "K02": "Persyarat Standar", "K03": "UMKU"}
+LICENCE_KINDS: dict[str, str] = {
+    "01": "Izin Dasar",
+    "02": "Izin",
+    "04": "Sertifikat Standar",
+    "K02": "Persyarat Standar",
+    "K03": "UMKU",
+}
 
 # `tipe_dokumen` of dataNIB (endpoint.js, inqueryNIB/receiveNIB field list; no Lampiran of its own).
 DOCUMENT_TYPES: dict[str, str] = {"9": "Original", "5": "Update", "3": "Pencabutan", "4": "Pembatalan"}

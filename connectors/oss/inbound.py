@@ -26,14 +26,26 @@ from connectors.oss.push import TOKEN_HEADER, token_valid
 METHOD = "receiveNIB"
 SERVICE = "license_request"
 MAX_ITEMS = 200
-STORED_TEXT = "Berhasil menyimpan data"   # the guide's success example
-FAILED_TEXT = "Gagal menyimpan data"      # the guide's error example
+STORED_TEXT = "Berhasil menyimpan data"  # the guide's success example
+FAILED_TEXT = "Gagal menyimpan data"  # the guide's error example
 HTTP_STATUS = {"stored": 200, "failed": 200, "malformed": 400, "unauthorized": 401, "forbidden": 403}
 _ID = re.compile(r"[0-9A-Za-z_.\-]{1,25}")
 _NIB = re.compile(r"[0-9]{13}")
-_KEEP = ("nib", "oss_id", "tgl_terbit_nib", "tgl_perubahan_nib", "jenis_pelaku_usaha", "skala_usaha", "status_nib",
-         "tipe_dokumen", "nama_perseroan", "jenis_id_user_proses", "no_id_user_proses", "nama_user_proses",
-         "daerah_id_user_proses")
+_KEEP = (
+    "nib",
+    "oss_id",
+    "tgl_terbit_nib",
+    "tgl_perubahan_nib",
+    "jenis_pelaku_usaha",
+    "skala_usaha",
+    "status_nib",
+    "tipe_dokumen",
+    "nama_perseroan",
+    "jenis_id_user_proses",
+    "no_id_user_proses",
+    "nama_user_proses",
+    "daerah_id_user_proses",
+)
 
 
 def _text(value: Any, limit: int = 200) -> str:
@@ -47,8 +59,11 @@ def parse(body: bytes) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise InboundRefused("malformed", "body_invalid", "Data Parameter Salah") from None
     nib_data = data.get("dataNIB") if isinstance(data, dict) else None
-    if not isinstance(nib_data, dict) or not isinstance(nib_data.get("nib"), str) or \
-            not _NIB.fullmatch(nib_data["nib"]):
+    if (
+        not isinstance(nib_data, dict)
+        or not isinstance(nib_data.get("nib"), str)
+        or not _NIB.fullmatch(nib_data["nib"])
+    ):
         raise InboundRefused("malformed", "body_invalid", "Data Parameter Salah")
     return nib_data
 
@@ -76,24 +91,33 @@ def items_of(data: Mapping[str, Any], subject: str) -> tuple[InboundItem, ...]:
     for entry in entries:
         id_izin = entry.get("id_izin")
         if id_izin in (None, ""):
-            continue   # a checklist line that is not a licence to process (no id)
+            continue  # a checklist line that is not a licence to process (no id)
         if not isinstance(id_izin, str) or not _ID.fullmatch(id_izin):
             raise InboundRefused("malformed", "id_izin_invalid", "Data Parameter Salah")
-        items.append(InboundItem(reference=id_izin, owner=data["nib"], subject=subject, service=SERVICE,
-                                 payload={"izin": dict(entry), "nib": basics}))
+        items.append(
+            InboundItem(
+                reference=id_izin,
+                owner=data["nib"],
+                subject=subject,
+                service=SERVICE,
+                payload={"izin": dict(entry), "nib": basics},
+            )
+        )
     if len({item.reference for item in items}) != len(items):
         raise InboundRefused("malformed", "id_izin_repeated", "Data Parameter Salah")
     return tuple(items)
 
 
-def read(method: str, headers: Mapping[str, str], body: bytes, config: Mapping[str, str],
-         now: dt.datetime) -> InboundPush:
+def read(
+    method: str, headers: Mapping[str, str], body: bytes, config: Mapping[str, str], now: dt.datetime
+) -> InboundPush:
     """Check OSS's Token against the push's own NIB, then parse it into the records to open or update."""
     token = headers.get(TOKEN_HEADER.lower(), "")
     user, password = config.get("push_user", ""), config.get("push_password", "")
     if not token or not user or not password:
-        raise InboundRefused("unauthorized", "token_missing" if user and password else "push_not_configured",
-                             "User Akses Tidak Valid")
+        raise InboundRefused(
+            "unauthorized", "token_missing" if user and password else "push_not_configured", "User Akses Tidak Valid"
+        )
     data = parse(body)
     if not token_valid(token, user, password, data["nib"], now):
         raise InboundRefused("unauthorized", "token_invalid", "User Akses Tidak Valid")

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 
 TOKEN_HEADER = "Token"
-WIB = dt.timezone(dt.timedelta(hours=7))   # OSS's clock: Asia/Jakarta, no daylight saving
+WIB = dt.timezone(dt.timedelta(hours=7))  # OSS's clock: Asia/Jakarta, no daylight saving
 MIDNIGHT_GRACE = dt.timedelta(minutes=10)
 
 

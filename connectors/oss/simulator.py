@@ -51,12 +51,12 @@ if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
 
 DEFAULT_USER_KEY = "oss-demo-user-key"
-DEFAULT_PUSH_USER = "oss-push"            # what OSS signs its pushes with (Token recipe, connectors/oss/push.py)
+DEFAULT_PUSH_USER = "oss-push"  # what OSS signs its pushes with (Token recipe, connectors/oss/push.py)
 DEFAULT_PUSH_PASSWORD = "oss-push-demo-password"
 OWNER_SHARE = 0.30
 VARIANT_SHARE = 0.05
-OSS_START = dt.date(2018, 7, 9)     # OSS launched; no NIB is older
-DATA_END = dt.date(2024, 12, 31)    # fixed, so the data does not drift with the calendar
+OSS_START = dt.date(2018, 7, 9)  # OSS launched; no NIB is older
+DATA_END = dt.date(2024, 12, 31)  # fixed, so the data does not drift with the calendar
 
 ReplyStyle = Literal["guide", "camel", "inquiry", "upper"]
 REPLY_STYLES: dict[str, Callable[[str], str]] = {
@@ -67,20 +67,31 @@ REPLY_STYLES: dict[str, Callable[[str], str]] = {
 }
 
 # Codes as the guide's appendices define them (connectors/oss/codes.py); the weights are made up.
-SCALES = (("01", 0.65), ("02", 0.20), ("03", 0.10), ("04", 0.05))            # Lampiran 31: micro … large
+SCALES = (("01", 0.65), ("02", 0.20), ("03", 0.10), ("04", 0.05))  # Lampiran 31: micro … large
 STATUSES = (("01", 0.85), ("02", 0.04), ("03", 0.03), ("04", 0.03), ("05", 0.02), ("06", 0.03))  # Lampiran 14
-ACTORS = (("02", 0.80), ("01", 0.19), ("03", 0.01))   # Lampiran 18: 02 perseorangan, 01 badan usaha, 03 perwakilan
+ACTORS = (("02", 0.80), ("01", 0.19), ("03", 0.01))  # Lampiran 18: 02 perseorangan, 01 badan usaha, 03 perwakilan
 # Licences a kabupaten/kota processes (kd_izin, jenis_izin (Lampiran 27), name). The first is the evidence
 # fixture's; the others are made up in its shape.
-LICENCES = (("059000000214", "04", "SERTIFIKAT STANDAR USAHA MAKANAN"),
-            ("059000000301", "02", "IZIN USAHA TOKO SWALAYAN"),
-            ("059000000117", "04", "SERTIFIKAT STANDAR USAHA JASA BOGA"))
-_SPELLINGS = (("OE", "U"), ("U", "OE"), ("DJ", "J"), ("TJ", "C"), ("C", "TJ"), ("Y", "I"), ("MUHAMMAD", "MOHAMAD"),
-              ("NUR", "NOER"), ("KH", "H"))
+LICENCES = (
+    ("059000000214", "04", "SERTIFIKAT STANDAR USAHA MAKANAN"),
+    ("059000000301", "02", "IZIN USAHA TOKO SWALAYAN"),
+    ("059000000117", "04", "SERTIFIKAT STANDAR USAHA JASA BOGA"),
+)
+_SPELLINGS = (
+    ("OE", "U"),
+    ("U", "OE"),
+    ("DJ", "J"),
+    ("TJ", "C"),
+    ("C", "TJ"),
+    ("Y", "I"),
+    ("MUHAMMAD", "MOHAMAD"),
+    ("NUR", "NOER"),
+    ("KH", "H"),
+)
 OK_TEXT = "Sukses"
-PARAMETER_TEXT = "Data Parameter Salah"          # Lampiran 9, 400
-NIB_NOT_FOUND = "Data NIB tidak ditemukan"       # guide's inqueryNIB error example
-IZIN_NOT_FOUND = "Data izin tidak ditemukan"     # guide's receiveLicenseStatus error example
+PARAMETER_TEXT = "Data Parameter Salah"  # Lampiran 9, 400
+NIB_NOT_FOUND = "Data NIB tidak ditemukan"  # guide's inqueryNIB error example
+IZIN_NOT_FOUND = "Data izin tidak ditemukan"  # guide's receiveLicenseStatus error example
 
 
 @dataclass(frozen=True)
@@ -151,17 +162,16 @@ def owner_of(population: Population, person: Person) -> OssOwner | None:
         return None
     name = old_spelling(person.name, rng) if rng.random() < VARIANT_SHARE else person.name
     count = rng.choices((1, 2, 3), (0.80, 0.15, 0.05))[0]
-    region = f"{person.nik[:6]}0000"   # kd_daerah: province, regency, district of the holder's NIK
+    region = f"{person.nik[:6]}0000"  # kd_daerah: province, regency, district of the holder's NIK
     nibs = tuple(_nib(rng, person.index, k, adult_from, region) for k in range(count))
-    return OssOwner(nik=person.nik, name=name, birth_date=person.birth_date, sex=person.sex, region=region,
-                    nibs=nibs)
+    return OssOwner(nik=person.nik, name=name, birth_date=person.birth_date, sex=person.sex, region=region, nibs=nibs)
 
 
 def _nib(rng: random.Random, index: int, k: int, earliest: dt.date, region: str) -> OssNib:
     issued = earliest + dt.timedelta(days=rng.randrange((DATA_END - earliest).days + 1))
     scale = _pick(rng, SCALES)
     registered = scale != "01" or rng.random() < 0.4  # most micro businesses have no BPJS employer account
-    nib = f"9{_digits(rng, 5)}{index % 1_000_000:06d}{k}"   # unique per person and rank: 13 digits
+    nib = f"9{_digits(rng, 5)}{index % 1_000_000:06d}{k}"  # unique per person and rank: 13 digits
     return OssNib(
         nib=nib,
         issued=issued,
@@ -182,9 +192,16 @@ def licences_of(nib: str, issued: dt.date, region: str) -> tuple[OssLicence, ...
     found = []
     for k in range(count):
         kd_izin, jenis, nama = LICENCES[(int(digest[1 + k], 16) + k) % len(LICENCES)]
-        serial = int(digest[4 + 12 * k: 16 + 12 * k], 16) % 10**13
-        found.append(OssLicence(id_izin=f"I-{issued:%Y%m%d}{serial:013d}", kd_izin=kd_izin, jenis_izin=jenis,
-                                nama_izin=nama, kd_daerah=region))
+        serial = int(digest[4 + 12 * k : 16 + 12 * k], 16) % 10**13
+        found.append(
+            OssLicence(
+                id_izin=f"I-{issued:%Y%m%d}{serial:013d}",
+                kd_izin=kd_izin,
+                jenis_izin=jenis,
+                nama_izin=nama,
+                kd_daerah=region,
+            )
+        )
     return tuple(found)
 
 
@@ -197,36 +214,72 @@ def _add_years(day: dt.date, years: int) -> dt.date:
 
 def checklist_item(licence: OssLicence) -> dict[str, Any]:
     """A data_checklist item of receiveNIB, with the keys of the guide's example."""
-    return {"id_produk": "", "id_proyek": "", "id_izin": licence.id_izin, "jenis_izin": licence.jenis_izin,
-            "kd_izin": licence.kd_izin, "kd_daerah": licence.kd_daerah, "nama_izin": licence.nama_izin,
-            "instansi": "", "id_bidang_spesifik": "", "bidang_spesifik": "", "id_kewenangan": "",
-            "parameter_kewenangan": "", "kewenangan": "02", "flag_checklist": "Y", "flag_transaksional": "",
-            "kbli_konversi": "", "flag_perpanjangan": "", "no_izin": "", "tgl_izin": "", "file_izin": "",
-            "kd_dokumen": "", "nm_dokumen": "",
-            "data_persyaratan": [{"id_syarat": "", "no_dokumen": "", "tgl_dokumen": "", "file_dokumen": "",
-                                  "keterangan": ""}]}
+    return {
+        "id_produk": "",
+        "id_proyek": "",
+        "id_izin": licence.id_izin,
+        "jenis_izin": licence.jenis_izin,
+        "kd_izin": licence.kd_izin,
+        "kd_daerah": licence.kd_daerah,
+        "nama_izin": licence.nama_izin,
+        "instansi": "",
+        "id_bidang_spesifik": "",
+        "bidang_spesifik": "",
+        "id_kewenangan": "",
+        "parameter_kewenangan": "",
+        "kewenangan": "02",
+        "flag_checklist": "Y",
+        "flag_transaksional": "",
+        "kbli_konversi": "",
+        "flag_perpanjangan": "",
+        "no_izin": "",
+        "tgl_izin": "",
+        "file_izin": "",
+        "kd_dokumen": "",
+        "nm_dokumen": "",
+        "data_persyaratan": [
+            {"id_syarat": "", "no_dokumen": "", "tgl_dokumen": "", "file_dokumen": "", "keterangan": ""}
+        ],
+    }
 
 
 def data_nib(owner: OssOwner, nib: OssNib, *, pushed: bool = False) -> dict[str, Any]:
     """One dataNIB with the guide's full key set; the holder in the `*_user_proses` fields. `pushed` adds what a
     receiveNIB carries on top (id_izin, kd_izin, kd_daerah, kewenangan of the first licence)."""
     data = blank_data_nib()
-    data.update({
-        "nib": nib.nib, "tgl_pengajuan_nib": nib.issued.isoformat(), "tgl_terbit_nib": nib.issued.isoformat(),
-        "tgl_perubahan_nib": nib.issued.isoformat(), "oss_id": nib.oss_id, "jenis_pelaku_usaha": nib.actor,
-        "skala_usaha": nib.scale, "status_nib": nib.status, "no_npp": nib.npp or "", "no_va": nib.va or "",
-        "flag_umk": "Y" if nib.scale in ("01", "02") else "N", "flag_perusahaan": "Y", "flag_ekspor": "N",
-        "flag_impor": "N", "versi_pia": "4.3", "tipe_dokumen": "9",
-        "nama_perseroan": f"CV {owner.name.split()[0]} {nib.nib[-4:]}" if nib.actor != "02" else "",
-        "jenis_id_user_proses": "01", "no_id_user_proses": owner.nik, "nama_user_proses": owner.name,
-        "jns_kelamin_user_proses": owner.sex, "tgl_lahir_user_proses": owner.birth_date.isoformat(),
-        "daerah_id_user_proses": owner.region,
-        "data_checklist": [checklist_item(licence) for licence in nib.licences],
-    })
+    data.update(
+        {
+            "nib": nib.nib,
+            "tgl_pengajuan_nib": nib.issued.isoformat(),
+            "tgl_terbit_nib": nib.issued.isoformat(),
+            "tgl_perubahan_nib": nib.issued.isoformat(),
+            "oss_id": nib.oss_id,
+            "jenis_pelaku_usaha": nib.actor,
+            "skala_usaha": nib.scale,
+            "status_nib": nib.status,
+            "no_npp": nib.npp or "",
+            "no_va": nib.va or "",
+            "flag_umk": "Y" if nib.scale in ("01", "02") else "N",
+            "flag_perusahaan": "Y",
+            "flag_ekspor": "N",
+            "flag_impor": "N",
+            "versi_pia": "4.3",
+            "tipe_dokumen": "9",
+            "nama_perseroan": f"CV {owner.name.split()[0]} {nib.nib[-4:]}" if nib.actor != "02" else "",
+            "jenis_id_user_proses": "01",
+            "no_id_user_proses": owner.nik,
+            "nama_user_proses": owner.name,
+            "jns_kelamin_user_proses": owner.sex,
+            "tgl_lahir_user_proses": owner.birth_date.isoformat(),
+            "daerah_id_user_proses": owner.region,
+            "data_checklist": [checklist_item(licence) for licence in nib.licences],
+        }
+    )
     if pushed and nib.licences:
         first = nib.licences[0]
-        data.update({"id_izin": first.id_izin, "kd_izin": first.kd_izin, "kd_daerah": first.kd_daerah,
-                     "kewenangan": "02"})
+        data.update(
+            {"id_izin": first.id_izin, "kd_izin": first.kd_izin, "kd_daerah": first.kd_daerah, "kewenangan": "02"}
+        )
     else:
         for key in ("id_izin", "kd_izin", "kd_daerah", "kewenangan", "flag_perubahan_data_teknis"):  # receiveNIB only
             data.pop(key, None)
@@ -236,12 +289,32 @@ def data_nib(owner: OssOwner, nib: OssNib, *, pushed: bool = False) -> dict[str,
 def evidence_holder() -> OssOwner:
     """The holder of the evidence's fixtures (agency-evidence/fixtures/oss, made-up values): NIB 0220205481936 with
     licence I-202502200921407719340, so the schema examples and the fixtures name a licence the simulator knows."""
-    licence = OssLicence(id_izin="I-202502200921407719340", kd_izin="059000000214", jenis_izin="04",
-                         nama_izin="SERTIFIKAT STANDAR USAHA MAKANAN", kd_daerah="3374030000")
-    nib = OssNib(nib="0220205481936", issued=dt.date(2025, 2, 20), oss_id="P-202502200915334471208", actor="02",
-                 scale="01", status=NIB_ACTIVE, npp=None, va=None, licences=(licence,))
-    return OssOwner(nik="3374032307780011", name="DWI HARYANTO", birth_date=dt.date(1978, 7, 23), sex="L",
-                    region="3374030000", nibs=(nib,))
+    licence = OssLicence(
+        id_izin="I-202502200921407719340",
+        kd_izin="059000000214",
+        jenis_izin="04",
+        nama_izin="SERTIFIKAT STANDAR USAHA MAKANAN",
+        kd_daerah="3374030000",
+    )
+    nib = OssNib(
+        nib="0220205481936",
+        issued=dt.date(2025, 2, 20),
+        oss_id="P-202502200915334471208",
+        actor="02",
+        scale="01",
+        status=NIB_ACTIVE,
+        npp=None,
+        va=None,
+        licences=(licence,),
+    )
+    return OssOwner(
+        nik="3374032307780011",
+        name="DWI HARYANTO",
+        birth_date=dt.date(1978, 7, 23),
+        sex="L",
+        region="3374030000",
+        nibs=(nib,),
+    )
 
 
 class OssState:
@@ -259,12 +332,12 @@ class OssState:
             for nib in owner.nibs:
                 self.by_nib[nib.nib] = (owner, nib)
                 self.licences.update({licence.id_izin: (nib, licence) for licence in nib.licences})
-        evidence = evidence_holder()   # not among `owners`: not a person of the population
+        evidence = evidence_holder()  # not among `owners`: not a person of the population
         for nib in evidence.nibs:
             self.by_nib[nib.nib] = (evidence, nib)
             self.licences.update({licence.id_izin: (nib, licence) for licence in nib.licences})
-        self.statuses: dict[str, list[dict[str, Any]]] = {}   # id_izin → IZINSTATUS objects received
-        self.finals: dict[str, dict[str, Any]] = {}           # id_izin → IZINFINAL received
+        self.statuses: dict[str, list[dict[str, Any]]] = {}  # id_izin → IZINSTATUS objects received
+        self.finals: dict[str, dict[str, Any]] = {}  # id_izin → IZINFINAL received
 
 
 class Refusal(Exception):
@@ -351,8 +424,13 @@ def push_body(state: OssState, nib: str) -> dict[str, Any]:
     return {"dataNIB": data_nib(owner, record, pushed=True)}
 
 
-def simulator(population: Population, *, user_key: str = DEFAULT_USER_KEY, reply_style: ReplyStyle = "guide",
-              kode_as_text: bool = False) -> FastAPI:
+def simulator(
+    population: Population,
+    *,
+    user_key: str = DEFAULT_USER_KEY,
+    reply_style: ReplyStyle = "guide",
+    kode_as_text: bool = False,
+) -> FastAPI:
     """An OSS RBA simulator over `population` as a FastAPI app (`app.state.control` drives its faults)."""
     if reply_style not in REPLY_STYLES:
         raise ValueError(f"reply_style must be one of {', '.join(REPLY_STYLES)}")
@@ -373,8 +451,12 @@ def simulator(population: Population, *, user_key: str = DEFAULT_USER_KEY, reply
     def error_reply(request: Request) -> JSONResponse:
         return reply(method_of(request), 500, "Proses Payload Data Di Sistem OSS Gagal")
 
-    install(app, app.state.control, error_reply=error_reply,
-            garbage_body=b'{"responinqueryNIB": {"kode": 200, "dataNIB": {"nib": "91')
+    install(
+        app,
+        app.state.control,
+        error_reply=error_reply,
+        garbage_body=b'{"responinqueryNIB": {"kode": 200, "dataNIB": {"nib": "91',
+    )
 
     @app.post("/v1/kl/rba/{method}")
     async def rba(method: str, request: Request) -> JSONResponse:
@@ -405,8 +487,9 @@ def simulator(population: Population, *, user_key: str = DEFAULT_USER_KEY, reply
         nib = order["nib"]
         sent = order.get("body") or push_body(state, nib)
         day = dt.date.fromisoformat(order["day"]) if order.get("day") else dt.datetime.now(WIB).date()
-        token = order.get("token") or push_token(DEFAULT_PUSH_USER, DEFAULT_PUSH_PASSWORD,
-                                                 order.get("token_nib") or nib, day)
+        token = order.get("token") or push_token(
+            DEFAULT_PUSH_USER, DEFAULT_PUSH_PASSWORD, order.get("token_nib") or nib, day
+        )
         async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
             answer = await client.post(order["url"], json=sent, headers={TOKEN_HEADER: token})
         try:
@@ -425,24 +508,44 @@ def simulator(population: Population, *, user_key: str = DEFAULT_USER_KEY, reply
 
 def active_licences(state: OssState) -> list[tuple[OssOwner, OssNib, OssLicence]]:
     """Every licence of an active NIB (status 01), in a stable order: what tests and the demo decide on."""
-    return [(owner, nib, licence) for owner in state.owners.values() for nib in owner.nibs
-            if nib.status == NIB_ACTIVE for licence in nib.licences]
+    return [
+        (owner, nib, licence)
+        for owner in state.owners.values()
+        for nib in owner.nibs
+        if nib.status == NIB_ACTIVE
+        for licence in nib.licences
+    ]
 
 
-def decision(owner: OssOwner, nib: OssNib, licence: OssLicence, kd_status: str = "50",
-             at: dt.datetime | None = None) -> dict[str, Any]:
+def decision(
+    owner: OssOwner, nib: OssNib, licence: OssLicence, kd_status: str = "50", at: dt.datetime | None = None
+) -> dict[str, Any]:
     """A `license_status` payload the simulator accepts: the region's decision on `licence` (the IZINSTATUS
     fields, plus the holder's `nik`, Gerbang's own, which the client does not send)."""
     when = (at or dt.datetime.now(WIB)).astimezone(WIB)
-    return {"nik": owner.nik, "nib": nib.nib, "oss_id": nib.oss_id, "id_izin": licence.id_izin, "kd_izin": licence.kd_izin,
-            "kd_instansi": licence.kd_izin[:3], "kd_status": kd_status, "tgl_status": f"{when:%Y-%m-%d %H:%M:%S}",
-            "nip_status": "198507142010011009", "nama_status": "PETUGAS VERIFIKASI",
-            "keterangan": LICENCE_STATUSES[kd_status]}
+    return {
+        "nik": owner.nik,
+        "nib": nib.nib,
+        "oss_id": nib.oss_id,
+        "id_izin": licence.id_izin,
+        "kd_izin": licence.kd_izin,
+        "kd_instansi": licence.kd_izin[:3],
+        "kd_status": kd_status,
+        "tgl_status": f"{when:%Y-%m-%d %H:%M:%S}",
+        "nip_status": "198507142010011009",
+        "nama_status": "PETUGAS VERIFIKASI",
+        "keterangan": LICENCE_STATUSES[kd_status],
+    }
 
 
 def sim_config(base_url: str) -> dict[str, str]:
     """Client settings that reach a simulator at `base_url` with its default demo key, its by-NIK extension (so
     the demo shows a business facet), and the credentials its pushes are signed with (checked by Gerbang's
     inbound route)."""
-    return {"url": base_url, "user_key": DEFAULT_USER_KEY, "nik_method": METHOD_NIB_BY_NIK_EXT,
-            "push_user": DEFAULT_PUSH_USER, "push_password": DEFAULT_PUSH_PASSWORD}
+    return {
+        "url": base_url,
+        "user_key": DEFAULT_USER_KEY,
+        "nik_method": METHOD_NIB_BY_NIK_EXT,
+        "push_user": DEFAULT_PUSH_USER,
+        "push_password": DEFAULT_PUSH_PASSWORD,
+    }

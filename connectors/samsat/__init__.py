@@ -47,10 +47,18 @@ PKB_PAYMENT_SCHEMA: dict[str, Any] = {
     "required": ["nik", "plate", "year"],
     "properties": {
         "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The registered owner"},
-        "plate": {"type": "string", "pattern": "^ *[A-Za-z]{1,2} *[0-9]{1,4} *[A-Za-z]{0,3} *$", "maxLength": 16,
-                  "description": 'Registration plate, e.g. "B 1234 XYZ"'},
-        "year": {"type": "integer", "minimum": 2000, "maximum": 2100,
-                 "description": "The tax year paid: the year of the vehicle's PKB due date"},
+        "plate": {
+            "type": "string",
+            "pattern": "^ *[A-Za-z]{1,2} *[0-9]{1,4} *[A-Za-z]{0,3} *$",
+            "maxLength": 16,
+            "description": 'Registration plate, e.g. "B 1234 XYZ"',
+        },
+        "year": {
+            "type": "integer",
+            "minimum": 2000,
+            "maximum": 2100,
+            "description": "The tax year paid: the year of the vehicle's PKB due date",
+        },
     },
     # the demo population's vehicle B 3538 YG, first registered on 25 October
     "examples": [{"nik": "3603282512770002", "plate": "B 3538 YG", "year": payable_year(10, 25)}],

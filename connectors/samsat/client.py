@@ -24,13 +24,25 @@ Amounts arrive as JSON integers of rupiah or decimal strings; a JSON number with
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 import httpx
 
-from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyUnavailable, FacetStatus,
-                             Health, LookupResult, NotSupported, SubmitResult, VerifyResult, probe_health)
+from connectors.base import (
+    AgencyAccessDenied,
+    AgencyProtocolError,
+    AgencyRejected,
+    AgencyUnavailable,
+    FacetStatus,
+    Health,
+    LookupResult,
+    NotSupported,
+    SubmitResult,
+    VerifyResult,
+    probe_health,
+)
 from connectors.rest import client_from_settings, json_body, read_reply, send
 from connectors.samsat.provinces import PROVINCES, Province, ShapeError, lookups
 
@@ -52,8 +64,16 @@ BAD_KEY = "0401"
 FORBIDDEN = "0403"
 INTERNAL = "0500"
 MAINTENANCE = "0503"
-CODE_STATUS = {OK: 200, NOT_FOUND: 404, BAD_REQUEST: 400, REFUSED: 422, BAD_KEY: 401, FORBIDDEN: 403,
-               INTERNAL: 500, MAINTENANCE: 503}
+CODE_STATUS = {
+    OK: 200,
+    NOT_FOUND: 404,
+    BAD_REQUEST: 400,
+    REFUSED: 422,
+    BAD_KEY: 401,
+    FORBIDDEN: 403,
+    INTERNAL: 500,
+    MAINTENANCE: 503,
+}
 """Every code Samsat sends and the HTTP status that carries it."""
 
 PLATE = re.compile(r"\s*([A-Z]{1,2})\s*([0-9]{1,4})\s*([A-Z]{0,3})\s*")
@@ -61,7 +81,7 @@ _MAX_TEXT = 200
 
 
 def split_plate(plate: str) -> tuple[str, str, str]:
-    """"B 1234 XYZ" (or "B1234XYZ") → ("B", "1234", "XYZ"): Samsat keys a vehicle on these three parts."""
+    """ "B 1234 XYZ" (or "B1234XYZ") → ("B", "1234", "XYZ"): Samsat keys a vehicle on these three parts."""
     match = PLATE.fullmatch(plate.upper()) if isinstance(plate, str) else None
     if match is None:
         raise ValueError("not an Indonesian registration plate (e.g. 'B 1234 XYZ')")
@@ -145,8 +165,7 @@ class SamsatClient:
         self.path_lookup = _setting(config, "path_lookup", self.province.path_lookup, _PATH)
         self.key_plate = _setting(config, "key_plate", self.province.key_plate, _KEY)
         self.key_nik = _setting(config, "key_nik", self.province.key_nik, _KEY)
-        self._http = client_from_settings(config, AGENCY, key_headers={API_KEY_HEADER: "api_key"},
-                                          transport=transport)
+        self._http = client_from_settings(config, AGENCY, key_headers={API_KEY_HEADER: "api_key"}, transport=transport)
 
     async def call(self, method: str, path: str, what: str, **kwargs: Any) -> tuple[str, Mapping[str, Any]]:
         """Send one request; returns (code, envelope) for 0000/0001 and raises for every other outcome."""
@@ -168,17 +187,22 @@ class SamsatClient:
         """Vehicles registered to `nik`, where the province offers a lookup by NIK; fields are the province's
         reply `data` (West Java: `data_wp`, `list_kbm`)."""
         if "nik" not in self.lookup_by:
-            raise NotSupported(AGENCY, f"Samsat {self.province.title} looks vehicles up by plate, not by NIK "
-                                       "(setting lookup_by): ask with the citizen's plates")
+            raise NotSupported(
+                AGENCY,
+                f"Samsat {self.province.title} looks vehicles up by plate, not by NIK "
+                "(setting lookup_by): ask with the citizen's plates",
+            )
         code, body = await self.call("POST", self.path_lookup, "vehicles by NIK", json={self.key_nik: nik})
         if code == NOT_FOUND:
-            return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code,
-                                message=_message(body) or None)
+            return LookupResult(
+                agency=AGENCY, status=FacetStatus.not_found, agency_code=code, message=_message(body) or None
+            )
         fields = self._vehicles(code, body)
         if any(owner != nik for owner in self.province.owner_niks(fields)):
             raise AgencyProtocolError(AGENCY, "reply is about another owner than the NIK asked", code=code)
-        return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=fields, agency_code=code,
-                            message=_message(body) or None)
+        return LookupResult(
+            agency=AGENCY, status=FacetStatus.ok, fields=fields, agency_code=code, message=_message(body) or None
+        )
 
     async def lookup_plates(self, nik: str, plates: list[str]) -> LookupResult:
         """The vehicles among `plates` that are registered to `nik` (one call per plate); a plate Samsat does not
@@ -195,8 +219,7 @@ class SamsatClient:
         code = NOT_FOUND
         for area, number, series in parts:
             asked = self.province.plate_text(area, number, series)
-            code_one, body = await self.call("POST", self.path_lookup, "vehicle by plate",
-                                             json={self.key_plate: asked})
+            code_one, body = await self.call("POST", self.path_lookup, "vehicle by plate", json={self.key_plate: asked})
             if code_one == NOT_FOUND:
                 continue
             mine = self.province.keep_vehicles(self._vehicles(code_one, body), nik)
@@ -205,8 +228,12 @@ class SamsatClient:
             code = code_one
             kept = mine if kept is None else {**kept, "list_kbm": [*kept["list_kbm"], *mine["list_kbm"]]}
         if kept is None:
-            return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code,
-                                message="no vehicle among the plates is registered to this NIK")
+            return LookupResult(
+                agency=AGENCY,
+                status=FacetStatus.not_found,
+                agency_code=code,
+                message="no vehicle among the plates is registered to this NIK",
+            )
         return LookupResult(agency=AGENCY, status=FacetStatus.ok, fields=kept, agency_code=code)
 
     async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
@@ -224,13 +251,20 @@ class SamsatClient:
             area, number, series = split_plate(payload.get("plate"))  # type: ignore[arg-type]
         except ValueError as exc:
             raise AgencyRejected(AGENCY, f"payment code: {exc}") from None
-        body = {"nik": payload.get("nik"), "kode_wilayah": area, "nomor": number, "seri": series,
-                "tahun_pajak": payload.get("year")}
-        code, envelope = await self.call("POST", PATH_PAYMENT_CODE, "payment code", json=body,
-                                         headers={IDEMPOTENCY_HEADER: idempotency_key})
+        body = {
+            "nik": payload.get("nik"),
+            "kode_wilayah": area,
+            "nomor": number,
+            "seri": series,
+            "tahun_pajak": payload.get("year"),
+        }
+        code, envelope = await self.call(
+            "POST", PATH_PAYMENT_CODE, "payment code", json=body, headers={IDEMPOTENCY_HEADER: idempotency_key}
+        )
         if code == NOT_FOUND:
-            raise AgencyRejected(AGENCY, f"payment code: code {code} ({_message(envelope) or 'vehicle not found'})",
-                                 code=code)
+            raise AgencyRejected(
+                AGENCY, f"payment code: code {code} ({_message(envelope) or 'vehicle not found'})", code=code
+            )
         data = envelope.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("kode_bayar"), str) or not data["kode_bayar"]:
             raise AgencyProtocolError(AGENCY, "payment code: reply has no data.kode_bayar", code=code)

@@ -56,8 +56,9 @@ def _jabar_read(data: Any) -> dict[str, Any]:
         raise ShapeError("success without vehicles in data.list_kbm")
     for vehicle in vehicles:
         plate = vehicle.get("data_tnkb") if isinstance(vehicle, dict) else None
-        if not isinstance(plate, dict) or not all(isinstance(plate.get(k), str) and plate[k].strip()
-                                                  for k in ("tnkb_daerah", "tnkb_nomor")):
+        if not isinstance(plate, dict) or not all(
+            isinstance(plate.get(k), str) and plate[k].strip() for k in ("tnkb_daerah", "tnkb_nomor")
+        ):
             raise ShapeError("a vehicle in data.list_kbm has no plate (data_tnkb)")
     return {"data_wp": owner, "list_kbm": vehicles}
 
@@ -76,10 +77,17 @@ def _jabar_keep(fields: Mapping[str, Any], nik: str) -> dict[str, Any]:
 
 PROVINCES: dict[str, Province] = {
     "jabar": Province(
-        code="jabar", title="Jawa Barat (Bapenda Jabar)", path_lookup="/api/v1/info-pajak", lookup_by=("plate",),
-        key_plate="no_polisi", key_nik="no_ktp",
+        code="jabar",
+        title="Jawa Barat (Bapenda Jabar)",
+        path_lookup="/api/v1/info-pajak",
+        lookup_by=("plate",),
+        key_plate="no_polisi",
+        key_nik="no_ktp",
         plate_text=lambda area, number, series: " ".join(p for p in (area, series, number) if p),
-        read=_jabar_read, owner_niks=_jabar_niks, keep_vehicles=_jabar_keep),
+        read=_jabar_read,
+        owner_niks=_jabar_niks,
+        keep_vehicles=_jabar_keep,
+    ),
 }
 
 

@@ -56,24 +56,69 @@ if TYPE_CHECKING:
 DEFAULT_API_KEY = "samsat-demo-api-key"
 OWNER_SHARE = 0.50
 VARIANT_SHARE = 0.05
-DATA_YEAR = 2024                   # newest model year: keeps vehicles independent of the calendar
+DATA_YEAR = 2024  # newest model year: keeps vehicles independent of the calendar
 WIB = dt.timezone(dt.timedelta(hours=7))
-SWDKLLJ = {"R2": 35_000, "R4": 143_000}    # Jasa Raharja contribution, private motorcycle / passenger car
+SWDKLLJ = {"R2": 35_000, "R4": 143_000}  # Jasa Raharja contribution, private motorcycle / passenger car
 LATE_FINE_PERCENT_PER_MONTH = 2
 LATE_FINE_MAX_MONTHS = 24
 
-MOTORCYCLES = (("HONDA", "BEAT", 190_000), ("HONDA", "VARIO 125", 260_000), ("HONDA", "SCOOPY", 230_000),
-               ("HONDA", "PCX 160", 420_000), ("YAMAHA", "NMAX", 410_000), ("YAMAHA", "MIO M3", 180_000),
-               ("YAMAHA", "AEROX 155", 380_000), ("SUZUKI", "NEX II", 170_000))
-CARS = (("TOYOTA", "AVANZA 1.3 G", 2_650_000), ("TOYOTA", "INNOVA 2.0 G", 4_900_000), ("TOYOTA", "RUSH", 3_600_000),
-        ("DAIHATSU", "XENIA", 2_500_000), ("DAIHATSU", "SIGRA", 1_700_000), ("HONDA", "BRIO", 1_900_000),
-        ("HONDA", "HR-V", 4_700_000), ("MITSUBISHI", "XPANDER", 3_400_000), ("SUZUKI", "ERTIGA", 2_900_000))
+MOTORCYCLES = (
+    ("HONDA", "BEAT", 190_000),
+    ("HONDA", "VARIO 125", 260_000),
+    ("HONDA", "SCOOPY", 230_000),
+    ("HONDA", "PCX 160", 420_000),
+    ("YAMAHA", "NMAX", 410_000),
+    ("YAMAHA", "MIO M3", 180_000),
+    ("YAMAHA", "AEROX 155", 380_000),
+    ("SUZUKI", "NEX II", 170_000),
+)
+CARS = (
+    ("TOYOTA", "AVANZA 1.3 G", 2_650_000),
+    ("TOYOTA", "INNOVA 2.0 G", 4_900_000),
+    ("TOYOTA", "RUSH", 3_600_000),
+    ("DAIHATSU", "XENIA", 2_500_000),
+    ("DAIHATSU", "SIGRA", 1_700_000),
+    ("HONDA", "BRIO", 1_900_000),
+    ("HONDA", "HR-V", 4_700_000),
+    ("MITSUBISHI", "XPANDER", 3_400_000),
+    ("SUZUKI", "ERTIGA", 2_900_000),
+)
 COLOURS = ("HITAM", "PUTIH", "MERAH", "ABU-ABU", "SILVER", "BIRU")
-PLATE_AREAS = {"11": "BL", "12": "BK", "13": "BA", "14": "BM", "15": "BH", "16": "BG", "17": "BD", "18": "BE",
-               "19": "BN", "21": "BP", "31": "B", "32": "D", "33": "H", "34": "AB", "35": "L", "36": "A",
-               "51": "DK", "52": "DR", "53": "DH", "61": "KB", "62": "KH", "63": "DA", "64": "KT", "65": "KU",
-               "71": "DB", "72": "DN", "73": "DD", "74": "DT", "75": "DM", "76": "DC", "81": "DE", "82": "DG"}
-JABODETABEK = {"32.01", "32.16", "32.71", "32.75", "32.76", "36.03", "36.71", "36.74"}   # plated "B"
+PLATE_AREAS = {
+    "11": "BL",
+    "12": "BK",
+    "13": "BA",
+    "14": "BM",
+    "15": "BH",
+    "16": "BG",
+    "17": "BD",
+    "18": "BE",
+    "19": "BN",
+    "21": "BP",
+    "31": "B",
+    "32": "D",
+    "33": "H",
+    "34": "AB",
+    "35": "L",
+    "36": "A",
+    "51": "DK",
+    "52": "DR",
+    "53": "DH",
+    "61": "KB",
+    "62": "KH",
+    "63": "DA",
+    "64": "KT",
+    "65": "KU",
+    "71": "DB",
+    "72": "DN",
+    "73": "DD",
+    "74": "DT",
+    "75": "DM",
+    "76": "DC",
+    "81": "DE",
+    "82": "DG",
+}
+JABODETABEK = {"32.01", "32.16", "32.71", "32.75", "32.76", "36.03", "36.71", "36.74"}  # plated "B"
 SERIES_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 
 Amounts = Literal["int", "string"]
@@ -86,13 +131,13 @@ class Vehicle:
     area: str
     number: str
     series: str
-    kind: str               # R2 motorcycle, R4 car
+    kind: str  # R2 motorcycle, R4 car
     brand: str
     model: str
     year: int
     colour: str
-    anniversary: tuple[int, int]   # month, day of first registration: the PKB falls due on it every year
-    arrears_years: int      # 0 normally; 1 for the few who skipped last year's tax
+    anniversary: tuple[int, int]  # month, day of first registration: the PKB falls due on it every year
+    arrears_years: int  # 0 normally; 1 for the few who skipped last year's tax
     base_pkb: int
 
     @property
@@ -123,8 +168,10 @@ class Vehicle:
         due = self.pkb_due(today)
         if today <= due:
             return 0
-        months = min(LATE_FINE_MAX_MONTHS, (today.year - due.year) * 12 + today.month - due.month
-                     + (1 if today.day > due.day else 0))
+        months = min(
+            LATE_FINE_MAX_MONTHS,
+            (today.year - due.year) * 12 + today.month - due.month + (1 if today.day > due.day else 0),
+        )
         return self.pkb(today) * LATE_FINE_PERCENT_PER_MONTH * max(months, 1) // 100
 
 
@@ -191,9 +238,23 @@ CC = {"R2": "110 ", "R4": "1329 "}
 
 def owner_fields(owner: Owner) -> dict[str, Any]:
     """West Java's `data_wp`: the owner, padded with a trailing space, blanks as " " or ""."""
-    return {"no_ktp": owner.nik + " ", "nm_pemilik": owner.name + " ", "nm_kota_lhr": "", "tgl_lahir": "",
-            "no_kk": "", "al_pemilik": owner.street + " ", "rt": " ", "rw": " ", "nm_kelurahan": "", "kd_kec": "",
-            "nm_kecamatan": "", "kd_kota": "", "nm_kota": owner.office + " ", "email": "", "no_hp": " "}
+    return {
+        "no_ktp": owner.nik + " ",
+        "nm_pemilik": owner.name + " ",
+        "nm_kota_lhr": "",
+        "tgl_lahir": "",
+        "no_kk": "",
+        "al_pemilik": owner.street + " ",
+        "rt": " ",
+        "rw": " ",
+        "nm_kelurahan": "",
+        "kd_kec": "",
+        "nm_kecamatan": "",
+        "kd_kota": "",
+        "nm_kota": owner.office + " ",
+        "email": "",
+        "no_hp": " ",
+    }
 
 
 def vehicle_fields(owner: Owner, vehicle: Vehicle, today: dt.date) -> dict[str, Any]:
@@ -229,14 +290,19 @@ def vehicle_fields(owner: Owner, vehicle: Vehicle, today: dt.date) -> dict[str, 
 
 
 def jabar_reply(owner: Owner, vehicles: tuple[Vehicle, ...], today: dt.date, param: dict[str, str]) -> JSONResponse:
-    return JSONResponse({"code": OK, "success": True,
-                         "data": {"data_wp": owner_fields(owner),
-                                  "list_kbm": [vehicle_fields(owner, v, today) for v in vehicles]},
-                         "message": "Sukses", "param": param})
+    return JSONResponse(
+        {
+            "code": OK,
+            "success": True,
+            "data": {"data_wp": owner_fields(owner), "list_kbm": [vehicle_fields(owner, v, today) for v in vehicles]},
+            "message": "Sukses",
+            "param": param,
+        }
+    )
 
 
 def parse_plate(text: Any) -> tuple[str, str, str] | None:
-    """"D UBX 4127" (West Java's echo: area, series, number) or "D 4127 UBX" → (area, number, series)."""
+    """ "D UBX 4127" (West Java's echo: area, series, number) or "D 4127 UBX" → (area, number, series)."""
     if not isinstance(text, str):
         return None
     plate = " ".join(text.upper().replace("-", " ").split())
@@ -258,7 +324,7 @@ class SamsatState:
             if owner is None:
                 continue
             kept = tuple(v for v in owner.vehicles if (v.area, v.number, v.series) not in self.by_plate)
-            owner = Owner(nik=owner.nik, name=owner.name, vehicles=kept)   # a plate belongs to one vehicle
+            owner = Owner(nik=owner.nik, name=owner.name, vehicles=kept)  # a plate belongs to one vehicle
             self.owners[owner.nik] = owner
             self.by_plate.update({(v.area, v.number, v.series): (owner, v) for v in kept})
         self.payments: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -271,8 +337,9 @@ class Refusal(Exception):
 
 
 def envelope(code: str, message: str, data: Any = None) -> JSONResponse:
-    return JSONResponse({"code": code, "success": code == OK, "message": message, "data": data},
-                        status_code=CODE_STATUS.get(code, 200))
+    return JSONResponse(
+        {"code": code, "success": code == OK, "message": message, "data": data}, status_code=CODE_STATUS.get(code, 200)
+    )
 
 
 def _field(body: dict[str, Any], key: str, pattern: str) -> str:
@@ -284,8 +351,14 @@ def _field(body: dict[str, Any], key: str, pattern: str) -> str:
     return value.strip().upper()
 
 
-def simulator(population: Population, *, api_key: str = DEFAULT_API_KEY, amounts: Amounts = "int",
-              today: dt.date | None = None, by_nik: bool = True) -> FastAPI:
+def simulator(
+    population: Population,
+    *,
+    api_key: str = DEFAULT_API_KEY,
+    amounts: Amounts = "int",
+    today: dt.date | None = None,
+    by_nik: bool = True,
+) -> FastAPI:
     """A Samsat simulator over `population` as a FastAPI app (`app.state.control` drives its faults)."""
     if amounts not in ("int", "string"):
         raise ValueError("amounts must be 'int' or 'string'")
@@ -297,12 +370,17 @@ def simulator(population: Population, *, api_key: str = DEFAULT_API_KEY, amounts
     def day() -> dt.date:
         return today or dt.datetime.now(WIB).date()
 
-    install(app, app.state.control,
-            error_reply=lambda request: envelope(INTERNAL, "Terjadi kesalahan internal"),
-            garbage_body=b'{"code": "0000", "success": true, "data": {"data_wp": {"no_ktp": "3273',
-            replies={"empty_success": lambda request: JSONResponse(
-                {"code": OK, "success": True, "data": {"data_wp": {}, "list_kbm": []}, "message": "Sukses",
-                 "param": {}})})
+    install(
+        app,
+        app.state.control,
+        error_reply=lambda request: envelope(INTERNAL, "Terjadi kesalahan internal"),
+        garbage_body=b'{"code": "0000", "success": true, "data": {"data_wp": {"no_ktp": "3273',
+        replies={
+            "empty_success": lambda request: JSONResponse(
+                {"code": OK, "success": True, "data": {"data_wp": {}, "list_kbm": []}, "message": "Sukses", "param": {}}
+            )
+        },
+    )
 
     async def authorised_json(request: Request) -> dict[str, Any]:
         if request.headers.get(API_KEY_HEADER) != api_key:
@@ -365,12 +443,16 @@ def simulator(population: Population, *, api_key: str = DEFAULT_API_KEY, amounts
     return app
 
 
-def issue_payment_code(state: SamsatState, body: dict[str, Any], key: str, today: dt.date,
-                       style: Amounts) -> dict[str, Any]:
+def issue_payment_code(
+    state: SamsatState, body: dict[str, Any], key: str, today: dt.date, style: Amounts
+) -> dict[str, Any]:
     """A kode bayar for the PKB of one plate and tax year, after checking owner and year."""
     nik = _field(body, "nik", r"[0-9]{16}")
-    plate = (_field(body, "kode_wilayah", r"[A-Z]{1,2}"), _field(body, "nomor", r"[1-9][0-9]{0,3}"),
-             str(body.get("seri") or "").strip().upper())
+    plate = (
+        _field(body, "kode_wilayah", r"[A-Z]{1,2}"),
+        _field(body, "nomor", r"[1-9][0-9]{0,3}"),
+        str(body.get("seri") or "").strip().upper(),
+    )
     year = body.get("tahun_pajak")
     if not isinstance(year, int) or isinstance(year, bool):
         raise Refusal(BAD_REQUEST, "Parameter tahun_pajak tidak valid")
@@ -394,8 +476,7 @@ def issue_payment_code(state: SamsatState, body: dict[str, Any], key: str, today
         "swdkllj": amount(swdkllj, style),
         "denda_pkb": amount(fine, style),
         "total": amount(pkb + swdkllj + fine, style),
-        "berlaku_sampai": dt.datetime.combine(today + dt.timedelta(days=1), dt.time(23, 59, 59), WIB)
-        .isoformat(),
+        "berlaku_sampai": dt.datetime.combine(today + dt.timedelta(days=1), dt.time(23, 59, 59), WIB).isoformat(),
     }
 
 

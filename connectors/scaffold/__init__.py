@@ -37,8 +37,10 @@ class ScaffoldError(ValueError):
 
 def check_name(name: str, taken: set[str] = frozenset()) -> None:  # type: ignore[assignment]
     if not NAME.fullmatch(name or "") or "__" in name:
-        raise ScaffoldError(f"not a connector name: {name!r} (3-32 characters: lower-case letters, digits and "
-                            "underscores, starting with a letter, e.g. perpustakaan or kemenag_nikah)")
+        raise ScaffoldError(
+            f"not a connector name: {name!r} (3-32 characters: lower-case letters, digits and "
+            "underscores, starting with a letter, e.g. perpustakaan or kemenag_nikah)"
+        )
     if keyword.iskeyword(name) or name in RESERVED:
         raise ScaffoldError(f"{name!r} is reserved; choose another name")
     if name in taken:
@@ -53,12 +55,14 @@ def camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
-def scaffold(name: str, directory: Path, *, wsdl: Path | None = None, title: str | None = None,
-             taken: set[str] = frozenset()) -> Path:  # type: ignore[assignment]
+def scaffold(
+    name: str, directory: Path, *, wsdl: Path | None = None, title: str | None = None, taken: set[str] = frozenset()
+) -> Path:  # type: ignore[assignment]
     """Write the connector project for `name` under `directory`; returns its folder. `wsdl` given → SOAP."""
     check_name(name, taken)
-    if title is not None and (not title.strip() or len(title) > 100 or not title.isprintable()
-                              or any(ch in title for ch in '"\\\'')):
+    if title is not None and (
+        not title.strip() or len(title) > 100 or not title.isprintable() or any(ch in title for ch in "\"\\'")
+    ):
         # it goes into Python strings and TOML as written: a quote or backslash would break the project
         raise ScaffoldError("a title is printable text of at most 100 characters, without quotes or backslashes")
     target = directory / f"gerbang-{name}"
@@ -72,39 +76,69 @@ def scaffold(name: str, directory: Path, *, wsdl: Path | None = None, title: str
     except WsdlError as exc:
         raise ScaffoldError(str(exc)) from None
     pkg = f"gerbang_{name}"
-    values = {"name": name, "NAME": name.upper(), "pkg": pkg, "dist": f"gerbang-{name}", "Camel": camel(name),
-              "title": title or name.replace("_", " ").title(), "protocol": "soap" if service else "rest",
-              "how": f"--soap {wsdl.name}" if wsdl else "--rest", "example_nik": demo_person().nik}
+    values = {
+        "name": name,
+        "NAME": name.upper(),
+        "pkg": pkg,
+        "dist": f"gerbang-{name}",
+        "Camel": camel(name),
+        "title": title or name.replace("_", " ").title(),
+        "protocol": "soap" if service else "rest",
+        "how": f"--soap {wsdl.name}" if wsdl else "--rest",
+        "example_nik": demo_person().nik,
+    }
     files: dict[str, str] = {
         "pyproject.toml": _template("common/pyproject.toml.tmpl").substitute(values),
         "README.md": _template("common/README.md.tmpl").substitute(values),
         "tests/test_contract.py": _template("common/test_contract.py.tmpl").substitute(
-            values, extra_tests=_template("soap/test_wsdl.py.tmpl").substitute(
-                values, lookup_op=service.lookup.name) if service else ""),
+            values,
+            extra_tests=_template("soap/test_wsdl.py.tmpl").substitute(values, lookup_op=service.lookup.name)
+            if service
+            else "",
+        ),
         f"{pkg}/__init__.py": _template("common/__init__.py.tmpl").substitute(values),
     }
     if service is None or parts is None:
         files[f"{pkg}/client.py"] = _template("rest/client.py.tmpl").substitute(values)
         files[f"{pkg}/simulator.py"] = _template("rest/simulator.py.tmpl").substitute(values)
-        fields, mapping, imports, source = (REST_FACET_FIELDS, REST_MAPPING_FIELDS, "import datetime as dt\n",
-                                            "the `data` object of POST /api/v1/lookup")
+        fields, mapping, imports, source = (
+            REST_FACET_FIELDS,
+            REST_MAPPING_FIELDS,
+            "import datetime as dt\n",
+            "the `data` object of POST /api/v1/lookup",
+        )
     else:
-        soap = {**values, "namespace": service.namespace, "binding": service.binding, "path": service.path,
-                "lookup_op": service.lookup.name, "ping_op": service.health.name if service.health else "",
-                "health_doc": (f"calls `{service.health.name}`" if service.health else
-                               "asks the lookup about an unknown NIK (the WSDL has no operation without input)"),
-                "health_method": "" if service.health else HEALTH_BY_LOOKUP,
-                "handlers": parts.handlers, "operations": parts.operations, "schemas": parts.schemas,
-                "services": parts.services, "references": parts.references, "lookup_args": parts.lookup_args,
-                "sample_submission": parts.sample_submission}
+        soap = {
+            **values,
+            "namespace": service.namespace,
+            "binding": service.binding,
+            "path": service.path,
+            "lookup_op": service.lookup.name,
+            "ping_op": service.health.name if service.health else "",
+            "health_doc": (
+                f"calls `{service.health.name}`"
+                if service.health
+                else "asks the lookup about an unknown NIK (the WSDL has no operation without input)"
+            ),
+            "health_method": "" if service.health else HEALTH_BY_LOOKUP,
+            "handlers": parts.handlers,
+            "operations": parts.operations,
+            "schemas": parts.schemas,
+            "services": parts.services,
+            "references": parts.references,
+            "lookup_args": parts.lookup_args,
+            "sample_submission": parts.sample_submission,
+        }
         files[f"{pkg}/client.py"] = _template("soap/client.py.tmpl").substitute(
-            {**soap, "operations": parts.client_operations})
+            {**soap, "operations": parts.client_operations}
+        )
         files[f"{pkg}/simulator.py"] = _template("soap/simulator.py.tmpl").substitute(soap)
         fields, mapping, imports = parts.facet_fields, parts.mapping_fields, parts.facet_imports
         source = f"the {service.lookup.response} reply, as plain dicts"
     files[f"{pkg}/facet.py"] = _template("common/facet.py.tmpl").substitute(values, fields=fields, imports=imports)
-    files[f"{pkg}/mapping.yaml"] = _template("common/mapping.yaml.tmpl").substitute(values, fields=mapping,
-                                                                                   source=source)
+    files[f"{pkg}/mapping.yaml"] = _template("common/mapping.yaml.tmpl").substitute(
+        values, fields=mapping, source=source
+    )
     try:
         for relative, text in files.items():
             path = target / relative

@@ -15,8 +15,14 @@ from typing import Any
 from connectors.scaffold.wsdl import Leaf, Operation, Service, WsdlError
 
 SKIPPED_IN_FACET = {"nik", "koderespon", "kode", "pesan", "message", "responsecode", "status_code"}
-_DEFAULTS = {"string": '"CONTOH"', "date": "SAMPLE_DATE", "datetime": "dt.datetime.now(dt.timezone.utc).replace(microsecond=0)",
-             "int": '"1"', "decimal": '"0.00"', "bool": '"true"'}
+_DEFAULTS = {
+    "string": '"CONTOH"',
+    "date": "SAMPLE_DATE",
+    "datetime": "dt.datetime.now(dt.timezone.utc).replace(microsecond=0)",
+    "int": '"1"',
+    "decimal": '"0.00"',
+    "bool": '"true"',
+}
 
 
 def snake(name: str) -> str:
@@ -47,8 +53,14 @@ def role(leaf: Leaf) -> str | None:
     return None
 
 
-_PERSON = {"nik": "person.nik", "name": "person.name", "birth_date": "person.birth_date",
-           "birth_place": "person.birth_place", "sex": "person.sex", "code": '"00"'}
+_PERSON = {
+    "nik": "person.nik",
+    "name": "person.name",
+    "birth_date": "person.birth_date",
+    "birth_place": "person.birth_place",
+    "sex": "person.sex",
+    "code": '"00"',
+}
 
 
 def _value(leaf: Leaf, *, person: bool, echo: set[str], reference: str | None) -> str:
@@ -115,13 +127,15 @@ def handlers(service: Service) -> tuple[str, str]:
     lookup = service.lookup
     nik = _nik_name(lookup)
     fn = snake(lookup.name)
-    parts = [f'''def {fn}(population: Any, request: SoapRequest) -> etree._Element:
+    parts = [
+        f'''def {fn}(population: Any, request: SoapRequest) -> etree._Element:
     """{lookup.name}: the person on file, or a Client fault with code NOT_FOUND_CODE."""
     person = known(population, request.text("{nik}") or "")
     if person is None:
         raise client_fault("data tidak ditemukan", kode=NOT_FOUND_CODE)
     return {reply(lookup, 4, person=True, echo=set(), reference=None)}
-''']
+'''
+    ]
     ops = [f'        "{lookup.name}": lambda request: {fn}(population, request),']
     if service.health is not None:
         fn = snake(service.health.name)
@@ -149,12 +163,15 @@ def handlers(service: Service) -> tuple[str, str]:
     return "\n\n".join(parts), "\n".join(ops)
 
 
-_SCHEMA_TYPES = {"string": '{"type": "string", "minLength": 1, "maxLength": 200}',
-                 "date": '{"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "maxLength": 10}',
-                 "datetime": '{"type": "string", "maxLength": 40}',
-                 "int": '{"type": "integer"}',
-                 "decimal": '{"type": "string", "pattern": "^-?[0-9]+(\\\\.[0-9]+)?$", "maxLength": 40}',
-                 "bool": '{"type": "boolean"}', "complex": '{"type": "object"}'}
+_SCHEMA_TYPES = {
+    "string": '{"type": "string", "minLength": 1, "maxLength": 200}',
+    "date": '{"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "maxLength": 10}',
+    "datetime": '{"type": "string", "maxLength": 40}',
+    "int": '{"type": "integer"}',
+    "decimal": '{"type": "string", "pattern": "^-?[0-9]+(\\\\.[0-9]+)?$", "maxLength": 40}',
+    "bool": '{"type": "boolean"}',
+    "complex": '{"type": "object"}',
+}
 
 
 def _schema_type(leaf: Leaf) -> str:
@@ -166,8 +183,14 @@ def _schema_type(leaf: Leaf) -> str:
 
 
 _EXAMPLE_ROLE = {"nik": "nik", "name": "name", "birth_place": "birth_place", "sex": "sex"}
-_EXAMPLE_KIND: dict[str, Any] = {"string": "CONTOH", "date": "2025-01-02", "datetime": "2025-01-02T00:00:00Z",
-                                 "int": 1, "decimal": "1", "bool": True}
+_EXAMPLE_KIND: dict[str, Any] = {
+    "string": "CONTOH",
+    "date": "2025-01-02",
+    "datetime": "2025-01-02T00:00:00Z",
+    "int": 1,
+    "decimal": "1",
+    "bool": True,
+}
 
 
 @cache
@@ -219,18 +242,29 @@ def schemas(service: Service) -> tuple[str, str, str, str]:
     return "\n".join(blocks), ", ".join(services), ", ".join(operations), ", ".join(references)
 
 
-_SAMPLE = {"nik": "person.nik", "name": "person.name", "birth_date": "person.birth_date.isoformat()",
-           "birth_place": "person.birth_place", "sex": "person.sex"}
-_SAMPLE_KIND = {"string": '"CONTOH"', "date": "dt.date.today().isoformat()", "datetime": '"2024-01-02T00:00:00Z"',
-                "int": "1", "decimal": '"1"', "bool": "True", "complex": "{}"}
+_SAMPLE = {
+    "nik": "person.nik",
+    "name": "person.name",
+    "birth_date": "person.birth_date.isoformat()",
+    "birth_place": "person.birth_place",
+    "sex": "person.sex",
+}
+_SAMPLE_KIND = {
+    "string": '"CONTOH"',
+    "date": "dt.date.today().isoformat()",
+    "datetime": '"2024-01-02T00:00:00Z"',
+    "int": "1",
+    "decimal": '"1"',
+    "bool": "True",
+    "complex": "{}",
+}
 
 
 def _sample(leaf: Leaf) -> str:
     """A sample value for an input element as Python source: the person's data where the name says so, a
     structure of its required children for a complex element, a list of one for a repeated one."""
     if leaf.kind == "complex":
-        value = "{" + ", ".join(f'"{child.name}": {_sample(child)}' for child in leaf.children
-                                if child.required) + "}"
+        value = "{" + ", ".join(f'"{child.name}": {_sample(child)}' for child in leaf.children if child.required) + "}"
     else:
         value = _SAMPLE.get(role(leaf) or "", _SAMPLE_KIND[leaf.kind])
     return f"[{value}]" if leaf.repeated else value
@@ -246,15 +280,30 @@ def sample_submission(service: Service) -> str:
 
 def lookup_args(service: Service) -> str:
     args = [f"{_nik_name(service.lookup)}=nik"]
-    args += [f'{leaf.name}={_SAMPLE_KIND[leaf.kind]}' for leaf in service.lookup.inputs
-             if leaf.required and leaf.name.lower() != "nik"]
+    args += [
+        f"{leaf.name}={_SAMPLE_KIND[leaf.kind]}"
+        for leaf in service.lookup.inputs
+        if leaf.required and leaf.name.lower() != "nik"
+    ]
     return ", ".join(args)
 
 
-_FACET_TYPES = {"string": "str", "date": "dt.date", "datetime": "str", "int": "int", "decimal": "Decimal",
-                "bool": "bool"}
-_TRANSFORMS = {"string": "strip", "date": '{date: {formats: ["%Y-%m-%d"]}}', "datetime": "strip", "int": "int",
-               "decimal": "decimal", "bool": "bool"}
+_FACET_TYPES = {
+    "string": "str",
+    "date": "dt.date",
+    "datetime": "str",
+    "int": "int",
+    "decimal": "Decimal",
+    "bool": "bool",
+}
+_TRANSFORMS = {
+    "string": "strip",
+    "date": '{date: {formats: ["%Y-%m-%d"]}}',
+    "datetime": "strip",
+    "int": "int",
+    "decimal": "decimal",
+    "bool": "bool",
+}
 _CANONICAL = {"name": ("full_name", "name"), "birth_date": ("birth_date", None), "sex": ("sex", "sex")}
 
 
@@ -285,8 +334,10 @@ def facet(service: Service) -> tuple[str, str, str]:
     visit(service.lookup.outputs, ())
     if not fields:
         raise WsdlError(f"the reply of {service.lookup.name} has no simple element to map onto a facet")
-    lines += [f"  # {source} repeats: map it with `each` onto a list of item models (mappings/README.md)"
-              for source in skipped]
+    lines += [
+        f"  # {source} repeats: map it with `each` onto a list of item models (mappings/README.md)"
+        for source in skipped
+    ]
     imports = []
     if any("dt.date" in f for f in fields):
         imports.append("import datetime as dt")
@@ -299,7 +350,16 @@ def soap_parts(service: Service) -> SoapParts:
     handler_code, ops = handlers(service)
     schema_code, services, client_ops, references = schemas(service)
     fields, mapping, imports = facet(service)
-    return SoapParts(handlers=handler_code, operations=ops, schemas=schema_code, services=services,
-                     client_operations=client_ops, references=references, lookup_args=lookup_args(service),
-                     sample_submission=sample_submission(service), facet_fields=fields, mapping_fields=mapping,
-                     facet_imports=imports)
+    return SoapParts(
+        handlers=handler_code,
+        operations=ops,
+        schemas=schema_code,
+        services=services,
+        client_operations=client_ops,
+        references=references,
+        lookup_args=lookup_args(service),
+        sample_submission=sample_submission(service),
+        facet_fields=fields,
+        mapping_fields=mapping,
+        facet_imports=imports,
+    )

@@ -31,7 +31,7 @@ class Leaf:
     """One element of a message: `path` of names from the message element, its kind, whether repeated/required."""
 
     path: tuple[str, ...]
-    kind: str                      # string | date | datetime | int | decimal | bool | complex
+    kind: str  # string | date | datetime | int | decimal | bool | complex
     repeated: bool = False
     required: bool = True
     children: tuple[Leaf, ...] = ()
@@ -44,8 +44,8 @@ class Leaf:
 @dataclass(frozen=True)
 class Operation:
     name: str
-    request: str                   # local name of the input body element
-    response: str                  # local name of the output body element
+    request: str  # local name of the input body element
+    response: str  # local name of the output body element
     inputs: tuple[Leaf, ...]
     outputs: tuple[Leaf, ...]
 
@@ -58,16 +58,21 @@ class Service:
     """What the scaffold generates from."""
 
     namespace: str
-    binding: str                   # QName text, {ns}Name
-    path: str                      # endpoint path on the simulator
+    binding: str  # QName text, {ns}Name
+    path: str  # endpoint path on the simulator
     lookup: Operation
     health: Operation | None
     submissions: tuple[Operation, ...]
 
 
 _KINDS: tuple[tuple[type, str], ...] = (
-    (xsd.DateTime, "datetime"), (xsd.Date, "date"), (xsd.Boolean, "bool"), (xsd.Integer, "int"),
-    (xsd.Decimal, "decimal"), (xsd.Float, "decimal"), (xsd.Double, "decimal"),
+    (xsd.DateTime, "datetime"),
+    (xsd.Date, "date"),
+    (xsd.Boolean, "bool"),
+    (xsd.Integer, "int"),
+    (xsd.Decimal, "decimal"),
+    (xsd.Float, "decimal"),
+    (xsd.Double, "decimal"),
 )
 
 
@@ -87,8 +92,7 @@ def _leaves(xsd_type: object, prefix: tuple[str, ...] = (), depth: int = 0) -> t
     for name, element in getattr(xsd_type, "elements", []):
         kind = _kind(element.type)
         children = _leaves(element.type, (), depth + 1) if kind == "complex" else ()
-        repeated = element.max_occurs == "unbounded" or (isinstance(element.max_occurs, int)
-                                                          and element.max_occurs > 1)
+        repeated = element.max_occurs == "unbounded" or (isinstance(element.max_occurs, int) and element.max_occurs > 1)
         leaves.append(Leaf(prefix + (name,), kind, repeated, element.min_occurs > 0, children))
     return tuple(leaves)
 
@@ -99,8 +103,11 @@ def read_wsdl(path: Path) -> Service:
         raise WsdlError(f"no such WSDL file: {path}")
     wsdl_http = httpx.Client(transport=_NoNetwork())
     try:
-        client = zeep.Client(str(path), settings=strict_settings(),
-                             transport=AsyncTransport(client=httpx.AsyncClient(), wsdl_client=wsdl_http))
+        client = zeep.Client(
+            str(path),
+            settings=strict_settings(),
+            transport=AsyncTransport(client=httpx.AsyncClient(), wsdl_client=wsdl_http),
+        )
     except (zeep.exceptions.Error, etree.LxmlError, ValueError, OSError, KeyError, AttributeError, TypeError) as exc:
         raise WsdlError(f"{path.name} is not a usable WSDL ({type(exc).__name__}: {str(exc)[:200]})") from None
     finally:
@@ -111,12 +118,22 @@ def read_wsdl(path: Path) -> Service:
     qname, binding = bindings[0]
     operations = []
     for name, op in binding._operations.items():
-        if op.input is None or op.output is None or getattr(op.input, "body", None) is None \
-                or getattr(op.output, "body", None) is None:
+        if (
+            op.input is None
+            or op.output is None
+            or getattr(op.input, "body", None) is None
+            or getattr(op.output, "body", None) is None
+        ):
             continue
-        operations.append(Operation(name, etree.QName(op.input.body.qname).localname,
-                                    etree.QName(op.output.body.qname).localname,
-                                    _leaves(op.input.body.type), _leaves(op.output.body.type)))
+        operations.append(
+            Operation(
+                name,
+                etree.QName(op.input.body.qname).localname,
+                etree.QName(op.output.body.qname).localname,
+                _leaves(op.input.body.type),
+                _leaves(op.output.body.type),
+            )
+        )
     if not operations:
         raise WsdlError(f"{path.name} declares no operations (with document/literal input and output)")
     lookup = next((op for op in operations if op.takes_nik()), None)
@@ -125,8 +142,14 @@ def read_wsdl(path: Path) -> Service:
     health = next((op for op in operations if not op.inputs), None)
     submissions = tuple(op for op in operations if op is not lookup and op is not health)
     namespace = etree.QName(binding.port_type.name).namespace or ""
-    return Service(namespace=namespace, binding=str(qname), path=_endpoint_path(client, path), lookup=lookup,
-                   health=health, submissions=submissions)
+    return Service(
+        namespace=namespace,
+        binding=str(qname),
+        path=_endpoint_path(client, path),
+        lookup=lookup,
+        health=health,
+        submissions=submissions,
+    )
 
 
 def _endpoint_path(client: zeep.Client, path: Path) -> str:

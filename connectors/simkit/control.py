@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from collections.abc import Mapping
-from typing import Awaitable, Callable, Literal
+from typing import Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -85,9 +85,16 @@ class SimControl:
             self.submissions.clear()
 
 
-def install(app: FastAPI, control: SimControl, *, error_reply: ErrorReply, garbage_body: bytes = b'{"content": [',
-            garbage_type: str = "application/json", hostile: Mapping[str, HostileReply] | None = None,
-            replies: Mapping[str, ErrorReply] | None = None) -> None:
+def install(
+    app: FastAPI,
+    control: SimControl,
+    *,
+    error_reply: ErrorReply,
+    garbage_body: bytes = b'{"content": [',
+    garbage_type: str = "application/json",
+    hostile: Mapping[str, HostileReply] | None = None,
+    replies: Mapping[str, ErrorReply] | None = None,
+) -> None:
     """Add /_sim routes and the fault middleware to a simulator app; `hostile` maps the hostile modes this
     simulator offers to their replies, `replies` the modes named after its agency's real error replies."""
     hostile = dict(hostile or {})
@@ -100,8 +107,10 @@ def install(app: FastAPI, control: SimControl, *, error_reply: ErrorReply, garba
     @app.post("/_sim/faults", include_in_schema=False, response_model=None)
     async def set_faults(setting: FaultSetting) -> dict[str, object] | JSONResponse:
         if setting.mode not in offered:
-            return JSONResponse({"error": f"this simulator does not offer mode {setting.mode!r}",
-                                 "offered": sorted(offered)}, status_code=422)
+            return JSONResponse(
+                {"error": f"this simulator does not offer mode {setting.mode!r}", "offered": sorted(offered)},
+                status_code=422,
+            )
         control.mode, control.delay_ms = setting.mode, setting.delay_ms
         return control.stats()
 

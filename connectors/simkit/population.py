@@ -88,22 +88,63 @@ class Person:
 # --- regions -------------------------------------------------------------------------------------------------------
 # (regency code, weight ~ share of people, naming culture). Weights favour Java like the real population does.
 REGENCIES: tuple[tuple[str, int, str], ...] = (
-    ("31.71", 2, "urban"), ("31.72", 4, "urban"), ("31.73", 5, "urban"), ("31.74", 5, "urban"),
+    ("31.71", 2, "urban"),
+    ("31.72", 4, "urban"),
+    ("31.73", 5, "urban"),
+    ("31.74", 5, "urban"),
     ("31.75", 6, "urban"),
-    ("32.01", 8, "sunda"), ("32.04", 6, "sunda"), ("32.16", 6, "sunda"), ("32.73", 5, "sunda"),
-    ("32.75", 5, "urban"), ("32.76", 4, "urban"), ("32.77", 1, "sunda"), ("32.78", 1, "sunda"),
-    ("36.71", 3, "urban"), ("36.74", 3, "urban"), ("36.03", 5, "sunda"),
-    ("33.74", 3, "jawa"), ("33.72", 1, "jawa"), ("33.02", 3, "jawa"), ("33.26", 2, "jawa"),
-    ("34.71", 1, "jawa"), ("34.04", 2, "jawa"),
-    ("35.78", 5, "jawa"), ("35.73", 2, "jawa"), ("35.15", 3, "jawa"), ("35.09", 4, "jawa"),
-    ("11.71", 1, "melayu"), ("12.71", 4, "batak"), ("12.07", 3, "batak"), ("12.12", 1, "batak"),
-    ("13.71", 2, "melayu"), ("14.71", 2, "melayu"), ("15.71", 1, "melayu"), ("16.71", 3, "melayu"),
-    ("17.71", 1, "melayu"), ("18.71", 2, "melayu"), ("19.71", 1, "melayu"), ("21.71", 2, "urban"),
-    ("51.71", 2, "bali"), ("51.03", 1, "bali"), ("52.71", 1, "melayu"), ("53.71", 1, "timur"),
-    ("61.71", 1, "melayu"), ("62.71", 1, "melayu"), ("63.71", 1, "melayu"), ("64.71", 1, "urban"),
-    ("71.71", 1, "timur"), ("72.71", 1, "melayu"), ("73.71", 3, "melayu"), ("74.71", 1, "melayu"),
-    ("75.71", 1, "melayu"), ("76.04", 1, "melayu"), ("81.71", 1, "timur"), ("82.71", 1, "melayu"),
-    ("91.71", 1, "timur"), ("93.01", 1, "timur"), ("96.01", 1, "timur"),
+    ("32.01", 8, "sunda"),
+    ("32.04", 6, "sunda"),
+    ("32.16", 6, "sunda"),
+    ("32.73", 5, "sunda"),
+    ("32.75", 5, "urban"),
+    ("32.76", 4, "urban"),
+    ("32.77", 1, "sunda"),
+    ("32.78", 1, "sunda"),
+    ("36.71", 3, "urban"),
+    ("36.74", 3, "urban"),
+    ("36.03", 5, "sunda"),
+    ("33.74", 3, "jawa"),
+    ("33.72", 1, "jawa"),
+    ("33.02", 3, "jawa"),
+    ("33.26", 2, "jawa"),
+    ("34.71", 1, "jawa"),
+    ("34.04", 2, "jawa"),
+    ("35.78", 5, "jawa"),
+    ("35.73", 2, "jawa"),
+    ("35.15", 3, "jawa"),
+    ("35.09", 4, "jawa"),
+    ("11.71", 1, "melayu"),
+    ("12.71", 4, "batak"),
+    ("12.07", 3, "batak"),
+    ("12.12", 1, "batak"),
+    ("13.71", 2, "melayu"),
+    ("14.71", 2, "melayu"),
+    ("15.71", 1, "melayu"),
+    ("16.71", 3, "melayu"),
+    ("17.71", 1, "melayu"),
+    ("18.71", 2, "melayu"),
+    ("19.71", 1, "melayu"),
+    ("21.71", 2, "urban"),
+    ("51.71", 2, "bali"),
+    ("51.03", 1, "bali"),
+    ("52.71", 1, "melayu"),
+    ("53.71", 1, "timur"),
+    ("61.71", 1, "melayu"),
+    ("62.71", 1, "melayu"),
+    ("63.71", 1, "melayu"),
+    ("64.71", 1, "urban"),
+    ("71.71", 1, "timur"),
+    ("72.71", 1, "melayu"),
+    ("73.71", 3, "melayu"),
+    ("74.71", 1, "melayu"),
+    ("75.71", 1, "melayu"),
+    ("76.04", 1, "melayu"),
+    ("81.71", 1, "timur"),
+    ("82.71", 1, "melayu"),
+    ("91.71", 1, "timur"),
+    ("93.01", 1, "timur"),
+    ("96.01", 1, "timur"),
 )
 
 
@@ -135,7 +176,7 @@ def _short_place(regency_name: str) -> str:
     """How a regency is written as a birth place: "KOTA ADMINISTRASI JAKARTA SELATAN" → "JAKARTA"."""
     for prefix in ("KOTA ADMINISTRASI ", "KABUPATEN ", "KOTA "):
         if regency_name.startswith(prefix):
-            regency_name = regency_name[len(prefix):]
+            regency_name = regency_name[len(prefix) :]
             break
     if regency_name.startswith("JAKARTA"):
         return "JAKARTA"
@@ -147,71 +188,116 @@ def _w(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-ISLAMIC_M = _w("MUHAMMAD AHMAD ABDUL RAHMAT FAUZI RIZKY HASAN IBRAHIM ISMAIL YUSUF HAMZAH ARIF ILHAM FIRMAN "
-               "SYAIFUL ZAINAL LUTFI HIDAYAT IRFAN FAISAL FAHMI RIDWAN TAUFIK NURDIN MUSTOFA HUSEIN")
-ISLAMIC_F = _w("SITI NUR AISYAH FATIMAH AMINAH KHADIJAH ZAINAB HALIMAH NURUL SALMA AULIA AZIZAH LATIFAH NAILA "
-               "ANISA ZAHRA HASNAH RAHMAH MARYAM")
-CHRISTIAN_M = _w("YOHANES PETRUS PAULUS FRANSISKUS MARKUS YOSEF ANDREAS STEFANUS ANTONIUS YULIUS DANIEL SAMUEL "
-                 "MICHAEL ROBERT MARTINUS BENEDIKTUS KRISTIAN ALFONS MELKIANUS AGUSTINUS")
-CHRISTIAN_F = _w("MARIA MAGDALENA YOHANA ELISABETH AGUSTINA KRISTINA VERONIKA MARTHA FRANSISKA THERESIA "
-                 "NATALIA DEBORA REGINA CHRISTINE AGNES MARGARETHA")
+ISLAMIC_M = _w(
+    "MUHAMMAD AHMAD ABDUL RAHMAT FAUZI RIZKY HASAN IBRAHIM ISMAIL YUSUF HAMZAH ARIF ILHAM FIRMAN "
+    "SYAIFUL ZAINAL LUTFI HIDAYAT IRFAN FAISAL FAHMI RIDWAN TAUFIK NURDIN MUSTOFA HUSEIN"
+)
+ISLAMIC_F = _w(
+    "SITI NUR AISYAH FATIMAH AMINAH KHADIJAH ZAINAB HALIMAH NURUL SALMA AULIA AZIZAH LATIFAH NAILA "
+    "ANISA ZAHRA HASNAH RAHMAH MARYAM"
+)
+CHRISTIAN_M = _w(
+    "YOHANES PETRUS PAULUS FRANSISKUS MARKUS YOSEF ANDREAS STEFANUS ANTONIUS YULIUS DANIEL SAMUEL "
+    "MICHAEL ROBERT MARTINUS BENEDIKTUS KRISTIAN ALFONS MELKIANUS AGUSTINUS"
+)
+CHRISTIAN_F = _w(
+    "MARIA MAGDALENA YOHANA ELISABETH AGUSTINA KRISTINA VERONIKA MARTHA FRANSISKA THERESIA "
+    "NATALIA DEBORA REGINA CHRISTINE AGNES MARGARETHA"
+)
 
 GIVEN = {
-    ("jawa", "L"): _w("BUDI SLAMET SUPARMAN SUGENG JOKO BAMBANG AGUS EKO DWI HERU WAHYU TEGUH SUTRISNO SUYANTO "
-                      "PURWANTO DANANG GALIH BAYU SIGIT ARIS TRI HENDRO YUDI SAPTO KUKUH TOTOK SUKIRMAN"),
-    ("jawa", "P"): _w("SRI SUMARNI ENDANG SUSILOWATI RATNA DEWI WAHYUNI TITIK SUNDARI SULASTRI PARTINI SRIYATI "
-                      "RETNO DIAH ANIK YULI ENY NINIK SUPARMI TUMINAH WINARSIH PUJI RINI ASIH"),
-    ("sunda", "L"): _w("ASEP DADANG UJANG CECEP DEDEN YAYAN JAJANG AGUS ENDANG DEDI ADE ROHMAT OMAN AEP UDIN "
-                       "DENI HERMAN IWAN YUDI TATANG ENCEP UUS"),
-    ("sunda", "P"): _w("EUIS IIS NENG ENOK YUYUN LILIS DEDEH IMAS NENENG CUCU TETI NUNUNG ENTIN ELIS YATI "
-                       "RIKA POPON WIWIN AI"),
-    ("urban", "L"): _w("RIZKY ADITYA DIMAS FAJAR KEVIN ANDRE REZA RANGGA GILANG ARYA YOGA BAGUS ANDIKA DANI "
-                       "HENDRA IRWAN BENNY DONI FERRY RUDI ADI ANDI DENNY RYAN"),
-    ("urban", "P"): _w("PUTRI NADIA ANISA AYU DEWI INDAH RINA MAYA NOVI DIAN FITRI MEGA TIKA WINDA YUNI RATIH "
-                       "SINTA CITRA INTAN LINDA LISA DESI NINA VINA"),
-    ("melayu", "L"): _w("MUHAMMAD AHMAD ABDULLAH ZULKIFLI SYAHRIAL RAHMAT MUSTAFA ISKANDAR HASAN ANDI ZULFIKAR "
-                        "SYAMSUL HERMANSYAH BAHARUDDIN AMIRUDDIN JUFRI RUSDI SYAFRUDDIN HENDRI ERWIN"),
-    ("melayu", "P"): _w("NURHAYATI SITI FATIMAH RAHMAWATI ZAHRA NURUL HASNAH ROSMINI JUWITA ERNAWATI "
-                        "NURLELA SRI YUSNITA MARLINA WAHIDAH SARIFAH ASMAWATI HARTINI"),
-    ("batak", "L"): _w("JOHANNES MARTIN ROBERT DANIEL SAMUEL HOTMAN TUMPAL PARLINDUNGAN BONAR RUDOLF "
-                       "MANGASI BISMARCK PAULUS JONNY HENDRIK ROY RICHARD ERIK"),
-    ("batak", "P"): _w("ROSLINA MARIA DEBORA LAMRIA TIURMA ROSMAWATI HOTMARIA RENTA MASTIUR SARMA NURMALA "
-                       "ROSMERI LASMARIA DORA MELATI"),
-    ("timur", "L"): _w("YOHANES PETRUS PAULUS FRANSISKUS MARKUS YOSEF ANDREAS STEFANUS ALFONS MELKIANUS "
-                       "YULIUS AGUSTINUS SIMON ELIAS OKTOVIANUS YOSIAS NIKOLAUS"),
-    ("timur", "P"): _w("MARIA MAGDALENA YOHANA ELISABETH AGUSTINA KRISTINA VERONIKA MARTHA FRANSISKA "
-                       "SELFINA YULIANA NOVITA MERLIN OKTOVINA ADRIANA"),
+    ("jawa", "L"): _w(
+        "BUDI SLAMET SUPARMAN SUGENG JOKO BAMBANG AGUS EKO DWI HERU WAHYU TEGUH SUTRISNO SUYANTO "
+        "PURWANTO DANANG GALIH BAYU SIGIT ARIS TRI HENDRO YUDI SAPTO KUKUH TOTOK SUKIRMAN"
+    ),
+    ("jawa", "P"): _w(
+        "SRI SUMARNI ENDANG SUSILOWATI RATNA DEWI WAHYUNI TITIK SUNDARI SULASTRI PARTINI SRIYATI "
+        "RETNO DIAH ANIK YULI ENY NINIK SUPARMI TUMINAH WINARSIH PUJI RINI ASIH"
+    ),
+    ("sunda", "L"): _w(
+        "ASEP DADANG UJANG CECEP DEDEN YAYAN JAJANG AGUS ENDANG DEDI ADE ROHMAT OMAN AEP UDIN "
+        "DENI HERMAN IWAN YUDI TATANG ENCEP UUS"
+    ),
+    ("sunda", "P"): _w(
+        "EUIS IIS NENG ENOK YUYUN LILIS DEDEH IMAS NENENG CUCU TETI NUNUNG ENTIN ELIS YATI RIKA POPON WIWIN AI"
+    ),
+    ("urban", "L"): _w(
+        "RIZKY ADITYA DIMAS FAJAR KEVIN ANDRE REZA RANGGA GILANG ARYA YOGA BAGUS ANDIKA DANI "
+        "HENDRA IRWAN BENNY DONI FERRY RUDI ADI ANDI DENNY RYAN"
+    ),
+    ("urban", "P"): _w(
+        "PUTRI NADIA ANISA AYU DEWI INDAH RINA MAYA NOVI DIAN FITRI MEGA TIKA WINDA YUNI RATIH "
+        "SINTA CITRA INTAN LINDA LISA DESI NINA VINA"
+    ),
+    ("melayu", "L"): _w(
+        "MUHAMMAD AHMAD ABDULLAH ZULKIFLI SYAHRIAL RAHMAT MUSTAFA ISKANDAR HASAN ANDI ZULFIKAR "
+        "SYAMSUL HERMANSYAH BAHARUDDIN AMIRUDDIN JUFRI RUSDI SYAFRUDDIN HENDRI ERWIN"
+    ),
+    ("melayu", "P"): _w(
+        "NURHAYATI SITI FATIMAH RAHMAWATI ZAHRA NURUL HASNAH ROSMINI JUWITA ERNAWATI "
+        "NURLELA SRI YUSNITA MARLINA WAHIDAH SARIFAH ASMAWATI HARTINI"
+    ),
+    ("batak", "L"): _w(
+        "JOHANNES MARTIN ROBERT DANIEL SAMUEL HOTMAN TUMPAL PARLINDUNGAN BONAR RUDOLF "
+        "MANGASI BISMARCK PAULUS JONNY HENDRIK ROY RICHARD ERIK"
+    ),
+    ("batak", "P"): _w(
+        "ROSLINA MARIA DEBORA LAMRIA TIURMA ROSMAWATI HOTMARIA RENTA MASTIUR SARMA NURMALA ROSMERI LASMARIA DORA MELATI"
+    ),
+    ("timur", "L"): _w(
+        "YOHANES PETRUS PAULUS FRANSISKUS MARKUS YOSEF ANDREAS STEFANUS ALFONS MELKIANUS "
+        "YULIUS AGUSTINUS SIMON ELIAS OKTOVIANUS YOSIAS NIKOLAUS"
+    ),
+    ("timur", "P"): _w(
+        "MARIA MAGDALENA YOHANA ELISABETH AGUSTINA KRISTINA VERONIKA MARTHA FRANSISKA "
+        "SELFINA YULIANA NOVITA MERLIN OKTOVINA ADRIANA"
+    ),
 }
 SECOND = {
-    ("jawa", "L"): _w("SANTOSO WIBOWO PRASETYO NUGROHO SETIAWAN HARTONO SUSANTO KURNIAWAN PURNOMO UTOMO "
-                      "WIDODO SUSILO HARYANTO SUGIARTO RAHARJO SAPUTRO PAMUNGKAS"),
-    ("jawa", "P"): _w("WULANDARI LESTARI RAHAYU ASTUTI HANDAYANI PERTIWI NINGSIH UTAMI KUSUMAWATI "
-                      "SULISTYOWATI PURWANTI SETYOWATI WIDAYATI"),
-    ("sunda", "L"): _w("SUNARYA SUPRIATNA HIDAYAT PERMANA NUGRAHA SAEPUDIN RUSTANDI KURNIA SOBANDI "
-                       "SUHENDAR MULYANA SOPIAN SETIADI RUKMANA"),
-    ("sunda", "P"): _w("NURHAYATI SUMIATI KOMALASARI ROSMIATI MARLINA KURNIASIH SUSILAWATI NURJANAH "
-                       "MULYANI RAHMAWATI FITRIANI"),
-    ("urban", "L"): _w("PRATAMA SAPUTRA RAMADHAN FIRMANSYAH HIDAYAT KURNIAWAN GUNAWAN SETIAWAN HERMAWAN "
-                       "NUGRAHA PERMANA WIJAYA SANJAYA SAPUTRO ARDIANSYAH"),
-    ("urban", "P"): _w("PERMATASARI RAHMAWATI LESTARI SAFITRI ANGGRAINI PRATIWI PUSPITASARI WULANDARI "
-                       "MAHARANI NOVITASARI OKTAVIANI RAMADHANI KARTIKA"),
-    ("melayu", "L"): _w("SYAHPUTRA EFFENDI IRAWAN HAMID MAHMUD SALEH YUSUF NASIR RAHMAN HAKIM ARSYAD "
-                        "DAENG HUSAIN KARIM"),
-    ("melayu", "P"): _w("AMINAH RAHMAWATI HASANAH SARI WAHYUNI KHAIRANI FITRIANI SYAHFITRI MAHMUDAH "
-                        "ZULAIKHA"),
-    ("timur", "L"): _w("LEWERISSA PATTINAMA WATTIMENA SUMAMPOUW PANGEMANAN WENAS LUMENTUT RONDONUWU MANDAGI "
-                       "NDUN BENU TEFA LAKA HURULEAN RUMBIAK WENDA KOGOYA MANUPUTTY"),
+    ("jawa", "L"): _w(
+        "SANTOSO WIBOWO PRASETYO NUGROHO SETIAWAN HARTONO SUSANTO KURNIAWAN PURNOMO UTOMO "
+        "WIDODO SUSILO HARYANTO SUGIARTO RAHARJO SAPUTRO PAMUNGKAS"
+    ),
+    ("jawa", "P"): _w(
+        "WULANDARI LESTARI RAHAYU ASTUTI HANDAYANI PERTIWI NINGSIH UTAMI KUSUMAWATI "
+        "SULISTYOWATI PURWANTI SETYOWATI WIDAYATI"
+    ),
+    ("sunda", "L"): _w(
+        "SUNARYA SUPRIATNA HIDAYAT PERMANA NUGRAHA SAEPUDIN RUSTANDI KURNIA SOBANDI "
+        "SUHENDAR MULYANA SOPIAN SETIADI RUKMANA"
+    ),
+    ("sunda", "P"): _w(
+        "NURHAYATI SUMIATI KOMALASARI ROSMIATI MARLINA KURNIASIH SUSILAWATI NURJANAH MULYANI RAHMAWATI FITRIANI"
+    ),
+    ("urban", "L"): _w(
+        "PRATAMA SAPUTRA RAMADHAN FIRMANSYAH HIDAYAT KURNIAWAN GUNAWAN SETIAWAN HERMAWAN "
+        "NUGRAHA PERMANA WIJAYA SANJAYA SAPUTRO ARDIANSYAH"
+    ),
+    ("urban", "P"): _w(
+        "PERMATASARI RAHMAWATI LESTARI SAFITRI ANGGRAINI PRATIWI PUSPITASARI WULANDARI "
+        "MAHARANI NOVITASARI OKTAVIANI RAMADHANI KARTIKA"
+    ),
+    ("melayu", "L"): _w(
+        "SYAHPUTRA EFFENDI IRAWAN HAMID MAHMUD SALEH YUSUF NASIR RAHMAN HAKIM ARSYAD DAENG HUSAIN KARIM"
+    ),
+    ("melayu", "P"): _w("AMINAH RAHMAWATI HASANAH SARI WAHYUNI KHAIRANI FITRIANI SYAHFITRI MAHMUDAH ZULAIKHA"),
+    ("timur", "L"): _w(
+        "LEWERISSA PATTINAMA WATTIMENA SUMAMPOUW PANGEMANAN WENAS LUMENTUT RONDONUWU MANDAGI "
+        "NDUN BENU TEFA LAKA HURULEAN RUMBIAK WENDA KOGOYA MANUPUTTY"
+    ),
 }
 SECOND[("timur", "P")] = SECOND[("timur", "L")]  # eastern family names are not gendered
-MARGA = _w("SIMANJUNTAK SITORUS PANJAITAN SIAHAAN SIREGAR HUTAGALUNG SINAGA MANURUNG PASARIBU SIHOMBING "
-           "TAMBUNAN SITOMPUL NAPITUPULU GINTING SEMBIRING TARIGAN SIMATUPANG HUTAPEA PARDEDE SIRAIT")
+MARGA = _w(
+    "SIMANJUNTAK SITORUS PANJAITAN SIAHAAN SIREGAR HUTAGALUNG SINAGA MANURUNG PASARIBU SIHOMBING "
+    "TAMBUNAN SITOMPUL NAPITUPULU GINTING SEMBIRING TARIGAN SIMATUPANG HUTAPEA PARDEDE SIRAIT"
+)
 MARGA_MUSLIM = _w("NASUTION HARAHAP LUBIS SIREGAR HASIBUAN DAULAY POHAN RANGKUTI BATUBARA RITONGA")
 BALI_ORDER_M = _w("WAYAN PUTU GEDE MADE KADEK NYOMAN KOMANG KETUT")
 BALI_ORDER_F = _w("WAYAN PUTU LUH MADE KADEK NYOMAN KOMANG KETUT")
-BALI_NAME_M = _w("SUDARSANA ARTAWAN SUARDANA WIRAWAN SUPARTA ADNYANA MAHENDRA ARIMBAWA SUKADANA DARMAWAN "
-                 "ASTAWA WIDIANA SUTAMA")
-BALI_NAME_F = _w("ARIANI SUARTINI PURNAMI SUKMAWATI WIDIASIH ASTITI SRIANI DEWI MARTINI SUDIARTINI "
-                 "RATNADI ANTARI")
+BALI_NAME_M = _w(
+    "SUDARSANA ARTAWAN SUARDANA WIRAWAN SUPARTA ADNYANA MAHENDRA ARIMBAWA SUKADANA DARMAWAN ASTAWA WIDIANA SUTAMA"
+)
+BALI_NAME_F = _w("ARIANI SUARTINI PURNAMI SUKMAWATI WIDIASIH ASTITI SRIANI DEWI MARTINI SUDIARTINI RATNADI ANTARI")
 CHINESE_SURNAME = _w("LIM TAN ONG WONG GO SIE LIE KHO TJOA THIO OEI LAUW")
 CHINESE_GIVEN_M = ("KIAN HWA", "SIOE LIONG", "HOK BENG", "TJIN HO", "BOEN KIONG", "KOK HAN", "TIONG HOK")
 CHINESE_GIVEN_F = ("SWIE LAN", "MEI LING", "GIOK NIO", "LAY HOA", "SOEN NIO", "HWIE LIAN", "KIM LIEN")
@@ -260,8 +346,13 @@ def _name(rng: random.Random, lineage: _Lineage, sex: Sex, born: int) -> str:
             return f"I {rng.choice(BALI_ORDER_M)} {rng.choice(BALI_NAME_M)}"
         return f"NI {rng.choice(BALI_ORDER_F)} {rng.choice(BALI_NAME_F)}"
     if culture == "batak" and lineage.marga:
-        first = rng.choice(ISLAMIC_M if religion == "ISLAM" and sex == "L" else
-                           ISLAMIC_F if religion == "ISLAM" else GIVEN[("batak", sex)])
+        first = rng.choice(
+            ISLAMIC_M
+            if religion == "ISLAM" and sex == "L"
+            else ISLAMIC_F
+            if religion == "ISLAM"
+            else GIVEN[("batak", sex)]
+        )
         return f"{first} {lineage.marga}" if sex == "L" else f"{first} BR {lineage.marga}"
     base = "urban" if culture in ("bali", "batak") else culture
     if religion in ("KRISTEN", "KATOLIK") and culture not in ("timur",):
@@ -281,31 +372,70 @@ def _name(rng: random.Random, lineage: _Lineage, sex: Sex, born: int) -> str:
 
 
 # --- other attributes ------------------------------------------------------------------------------------------------
-STREETS = _w("MERDEKA SUDIRMAN DIPONEGORO KARTINI PAHLAWAN MELATI MAWAR KENANGA ANGGREK CEMPAKA MANGGA "
-             "RAMBUTAN NANGKA FLAMBOYAN BOUGENVILLE VETERAN PEMUDA SILIWANGI GAJAH_MADA HAYAM_WURUK "
-             "IMAM_BONJOL TERATAI DAMAI SEJAHTERA KELAPA_GADING DELIMA JAMBU BELIMBING")
+STREETS = _w(
+    "MERDEKA SUDIRMAN DIPONEGORO KARTINI PAHLAWAN MELATI MAWAR KENANGA ANGGREK CEMPAKA MANGGA "
+    "RAMBUTAN NANGKA FLAMBOYAN BOUGENVILLE VETERAN PEMUDA SILIWANGI GAJAH_MADA HAYAM_WURUK "
+    "IMAM_BONJOL TERATAI DAMAI SEJAHTERA KELAPA_GADING DELIMA JAMBU BELIMBING"
+)
 HAMLETS = {
     "jawa": _w("KRAJAN SIDOREJO KARANGANYAR TEGALSARI NGEMPLAK KARANGREJO SUMBERSARI PUNDUNG"),
     "sunda": _w("SUKAMAJU SUKARAME MEKARSARI CIBEUREUM BABAKAN CIKARET SUKAJADI MARGAMULYA"),
 }
 HAMLETS_ELSEWHERE = ("DUSUN I", "DUSUN II", "DUSUN III", "DUSUN IV", "DUSUN V")
 ESTATES = _w("GRIYA BUKIT TAMAN PERMATA BUMI MUTIARA CITRA GRAHA")
-OCCUPATIONS_M = (("KARYAWAN SWASTA", 30), ("WIRASWASTA", 20), ("BURUH HARIAN LEPAS", 10), ("PETANI/PEKEBUN", 10),
-                 ("PEDAGANG", 7), ("PEGAWAI NEGERI SIPIL (PNS)", 6), ("SOPIR", 4), ("GURU", 3),
-                 ("TENTARA NASIONAL INDONESIA (TNI)", 2), ("KEPOLISIAN RI (POLRI)", 2), ("NELAYAN/PERIKANAN", 3),
-                 ("BELUM/TIDAK BEKERJA", 3))
-OCCUPATIONS_F = (("MENGURUS RUMAH TANGGA", 35), ("KARYAWAN SWASTA", 20), ("WIRASWASTA", 12), ("PEDAGANG", 8),
-                 ("GURU", 6), ("PEGAWAI NEGERI SIPIL (PNS)", 5), ("PERAWAT", 3), ("BURUH HARIAN LEPAS", 5),
-                 ("PETANI/PEKEBUN", 6))
+OCCUPATIONS_M = (
+    ("KARYAWAN SWASTA", 30),
+    ("WIRASWASTA", 20),
+    ("BURUH HARIAN LEPAS", 10),
+    ("PETANI/PEKEBUN", 10),
+    ("PEDAGANG", 7),
+    ("PEGAWAI NEGERI SIPIL (PNS)", 6),
+    ("SOPIR", 4),
+    ("GURU", 3),
+    ("TENTARA NASIONAL INDONESIA (TNI)", 2),
+    ("KEPOLISIAN RI (POLRI)", 2),
+    ("NELAYAN/PERIKANAN", 3),
+    ("BELUM/TIDAK BEKERJA", 3),
+)
+OCCUPATIONS_F = (
+    ("MENGURUS RUMAH TANGGA", 35),
+    ("KARYAWAN SWASTA", 20),
+    ("WIRASWASTA", 12),
+    ("PEDAGANG", 8),
+    ("GURU", 6),
+    ("PEGAWAI NEGERI SIPIL (PNS)", 5),
+    ("PERAWAT", 3),
+    ("BURUH HARIAN LEPAS", 5),
+    ("PETANI/PEKEBUN", 6),
+)
 OCCUPATIONS_YOUNG = (("PELAJAR/MAHASISWA", 78), ("BELUM/TIDAK BEKERJA", 10), ("KARYAWAN SWASTA", 12))
-OCCUPATIONS_OLD = (("PENSIUNAN", 25), ("PETANI/PEKEBUN", 20), ("WIRASWASTA", 15), ("BELUM/TIDAK BEKERJA", 20),
-                   ("PEDAGANG", 10), ("MENGURUS RUMAH TANGGA", 10))
+OCCUPATIONS_OLD = (
+    ("PENSIUNAN", 25),
+    ("PETANI/PEKEBUN", 20),
+    ("WIRASWASTA", 15),
+    ("BELUM/TIDAK BEKERJA", 20),
+    ("PEDAGANG", 10),
+    ("MENGURUS RUMAH TANGGA", 10),
+)
 HIGHER_EDU_JOBS = {"PEGAWAI NEGERI SIPIL (PNS)", "GURU", "PERAWAT"}
-EDUCATION_OLD = (("TAMAT SD/SEDERAJAT", 40), ("TIDAK/BELUM SEKOLAH", 12), ("BELUM TAMAT SD/SEDERAJAT", 12),
-                 ("SLTP/SEDERAJAT", 16), ("SLTA/SEDERAJAT", 15), ("DIPLOMA IV/STRATA I", 5))
-EDUCATION_MID = (("TAMAT SD/SEDERAJAT", 18), ("SLTP/SEDERAJAT", 22), ("SLTA/SEDERAJAT", 38),
-                 ("DIPLOMA I/II", 3), ("AKADEMI/DIPLOMA III/S. MUDA", 6), ("DIPLOMA IV/STRATA I", 11),
-                 ("STRATA II", 1.5), ("STRATA III", 0.5))
+EDUCATION_OLD = (
+    ("TAMAT SD/SEDERAJAT", 40),
+    ("TIDAK/BELUM SEKOLAH", 12),
+    ("BELUM TAMAT SD/SEDERAJAT", 12),
+    ("SLTP/SEDERAJAT", 16),
+    ("SLTA/SEDERAJAT", 15),
+    ("DIPLOMA IV/STRATA I", 5),
+)
+EDUCATION_MID = (
+    ("TAMAT SD/SEDERAJAT", 18),
+    ("SLTP/SEDERAJAT", 22),
+    ("SLTA/SEDERAJAT", 38),
+    ("DIPLOMA I/II", 3),
+    ("AKADEMI/DIPLOMA III/S. MUDA", 6),
+    ("DIPLOMA IV/STRATA I", 11),
+    ("STRATA II", 1.5),
+    ("STRATA III", 0.5),
+)
 EDUCATION_HIGH = (("AKADEMI/DIPLOMA III/S. MUDA", 30), ("DIPLOMA IV/STRATA I", 60), ("STRATA II", 10))
 BLOOD = (("O", 22), ("A", 15), ("B", 17), ("AB", 4), ("TIDAK TAHU", 42))
 
@@ -364,8 +494,11 @@ def _street(rng: random.Random, village: str, is_desa: bool, culture: str, hamle
     if roll < 0.75:
         return f"GG. {street} NO. {rng.randint(1, 60)}"
     if roll < 0.9:
-        return f"PERUM {rng.choice(ESTATES)} {village.split()[0]} INDAH BLOK {rng.choice('ABCDEFGH')}{rng.randint(1, 20)} NO. " \
-               f"{rng.randint(1, 40)}"
+        return (
+            f"PERUM {rng.choice(ESTATES)} {village.split()[0]} INDAH "
+            f"BLOK {rng.choice('ABCDEFGH')}{rng.randint(1, 20)} NO. "
+            f"{rng.randint(1, 40)}"
+        )
     return f"KOMP. {street} NO. {rng.randint(1, 90)}"
 
 
@@ -410,13 +543,15 @@ class Population:
         chosen = list(self.people[: min(count, len(self.people))])
         if count < 5:
             return chosen
-        kinds = {"deceased": lambda p: p.life_status == "deceased",
-                 "inactive": lambda p: p.life_status == "inactive",
-                 "unknown": lambda p: not p.in_dukcapil}
+        kinds = {
+            "deceased": lambda p: p.life_status == "deceased",
+            "inactive": lambda p: p.life_status == "inactive",
+            "unknown": lambda p: not p.in_dukcapil,
+        }
         for test in kinds.values():
             if any(test(p) for p in chosen):
                 continue
-            extra = next((p for p in self.people[len(chosen):] if test(p)), None)
+            extra = next((p for p in self.people[len(chosen) :] if test(p)), None)
             if extra is None:
                 continue
             for pos in range(len(chosen) - 1, 0, -1):  # replace the last ordinary person
@@ -447,7 +582,7 @@ def _special_kinds(seed: int, size: int) -> dict[int, str]:
     for block in range((size + BLOCK - 1) // BLOCK):
         rng = random.Random(_seed_int(seed, "specials", block))
         offsets = rng.sample(range(1 if block == 0 else 0, BLOCK), len(labels))
-        for offset, label in zip(offsets, labels):
+        for offset, label in zip(offsets, labels, strict=False):
             index = block * BLOCK + offset
             if index < size:
                 kinds[index] = label
@@ -537,11 +672,17 @@ class _Builder:
         hamlet = _hamlet(rng, culture) if is_desa and rng.random() < 0.6 else None
         place = {
             "street": _street(rng, village_name, is_desa, culture, hamlet),
-            "rt": f"{rng.randint(1, 15):03d}", "rw": f"{rng.randint(1, 12):03d}", "hamlet": hamlet,
-            "village": village_name, "village_code": village_code,
-            "district": district_name, "district_code": district_code,
-            "regency": regency.name, "regency_code": regency_code,
-            "province": province.name, "province_code": regency_code[:2],
+            "rt": f"{rng.randint(1, 15):03d}",
+            "rw": f"{rng.randint(1, 12):03d}",
+            "hamlet": hamlet,
+            "village": village_name,
+            "village_code": village_code,
+            "district": district_name,
+            "district_code": district_code,
+            "regency": regency.name,
+            "regency_code": regency_code,
+            "province": province.name,
+            "province_code": regency_code[:2],
             "postal_code": postal,
         }
         lineage = self.lineage(culture)
@@ -549,15 +690,30 @@ class _Builder:
         kind = _weighted(rng, (("single", 28), ("couple", 17), ("family", 47), ("single_parent", 8)))
         members: list[dict[str, object]] = []
 
-        def person(sex: Sex, born: datetime.date, role: str, marital: str, line: _Lineage,
-                   parents: tuple[str, str] | None = None) -> dict[str, object]:
+        def person(
+            sex: Sex,
+            born: datetime.date,
+            role: str,
+            marital: str,
+            line: _Lineage,
+            parents: tuple[str, str] | None = None,
+        ) -> dict[str, object]:
             name = _name(rng, line, sex, born.year)
             father, mother = parents or self.parents(line, born.year)
             occupation = _occupation(rng, sex, born.year)
-            return {"sex": sex, "birth_date": born, "family_role": role, "marital_status": marital,
-                    "name": name, "father_name": father, "mother_name": mother, "religion": line.religion,
-                    "occupation": occupation, "education": _education(rng, occupation, born.year),
-                    "birth_place": self.birth_place(regency, regency_code[:2])}
+            return {
+                "sex": sex,
+                "birth_date": born,
+                "family_role": role,
+                "marital_status": marital,
+                "name": name,
+                "father_name": father,
+                "mother_name": mother,
+                "religion": line.religion,
+                "occupation": occupation,
+                "education": _education(rng, occupation, born.year),
+                "birth_place": self.birth_place(regency, regency_code[:2]),
+            }
 
         if kind == "single":
             sex: Sex = "L" if rng.random() < 0.55 else "P"
@@ -571,16 +727,19 @@ class _Builder:
             head_sex: Sex = "P" if kind == "single_parent" and rng.random() < 0.7 else "L"
             last_head = datetime.date(1985 if kind != "couple" else 2000, 12, 31)
             head_born = _date_between(rng, BIRTH_FIRST, last_head)
-            marital = "KAWIN" if kind in ("couple", "family") else "CERAI MATI" if rng.random() < 0.6 \
-                else "CERAI HIDUP"
+            marital = "KAWIN" if kind in ("couple", "family") else "CERAI MATI" if rng.random() < 0.6 else "CERAI HIDUP"
             head = person(head_sex, head_born, "KEPALA KELUARGA", marital, lineage)
             members.append(head)
             mother_name = head["name"] if head_sex == "P" else None
             if kind in ("couple", "family"):
                 wife_born = _clamp_birth(head_born + datetime.timedelta(days=rng.randint(-2 * 365, 9 * 365)))
                 chinese_wife = lineage.chinese and rng.random() < 0.8
-                wife_line = _Lineage(lineage.culture, lineage.religion, chinese_wife,
-                                     self._other_family(lineage) if chinese_wife or not lineage.chinese else None)
+                wife_line = _Lineage(
+                    lineage.culture,
+                    lineage.religion,
+                    chinese_wife,
+                    self._other_family(lineage) if chinese_wife or not lineage.chinese else None,
+                )
                 wife = person("P", wife_born, "ISTRI", "KAWIN", wife_line)
                 members.append(wife)
                 mother_name = wife["name"]
@@ -593,15 +752,19 @@ class _Builder:
                     if child_born > BIRTH_LAST:
                         continue
                     sex = "L" if rng.random() < 0.51 else "P"
-                    child = person(sex, child_born, "ANAK", "BELUM KAWIN", lineage,
-                                   parents=(str(father_name), str(mother_name or _name(rng, lineage, "P",
-                                                                                        head_born.year))))
+                    child = person(
+                        sex,
+                        child_born,
+                        "ANAK",
+                        "BELUM KAWIN",
+                        lineage,
+                        parents=(str(father_name), str(mother_name or _name(rng, lineage, "P", head_born.year))),
+                    )
                     members.append(child)
         members = members[:room]
 
         oldest = min(m["birth_date"] for m in members)  # type: ignore[type-var]
-        issued = _date_between(rng, max(datetime.date(2005, 1, 1), _add_years(oldest, 17)),
-                               datetime.date(2024, 12, 31))
+        issued = _date_between(rng, max(datetime.date(2005, 1, 1), _add_years(oldest, 17)), datetime.date(2024, 12, 31))
         kk = self.kk(district_code, issued)
         for m in members:
             born = m["birth_date"]
@@ -613,8 +776,9 @@ class _Builder:
             m["blood_type"] = _weighted(rng, BLOOD)
             m["ektp_status"] = "ELEKTRONIK" if born.year < 2008 or rng.random() < 0.8 else "BELUM REKAM"  # type: ignore
             has_akta = born.year >= 1990 or rng.random() < 0.35  # type: ignore[union-attr]
-            m["birth_certificate_no"] = (f"{regency_code.replace('.', '')}-LT-{born:%d%m%Y}-{rng.randint(1, 9999):04d}"
-                                         if has_akta else None)
+            m["birth_certificate_no"] = (
+                f"{regency_code.replace('.', '')}-LT-{born:%d%m%Y}-{rng.randint(1, 9999):04d}" if has_akta else None
+            )
         return members
 
 
@@ -629,10 +793,12 @@ def _generate(seed: int, size: int) -> list[Person]:
     people = []
     for index, row in enumerate(rows):
         kind = kinds.get(index)
-        people.append(Person(
-            index=index,
-            life_status="deceased" if kind == "deceased" else "inactive" if kind == "inactive" else "alive",
-            in_dukcapil=kind != "unknown",
-            **row,  # type: ignore[arg-type]
-        ))
+        people.append(
+            Person(
+                index=index,
+                life_status="deceased" if kind == "deceased" else "inactive" if kind == "inactive" else "alive",
+                in_dukcapil=kind != "unknown",
+                **row,  # type: ignore[arg-type]
+            )
+        )
     return people

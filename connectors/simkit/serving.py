@@ -9,9 +9,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import uvicorn
 
@@ -51,14 +52,16 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def start(app: Any, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning",
-          timeout_s: float = 10.0) -> RunningServer:
+def start(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning", timeout_s: float = 10.0
+) -> RunningServer:
     """Start `app` on host:port in a daemon thread and wait until it accepts connections."""
     sock = bind(host, port)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name=f"uvicorn:{sock.getsockname()[1]}")
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"uvicorn:{sock.getsockname()[1]}"
+    )
     thread.start()
     deadline = time.monotonic() + timeout_s
     while not server.started:

@@ -19,9 +19,10 @@ import hmac
 import logging
 import random
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -48,8 +49,16 @@ log = logging.getLogger(__name__)
 
 def safe_parser() -> etree.XMLParser:
     """An lxml parser that cannot be made to expand entities, fetch anything or build huge trees."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
-                           dtd_validation=False, remove_blank_text=True, remove_comments=True, remove_pis=True)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
+        remove_blank_text=True,
+        remove_comments=True,
+        remove_pis=True,
+    )
 
 
 class SoapFault(Exception):
@@ -84,8 +93,9 @@ def auth_fault(kind: str = "FailedAuthentication", message: str | None = None) -
     return SoapFault(f"wsse:{kind}", message or messages.get(kind, "Security error"))
 
 
-def envelope(body: etree._Element | None = None, *, fault: SoapFault | None = None, detail_ns: str | None = None
-             ) -> bytes:
+def envelope(
+    body: etree._Element | None = None, *, fault: SoapFault | None = None, detail_ns: str | None = None
+) -> bytes:
     """Serialise a SOAP 1.1 envelope holding `body` or a Fault (with the agency's code in <detail>)."""
     root = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "wsse": WSSE})
     etree.SubElement(root, f"{{{SOAP_ENV}}}Header")
@@ -194,11 +204,17 @@ class NonceCache:
 def parse_created(value: str) -> dt.datetime:
     """An xsd:dateTime timestamp (`Z` or offset); naive values are taken as UTC."""
     stamp = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
-def authenticate(header: etree._Element | None, users: Mapping[str, str], nonces: NonceCache, *,
-                 now: dt.datetime | None = None, max_skew_s: int = MAX_SKEW_S) -> str:
+def authenticate(
+    header: etree._Element | None,
+    users: Mapping[str, str],
+    nonces: NonceCache,
+    *,
+    now: dt.datetime | None = None,
+    max_skew_s: int = MAX_SKEW_S,
+) -> str:
     """Check the UsernameToken in the Security header; returns the user name or raises a wsse fault."""
     security = header.find(f"{{{WSSE}}}Security") if header is not None else None
     if security is None:
@@ -216,7 +232,7 @@ def authenticate(header: etree._Element | None, users: Mapping[str, str], nonces
     if kind.endswith(PASSWORD_TEXT):
         ok = expected is not None and hmac.compare_digest(supplied.encode(), expected.encode())
     elif kind.endswith(PASSWORD_DIGEST):
-        ok = _digest_ok(token, supplied, expected, nonces, now or dt.datetime.now(dt.timezone.utc), max_skew_s)
+        ok = _digest_ok(token, supplied, expected, nonces, now or dt.datetime.now(dt.UTC), max_skew_s)
     else:
         raise auth_fault("UnsupportedSecurityToken", "jenis password tidak didukung")
     if not ok:
@@ -224,8 +240,9 @@ def authenticate(header: etree._Element | None, users: Mapping[str, str], nonces
     return username
 
 
-def _digest_ok(token: etree._Element, supplied: str, expected: str | None, nonces: NonceCache, now: dt.datetime,
-               max_skew_s: int) -> bool:
+def _digest_ok(
+    token: etree._Element, supplied: str, expected: str | None, nonces: NonceCache, now: dt.datetime, max_skew_s: int
+) -> bool:
     nonce_b64 = (token.findtext(f"{{{WSSE}}}Nonce") or "").strip()
     created = (token.findtext(f"{{{WSU}}}Created") or "").strip()
     if not nonce_b64 or not created:
@@ -258,24 +275,31 @@ def wsdl_with_address(wsdl: bytes, address: str) -> bytes:
 def billion_laughs(namespace: str) -> bytes:
     """A reply whose internal DTD expands one reference into 10^9 "lol"s (about 3 GB) if a parser lets it."""
     entities = ['<!ENTITY lol "lol">'] + [
-        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)]
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE soap:Envelope [{"".join(entities)}]>'
-            f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><tns:Respon xmlns:tns="{namespace}">'
-            f'<tns:kode>00</tns:kode><tns:nama>&lol9;</tns:nama></tns:Respon></soap:Body></soap:Envelope>').encode()
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    ]
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE soap:Envelope [{"".join(entities)}]>'
+        f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><tns:Respon xmlns:tns="{namespace}">'
+        f"<tns:kode>00</tns:kode><tns:nama>&lol9;</tns:nama></tns:Respon></soap:Body></soap:Envelope>"
+    ).encode()
 
 
 def external_entity(namespace: str, target: str = "file:///etc/passwd") -> bytes:
     """A reply that asks the parser to paste a local file (XXE) into a field."""
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE soap:Envelope [<!ENTITY xxe SYSTEM "{target}">]>'
-            f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><tns:Respon xmlns:tns="{namespace}">'
-            f'<tns:kode>00</tns:kode><tns:nama>&xxe;</tns:nama></tns:Respon></soap:Body></soap:Envelope>').encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE soap:Envelope [<!ENTITY xxe SYSTEM "{target}">]>'
+        f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><tns:Respon xmlns:tns="{namespace}">'
+        f"<tns:kode>00</tns:kode><tns:nama>&xxe;</tns:nama></tns:Respon></soap:Body></soap:Envelope>"
+    ).encode()
 
 
 def huge_body(namespace: str, size: int = HUGE_BODY_BYTES) -> StreamingResponse:
     """A well-formed start, then `size` bytes of one text node, streamed without a Content-Length (chunked): the
     simulator holds one chunk at a time; a client that reads it all holds all of it."""
-    head = (f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>'
-            f'<tns:Respon xmlns:tns="{namespace}"><tns:nama>').encode()
+    head = (
+        f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>'
+        f'<tns:Respon xmlns:tns="{namespace}"><tns:nama>'
+    ).encode()
 
     async def chunks() -> Any:
         yield head
@@ -318,16 +342,27 @@ def mount(app: FastAPI, service: SoapService, control: SimControl) -> None:
     def error_reply(request: Request) -> Response:
         return fault_response(server_fault("layanan sedang mengalami gangguan", kode="SYS-99"), ns)
 
-    install(app, control, error_reply=error_reply, garbage_type=XML_TYPE,
-            garbage_body=b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="' + SOAP_ENV.encode()
-            + b'"><soap:Body><tns:Respon xmlns:tns="' + ns.encode() + b'"><tns:kode>00</tns:ko',
-            hostile=hostile_replies(ns))
+    install(
+        app,
+        control,
+        error_reply=error_reply,
+        garbage_type=XML_TYPE,
+        garbage_body=b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="'
+        + SOAP_ENV.encode()
+        + b'"><soap:Body><tns:Respon xmlns:tns="'
+        + ns.encode()
+        + b'"><tns:kode>00</tns:ko',
+        hostile=hostile_replies(ns),
+    )
 
     @app.get(service.path, include_in_schema=False)
     async def get_wsdl(request: Request) -> Response:
         if "wsdl" not in {key.lower() for key in request.query_params}:
-            return Response("Gunakan ?wsdl untuk mengambil WSDL layanan ini.\n", status_code=400,
-                            media_type="text/plain; charset=utf-8")
+            return Response(
+                "Gunakan ?wsdl untuk mengambil WSDL layanan ini.\n",
+                status_code=400,
+                media_type="text/plain; charset=utf-8",
+            )
         address = str(request.url.replace(query="", fragment=""))
         return Response(wsdl_with_address(wsdl_bytes, address), media_type=XML_TYPE)
 
@@ -348,8 +383,9 @@ def handle(service: SoapService, raw: bytes, content_type: str) -> Response:
         handler = service.operations.get(qname.localname) if qname.namespace == ns else None
         if handler is None:
             raise client_fault(f"operasi tidak dikenal: {qname.localname}", kode="OPS-01")
-        request = SoapRequest(operation=qname.localname, element=element, header=header, username=username,
-                              namespace=ns)
+        request = SoapRequest(
+            operation=qname.localname, element=element, header=header, username=username, namespace=ns
+        )
         return Response(envelope(handler(request)), media_type=XML_TYPE)
     except SoapFault as fault:
         return fault_response(fault, ns)
@@ -368,8 +404,9 @@ class Builder:
         node = etree.Element(f"{{{self.ns}}}{name}", nsmap={self.prefix: self.ns})
         return self._fill(node, text, children)
 
-    def sub(self, parent: etree._Element, name: str, text: Any = None,
-            children: Iterable[etree._Element] = ()) -> etree._Element:
+    def sub(
+        self, parent: etree._Element, name: str, text: Any = None, children: Iterable[etree._Element] = ()
+    ) -> etree._Element:
         return self._fill(etree.SubElement(parent, f"{{{self.ns}}}{name}"), text, children)
 
     @staticmethod
@@ -414,6 +451,7 @@ class IdempotentReplies:
 
 # --- holder data as an agency keeps it ------------------------------------------------------------------------
 
+
 def add_years(date: dt.date, years: int) -> dt.date:
     """Same day `years` later (validity periods); 29 February becomes 28 February in a common year."""
     try:
@@ -422,9 +460,25 @@ def add_years(date: dt.date, years: int) -> dt.date:
         return date.replace(year=date.year + years, day=28)
 
 
-_SWAPS = [("MUHAMMAD", "MUHAMAD"), ("MUHAMMAD", "MOHAMMAD"), ("MOHAMMAD", "MUHAMMAD"), ("NUR", "NOER"),
-          ("SUSANTI", "SUSANTHI"), ("DEWI", "DEWY"), ("YU", "JU"), ("OE", "U"), ("U", "OE"), ("DJ", "J"), ("J", "DJ"),
-          ("TJ", "C"), ("C", "TJ"), ("I", "Y"), ("Y", "I"), ("AH", "A"), ("SY", "S")]
+_SWAPS = [
+    ("MUHAMMAD", "MUHAMAD"),
+    ("MUHAMMAD", "MOHAMMAD"),
+    ("MOHAMMAD", "MUHAMMAD"),
+    ("NUR", "NOER"),
+    ("SUSANTI", "SUSANTHI"),
+    ("DEWI", "DEWY"),
+    ("YU", "JU"),
+    ("OE", "U"),
+    ("U", "OE"),
+    ("DJ", "J"),
+    ("J", "DJ"),
+    ("TJ", "C"),
+    ("C", "TJ"),
+    ("I", "Y"),
+    ("Y", "I"),
+    ("AH", "A"),
+    ("SY", "S"),
+]
 
 
 def variant_name(name: str, rng: random.Random) -> str:
@@ -461,8 +515,7 @@ class Holder:
     variant: str | None = None
 
 
-def holder_as_known(name: str, birth_date: dt.date, sex: str, rng: random.Random, *,
-                    rate: float = 0.05) -> Holder:
+def holder_as_known(name: str, birth_date: dt.date, sex: str, rng: random.Random, *, rate: float = 0.05) -> Holder:
     """About `rate` of holders are on file with another name spelling (4 in 5) or birth date (1 in 5)."""
     if rng.random() >= rate:
         return Holder(name, birth_date, sex)

@@ -60,7 +60,7 @@ async def probe(connector: Any, name: str) -> Health:
     """Health of one agency, bounded in time; a failing probe is a 'down', never an error of this endpoint."""
     try:
         return await asyncio.wait_for(connector.health(), HEALTH_TIMEOUT_S)
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         return Health(agency=name, up=False, detail="health check timed out")
     except AgencyError as exc:
         return Health(agency=name, up=False, detail=exc.message)
@@ -78,18 +78,28 @@ def is_admin(principal: Principal) -> bool:
 
 def services_of(registry: Any, name: str) -> AgencyServices:
     plugin = registry.plugins[name]
-    return AgencyServices(name=name, title=plugin.title, facet=plugin.facet, protocol=plugin.protocol,
-                          services={k: dict(v) for k, v in plugin.services.items()},
-                          code_lists=dict(plugin.code_lists))
+    return AgencyServices(
+        name=name,
+        title=plugin.title,
+        facet=plugin.facet,
+        protocol=plugin.protocol,
+        services={k: dict(v) for k, v in plugin.services.items()},
+        code_lists=dict(plugin.code_lists),
+    )
 
 
 async def admin_views(registry: Any, names: list[str]) -> list[AgencyView]:
     """The operator's view of `names`, their health checked at once."""
     healths = await asyncio.gather(*(probe(registry.active[n].connector, n) for n in names))
-    return [AgencyView(**services_of(registry, name).model_dump(), url=registry.urls[name],
-                       breaker=registry.breakers[name].snapshot(),
-                       health=AgencyHealth(up=health.up, latency_ms=health.latency_ms, detail=health.detail))
-            for name, health in zip(names, healths)]
+    return [
+        AgencyView(
+            **services_of(registry, name).model_dump(),
+            url=registry.urls[name],
+            breaker=registry.breakers[name].snapshot(),
+            health=AgencyHealth(up=health.up, latency_ms=health.latency_ms, detail=health.detail),
+        )
+        for name, health in zip(names, healths, strict=False)
+    ]
 
 
 def readable_agency(request: Request, agency: str, principal: Principal) -> Any:
@@ -97,12 +107,21 @@ def readable_agency(request: Request, agency: str, principal: Principal) -> Any:
     its services (`application:submit:<agency>` or admin; else 403 `scope_missing`)."""
     registry = request.app.state.agencies
     if agency not in registry.active:
-        raise Problem(404, "agency_not_found", "No such agency on this bus", agencies=sorted(
-            n for n in registry.active if registry.plugins[n].services))
+        raise Problem(
+            404,
+            "agency_not_found",
+            "No such agency on this bus",
+            agencies=sorted(n for n in registry.active if registry.plugins[n].services),
+        )
     required = f"application:submit:{agency}"
     if not (may_submit(principal, agency) or is_admin(principal)):
-        raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
-                      required_scope=required)
+        raise Problem(
+            403,
+            "scope_missing",
+            "The API key lacks a required scope",
+            f"Required scope: {required}",
+            required_scope=required,
+        )
     return registry
 
 
@@ -116,15 +135,22 @@ async def list_agencies(request: Request, principal: Annotated[Principal, Depend
         return AgencyList(agencies=list(await admin_views(registry, names)))
     mine = [name for name in names if registry.plugins[name].services and may_submit(principal, name)]
     if not mine:
-        raise Problem(403, "scope_missing", "The API key lacks a required scope",
-                      "Required scope: admin, or application:submit:<agency>", required_scope="admin")
+        raise Problem(
+            403,
+            "scope_missing",
+            "The API key lacks a required scope",
+            "Required scope: admin, or application:submit:<agency>",
+            required_scope="admin",
+        )
     return AgencyList(agencies=[services_of(registry, name) for name in mine])
 
 
-@router.get("/{agency}", response_model=AgencyView | AgencyServices,
-            responses=problems("agency_not_found", "scope_missing"))
-async def get_agency(agency: str, request: Request,
-                     principal: Annotated[Principal, Depends(current_principal)]) -> AgencyView | AgencyServices:
+@router.get(
+    "/{agency}", response_model=AgencyView | AgencyServices, responses=problems("agency_not_found", "scope_missing")
+)
+async def get_agency(
+    agency: str, request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> AgencyView | AgencyServices:
     """One agency: its services and their schemas for a client that may submit to it; for `admin` also its URL,
     health and breaker."""
     registry = readable_agency(request, agency, principal)
@@ -133,10 +159,14 @@ async def get_agency(agency: str, request: Request,
     return services_of(registry, agency)
 
 
-@router.get("/{agency}/services/{service}", response_model=dict[str, Any],
-            responses=problems("agency_not_found", "service_not_found", "scope_missing"))
-async def get_schema(agency: str, service: str, request: Request,
-                     principal: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
+@router.get(
+    "/{agency}/services/{service}",
+    response_model=dict[str, Any],
+    responses=problems("agency_not_found", "service_not_found", "scope_missing"),
+)
+async def get_schema(
+    agency: str, service: str, request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> dict[str, Any]:
     """The JSON Schema of one service's payload, with its `examples` (scope `application:submit:<agency>`)."""
     registry = readable_agency(request, agency, principal)
     services = registry.plugins[agency].services
@@ -157,14 +187,28 @@ class CodeList(BaseModel):
     codes: list[CodeEntry]
 
 
-@router.get("/{agency}/codes/{name}", response_model=CodeList,
-            responses=problems("agency_not_found", "code_list_not_found", "scope_missing", "request_invalid",
-                               "agency_unavailable"))
-async def search_codes(agency: str, name: str, request: Request,
-                       principal: Annotated[Principal, Depends(current_principal)],
-                       q: Annotated[str, Query(min_length=3, max_length=50, pattern=SEARCH,
-                                               description="A code, or part of a name: 3-50 letters, digits, "
-                                                           "spaces, . ' -")]) -> CodeList:
+@router.get(
+    "/{agency}/codes/{name}",
+    response_model=CodeList,
+    responses=problems(
+        "agency_not_found", "code_list_not_found", "scope_missing", "request_invalid", "agency_unavailable"
+    ),
+)
+async def search_codes(
+    agency: str,
+    name: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(current_principal)],
+    q: Annotated[
+        str,
+        Query(
+            min_length=3,
+            max_length=50,
+            pattern=SEARCH,
+            description="A code, or part of a name: 3-50 letters, digits, spaces, . ' -",
+        ),
+    ],
+) -> CodeList:
     """Search one of the agency's code lists (`code_lists` in its listing) at the agency, e.g. BPJS Kesehatan's
     clinics for `new_clinic_code` (scope `application:submit:<agency>`)."""
     registry = readable_agency(request, agency, principal)
@@ -173,13 +217,20 @@ async def search_codes(agency: str, name: str, request: Request,
         raise Problem(404, "code_list_not_found", f"{agency} has no such code list", code_lists=sorted(lists))
     try:
         found = await asyncio.wait_for(registry.active[agency].connector.codes(name, q), CODES_TIMEOUT_S)
-    except (asyncio.TimeoutError, TimeoutError):
-        raise Problem(503, "agency_unavailable", "The agency did not answer in time",
-                      headers={"Retry-After": "30"}) from None
+    except TimeoutError:
+        raise Problem(
+            503, "agency_unavailable", "The agency did not answer in time", headers={"Retry-After": "30"}
+        ) from None
     except (AgencyRejected, NotSupported) as exc:
-        raise Problem(422, "request_invalid", "The agency refused the search", exc.message,
-                      errors=[{"detail": exc.message, "parameter": "q", "code": "agency_refused"}]) from None
+        raise Problem(
+            422,
+            "request_invalid",
+            "The agency refused the search",
+            exc.message,
+            errors=[{"detail": exc.message, "parameter": "q", "code": "agency_refused"}],
+        ) from None
     except AgencyError as exc:
-        raise Problem(503, "agency_unavailable", "The agency cannot be reached", exc.message,
-                      headers={"Retry-After": "30"}) from None
+        raise Problem(
+            503, "agency_unavailable", "The agency cannot be reached", exc.message, headers={"Retry-After": "30"}
+        ) from None
     return CodeList(agency=agency, code_list=name, query=q, codes=[CodeEntry(**entry) for entry in found])

@@ -19,6 +19,7 @@ class Open(BaseModel):
 
 # --- audit -----------------------------------------------------------------------------------------------------
 
+
 class AuditEntry(Open):
     index: int = Field(description="The entry's leaf index in the log")
     data: str = Field(description="The entry's canonical JSON bytes, base64 (what the leaf hash covers)")
@@ -76,6 +77,7 @@ class AgencyReply(Open):
 
 
 # --- callbacks -------------------------------------------------------------------------------------------------
+
 
 class Subscription(Open):
     id: str

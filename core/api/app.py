@@ -15,30 +15,30 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from core.agencies import AgencyRegistry, build_registry
-from core.api import openapi, problems
-from core.api.auth import PrincipalCache
-from core.api.agencies import router as agencies_router
 from core.api import audit as audit_api
-from core.audit.group import GroupCommitter
-from core.api.citizens import router as citizens_router
+from core.api import openapi, problems
+from core.api.agencies import router as agencies_router
 from core.api.applications import admin_router as applications_admin_router
 from core.api.applications import router as applications_router
+from core.api.auth import PrincipalCache
 from core.api.body_limits import BodyLimits
-from core.api.lookup_lane import LookupLane
+from core.api.citizens import router as citizens_router
 from core.api.clients_admin import router as clients_admin_router
-from core.bus.dispatch import start_embedded
-from core.api.subscriptions import router as subscriptions_router
 from core.api.inbound import router as inbound_router
+from core.api.lookup_lane import LookupLane
+from core.api.subscriptions import router as subscriptions_router
+from core.audit.group import GroupCommitter
+from core.bus.dispatch import start_embedded
+from core.bus.states import Policy
+from core.cache_store import SqlCacheStore
 from core.callbacks.delivery import Deliverer
 from core.console.routes import router as console_router
+from core.db import make_engine, session_factory
 from core.logs import install_redaction
 from core.ops import health as ops_health
 from core.ops import tracing
 from core.ops.middleware import RequestContext
 from core.security.ratelimit import Limit, RateLimiter
-from core.bus.states import Policy
-from core.cache_store import SqlCacheStore
-from core.db import make_engine, session_factory
 from core.security.secrets import load_secrets
 from core.settings import Settings, get_settings
 from identity.cache import RecordCache
@@ -58,24 +58,31 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         app.state.sessions = session_factory(engine)
         app.state.principals = PrincipalCache()
         app.state.audit_writer = GroupCommitter(app.state.sessions)
-        app.state.rates = RateLimiter(engine, Limit(settings.rate_limit_per_s, settings.rate_limit_burst),
-                                      settings.rate_lease_s)
+        app.state.rates = RateLimiter(
+            engine, Limit(settings.rate_limit_per_s, settings.rate_limit_burst), settings.rate_lease_s
+        )
         own_registry = registry is None
         app.state.agencies = registry if registry is not None else build_registry(settings)
         if app.state.agencies.limits is not None and app.state.agencies.limits.slots:
             await asyncio.to_thread(app.state.agencies.limits.start)  # join the census: concurrency shares
         secrets = load_secrets(settings)
         app.state.secrets = secrets
-        app.state.cache = RecordCache(SqlCacheStore(engine), secrets.data_keys, secrets.nik_hash_key,
-                                      app.state.agencies.freshness(settings), settings.cache_freshness_s)
+        app.state.cache = RecordCache(
+            SqlCacheStore(engine),
+            secrets.data_keys,
+            secrets.nik_hash_key,
+            app.state.agencies.freshness(settings),
+            settings.cache_freshness_s,
+        )
         sequencer = audit_api.start(app, settings)
         app.state.policy = Policy.from_settings(settings)
         connectors = {name: agency.connector for name, agency in app.state.agencies.active.items()}
         ops_health.start(app, settings)
         app.state.dispatcher = start_embedded(app.state.sessions, connectors, secrets, settings, app.state.agencies)
         # distributed: the workers deliver callbacks, from the events exchange (core/callbacks/exchange.py)
-        app.state.callbacks = (Deliverer(app.state.sessions, settings, app.state.audit.signer).start()
-                               if settings.embedded else None)
+        app.state.callbacks = (
+            Deliverer(app.state.sessions, settings, app.state.audit.signer).start() if settings.embedded else None
+        )
         gc.freeze()  # what start-up built lives as long as the process: keep it out of every later GC pass
         try:
             yield
@@ -93,7 +100,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         title="Gerbang",
         version="0.1.0",
         description="One API for MPP counters: verified citizen records by NIK, applications to agencies, "
-                    "signed audit. Errors are RFC 9457 problem details with a stable `code`.",
+        "signed audit. Errors are RFC 9457 problem details with a stable `code`.",
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
         # FastAPI's own OpenTelemetry hooks stay off: its spans would carry the path (a NIK); ours are in
@@ -103,8 +110,12 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
     problems.install(app)
     openapi.install(app)
     app.add_middleware(LookupLane)  # innermost: GET /v1/citizens/{nik} past the router (core/api/lookup_lane.py)
-    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth,
-                       read_timeout_s=settings.body_read_timeout_s)
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        read_timeout_s=settings.body_read_timeout_s,
+    )
     app.add_middleware(RequestContext)  # outermost of ours: problems from BodyLimits carry the request id too
     app.include_router(citizens_router)
     app.include_router(agencies_router)

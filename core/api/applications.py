@@ -20,17 +20,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from connectors.base import utcnow
 from core.api.auth import current_principal, require
 from core.api.body_limits import OFF_LOOP_BYTES
 from core.api.citizens import checked_nik
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.openapi import problems
 from core.api.problems import Problem, item, pointer_to
-from core.bus.models import Application, Status, Transition
 from core.bus.citizen import one_person
-from connectors.base import utcnow
 from core.bus.inbound import join_decision
 from core.bus.intake import Intake
+from core.bus.models import Application, Status, Transition
 from core.bus.service import IdempotencyConflict, Submission, open_result, schema_errors
 from core.bus.worker import NotReplayable, replay
 from core.security.clients import Principal
@@ -43,13 +43,27 @@ router = APIRouter(prefix="/v1/applications", tags=["applications"])
 admin_router = APIRouter(prefix="/v1/admin/applications", tags=["operations"])
 
 KEY_MAX = 200
-SUBMIT_RESPONSES = problems("idempotency_key_missing", "idempotency_key_invalid", "context_missing",
-                            "context_invalid", "nik_invalid", "scope_missing", "agency_unknown", "service_unknown",
-                            "nik_mismatch", "payload_invalid", "idempotency_conflict")
-IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": True,
-                   "description": "A unique key per application (e.g. a UUID); the same key and body answer the same "
-                                  "application again",
-                   "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX, "pattern": "^[ -~]+$"}}
+SUBMIT_RESPONSES = problems(
+    "idempotency_key_missing",
+    "idempotency_key_invalid",
+    "context_missing",
+    "context_invalid",
+    "nik_invalid",
+    "scope_missing",
+    "agency_unknown",
+    "service_unknown",
+    "nik_mismatch",
+    "payload_invalid",
+    "idempotency_conflict",
+)
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": "A unique key per application (e.g. a UUID); the same key and body answer the same "
+    "application again",
+    "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX, "pattern": "^[ -~]+$"},
+}
 
 
 class ApplicationIn(BaseModel):
@@ -98,10 +112,13 @@ class ApplicationSummary(BaseModel):
 
 class ApplicationView(ApplicationSummary):
     idempotency_key: str
-    agency_detail: dict[str, Any] | None = Field(default=None, description="What the agency answered with its "
-                                                 "reference (e.g. Samsat's payment code, amount, expiry)")
-    reason: str | None = Field(default=None, description="The agency's reason for a rejection, or the last "
-                                                          "transient error")
+    agency_detail: dict[str, Any] | None = Field(
+        default=None,
+        description="What the agency answered with its reference (e.g. Samsat's payment code, amount, expiry)",
+    )
+    reason: str | None = Field(
+        default=None, description="The agency's reason for a rejection, or the last transient error"
+    )
     reason_code: str | None = None
     next_attempt_at: dt.datetime | None = None
     deadline_at: dt.datetime
@@ -115,39 +132,66 @@ class ApplicationPage(BaseModel):
 
 def _key(value: str | None) -> str:
     if value is None or not value.strip():
-        raise Problem(400, "idempotency_key_missing", "An Idempotency-Key header is required",
-                      "Send a unique key per application (e.g. a UUID); repeating it repeats the answer.")
+        raise Problem(
+            400,
+            "idempotency_key_missing",
+            "An Idempotency-Key header is required",
+            "Send a unique key per application (e.g. a UUID); repeating it repeats the answer.",
+        )
     value = value.strip()
     if len(value) > KEY_MAX or not (value.isascii() and value.isprintable()):
-        raise Problem(400, "idempotency_key_invalid", "The Idempotency-Key is not valid",
-                      f"At most {KEY_MAX} printable ASCII characters.")
+        raise Problem(
+            400,
+            "idempotency_key_invalid",
+            "The Idempotency-Key is not valid",
+            f"At most {KEY_MAX} printable ASCII characters.",
+        )
     return value
 
 
 def _summary(app: Application) -> dict[str, Any]:
-    return {"id": app.id, "agency": app.agency, "service": app.service, "status": app.status,
-            "agency_reference": app.agency_reference, "attempts": app.attempts,
-            "created_at": _utc(app.created_at), "updated_at": _utc(app.updated_at)}
+    return {
+        "id": app.id,
+        "agency": app.agency,
+        "service": app.service,
+        "status": app.status,
+        "agency_reference": app.agency_reference,
+        "attempts": app.attempts,
+        "created_at": _utc(app.created_at),
+        "updated_at": _utc(app.updated_at),
+    }
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
 
 def _view(session: Session, app: Application, request: Request) -> ApplicationView:
-    steps = session.exec(select(Transition).where(Transition.application_id == app.id)
-                         .order_by(col(Transition.id))).all()
+    steps = session.exec(
+        select(Transition).where(Transition.application_id == app.id).order_by(col(Transition.id))
+    ).all()
     return ApplicationView(
-        **_summary(app), idempotency_key=app.idempotency_key,
-        agency_detail=open_result(request.app.state.secrets.data_keys, app), reason=app.reason,
-        reason_code=app.reason_code, next_attempt_at=_utc(app.next_attempt_at), deadline_at=_utc(app.deadline_at),
-        history=[Step(status=s.status, at=_utc(s.at), attempt=s.attempt, detail=s.detail) for s in steps])
+        **_summary(app),
+        idempotency_key=app.idempotency_key,
+        agency_detail=open_result(request.app.state.secrets.data_keys, app),
+        reason=app.reason,
+        reason_code=app.reason_code,
+        next_attempt_at=_utc(app.next_attempt_at),
+        deadline_at=_utc(app.deadline_at),
+        history=[Step(status=s.status, at=_utc(s.at), attempt=s.attempt, detail=s.detail) for s in steps],
+    )
 
 
 def _answer(app: Application, status_code: int, *, replayed: bool = False) -> JSONResponse:
     location = f"/v1/applications/{app.id}"
-    body = {"id": app.id, "status": app.status, "agency": app.agency, "service": app.service,
-            "created_at": _utc(app.created_at).isoformat(), "links": {"self": location}}  # type: ignore[union-attr]
+    body = {
+        "id": app.id,
+        "status": app.status,
+        "agency": app.agency,
+        "service": app.service,
+        "created_at": _utc(app.created_at).isoformat(),
+        "links": {"self": location},
+    }  # type: ignore[union-attr]
     headers = {"Location": location}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -156,14 +200,20 @@ def _answer(app: Application, status_code: int, *, replayed: bool = False) -> JS
 
 ACCEPTED_HEADERS = {
     "Location": {"description": "The application's URL", "required": True, "schema": {"type": "string"}},
-    "Idempotent-Replayed": {"description": "`true` when the key answered an application made before",
-                            "schema": {"type": "string", "enum": ["true"]}}}
+    "Idempotent-Replayed": {
+        "description": "`true` when the key answered an application made before",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
 
 
-@router.post("", status_code=202, response_model=Accepted,
-             responses={**SUBMIT_RESPONSES,
-                        202: {"description": "Accepted for submission", "headers": ACCEPTED_HEADERS}},
-             openapi_extra={"parameters": [IDEMPOTENCY_KEY, *CONTEXT_PARAMETERS]})
+@router.post(
+    "",
+    status_code=202,
+    response_model=Accepted,
+    responses={**SUBMIT_RESPONSES, 202: {"description": "Accepted for submission", "headers": ACCEPTED_HEADERS}},
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY, *CONTEXT_PARAMETERS]},
+)
 async def submit_application(
     body: ApplicationIn,
     request: Request,
@@ -177,46 +227,80 @@ async def submit_application(
     state = request.app.state
     registry = state.agencies
     if body.agency not in registry.active:
-        raise Problem(422, "agency_unknown", "No such agency on this bus", agencies=sorted(
-            n for n in registry.active if registry.plugins[n].services),
-            errors=[item(f"{body.agency!r} is not an agency of this bus.", "agency_unknown", pointer="#/agency")])
+        raise Problem(
+            422,
+            "agency_unknown",
+            "No such agency on this bus",
+            agencies=sorted(n for n in registry.active if registry.plugins[n].services),
+            errors=[item(f"{body.agency!r} is not an agency of this bus.", "agency_unknown", pointer="#/agency")],
+        )
     required = f"application:submit:{body.agency}"
     if not allowed(principal.scopes, required):
-        raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
-                      required_scope=required)
+        raise Problem(
+            403,
+            "scope_missing",
+            "The API key lacks a required scope",
+            f"Required scope: {required}",
+            required_scope=required,
+        )
     services = registry.plugins[body.agency].services
     schema = services.get(body.service)
     if schema is None:
-        raise Problem(422, "service_unknown", f"{body.agency} offers no such service", services=sorted(services),
-                      errors=[item(f"{body.agency} offers no service {body.service!r}.", "service_unknown",
-                                   pointer="#/service")])
+        raise Problem(
+            422,
+            "service_unknown",
+            f"{body.agency} offers no such service",
+            services=sorted(services),
+            errors=[item(f"{body.agency} offers no service {body.service!r}.", "service_unknown", pointer="#/service")],
+        )
     nik = checked_nik(body.nik, pointer="#/nik")
     payload, others = one_person(schema, body.payload, nik)
     if others:
-        raise Problem(422, "nik_mismatch", "The payload names another citizen than the application",
-                      "An application is one person's: leave the payload's NIK out (Gerbang fills it in) or send "
-                      "the same NIK as the application's `nik`.",
-                      errors=[item("Differs from the application's nik.", "nik_mismatch",
-                                   pointer=pointer_to(["payload", name])) for name in others])
+        raise Problem(
+            422,
+            "nik_mismatch",
+            "The payload names another citizen than the application",
+            "An application is one person's: leave the payload's NIK out (Gerbang fills it in) or send "
+            "the same NIK as the application's `nik`.",
+            errors=[
+                item("Differs from the application's nik.", "nik_mismatch", pointer=pointer_to(["payload", name]))
+                for name in others
+            ],
+        )
     if int(request.headers.get("content-length") or 0) >= OFF_LOOP_BYTES:  # a long check: off the event loop
         errors = await run_in_threadpool(schema_errors, schema, payload)
     else:
         errors = schema_errors(schema, payload)
     if errors:
-        raise Problem(422, "payload_invalid", "The payload does not match the service's schema",
-                      errors=[item(e["message"], e["rule"], pointer="#/payload" + pointer_to(e["parts"])[1:])
-                              for e in errors])
+        raise Problem(
+            422,
+            "payload_invalid",
+            "The payload does not match the service's schema",
+            errors=[item(e["message"], e["rule"], pointer="#/payload" + pointer_to(e["parts"])[1:]) for e in errors],
+        )
 
     context = getattr(request.state, "counter_context", None)
     audit = {"counter": context.as_detail()} if context is not None else None
 
-    submission = Submission(client_id=principal.client_id, client_name=principal.name, idempotency_key=key,
-                            nik=nik, agency=body.agency, service=body.service, payload=payload, audit=audit)
+    submission = Submission(
+        client_id=principal.client_id,
+        client_name=principal.name,
+        idempotency_key=key,
+        nik=nik,
+        agency=body.agency,
+        service=body.service,
+        payload=payload,
+        audit=audit,
+    )
     try:  # group commit with the concurrent submissions (core/bus/intake.py)
         result = await _intake(state).accept(submission)
     except IdempotencyConflict:
-        raise Problem(409, "idempotency_conflict", "This Idempotency-Key was used for another request",
-                      "Use a new key for a different application.") from None
+        raise Problem(
+            409,
+            "idempotency_conflict",
+            "This Idempotency-Key was used for another request",
+            "Use a new key for a different application.",
+        ) from None
     if result.created and state.dispatcher is not None:
         state.dispatcher.wake()
     decides = registry.plugins[body.agency].decides
@@ -261,8 +345,9 @@ def _visible(app: Application | None, principal: Principal) -> Application:
 
 
 @router.get("/{application_id}", response_model=ApplicationView, responses=problems("application_not_found"))
-async def get_application(application_id: str, request: Request,
-                          principal: Annotated[Principal, Depends(require("application:read"))]) -> ApplicationView:
+async def get_application(
+    application_id: str, request: Request, principal: Annotated[Principal, Depends(require("application:read"))]
+) -> ApplicationView:
     """Status, agency reference, attempts and the history of transitions with their times."""
     application_id = application_id_or_404(application_id)
 
@@ -314,22 +399,29 @@ async def list_applications(
         if nik_hash:
             query = query.where(Application.nik_hash == nik_hash)
         if after:
-            query = query.where((col(Application.created_at) < after[0])
-                                | ((col(Application.created_at) == after[0]) & (col(Application.id) < after[1])))
+            query = query.where(
+                (col(Application.created_at) < after[0])
+                | ((col(Application.created_at) == after[0]) & (col(Application.id) < after[1]))
+            )
         query = query.order_by(col(Application.created_at).desc(), col(Application.id).desc()).limit(limit + 1)
         with request.app.state.sessions() as session:
             rows = list(session.exec(query).all())
         page = rows[:limit]
-        return ApplicationPage(items=[ApplicationSummary(**_summary(a)) for a in page],
-                               next_cursor=_cursor(page[-1]) if len(rows) > limit else None)
+        return ApplicationPage(
+            items=[ApplicationSummary(**_summary(a)) for a in page],
+            next_cursor=_cursor(page[-1]) if len(rows) > limit else None,
+        )
 
     return await run_in_threadpool(load)
 
 
 @admin_router.get("/dead", response_model=ApplicationPage)
-async def dead_applications(request: Request, _: Annotated[Principal, Depends(require("admin"))],
-                            agency: Annotated[str | None, Query(max_length=64)] = None,
-                            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ApplicationPage:
+async def dead_applications(
+    request: Request,
+    _: Annotated[Principal, Depends(require("admin"))],
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ApplicationPage:
     """Failed (dead-lettered) applications, newest first."""
 
     def load() -> ApplicationPage:
@@ -343,18 +435,22 @@ async def dead_applications(request: Request, _: Annotated[Principal, Depends(re
     return await run_in_threadpool(load)
 
 
-@admin_router.post("/{application_id}/replay", status_code=202, response_model=ApplicationView,
-                   responses=problems("application_not_found", "not_replayable"))
-async def replay_application(application_id: str, request: Request,
-                             principal: Annotated[Principal, Depends(require("admin"))]) -> ApplicationView:
+@admin_router.post(
+    "/{application_id}/replay",
+    status_code=202,
+    response_model=ApplicationView,
+    responses=problems("application_not_found", "not_replayable"),
+)
+async def replay_application(
+    application_id: str, request: Request, principal: Annotated[Principal, Depends(require("admin"))]
+) -> ApplicationView:
     """Send a failed application again (same idempotency key at the agency, new deadline)."""
     state = request.app.state
 
     def run() -> ApplicationView:
         with state.sessions() as session:
             try:
-                app = replay(session, application_id_or_404(application_id), state.policy,
-                             operator=principal.name)
+                app = replay(session, application_id_or_404(application_id), state.policy, operator=principal.name)
             except LookupError:
                 raise Problem(404, "application_not_found", "No such application") from None
             except NotReplayable as exc:
@@ -365,4 +461,3 @@ async def replay_application(application_id: str, request: Request,
     if state.dispatcher is not None:
         state.dispatcher.wake()
     return view
-

@@ -44,8 +44,9 @@ router = APIRouter(tags=["audit"])
 
 MAX_LIMIT = 1000
 ACTION_FILTER = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?$")
-RESPONSES = problems("audit_range", "nik_invalid", "cursor_invalid", "time_invalid", "action_invalid",
-                     "audit_unavailable")
+RESPONSES = problems(
+    "audit_range", "nik_invalid", "cursor_invalid", "time_invalid", "action_invalid", "audit_unavailable"
+)
 
 
 # --- wiring -----------------------------------------------------------------------------------
@@ -66,11 +67,17 @@ def _fresh(request: Request) -> Any:
     try:
         state.audit.run(force_checkpoint=True)
     except SequencerError as exc:
-        raise Problem(503, "audit_unavailable", "The audit log refuses to sign", str(exc),
-                      headers={"Retry-After": "30"}) from None
+        raise Problem(
+            503, "audit_unavailable", "The audit log refuses to sign", str(exc), headers={"Retry-After": "30"}
+        ) from None
     except SQLAlchemyError as exc:  # database busy or down: a 503 with a retry hint
-        raise Problem(503, "audit_unavailable", "The audit log cannot be sequenced right now",
-                      type(exc).__name__, headers={"Retry-After": "5"}) from None
+        raise Problem(
+            503,
+            "audit_unavailable",
+            "The audit log cannot be sequenced right now",
+            type(exc).__name__,
+            headers={"Retry-After": "5"},
+        ) from None
     with state.engine.connect() as conn:
         latest = store.latest_checkpoint(conn)
     if latest is None:
@@ -78,8 +85,7 @@ def _fresh(request: Request) -> Any:
     return latest
 
 
-def _query(request: Request, principal: Principal, endpoint: str, *, subject: str | None = None,
-           **params: Any) -> Any:
+def _query(request: Request, principal: Principal, endpoint: str, *, subject: str | None = None, **params: Any) -> Any:
     """Record the auditor's query, then return a checkpoint covering it."""
     detail = {"endpoint": endpoint, **{k: v for k, v in params.items() if v is not None}}
     write_now(request, "audit.query", client=principal.name, subject=subject, detail=detail)
@@ -93,8 +99,9 @@ def reading(request: Request) -> Iterator[Connection]:
         with request.app.state.engine.connect() as conn:
             yield conn
     except store.StoreError as exc:
-        raise Problem(503, "audit_unavailable", "The stored audit tree is incomplete", str(exc),
-                      headers={"Retry-After": "30"}) from None
+        raise Problem(
+            503, "audit_unavailable", "The stored audit tree is incomplete", str(exc), headers={"Retry-After": "30"}
+        ) from None
 
 
 def _b64(b: bytes) -> str:
@@ -110,8 +117,12 @@ def _us(value: dt.datetime | None) -> int | None:
     try:
         value = value.astimezone(dt.UTC)
     except OverflowError:
-        raise Problem(400, "time_invalid", "A time outside the years 1 to 9999",
-                      "since and until must fall between 0001-01-01 and 9999-12-31 UTC.") from None
+        raise Problem(
+            400,
+            "time_invalid",
+            "A time outside the years 1 to 9999",
+            "since and until must fall between 0001-01-01 and 9999-12-31 UTC.",
+        ) from None
     # exact: through a float, 9999-12-31T23:59:59.999999Z rounded up into year 10000 (and .999900 became .999904)
     return (value - EPOCH) // dt.timedelta(microseconds=1)
 
@@ -144,8 +155,7 @@ def audit_key(request: Request) -> PlainTextResponse:
     return PlainTextResponse(request.app.state.audit.signer.verifier.vkey + "\n")
 
 
-@router.get("/v1/audit/key/webhook", response_class=PlainTextResponse,
-            responses={200: {"content": {"text/plain": {}}}})
+@router.get("/v1/audit/key/webhook", response_class=PlainTextResponse, responses={200: {"content": {"text/plain": {}}}})
 def audit_key_webhook(request: Request) -> PlainTextResponse:
     """The same key in the Standard Webhooks `whpk_` form, for the `v1a` signature on callback batches: public."""
     return PlainTextResponse(signing.public_key(request.app.state.audit.signer) + "\n")
@@ -155,8 +165,9 @@ def audit_key_webhook(request: Request) -> PlainTextResponse:
 
 
 @router.get("/v1/audit/checkpoint", response_class=PlainTextResponse, responses=RESPONSES)
-def audit_checkpoint(request: Request,
-                     principal: Annotated[Principal, Depends(require("audit:read"))]) -> PlainTextResponse:
+def audit_checkpoint(
+    request: Request, principal: Annotated[Principal, Depends(require("audit:read"))]
+) -> PlainTextResponse:
     """The latest signed checkpoint (C2SP tlog-checkpoint in a signed note), covering this query."""
     latest = _query(request, principal, "checkpoint")
     return PlainTextResponse(latest.note, headers={"Cache-Control": "no-store"})
@@ -178,13 +189,23 @@ def audit_entries(
     """Entries matching every filter, oldest first, each with its bytes and an inclusion proof against the
     checkpoint returned alongside."""
     after = _cursor(cursor)
-    subject = (subject_of(checked_nik(subject_nik, parameter="subject_nik"), request.app.state.secrets)
-               if subject_nik is not None else None)
+    subject = (
+        subject_of(checked_nik(subject_nik, parameter="subject_nik"), request.app.state.secrets)
+        if subject_nik is not None
+        else None
+    )
     if action is not None and not ACTION_FILTER.match(action):
         raise Problem(400, "action_invalid", "Actions are dotted lower-case names, optionally ending in `.*`")
-    filters = {"client": client, "agency": agency, "action": action, "by_subject": True if subject else None,
-               "since": format_time(_us(since)) if since else None,
-               "until": format_time(_us(until)) if until else None, "cursor": cursor, "limit": limit}
+    filters = {
+        "client": client,
+        "agency": agency,
+        "action": action,
+        "by_subject": True if subject else None,
+        "since": format_time(_us(since)) if since else None,
+        "until": format_time(_us(until)) if until else None,
+        "cursor": cursor,
+        "limit": limit,
+    }
     latest = _query(request, principal, "entries", subject=subject, **filters)
     e = entry_table.c
     q = select(e.leaf_index, e.data).where(e.leaf_index < latest.size, e.leaf_index > after)
@@ -200,13 +221,23 @@ def audit_entries(
     with reading(request) as conn:
         rows = conn.execute(q.order_by(e.leaf_index).limit(limit + 1)).all()
         page = rows[:limit]
-        proofs = store.inclusion_proofs(conn, [r.leaf_index for r in page], latest.size, check_size=False,
-                                        cached=True) if page else []
+        proofs = (
+            store.inclusion_proofs(conn, [r.leaf_index for r in page], latest.size, check_size=False, cached=True)
+            if page
+            else []
+        )
     return {
         "checkpoint": latest.note,
         "size": latest.size,
-        "entries": [{"index": r.leaf_index, "data": _b64(r.data), "entry": json.loads(r.data),
-                     "proof": [_b64(h) for h in proof]} for r, proof in zip(page, proofs)],
+        "entries": [
+            {
+                "index": r.leaf_index,
+                "data": _b64(r.data),
+                "entry": json.loads(r.data),
+                "proof": [_b64(h) for h in proof],
+            }
+            for r, proof in zip(page, proofs, strict=False)
+        ],
         "next_cursor": str(page[-1].leaf_index) if len(rows) > limit else None,
     }
 
@@ -226,8 +257,9 @@ def audit_inclusion(
     request: Request,
     principal: Annotated[Principal, Depends(require("audit:read"))],
     index: Annotated[int, Query(ge=0, le=MAX_TREE)],
-    size: Annotated[int | None, Query(ge=1, le=MAX_TREE,
-                                      description="Tree size (default: the latest checkpoint's)")] = None,
+    size: Annotated[
+        int | None, Query(ge=1, le=MAX_TREE, description="Tree size (default: the latest checkpoint's)")
+    ] = None,
 ) -> dict[str, Any]:
     """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
     latest = _query(request, principal, "proof.inclusion", index=index, size=size)
@@ -237,18 +269,23 @@ def audit_inclusion(
     with reading(request) as conn:
         # size <= a signed checkpoint's; the leaf comes with the proof's nodes, in one query
         leaf, proof = store.leaf_and_proof(conn, index, size, check_size=False, cached=True)
-    return {"index": index, "size": size, "leaf_hash": _b64(leaf) if leaf else None,
-            "proof": [_b64(h) for h in proof], "checkpoint": cp.note if cp else None}
+    return {
+        "index": index,
+        "size": size,
+        "leaf_hash": _b64(leaf) if leaf else None,
+        "proof": [_b64(h) for h in proof],
+        "checkpoint": cp.note if cp else None,
+    }
 
 
-@router.get("/v1/audit/proof/consistency", response_model=None,
-            responses={**RESPONSES, **answer(ConsistencyProof)})
+@router.get("/v1/audit/proof/consistency", response_model=None, responses={**RESPONSES, **answer(ConsistencyProof)})
 def audit_consistency(
     request: Request,
     principal: Annotated[Principal, Depends(require("audit:read"))],
     from_: Annotated[int, Query(alias="from", ge=0, le=MAX_TREE)],
-    to: Annotated[int | None, Query(ge=0, le=MAX_TREE,
-                                    description="Newer size (default: the latest checkpoint's)")] = None,
+    to: Annotated[
+        int | None, Query(ge=0, le=MAX_TREE, description="Newer size (default: the latest checkpoint's)")
+    ] = None,
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof that the tree of `from` entries is a prefix of the tree of `to`."""
     latest = _query(request, principal, "proof.consistency", **{"from": from_, "to": to})
@@ -258,20 +295,31 @@ def audit_consistency(
     with reading(request) as conn:
         proof = store.consistency_proof(conn, from_, to, cached=True) if from_ else []
         old = store.checkpoint_at(conn, from_)
-    return {"from": from_, "to": to, "proof": [_b64(h) for h in proof],
-            "checkpoint_from": old.note if old else None, "checkpoint_to": cp.note if cp else None}
+    return {
+        "from": from_,
+        "to": to,
+        "proof": [_b64(h) for h in proof],
+        "checkpoint_from": old.note if old else None,
+        "checkpoint_to": cp.note if cp else None,
+    }
 
 
-@router.get("/v1/audit/export", response_model=None,
-            responses={**RESPONSES, **answer(AuditBundle, description="A gerbang-audit-bundle/v1 file")})
+@router.get(
+    "/v1/audit/export",
+    response_model=None,
+    responses={**RESPONSES, **answer(AuditBundle, description="A gerbang-audit-bundle/v1 file")},
+)
 def audit_export(
     request: Request,
     principal: Annotated[Principal, Depends(require("audit:read"))],
     from_: Annotated[int, Query(alias="from", ge=0, le=MAX_TREE)] = 0,
-    to: Annotated[int | None, Query(ge=0, le=MAX_TREE,
-                                    description="End of the range, exclusive (default: checkpoint size)")] = None,
-    earlier: Annotated[list[int] | None, Query(description="Older checkpoint sizes you hold: consistency proofs "
-                                                           "from them are included")] = None,
+    to: Annotated[
+        int | None, Query(ge=0, le=MAX_TREE, description="End of the range, exclusive (default: checkpoint size)")
+    ] = None,
+    earlier: Annotated[
+        list[int] | None,
+        Query(description="Older checkpoint sizes you hold: consistency proofs from them are included"),
+    ] = None,
 ) -> StreamingResponse:
     """A self-contained bundle (gerbang-audit-bundle/v1) of entries [from, to): verify it offline with
     `gerbang audit verify BUNDLE --key VKEY`."""
@@ -286,8 +334,9 @@ def audit_export(
         head = next(chunks)
     except store.StoreError as exc:
         conn.close()
-        raise Problem(503, "audit_unavailable", "The stored audit tree is incomplete", str(exc),
-                      headers={"Retry-After": "30"}) from None
+        raise Problem(
+            503, "audit_unavailable", "The stored audit tree is incomplete", str(exc), headers={"Retry-After": "30"}
+        ) from None
     except BaseException:
         conn.close()
         raise
@@ -301,15 +350,20 @@ def audit_export(
             conn.close()
 
     name = f"gerbang-audit-{from_}-{to}.json"
-    return StreamingResponse(body(), media_type="application/json",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return StreamingResponse(
+        body(), media_type="application/json", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 # --- the data subject's right to know (UU 27/2022) --------------------------------------------
 
 
-@router.get("/v1/citizens/{nik}/access-history", tags=["citizens"], response_model=None,
-            responses={**RESPONSES, **answer(AccessHistory)})
+@router.get(
+    "/v1/citizens/{nik}/access-history",
+    tags=["citizens"],
+    response_model=None,
+    responses={**RESPONSES, **answer(AccessHistory)},
+)
 def access_history(
     nik: str,
     request: Request,
@@ -326,19 +380,31 @@ def access_history(
     latest = _fresh(request)
     e = entry_table.c
     with reading(request) as conn:
-        rows = conn.execute(select(e.leaf_index, e.data).where(e.subject == subject, e.leaf_index < latest.size,
-                                                               e.leaf_index > after)
-                            .order_by(e.leaf_index).limit(limit + 1)).all()
+        rows = conn.execute(
+            select(e.leaf_index, e.data)
+            .where(e.subject == subject, e.leaf_index < latest.size, e.leaf_index > after)
+            .order_by(e.leaf_index)
+            .limit(limit + 1)
+        ).all()
     items = []
     for row in rows[:limit]:
         entry = json.loads(row.data)
         detail = entry.get("detail") or {}
-        item = {"index": row.leaf_index, "time": entry.get("time"), "action": entry.get("action"),
-                "client": entry.get("client"), "purpose": detail.get("purpose")}
+        item = {
+            "index": row.leaf_index,
+            "time": entry.get("time"),
+            "action": entry.get("action"),
+            "client": entry.get("client"),
+            "purpose": detail.get("purpose"),
+        }
         if isinstance(detail.get("facets"), dict):
             item["facets"] = sorted(detail["facets"])
         if entry.get("agency"):
             item["agency"] = entry["agency"]
         items.append(item)
-    return {"nik": normalised, "checkpoint_size": latest.size, "entries": items,
-            "next_cursor": str(rows[limit - 1].leaf_index) if len(rows) > limit else None}
+    return {
+        "nik": normalised,
+        "checkpoint_size": latest.size,
+        "entries": items,
+        "next_cursor": str(rows[limit - 1].leaf_index) if len(rows) > limit else None,
+    }

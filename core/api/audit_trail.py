@@ -16,6 +16,7 @@ from connectors import tracing
 from core.audit.log import prepare, record, subject_of
 from core.security.clients import Principal
 
+
 def counter_context(request: Request) -> dict[str, str]:
     """Which officer at which counter of which MPP made a read: the context `core.api.context` required and checked
     (Officer-Id, Counter-Id, Mpp-Site); empty if the endpoint did not check one."""
@@ -38,13 +39,29 @@ async def write(request: Request, action: str, **fields: Any) -> None:
 
 def facet_summary(facets: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """What a read's audit entry says of each facet of an assembled record: agency, status, cached or not."""
-    return {name: {"agency": f.provenance.agency, "status": str(f.provenance.status.value),
-                   "cached": bool(f.provenance.cached)} for name, f in facets.items()}
+    return {
+        name: {
+            "agency": f.provenance.agency,
+            "status": str(f.provenance.status.value),
+            "cached": bool(f.provenance.cached),
+        }
+        for name, f in facets.items()
+    }
 
 
-async def read(request: Request, principal: Principal, nik: str, purpose: str, asked: Sequence[str], *,
-               summary: Mapping[str, Any] | None = None, outcome: str = "ok", refresh: bool = False,
-               subject: str | None = None, plates: Sequence[str] = ()) -> None:
+async def read(
+    request: Request,
+    principal: Principal,
+    nik: str,
+    purpose: str,
+    asked: Sequence[str],
+    *,
+    summary: Mapping[str, Any] | None = None,
+    outcome: str = "ok",
+    refresh: bool = False,
+    subject: str | None = None,
+    plates: Sequence[str] = (),
+) -> None:
     """`citizen.read`: facets asked, each facet's agency and status (`summary`, from `facet_summary`, when a record
     was assembled), outcome. `subject`: `subject_of(nik)` when the caller already has it. `plates` a counter gave
     are kept as keyed hashes, as the NIK is (a plate identifies its owner)."""
@@ -58,12 +75,25 @@ async def read(request: Request, principal: Principal, nik: str, purpose: str, a
     counter = counter_context(request)
     if counter:
         detail["counter"] = counter
-    await write(request, "citizen.read", client=principal.name,
-                subject=subject or subject_of(nik, request.app.state.secrets), detail=detail)
+    await write(
+        request,
+        "citizen.read",
+        client=principal.name,
+        subject=subject or subject_of(nik, request.app.state.secrets),
+        detail=detail,
+    )
 
 
-async def verify(request: Request, principal: Principal, nik: str, purpose: str, asked: Sequence[str], *,
-                 results: Mapping[str, bool] | None = None, outcome: str = "ok") -> None:
+async def verify(
+    request: Request,
+    principal: Principal,
+    nik: str,
+    purpose: str,
+    asked: Sequence[str],
+    *,
+    results: Mapping[str, bool] | None = None,
+    outcome: str = "ok",
+) -> None:
     """`citizen.verify`: fields asked and, when Dukcapil answered, match / no_match per field."""
     detail: dict[str, Any] = {"purpose": purpose, "asked": sorted(asked), "outcome": outcome}
     if results is not None:
@@ -71,5 +101,11 @@ async def verify(request: Request, principal: Principal, nik: str, purpose: str,
     counter = counter_context(request)
     if counter:
         detail["counter"] = counter
-    await write(request, "citizen.verify", client=principal.name, agency="dukcapil",
-                            subject=subject_of(nik, request.app.state.secrets), detail=detail)
+    await write(
+        request,
+        "citizen.verify",
+        client=principal.name,
+        agency="dukcapil",
+        subject=subject_of(nik, request.app.state.secrets),
+        detail=detail,
+    )

@@ -13,7 +13,7 @@ import asyncio
 import math
 import threading
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 from sqlmodel import Session
@@ -88,28 +88,44 @@ async def current_principal(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Problem(401, "unauthenticated", "An API key is required",
-                      "Send the key as 'Authorization: Bearer <key>'.", headers=UNAUTHORIZED)
+        raise Problem(
+            401,
+            "unauthenticated",
+            "An API key is required",
+            "Send the key as 'Authorization: Bearer <key>'.",
+            headers=UNAUTHORIZED,
+        )
     state = request.app.state
     digest = hash_key(token)
     hit, principal = state.principals.get(digest)
     if not hit:
         principal = await state.principals.load(
-            digest, lambda: asyncio.to_thread(lookup_principal, state.sessions, token))
+            digest, lambda: asyncio.to_thread(lookup_principal, state.sessions, token)
+        )
     if principal is None:
         raise Problem(401, "unauthenticated", "The API key is not valid", headers=UNAUTHORIZED)
     refusal = principal.agreement_state(today_wib())
     if refusal is not None:
-        raise Problem(403, refusal, "The client's agreement is not in force",
-                      f"Agreement {principal.agreement} is valid from {principal.agreement_from or '-'} to "
-                      f"{principal.agreement_to or '-'} (WIB).", agreement=principal.agreement)
+        raise Problem(
+            403,
+            refusal,
+            "The client's agreement is not in force",
+            f"Agreement {principal.agreement} is valid from {principal.agreement_from or '-'} to "
+            f"{principal.agreement_to or '-'} (WIB).",
+            agreement=principal.agreement,
+        )
     rates = getattr(state, "rates", None)
     if rates is not None:
         wait = await rates.take(f"client:{principal.client_id}", principal.limit(rates.default))
         if wait is not None:
             retry = max(1, math.ceil(min(wait, MAX_RETRY_AFTER_S)))  # a tiny configured rate must not overflow
-            raise Problem(429, "rate_limited", "Too many requests for this client",
-                          f"Try again in {retry} s.", headers={"Retry-After": str(retry)})
+            raise Problem(
+                429,
+                "rate_limited",
+                "Too many requests for this client",
+                f"Try again in {retry} s.",
+                headers={"Retry-After": str(retry)},
+            )
     return principal
 
 
@@ -123,8 +139,13 @@ def require(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def check(principal: Principal = Depends(current_principal)) -> Principal:
         if not allowed(principal.scopes, scope):
-            raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {scope}",
-                          required_scope=scope)
+            raise Problem(
+                403,
+                "scope_missing",
+                "The API key lacks a required scope",
+                f"Required scope: {scope}",
+                required_scope=scope,
+            )
         return principal
 
     return check

@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import anyio.to_thread
 
 from core.api.problems import PROBLEM_TYPE, Problem, item, problem_body
-from core.api.text_checks import (FORM_CONTROL, MULTIPART_CONTROL, URLENCODED, json_text_problem,
-                                  url_text_problem)
+from core.api.text_checks import FORM_CONTROL, MULTIPART_CONTROL, URLENCODED, json_text_problem, url_text_problem
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -63,9 +63,22 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
 
 # headers that carry one value: a repeated one is refused, as a proxy in front may read the first where Gerbang
 # reads the last (request smuggling of a key, an officer or an idempotency key)
-SINGLE_VALUED = frozenset({b"authorization", b"idempotency-key", b"officer-id", b"counter-id", b"mpp-site",
-                           b"content-type", b"content-length", b"host",
-                           b"origin", b"webhook-id", b"webhook-timestamp", b"webhook-signature"})
+SINGLE_VALUED = frozenset(
+    {
+        b"authorization",
+        b"idempotency-key",
+        b"officer-id",
+        b"counter-id",
+        b"mpp-site",
+        b"content-type",
+        b"content-length",
+        b"host",
+        b"origin",
+        b"webhook-id",
+        b"webhook-timestamp",
+        b"webhook-signature",
+    }
+)
 OFF_LOOP_BYTES = 64 * 1024  # bodies at least this large are checked in a worker thread, off the event loop
 
 
@@ -113,31 +126,50 @@ def body_problem(body: bytes, media: bytes, max_depth: int) -> Problem | None:
     parses, only of bodies that need them), so it can run in a worker thread."""
     form = media == URLENCODED or media.startswith(b"multipart/")
     if not form and json_depth_exceeds(body, max_depth):
-        return Problem(400, "json_too_deep", "The JSON body is nested too deeply",
-                       f"At most {max_depth} levels of arrays and objects.", max_depth=max_depth)
+        return Problem(
+            400,
+            "json_too_deep",
+            "The JSON body is nested too deeply",
+            f"At most {max_depth} levels of arrays and objects.",
+            max_depth=max_depth,
+        )
     if not form and len(body) >= 2 and json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
         return _text_problem("the body, which is not UTF-8 (RFC 8259: JSON is)")
     pointer = json_text_problem(body)  # any body: a handler may parse a form-typed body as JSON too
     if pointer is not None:
-        return _text_problem(f"the body at {pointer}",
-                             errors=[item("Not text.", "text_invalid", pointer="#" + pointer.rstrip("/"))])
-    if (media == URLENCODED and FORM_CONTROL.search(body)
-            or media.startswith(b"multipart/") and MULTIPART_CONTROL.search(body)):
+        return _text_problem(
+            f"the body at {pointer}", errors=[item("Not text.", "text_invalid", pointer="#" + pointer.rstrip("/"))]
+        )
+    if (
+        media == URLENCODED
+        and FORM_CONTROL.search(body)
+        or media.startswith(b"multipart/")
+        and MULTIPART_CONTROL.search(body)
+    ):
         return _text_problem("the form")
     if not form:
         key = duplicate_key(body)
         if key is not None:
-            return Problem(400, "json_duplicate_key", "A JSON object names the same key twice",
-                           "Each key may appear once per object (RFC 8259 leaves a repeated key's meaning open, so "
-                           "a proxy and Gerbang could read different values).",
-                           errors=[item("Repeated key.", "json_duplicate_key", pointer="#")])
+            return Problem(
+                400,
+                "json_duplicate_key",
+                "A JSON object names the same key twice",
+                "Each key may appear once per object (RFC 8259 leaves a repeated key's meaning open, so "
+                "a proxy and Gerbang could read different values).",
+                errors=[item("Repeated key.", "json_duplicate_key", pointer="#")],
+            )
     return None
 
 
 def _text_problem(where: str, **extra: Any) -> Problem:
-    return Problem(400, "text_invalid", "The request holds characters that are not text",
-                   f"In {where}: control characters other than tab, line feed and carriage return, unpaired "
-                   "surrogates and U+FFFE / U+FFFF are refused.", **extra)
+    return Problem(
+        400,
+        "text_invalid",
+        "The request holds characters that are not text",
+        f"In {where}: control characters other than tab, line feed and carriage return, unpaired "
+        "surrogates and U+FFFE / U+FFFF are refused.",
+        **extra,
+    )
 
 
 class BodyLimits:
@@ -160,9 +192,15 @@ class BodyLimits:
         raw_headers = scope.get("headers") or ()
         repeated = repeated_header(raw_headers)
         if repeated is not None:
-            await self._refuse(scope, send, 400, "header_repeated", "A header that takes one value is repeated",
-                               f"Send {repeated} once.",
-                               errors=[item("Given more than once.", "header_repeated", header=repeated)])
+            await self._refuse(
+                scope,
+                send,
+                400,
+                "header_repeated",
+                "A header that takes one value is repeated",
+                f"Send {repeated} once.",
+                errors=[item("Given more than once.", "header_repeated", header=repeated)],
+            )
             return
         headers = dict(raw_headers)
         length = headers.get(b"content-length")
@@ -170,8 +208,15 @@ class BodyLimits:
             await self.app(scope, receive, send)  # no body: nothing to check
             return
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(scope, send, 413, "payload_too_large", "The request body is too large",
-                               f"At most {self.max_bytes} bytes.", max_bytes=self.max_bytes)
+            await self._refuse(
+                scope,
+                send,
+                413,
+                "payload_too_large",
+                "The request body is too large",
+                f"At most {self.max_bytes} bytes.",
+                max_bytes=self.max_bytes,
+            )
             return
         chunks: list[bytes] = []
         size = 0
@@ -179,17 +224,30 @@ class BodyLimits:
         while more:
             try:
                 message = await asyncio.wait_for(receive(), self.read_timeout_s)
-            except asyncio.TimeoutError:
-                await self._refuse(scope, send, 408, "body_timeout", "The request body did not arrive in time",
-                                   f"Each part of the body must follow the last within {self.read_timeout_s:g} s.")
+            except TimeoutError:
+                await self._refuse(
+                    scope,
+                    send,
+                    408,
+                    "body_timeout",
+                    "The request body did not arrive in time",
+                    f"Each part of the body must follow the last within {self.read_timeout_s:g} s.",
+                )
                 return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(scope, send, 413, "payload_too_large", "The request body is too large",
-                                   f"At most {self.max_bytes} bytes.", max_bytes=self.max_bytes)
+                await self._refuse(
+                    scope,
+                    send,
+                    413,
+                    "payload_too_large",
+                    "The request body is too large",
+                    f"At most {self.max_bytes} bytes.",
+                    max_bytes=self.max_bytes,
+                )
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -220,18 +278,33 @@ class BodyLimits:
 
     @classmethod
     async def _answer(cls, scope: Scope, send: Send, problem: Problem) -> None:
-        await cls._send(scope, send, problem.status, problem_body(problem.status, problem.code, problem.title,
-                                                                  problem.detail, scope.get("path"), **problem.extra))
+        await cls._send(
+            scope,
+            send,
+            problem.status,
+            problem_body(
+                problem.status, problem.code, problem.title, problem.detail, scope.get("path"), **problem.extra
+            ),
+        )
 
     @classmethod
-    async def _refuse(cls, scope: Scope, send: Send, status: int, code: str, title: str, detail: str,
-                      **extra: Any) -> None:
+    async def _refuse(
+        cls, scope: Scope, send: Send, status: int, code: str, title: str, detail: str, **extra: Any
+    ) -> None:
         await cls._send(scope, send, status, problem_body(status, code, title, detail, scope.get("path"), **extra))
 
     @staticmethod
     async def _send(scope: Scope, send: Send, status: int, body: dict[str, Any]) -> None:
         payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", PROBLEM_TYPE.encode()),
-                                (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", PROBLEM_TYPE.encode()),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})

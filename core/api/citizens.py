@@ -37,8 +37,16 @@ from identity.record import CitizenNotFound, IdentityUnavailable, assemble_recor
 router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
 
 DEFAULT_RETRY_AFTER_S = 30
-COMMON_PROBLEMS = ("purpose_missing", "purpose_unknown", "purpose_not_allowed", "context_missing",
-                   "context_invalid", "nik_invalid", "citizen_not_found", "agency_unavailable")
+COMMON_PROBLEMS = (
+    "purpose_missing",
+    "purpose_unknown",
+    "purpose_not_allowed",
+    "context_missing",
+    "context_invalid",
+    "nik_invalid",
+    "citizen_not_found",
+    "agency_unavailable",
+)
 LOOKUP_RESPONSES = problems(*COMMON_PROBLEMS, "facet_unknown", "facet_not_allowed", "scope_missing", "plates_invalid")
 MAX_PLATES = 10
 _PLATE = r"[A-Za-z]{1,2} ?[0-9]{1,4} ?[A-Za-z]{0,3}"
@@ -50,13 +58,23 @@ VERIFY_RESPONSES = problems(*COMMON_PROBLEMS, "claims_empty", "claims_invalid")
 def resolve_purpose(name: str | None, principal: Principal) -> Purpose:
     """The stated purpose, checked against the declared list and the client's allowed purposes."""
     if not name:
-        raise Problem(400, "purpose_missing", "A purpose is required",
-                      "State why the record is read: ?purpose=<name>.", purposes=sorted(load_purposes()),
-                      errors=[item("A purpose is required.", "purpose_missing", parameter="purpose")])
+        raise Problem(
+            400,
+            "purpose_missing",
+            "A purpose is required",
+            "State why the record is read: ?purpose=<name>.",
+            purposes=sorted(load_purposes()),
+            errors=[item("A purpose is required.", "purpose_missing", parameter="purpose")],
+        )
     purpose = load_purposes().get(name)
     if purpose is None:
-        raise Problem(400, "purpose_unknown", "Unknown purpose", purposes=sorted(load_purposes()),
-                      errors=[item(f"{name!r} is not a declared purpose.", "purpose_unknown", parameter="purpose")])
+        raise Problem(
+            400,
+            "purpose_unknown",
+            "Unknown purpose",
+            purposes=sorted(load_purposes()),
+            errors=[item(f"{name!r} is not a declared purpose.", "purpose_unknown", parameter="purpose")],
+        )
     if name not in principal.purposes and "*" not in principal.purposes:
         raise Problem(403, "purpose_not_allowed", "This client may not read records for that purpose")
     return purpose
@@ -75,30 +93,36 @@ def _resolve_facets(requested: str | None, purpose: Purpose, scopes: tuple[str, 
         names = [f.strip() for f in requested.split(",") if f.strip()]
         for name in names:
             if name not in purpose.facets:
-                raise Problem(403 if name in all_facets() else 400,
-                              "facet_not_allowed" if name in all_facets() else "facet_unknown",
-                              f"Facet {name!r} is not available for purpose {purpose.name!r}")
+                raise Problem(
+                    403 if name in all_facets() else 400,
+                    "facet_not_allowed" if name in all_facets() else "facet_unknown",
+                    f"Facet {name!r} is not available for purpose {purpose.name!r}",
+                )
             if not allowed(scopes, f"citizen:read:{name}"):
-                raise Problem(403, "scope_missing", "The API key lacks a required scope",
-                              required_scope=f"citizen:read:{name}")
+                raise Problem(
+                    403, "scope_missing", "The API key lacks a required scope", required_scope=f"citizen:read:{name}"
+                )
         names = [ROOT_FACET] + [n for n in names if n != ROOT_FACET]
     else:
         names = [f for f in purpose.facets if allowed(scopes, f"citizen:read:{f}")]
     if not allowed(scopes, f"citizen:read:{ROOT_FACET}"):
-        raise Problem(403, "scope_missing", "The API key lacks a required scope",
-                      required_scope=f"citizen:read:{ROOT_FACET}")
+        raise Problem(
+            403, "scope_missing", "The API key lacks a required scope", required_scope=f"citizen:read:{ROOT_FACET}"
+        )
     return tuple(names)
 
 
-def checked_nik(nik: str, info: NikInfo | None = None, *, parameter: str | None = "nik",
-                pointer: str | None = None) -> str:
+def checked_nik(
+    nik: str, info: NikInfo | None = None, *, parameter: str | None = "nik", pointer: str | None = None
+) -> str:
     """The normalised NIK, or 400 `nik_invalid` listing every rule it breaks (each item names the `parameter`
     the NIK came in, or its `pointer` in the body)."""
     info = info or parse_nik(nik)
     if not info.valid or info.nik is None:
         where = {"pointer": pointer} if pointer else {"parameter": parameter}
-        raise Problem(400, "nik_invalid", "The NIK is not valid",
-                      errors=[item(e.message, e.code, **where) for e in info.errors])
+        raise Problem(
+            400, "nik_invalid", "The NIK is not valid", errors=[item(e.message, e.code, **where) for e in info.errors]
+        )
     return info.nik
 
 
@@ -107,19 +131,30 @@ def all_facets() -> set[str]:
 
 
 QUERY_PARAMETERS = [
-    {"name": name, "in": "query", "required": name == "purpose", "description": description,
-     "schema": {**schema, "description": description, "title": name.title()}}
+    {
+        "name": name,
+        "in": "query",
+        "required": name == "purpose",
+        "description": description,
+        "schema": {**schema, "description": description, "title": name.title()},
+    }
     for name, schema, description in (
-        ("purpose", {"type": "string", "minLength": 1, "maxLength": 64},
-         "Why the record is read; see identity/purposes.yaml"),
-        ("facets", {"type": "string"},
-         "Comma-separated facets (default: all the purpose allows)"),
-        ("refresh", {"type": "boolean", "default": False},
-         "Ask the agencies even if a fresh cached answer exists"),
-        ("plates", {"type": "string", "minLength": 1, "maxLength": 140, "pattern": PLATES_PATTERN},
-         f"Comma-separated registration plates (at most {MAX_PLATES}, e.g. `D 4127 UBX,B 1234 XYZ`): an agency that "
-         "looks vehicles up by plate (Samsat West Java) is asked for these, and keeps only those registered to the "
-         "NIK; such a facet is never cached"))]
+        (
+            "purpose",
+            {"type": "string", "minLength": 1, "maxLength": 64},
+            "Why the record is read; see identity/purposes.yaml",
+        ),
+        ("facets", {"type": "string"}, "Comma-separated facets (default: all the purpose allows)"),
+        ("refresh", {"type": "boolean", "default": False}, "Ask the agencies even if a fresh cached answer exists"),
+        (
+            "plates",
+            {"type": "string", "minLength": 1, "maxLength": 140, "pattern": PLATES_PATTERN},
+            f"Comma-separated registration plates (at most {MAX_PLATES}, e.g. `D 4127 UBX,B 1234 XYZ`): an agency that "
+            "looks vehicles up by plate (Samsat West Java) is asked for these, and keeps only those registered to the "
+            "NIK; such a facet is never cached",
+        ),
+    )
+]
 """The lookup's query parameters, documented here because `get_citizen` reads them itself (see there)."""
 
 _FLAG = TypeAdapter(bool)
@@ -148,8 +183,9 @@ def query_flag(query: Mapping[str, str], name: str) -> bool:
     try:
         return _FLAG.validate_python(value)
     except ValidationError as exc:
-        raise RequestValidationError([{**error, "loc": ("query", name, *error["loc"])}
-                                      for error in exc.errors(include_url=False)]) from None
+        raise RequestValidationError(
+            [{**error, "loc": ("query", name, *error["loc"])} for error in exc.errors(include_url=False)]
+        ) from None
 
 
 def checked_plates(raw: str | None) -> tuple[str, ...]:
@@ -158,9 +194,13 @@ def checked_plates(raw: str | None) -> tuple[str, ...]:
     if raw is None:
         return ()
     if len(raw) > 140 or not _PLATES.fullmatch(raw):
-        raise Problem(400, "plates_invalid", "The plates are not valid",
-                      f"Give 1-{MAX_PLATES} comma-separated registration plates, e.g. 'D 4127 UBX'.",
-                      errors=[item("Not a list of registration plates.", "plates_invalid", parameter="plates")])
+        raise Problem(
+            400,
+            "plates_invalid",
+            "The plates are not valid",
+            f"Give 1-{MAX_PLATES} comma-separated registration plates, e.g. 'D 4127 UBX'.",
+            errors=[item("Not a list of registration plates.", "plates_invalid", parameter="plates")],
+        )
     plates = []
     for part in raw.split(","):
         match = re.fullmatch(r" ?([A-Za-z]{1,2}) ?([0-9]{1,4}) ?([A-Za-z]{0,3}) ?", part)
@@ -179,8 +219,12 @@ def _remembered(cache: RecordCache, subject: str, variant: Any) -> Any:
         return found
 
 
-@router.get("/{nik}", response_model=CitizenRecord, responses=LOOKUP_RESPONSES,
-            openapi_extra={"parameters": [*QUERY_PARAMETERS, *CONTEXT_PARAMETERS]})
+@router.get(
+    "/{nik}",
+    response_model=CitizenRecord,
+    responses=LOOKUP_RESPONSES,
+    openapi_extra={"parameters": [*QUERY_PARAMETERS, *CONTEXT_PARAMETERS]},
+)
 async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     """The merged, verified record of a citizen, with provenance per facet."""
     # The hot path of the API: the endpoint does by hand what FastAPI's parameter and dependency solving would do
@@ -207,28 +251,67 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
         await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, subject=subject)
         return Response(body, media_type="application/json")  # type: ignore[return-value]
     try:
-        record = await assemble_record(normalised, chosen, state.agencies.by_facet(), facets=names,
-                                       timeout_s=state.settings.agency_timeout_s,
-                                       budget_s=state.settings.lookup_budget_s, cache=cache, refresh=refresh,
-                                       plates=plates)
+        record = await assemble_record(
+            normalised,
+            chosen,
+            state.agencies.by_facet(),
+            facets=names,
+            timeout_s=state.settings.agency_timeout_s,
+            budget_s=state.settings.lookup_budget_s,
+            cache=cache,
+            refresh=refresh,
+            plates=plates,
+        )
     except CitizenNotFound:
-        await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="citizen_not_found",
-                               subject=subject, plates=plates)
+        await audit_trail.read(
+            request,
+            principal,
+            normalised,
+            chosen.name,
+            names,
+            outcome="citizen_not_found",
+            subject=subject,
+            plates=plates,
+        )
         raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK") from None
     except IdentityUnavailable as exc:
-        await audit_trail.read(request, principal, normalised, chosen.name, names, outcome="agency_unavailable",
-                               subject=subject, plates=plates)
+        await audit_trail.read(
+            request,
+            principal,
+            normalised,
+            chosen.name,
+            names,
+            outcome="agency_unavailable",
+            subject=subject,
+            plates=plates,
+        )
         retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
-        raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.reason, agency="dukcapil",
-                      status_detail=exc.status.value, headers={"Retry-After": str(max(retry, 1))}) from None
+        raise Problem(
+            503,
+            "agency_unavailable",
+            "Dukcapil cannot be reached",
+            exc.reason,
+            agency="dukcapil",
+            status_detail=exc.status.value,
+            headers={"Retry-After": str(max(retry, 1))},
+        ) from None
     record.warnings = [{"code": w.code, "message": w.message} for w in info.warnings]
     summary = audit_trail.facet_summary(record.facets)
     # Already a validated CitizenRecord: serialise it once here rather than have FastAPI validate it again.
     body = record.model_dump_json().encode()
     if cache is not None and not plates and all(f.provenance.cached for f in record.facets.values()):
         cache.records.put(subject, variant, body, summary, cache.fresh_until(record.facets.values()))
-    await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, refresh=refresh,
-                           subject=subject, plates=plates)
+    await audit_trail.read(
+        request,
+        principal,
+        normalised,
+        chosen.name,
+        names,
+        summary=summary,
+        refresh=refresh,
+        subject=subject,
+        plates=plates,
+    )
     return Response(body, media_type="application/json")  # type: ignore[return-value]
 
 
@@ -256,14 +339,21 @@ class Verification(BaseModel):
     purpose: str
     fields: dict[str, Verdict]
     life_status: Literal["alive", "deceased", "inactive"] | None = Field(
-        default=None, description="What Dukcapil said of the person when it gave it; a deceased person (and a "
-                                  "duplicate record) is known but gets no verdicts: `fields` is then empty")
-    agency_message: str | None = Field(default=None, max_length=200,
-                                       description="Dukcapil's own text when it gave no verdicts")
+        default=None,
+        description="What Dukcapil said of the person when it gave it; a deceased person (and a "
+        "duplicate record) is known but gets no verdicts: `fields` is then empty",
+    )
+    agency_message: str | None = Field(
+        default=None, max_length=200, description="Dukcapil's own text when it gave no verdicts"
+    )
 
 
-@router.post("/{nik}/verify", response_model=Verification, responses=VERIFY_RESPONSES,
-             openapi_extra={"parameters": [QUERY_PARAMETERS[0], *CONTEXT_PARAMETERS]})
+@router.post(
+    "/{nik}/verify",
+    response_model=Verification,
+    responses=VERIFY_RESPONSES,
+    openapi_extra={"parameters": [QUERY_PARAMETERS[0], *CONTEXT_PARAMETERS]},
+)
 async def verify_citizen(
     nik: str,
     claims: Claims,
@@ -280,35 +370,71 @@ async def verify_citizen(
         raise Problem(400, "claims_empty", "Give at least one field to verify")
     agency = request.app.state.agencies.by_facet().get(ROOT_FACET)
     if agency is None:
-        raise Problem(503, "agency_unavailable", "No Dukcapil connector is configured", agency="dukcapil",
-                      headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)})
+        raise Problem(
+            503,
+            "agency_unavailable",
+            "No Dukcapil connector is configured",
+            agency="dukcapil",
+            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
+        )
     try:
-        result = await asyncio.wait_for(agency.connector.verify(info, given), request.app.state.settings.agency_timeout_s)
-    except (asyncio.TimeoutError, TimeoutError):
+        result = await asyncio.wait_for(
+            agency.connector.verify(info, given), request.app.state.settings.agency_timeout_s
+        )
+    except TimeoutError:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
-        raise Problem(503, "agency_unavailable", "Dukcapil did not answer in time", agency="dukcapil",
-                      status_detail="timeout", headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)}) from None
+        raise Problem(
+            503,
+            "agency_unavailable",
+            "Dukcapil did not answer in time",
+            agency="dukcapil",
+            status_detail="timeout",
+            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
+        ) from None
     except AgencyRejected as exc:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="claims_invalid")
         raise Problem(400, "claims_invalid", "Dukcapil cannot check these claims", exc.message) from None
     except AgencyError as exc:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
         retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
-        raise Problem(503, "agency_unavailable", "Dukcapil cannot be reached", exc.message, agency="dukcapil",
-                      headers={"Retry-After": str(max(retry, 1))}) from None
+        raise Problem(
+            503,
+            "agency_unavailable",
+            "Dukcapil cannot be reached",
+            exc.message,
+            agency="dukcapil",
+            headers={"Retry-After": str(max(retry, 1))},
+        ) from None
     except Exception as exc:  # a reply the connector could not read: Dukcapil unavailable, never a 500
         logging.getLogger(__name__).error("connector %s raised %s on verify", agency.name, type(exc).__name__)
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
-        raise Problem(503, "agency_unavailable", "Dukcapil's reply could not be read", agency="dukcapil",
-                      headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)}) from None
+        raise Problem(
+            503,
+            "agency_unavailable",
+            "Dukcapil's reply could not be read",
+            agency="dukcapil",
+            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
+        ) from None
     if not result.found:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="citizen_not_found")
         raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK")
-    await audit_trail.verify(request, principal, info, chosen.name, given,
-                             results={name: matched for name, (matched, _) in result.fields.items()})
+    await audit_trail.verify(
+        request,
+        principal,
+        info,
+        chosen.name,
+        given,
+        results={name: matched for name, (matched, _) in result.fields.items()},
+    )
     life = getattr(result, "life_status", None)
     message = getattr(result, "message", None) if not result.fields else None
-    return Verification(nik=info, purpose=chosen.name, fields={
-        name: Verdict(result="match" if matched else "no_match", score=score)
-        for name, (matched, score) in result.fields.items()},
-        life_status=life.value if life is not None else None, agency_message=(message or None) and message[:200])
+    return Verification(
+        nik=info,
+        purpose=chosen.name,
+        fields={
+            name: Verdict(result="match" if matched else "no_match", score=score)
+            for name, (matched, score) in result.fields.items()
+        },
+        life_status=life.value if life is not None else None,
+        agency_message=(message or None) and message[:200],
+    )

@@ -66,14 +66,19 @@ class ClientChange(BaseModel):
 
 class KeyRotation(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    grace_s: int = Field(default=86400, ge=0, le=90 * 86400,
-                         description="How long the client's current keys keep working (0: stop at once)")
+    grace_s: int = Field(
+        default=86400,
+        ge=0,
+        le=90 * 86400,
+        description="How long the client's current keys keep working (0: stop at once)",
+    )
 
 
 class Revocation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key_ids: list[Annotated[str, Field(max_length=32)]] = Field(
-        default_factory=list, max_length=100, description="Keys to revoke now; empty: every live key")
+        default_factory=list, max_length=100, description="Keys to revoke now; empty: every live key"
+    )
 
 
 class AgreementView(BaseModel):
@@ -118,8 +123,9 @@ class Revoked(BaseModel):
 def check_purposes(purposes: list[str] | None) -> None:
     unknown = [p for p in purposes or [] if p not in load_purposes() and p != "*"]
     if unknown:
-        raise Problem(400, "client_invalid", "Unknown purpose", f"Unknown: {', '.join(unknown)}",
-                      purposes=sorted(load_purposes()))
+        raise Problem(
+            400, "client_invalid", "Unknown purpose", f"Unknown: {', '.join(unknown)}", purposes=sorted(load_purposes())
+        )
 
 
 def run(request: Request, work: Any) -> Any:
@@ -155,8 +161,9 @@ async def list_clients(request: Request, _: Annotated[Principal, Depends(require
 
 
 @router.post("", status_code=201, response_model=NewKey, responses=RESPONSES)
-async def create_client(body: ClientIn, request: Request,
-                        admin: Annotated[Principal, Depends(require("admin"))]) -> JSONResponse:
+async def create_client(
+    body: ClientIn, request: Request, admin: Annotated[Principal, Depends(require("admin"))]
+) -> JSONResponse:
     """Register a client; its first API key is in the answer, and nowhere else ever again."""
     check_purposes(body.purposes)
     pks = body.agreement
@@ -164,14 +171,24 @@ async def create_client(body: ClientIn, request: Request,
 
     def work(session: Any) -> NewKey:
         client, key = registry.create_client(
-            session, body.name, body.scopes, body.purposes, kind=body.kind, agreement=pks and pks.reference,
-            agreement_from=pks and pks.valid_from, agreement_to=pks and pks.valid_to, rate_per_s=limit.per_s,
-            rate_burst=limit.burst, actor=admin.name)
+            session,
+            body.name,
+            body.scopes,
+            body.purposes,
+            kind=body.kind,
+            agreement=pks and pks.reference,
+            agreement_from=pks and pks.valid_from,
+            agreement_to=pks and pks.valid_to,
+            rate_per_s=limit.per_s,
+            rate_burst=limit.burst,
+            actor=admin.name,
+        )
         return NewKey(client=view(session, client), api_key=key)
 
     created = await run_in_threadpool(run, request, work)
-    return JSONResponse(created.model_dump(mode="json"), status_code=201,
-                        headers={"Location": f"/v1/admin/clients/{body.name}"})
+    return JSONResponse(
+        created.model_dump(mode="json"), status_code=201, headers={"Location": f"/v1/admin/clients/{body.name}"}
+    )
 
 
 @router.get("/{name}", response_model=ClientView, responses=RESPONSES)
@@ -180,8 +197,9 @@ async def show_client(name: str, request: Request, _: Annotated[Principal, Depen
 
 
 @router.patch("/{name}", response_model=ClientView, responses=RESPONSES)
-async def change_client(name: str, body: ClientChange, request: Request,
-                        admin: Annotated[Principal, Depends(require("admin"))]) -> ClientView:
+async def change_client(
+    name: str, body: ClientChange, request: Request, admin: Annotated[Principal, Depends(require("admin"))]
+) -> ClientView:
     """Change kind, scopes, purposes, agreement (e.g. a renewed PKS) or rate limit."""
     check_purposes(body.purposes)
     given = body.model_fields_set
@@ -190,10 +208,16 @@ async def change_client(name: str, body: ClientChange, request: Request,
         if body.agreement is None:
             changes["clear"] += ["agreement", "agreement_from", "agreement_to"]
         else:
-            changes.update(agreement=body.agreement.reference, agreement_from=body.agreement.valid_from,
-                           agreement_to=body.agreement.valid_to)
-            changes["clear"] += [f for f, v in (("agreement_from", body.agreement.valid_from),
-                                                ("agreement_to", body.agreement.valid_to)) if v is None]
+            changes.update(
+                agreement=body.agreement.reference,
+                agreement_from=body.agreement.valid_from,
+                agreement_to=body.agreement.valid_to,
+            )
+            changes["clear"] += [
+                f
+                for f, v in (("agreement_from", body.agreement.valid_from), ("agreement_to", body.agreement.valid_to))
+                if v is None
+            ]
     if "rate_limit" in given:
         limit = body.rate_limit or RateLimit()
         changes.update(rate_per_s=limit.per_s, rate_burst=limit.burst)
@@ -206,8 +230,9 @@ async def change_client(name: str, body: ClientChange, request: Request,
 
 
 @router.post("/{name}/keys", status_code=201, response_model=NewKey, responses=RESPONSES)
-async def rotate_key(name: str, request: Request, admin: Annotated[Principal, Depends(require("admin"))],
-                     body: KeyRotation | None = None) -> NewKey:
+async def rotate_key(
+    name: str, request: Request, admin: Annotated[Principal, Depends(require("admin"))], body: KeyRotation | None = None
+) -> NewKey:
     """A new key for the client; its current keys keep working for `grace_s`, then stop."""
     grace = dt.timedelta(seconds=(body or KeyRotation()).grace_s)
 
@@ -219,22 +244,38 @@ async def rotate_key(name: str, request: Request, admin: Annotated[Principal, De
 
 
 @router.post("/{name}/revoke", response_model=Revoked, responses=RESPONSES)
-async def revoke(name: str, request: Request, admin: Annotated[Principal, Depends(require("admin"))],
-                 body: Revocation | None = None) -> Revoked:
+async def revoke(
+    name: str, request: Request, admin: Annotated[Principal, Depends(require("admin"))], body: Revocation | None = None
+) -> Revoked:
     """Revoke keys now (all live keys when none are named)."""
     wanted = (body or Revocation()).key_ids
-    return await run_in_threadpool(run, request, lambda s: Revoked(  # type: ignore[no-any-return]
-        revoked=registry.revoke_keys(s, name, wanted, actor=admin.name)))
+    return await run_in_threadpool(
+        run,
+        request,
+        lambda s: Revoked(  # type: ignore[no-any-return]
+            revoked=registry.revoke_keys(s, name, wanted, actor=admin.name)
+        ),
+    )
 
 
 @router.post("/{name}/disable", response_model=ClientView, responses=RESPONSES)
 async def disable(name: str, request: Request, admin: Annotated[Principal, Depends(require("admin"))]) -> ClientView:
     """Refuse every key of the client until it is enabled again."""
-    return await run_in_threadpool(run, request, lambda s: view(  # type: ignore[no-any-return]
-        s, registry.set_disabled(s, name, True, actor=admin.name)))
+    return await run_in_threadpool(
+        run,
+        request,
+        lambda s: view(  # type: ignore[no-any-return]
+            s, registry.set_disabled(s, name, True, actor=admin.name)
+        ),
+    )
 
 
 @router.post("/{name}/enable", response_model=ClientView, responses=RESPONSES)
 async def enable(name: str, request: Request, admin: Annotated[Principal, Depends(require("admin"))]) -> ClientView:
-    return await run_in_threadpool(run, request, lambda s: view(  # type: ignore[no-any-return]
-        s, registry.set_disabled(s, name, False, actor=admin.name)))
+    return await run_in_threadpool(
+        run,
+        request,
+        lambda s: view(  # type: ignore[no-any-return]
+            s, registry.set_disabled(s, name, False, actor=admin.name)
+        ),
+    )

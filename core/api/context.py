@@ -32,11 +32,19 @@ class CounterContext:
 
 
 CONTEXT_PARAMETERS = [
-    {"name": header, "in": "header", "required": True, "description": description,
-     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_LEN}}
-    for header, description in (("Officer-Id", "The officer at the counter (e.g. their NIP)"),
-                                ("Counter-Id", "The counter (desk) the request is made at"),
-                                ("Mpp-Site", "The public service mall (MPP)"))]
+    {
+        "name": header,
+        "in": "header",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_LEN},
+    }
+    for header, description in (
+        ("Officer-Id", "The officer at the counter (e.g. their NIP)"),
+        ("Counter-Id", "The counter (desk) the request is made at"),
+        ("Mpp-Site", "The public service mall (MPP)"),
+    )
+]
 """For `openapi_extra={"parameters": CONTEXT_PARAMETERS}` on the routes that call `counter_context`."""
 
 
@@ -57,16 +65,28 @@ def counter_context(request: Request) -> CounterContext:
             found.add(key)
             given[key] = value.decode("latin-1").strip()
     if not all(given.values()):
-        raise Problem(400, "context_missing", "The counter context is required",
-                      "Send Officer-Id, Counter-Id and Mpp-Site with every citizen read, verification and "
-                      "submission.", errors=[item("This header is required.", "context_missing", header=HEADERS[k])
-                                             for k, v in given.items() if not v])
+        raise Problem(
+            400,
+            "context_missing",
+            "The counter context is required",
+            "Send Officer-Id, Counter-Id and Mpp-Site with every citizen read, verification and submission.",
+            errors=[
+                item("This header is required.", "context_missing", header=HEADERS[k])
+                for k, v in given.items()
+                if not v
+            ],
+        )
     invalid = [HEADERS[k] for k, v in given.items() if not _valid(v)]
     if invalid:
-        raise Problem(400, "context_invalid", "The counter context is not valid",
-                      f"At most {MAX_LEN} printable ASCII characters each.",
-                      errors=[item(f"At most {MAX_LEN} printable ASCII characters.", "context_invalid", header=h)
-                              for h in invalid])
+        raise Problem(
+            400,
+            "context_invalid",
+            "The counter context is not valid",
+            f"At most {MAX_LEN} printable ASCII characters each.",
+            errors=[
+                item(f"At most {MAX_LEN} printable ASCII characters.", "context_invalid", header=h) for h in invalid
+            ],
+        )
     context = CounterContext(**given)
     request.state.counter_context = context
     return context

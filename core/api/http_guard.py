@@ -26,8 +26,12 @@ REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header F
 def problem_response(problem: Problem) -> bytes:
     """A whole HTTP/1.1 response carrying a problem document, closing the connection."""
     body = json.dumps(problem_body(problem.status, problem.code, problem.title, problem.detail, None)).encode()
-    head = (b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
-            % (problem.status, REASONS[problem.status], PROBLEM_TYPE.encode(), len(body)))
+    head = b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % (
+        problem.status,
+        REASONS[problem.status],
+        PROBLEM_TYPE.encode(),
+        len(body),
+    )
     return head + body
 
 
@@ -56,8 +60,14 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self._in_head and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
-                self._answer(Problem(431, "header_too_large", "The request head is too large",
-                                     f"At most {self.max_head_bytes} bytes of request line and headers."))
+                self._answer(
+                    Problem(
+                        431,
+                        "header_too_large",
+                        "The request head is too large",
+                        f"At most {self.max_head_bytes} bytes of request line and headers.",
+                    )
+                )
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -87,8 +97,14 @@ class GuardedHttpTools(HttpToolsProtocol):
             return
         if self._head_bytes == 0 and self.cycle is not None:
             return  # between requests on a kept-alive connection: uvicorn's keep-alive timeout closes it
-        self._answer(Problem(408, "header_timeout", "The request head did not arrive in time",
-                             f"A request's line and headers must arrive within {self.head_timeout_s:g} s."))
+        self._answer(
+            Problem(
+                408,
+                "header_timeout",
+                "The request head did not arrive in time",
+                f"A request's line and headers must arrive within {self.head_timeout_s:g} s.",
+            )
+        )
 
     def _answer(self, problem: Problem) -> None:
         self._disarm()
@@ -99,11 +115,14 @@ class GuardedHttpTools(HttpToolsProtocol):
 
 def guarded_protocol(max_head_bytes: int, head_timeout_s: float) -> type[GuardedHttpTools]:
     """The protocol class for uvicorn's `http=` option, with these limits."""
-    return type("GuardedHttpTools", (GuardedHttpTools,),
-                {"max_head_bytes": max_head_bytes, "head_timeout_s": head_timeout_s})
+    return type(
+        "GuardedHttpTools", (GuardedHttpTools,), {"max_head_bytes": max_head_bytes, "head_timeout_s": head_timeout_s}
+    )
 
 
 def server_options(settings: Any) -> dict[str, Any]:
     """uvicorn.Config options that apply the settings' head limits (h11, if chosen instead, bounds its own)."""
-    return {"http": guarded_protocol(settings.max_header_bytes, settings.header_read_timeout_s),
-            "h11_max_incomplete_event_size": settings.max_header_bytes}
+    return {
+        "http": guarded_protocol(settings.max_header_bytes, settings.header_read_timeout_s),
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+    }

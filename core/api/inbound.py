@@ -28,21 +28,37 @@ def _hook(request: Request, agency: str, method: str) -> Inbound:
     plugin = request.app.state.agencies.plugins.get(agency)
     hook = getattr(plugin, "inbound", None)
     if hook is None or method not in hook.methods:
-        raise Problem(404, "inbound_not_found", "No such inbound route",
-                      f"Agency {agency!r} takes no push named {method!r}")
+        raise Problem(
+            404, "inbound_not_found", "No such inbound route", f"Agency {agency!r} takes no push named {method!r}"
+        )
     return hook
 
 
-OWN_REPLY = {"model": AgencyReply, "description": "The agency's own reply, in its own format and with the HTTP "
-                                                 "status its protocol uses"}
-PUSH_BODY = {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "title": "AgencyPush",
-    "description": "The push in the agency's own format, authenticated by the agency's own recipe"}}}}
+OWN_REPLY = {
+    "model": AgencyReply,
+    "description": "The agency's own reply, in its own format and with the HTTP status its protocol uses",
+}
+PUSH_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "title": "AgencyPush",
+                "description": "The push in the agency's own format, authenticated by the agency's own recipe",
+            }
+        }
+    },
+}
 
 
-@router.post("/{agency}/{method}", include_in_schema=True, response_model=None,
-             responses={**problems("inbound_not_found"), 200: OWN_REPLY, "default": OWN_REPLY},
-             openapi_extra={"requestBody": PUSH_BODY})
+@router.post(
+    "/{agency}/{method}",
+    include_in_schema=True,
+    response_model=None,
+    responses={**problems("inbound_not_found"), 200: OWN_REPLY, "default": OWN_REPLY},
+    openapi_extra={"requestBody": PUSH_BODY},
+)
 async def receive_push(agency: str, method: str, request: Request) -> JSONResponse:
     """An agency's push (e.g. OSS `receiveNIB`), answered in the agency's own reply format."""
     hook = _hook(request, agency, method)
@@ -67,8 +83,14 @@ async def receive_push(agency: str, method: str, request: Request) -> JSONRespon
                 return store(session, request.app.state.secrets, agency, push, config, utcnow())
             except OwnerMismatch as mismatch:
                 session.rollback()
-                return refuse("forbidden", "owner_mismatch", "Ilegal Inquery /Akses", owner=push.owner,
-                              reference=mismatch.reference, application_id=mismatch.application_id)
+                return refuse(
+                    "forbidden",
+                    "owner_mismatch",
+                    "Ilegal Inquery /Akses",
+                    owner=push.owner,
+                    reference=mismatch.reference,
+                    application_id=mismatch.application_id,
+                )
 
     try:
         outcome = await run_in_threadpool(work)

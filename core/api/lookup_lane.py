@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -75,8 +76,9 @@ class LookupLane:
         """The app's handler for `exc`, looked up as Starlette's ExceptionMiddleware does (by the exception's MRO;
         the 500 / Exception handler belongs to the server-error middleware, outside this one)."""
         if self._handlers is None:
-            self._handlers = {key: value for key, value in scope["app"].exception_handlers.items()
-                              if key not in (500, Exception)}
+            self._handlers = {
+                key: value for key, value in scope["app"].exception_handlers.items() if key not in (500, Exception)
+            }
         if isinstance(exc, HTTPException) and exc.status_code in self._handlers:
             return self._handlers[exc.status_code]
         for cls in type(exc).__mro__:

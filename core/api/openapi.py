@@ -27,22 +27,41 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 CODES_KEY = "x-problem-codes"
 
 OPERATION_IDS = {
-    "get_schema": "getServiceSchema", "audit_key": "getAuditKey", "audit_checkpoint": "getAuditCheckpoint",
-    "audit_entries": "listAuditEntries", "audit_inclusion": "getInclusionProof",
-    "audit_consistency": "getConsistencyProof", "audit_export": "exportAudit", "access_history": "getAccessHistory",
-    "dead_applications": "listDeadApplications", "show_client": "getClient", "change_client": "updateClient",
-    "rotate_key": "rotateClientKey", "revoke": "revokeClientKeys", "disable": "disableClient",
-    "enable": "enableClient", "rotate_secret": "rotateSubscriptionSecret", "replay": "replaySubscription",
-    "deliveries": "listDeliveries", "pull_events": "pullEvents", "receive_push": "receiveAgencyPush",
-    "readyz": "getReadiness", "metrics": "getMetrics", "healthz": "getHealth",
+    "get_schema": "getServiceSchema",
+    "audit_key": "getAuditKey",
+    "audit_checkpoint": "getAuditCheckpoint",
+    "audit_entries": "listAuditEntries",
+    "audit_inclusion": "getInclusionProof",
+    "audit_consistency": "getConsistencyProof",
+    "audit_export": "exportAudit",
+    "access_history": "getAccessHistory",
+    "dead_applications": "listDeadApplications",
+    "show_client": "getClient",
+    "change_client": "updateClient",
+    "rotate_key": "rotateClientKey",
+    "revoke": "revokeClientKeys",
+    "disable": "disableClient",
+    "enable": "enableClient",
+    "rotate_secret": "rotateSubscriptionSecret",
+    "replay": "replaySubscription",
+    "deliveries": "listDeliveries",
+    "pull_events": "pullEvents",
+    "receive_push": "receiveAgencyPush",
+    "readyz": "getReadiness",
+    "metrics": "getMetrics",
+    "healthz": "getHealth",
 }
 """Route function name → operation id, where the camel-cased function name would not say what it does."""
 
 MANUAL_AUTH = {"get_citizen"}
 """Routes that call `current_principal` themselves rather than depend on it (the lookup's hot path)."""
 
-RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
-                               "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
 
 
 def operation_id(route: APIRoute) -> str:
@@ -113,9 +132,13 @@ def complete(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
     schemas["Problem"] = problem
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    components["securitySchemes"] = {SECURITY_SCHEME: {
-        "type": "http", "scheme": "bearer",
-        "description": "An API key: `Authorization: Bearer <key>` (`gerbang clients add` prints one)"}}
+    components["securitySchemes"] = {
+        SECURITY_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key: `Authorization: Bearer <key>` (`gerbang clients add` prints one)",
+        }
+    }
     for route in api_routes(app):
         if not route.include_in_schema:
             continue
@@ -154,7 +177,9 @@ def _complete_operation(route: APIRoute, operation: dict[str, Any]) -> None:
             response.setdefault("headers", {}).update(RETRY_AFTER)
         if status == "401":
             response.setdefault("headers", {})["WWW-Authenticate"] = {
-                "description": "`Bearer realm=\"gerbang\"`", "schema": {"type": "string"}}
+                "description": '`Bearer realm="gerbang"`',
+                "schema": {"type": "string"},
+            }
 
 
 def install(app: FastAPI) -> None:
@@ -162,8 +187,13 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version, description=app.description,
-                                   routes=app.routes, openapi_version=app.openapi_version)
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                openapi_version=app.openapi_version,
+            )
             app.openapi_schema = complete(app, document)
         return app.openapi_schema
 

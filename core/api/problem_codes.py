@@ -36,13 +36,19 @@ CODES: dict[str, Code] = {
     "callback_url_not_allowed": Code(400, "a callback URL whose host is not on `GERBANG_CALLBACK_ALLOWED_HOSTS`"),
     "json_invalid": Code(400, "a body sent as JSON that does not parse as JSON"),
     "json_too_deep": Code(400, "a JSON body nested deeper than `GERBANG_MAX_JSON_DEPTH`"),
-    "text_invalid": Code(400, "a control character (other than tab, LF, CR), an unpaired surrogate or U+FFFE/U+FFFF "
-                              "in the body, the path or the query; the `errors` item's `pointer` names the field"),
+    "text_invalid": Code(
+        400,
+        "a control character (other than tab, LF, CR), an unpaired surrogate or U+FFFE/U+FFFF "
+        "in the body, the path or the query; the `errors` item's `pointer` names the field",
+    ),
     "bad_request": Code(400, "a request the HTTP layer refuses before any route sees it"),
     "http_invalid": Code(400, "a request that is not valid HTTP/1.1 (the server's parser refused it)"),
     "json_duplicate_key": Code(400, "a JSON object in the body names the same key twice"),
-    "header_repeated": Code(400, "a header that takes one value (`Authorization`, `Idempotency-Key`, `Officer-Id` "
-                                 "…) is given more than once; the `errors` item names it"),
+    "header_repeated": Code(
+        400,
+        "a header that takes one value (`Authorization`, `Idempotency-Key`, `Officer-Id` "
+        "…) is given more than once; the `errors` item names it",
+    ),
     # 401, 403
     "unauthenticated": Code(401, "no key, or an unknown, revoked or disabled one"),
     "agreement_expired": Code(403, "the client's agreement (PKS) ended"),
@@ -74,10 +80,10 @@ CODES: dict[str, Code] = {
     "unsupported_media_type": Code(415, "a body that is not sent as JSON (`Content-Type: application/json`)"),
     "header_too_large": Code(431, "the request line and headers exceed `GERBANG_MAX_HEADER_BYTES`"),
     # 422: the body is JSON but says something the API cannot accept
-    "request_invalid": Code(422, "the request breaks its schema (each `errors` item has a `pointer`, `parameter` "
-                                 "or `header` and a `code`)"),
-    "payload_invalid": Code(422, "the payload breaks the agency service's JSON Schema (items point into "
-                                 "`#/payload`)"),
+    "request_invalid": Code(
+        422, "the request breaks its schema (each `errors` item has a `pointer`, `parameter` or `header` and a `code`)"
+    ),
+    "payload_invalid": Code(422, "the payload breaks the agency service's JSON Schema (items point into `#/payload`)"),
     "nik_mismatch": Code(422, "the payload names another citizen than the application's `nik`"),
     "agency_unknown": Code(422, "the body names an agency this bus does not have"),
     "service_unknown": Code(422, "the body names a service the agency does not offer"),
@@ -85,15 +91,24 @@ CODES: dict[str, Code] = {
     # 429, 5xx
     "rate_limited": Code(429, "the client's rate limit; `Retry-After` says when to try again"),
     "internal_error": Code(500, "a fault of Gerbang's own (logged); the request can be retried"),
-    "agency_unavailable": Code(503, "Dukcapil (or the agency a code list is searched at) cannot be reached; "
-                                    "`Retry-After` says when to try again"),
+    "agency_unavailable": Code(
+        503,
+        "Dukcapil (or the agency a code list is searched at) cannot be reached; `Retry-After` says when to try again",
+    ),
     "not_ready": Code(503, "`/readyz`: a check fails (`checks` says which); `Retry-After`"),
     "audit_unavailable": Code(503, "the audit log cannot be sequenced, signed or read right now; `Retry-After`"),
 }
 
-HTTP_CODES: dict[int, str] = {400: "bad_request", 401: "unauthenticated", 404: "not_found",
-                              405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
-                              415: "unsupported_media_type", 429: "rate_limited"}
+HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthenticated",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
 """The code of an HTTP error raised below the routes (Starlette's 404 for an unknown path, 405, …)."""
 
 
@@ -109,6 +124,8 @@ def describe(codes: list[str]) -> str:
 def readme_table() -> str:
     """The README's error table, generated from CODES (a test compares it with README.md)."""
     rows = ["| status | code | when |", "|---|---|---|"]
-    rows += [f"| {c.status} | `{code}` | {c.meaning} |" for code, c in sorted(CODES.items(),
-                                                                          key=lambda kv: (kv[1].status, kv[0]))]
+    rows += [
+        f"| {c.status} | `{code}` | {c.meaning} |"
+        for code, c in sorted(CODES.items(), key=lambda kv: (kv[1].status, kv[0]))
+    ]
     return "\n".join(rows)

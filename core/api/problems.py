@@ -32,8 +32,9 @@ class ProblemItem(BaseModel):
     model_config = ConfigDict(extra="allow")
     detail: str
     code: str
-    pointer: str | None = Field(default=None, description="RFC 6901 JSON pointer into the body, as a URI "
-                                                          "fragment: `#/payload/kodeKanim`")
+    pointer: str | None = Field(
+        default=None, description="RFC 6901 JSON pointer into the body, as a URI fragment: `#/payload/kodeKanim`"
+    )
     parameter: str | None = Field(default=None, description="A query or path parameter")
     header: str | None = Field(default=None, description="A request header")
 
@@ -52,8 +53,9 @@ class ProblemDetails(BaseModel):
     errors: list[ProblemItem] | None = None
 
 
-def item(detail: str, code: str, *, pointer: str | None = None, parameter: str | None = None,
-         header: str | None = None) -> dict[str, str]:
+def item(
+    detail: str, code: str, *, pointer: str | None = None, parameter: str | None = None, header: str | None = None
+) -> dict[str, str]:
     """An `errors` item; give exactly one of `pointer` (from `pointer_to`), `parameter`, `header`."""
     where = {k: v for k, v in (("pointer", pointer), ("parameter", parameter), ("header", header)) if v is not None}
     return {"detail": detail, **where, "code": code}
@@ -68,17 +70,26 @@ class Problem(Exception):
     """Raise to answer with a problem document: `Problem(404, "citizen_not_found", "Citizen not found")`.
     `errors`: items made with `item()`."""
 
-    def __init__(self, status: int, code: str, title: str, detail: str | None = None, *,
-                 headers: dict[str, str] | None = None, errors: Sequence[dict[str, Any]] | None = None,
-                 **extra: Any):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: Sequence[dict[str, Any]] | None = None,
+        **extra: Any,
+    ):
         super().__init__(title)
         self.status, self.code, self.title, self.detail = status, code, title, detail
         self.headers = headers or {}
         self.extra = {**extra, "errors": list(errors)} if errors is not None else extra
 
 
-def problem_body(status: int, code: str, title: str, detail: str | None, instance: str | None,
-                 **extra: Any) -> dict[str, Any]:
+def problem_body(
+    status: int, code: str, title: str, detail: str | None, instance: str | None, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"type": f"urn:gerbang:problem:{code}", "title": title, "status": status, "code": code}
     if detail:
         body["detail"] = detail
@@ -91,7 +102,9 @@ def problem_body(status: int, code: str, title: str, detail: str | None, instanc
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
     return JSONResponse(
         problem_body(problem.status, problem.code, problem.title, problem.detail, request.url.path, **problem.extra),
-        status_code=problem.status, headers=problem.headers, media_type=PROBLEM_TYPE,
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type=PROBLEM_TYPE,
     )
 
 
@@ -126,12 +139,20 @@ def validation_problem(request: Request, exc: RequestValidationError) -> Problem
     errors = list(exc.errors())
     body_errors = [e for e in errors if tuple(e.get("loc", ()))[:1] == ("body",)]
     if body_errors and not is_json(request.headers.get("content-type")):
-        return Problem(415, "unsupported_media_type", "The body must be JSON",
-                       "Send the body as JSON with 'Content-Type: application/json'.")
+        return Problem(
+            415,
+            "unsupported_media_type",
+            "The body must be JSON",
+            "Send the body as JSON with 'Content-Type: application/json'.",
+        )
     broken = [e for e in body_errors if e.get("type") == "json_invalid"]
     if broken:
-        return Problem(400, "json_invalid", "The body is not valid JSON",
-                       errors=[item(str(e.get("msg", "")), "json_invalid", pointer="#") for e in broken])
+        return Problem(
+            400,
+            "json_invalid",
+            "The body is not valid JSON",
+            errors=[item(str(e.get("msg", "")), "json_invalid", pointer="#") for e in broken],
+        )
     return Problem(422, "request_invalid", "The request is not valid", errors=validation_items(errors))
 
 
@@ -151,11 +172,14 @@ def install(app: FastAPI) -> None:
         code = HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
         detail = exc.detail if isinstance(exc.detail, str) else None
         headers = dict(exc.headers or {})
-        return problem_response(Problem(exc.status_code, code, detail or code.replace("_", " "), headers=headers),
-                                request)
+        return problem_response(
+            Problem(exc.status_code, code, detail or code.replace("_", " "), headers=headers), request
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return problem_response(Problem(500, "internal_error", "Internal error",
-                                        "The error has been logged; the request can be retried."), request)
+        return problem_response(
+            Problem(500, "internal_error", "Internal error", "The error has been logged; the request can be retried."),
+            request,
+        )

@@ -13,8 +13,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from core.api.answers import (Deliveries, EventPage, ReplayQueued, SecretRotated, Subscription,
-                              SubscriptionCreated, answer)
+from core.api.answers import (
+    Deliveries,
+    EventPage,
+    ReplayQueued,
+    SecretRotated,
+    Subscription,
+    SubscriptionCreated,
+    answer,
+)
 from core.api.auth import current_principal, require
 from core.api.openapi import problems
 from core.api.problems import Problem, item
@@ -35,8 +42,9 @@ class NewSubscription(BaseModel):
 
     agency: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
     url: str = Field(min_length=1, max_length=2000)
-    events: list[str] = Field(min_length=1, max_length=len(EVENT_TYPES),
-                              description="Any of: " + ", ".join(EVENT_TYPES))
+    events: list[str] = Field(
+        min_length=1, max_length=len(EVENT_TYPES), description="Any of: " + ", ".join(EVENT_TYPES)
+    )
     batch_max: int = Field(default=100, ge=1, le=1000)
     batch_window_s: float = Field(default=5.0, ge=0, le=3600)
 
@@ -54,43 +62,68 @@ async def _run(request: Request, call: Callable[..., Any], *args: Any, **kwargs:
     def work() -> Any:
         with request.app.state.sessions() as session:
             return call(session, *args, **kwargs)
+
     try:
         return await run_in_threadpool(work)
     except service.NotFound as exc:
         raise _not_found(str(exc)) from None
 
 
-@router.post("", status_code=201, response_model=None, responses={
-    **problems("agency_unknown", "event_unknown", "callback_url_not_allowed", "request_invalid"),
-    **answer(SubscriptionCreated, 201, "Created")})
+@router.post(
+    "",
+    status_code=201,
+    response_model=None,
+    responses={
+        **problems("agency_unknown", "event_unknown", "callback_url_not_allowed", "request_invalid"),
+        **answer(SubscriptionCreated, 201, "Created"),
+    },
+)
 async def create_subscription(body: NewSubscription, request: Request, principal: Admin) -> dict[str, Any]:
     """Returns the subscription with its `secret` (shown only here and on rotation)."""
     settings = request.app.state.settings
     registry = getattr(request.app.state, "agencies", None)
     if registry is not None and body.agency not in registry.plugins:
-        raise Problem(422, "agency_unknown", "No such agency on this bus", f"{body.agency!r} is not installed.",
-                      agencies=sorted(registry.plugins),
-                      errors=[item(f"{body.agency!r} is not installed.", "agency_unknown", pointer="#/agency")])
+        raise Problem(
+            422,
+            "agency_unknown",
+            "No such agency on this bus",
+            f"{body.agency!r} is not installed.",
+            agencies=sorted(registry.plugins),
+            errors=[item(f"{body.agency!r} is not installed.", "agency_unknown", pointer="#/agency")],
+        )
     unknown = [(i, e) for i, e in enumerate(body.events) if e not in EVENT_TYPES]
     if unknown:
-        raise Problem(422, "event_unknown", "No such event type", "Known: " + ", ".join(EVENT_TYPES),
-                      errors=[item(f"{e!r} is not an event type.", "event_unknown", pointer=f"#/events/{i}")
-                              for i, e in unknown])
+        raise Problem(
+            422,
+            "event_unknown",
+            "No such event type",
+            "Known: " + ", ".join(EVENT_TYPES),
+            errors=[item(f"{e!r} is not an event type.", "event_unknown", pointer=f"#/events/{i}") for i, e in unknown],
+        )
     try:
         check_url(body.url, tuple(h.lower() for h in settings.callback_allowed_hosts))
     except NotAllowed as exc:
         raise Problem(400, "callback_url_not_allowed", "Callback URL not allowed", str(exc)) from None
     try:
-        sub, secret = await _run(request, service.create, agency=body.agency, url=body.url, events=body.events,
-                                 batch_max=body.batch_max, batch_window_s=body.batch_window_s, actor=principal.name,
-                                 key=_key(request))
+        sub, secret = await _run(
+            request,
+            service.create,
+            agency=body.agency,
+            url=body.url,
+            events=body.events,
+            batch_max=body.batch_max,
+            batch_window_s=body.batch_window_s,
+            actor=principal.name,
+            key=_key(request),
+        )
     except ValueError as exc:  # the service's own checks, after the ones above
         raise Problem(422, "request_invalid", "Invalid subscription", str(exc)) from None
     return {**service.describe(sub), "secret": secret}
 
 
-@router.get("/{subscription_id}", response_model=None,
-            responses={**problems("subscription_not_found"), **answer(Subscription)})
+@router.get(
+    "/{subscription_id}", response_model=None, responses={**problems("subscription_not_found"), **answer(Subscription)}
+)
 async def get_subscription(subscription_id: str, request: Request, _: Admin) -> dict[str, Any]:
     return service.describe(await _run(request, service.get, subscription_id))
 
@@ -100,25 +133,47 @@ async def delete_subscription(subscription_id: str, request: Request, principal:
     await _run(request, service.delete, subscription_id, principal.name)
 
 
-@router.post("/{subscription_id}/rotate-secret", response_model=None,
-             responses={**problems("subscription_not_found"), **answer(SecretRotated)})
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    response_model=None,
+    responses={**problems("subscription_not_found"), **answer(SecretRotated)},
+)
 async def rotate_secret(
-        subscription_id: str, request: Request, principal: Admin,
-        keep_previous_s: Annotated[int, Query(ge=0, le=7 * 86400, description=(
-            "How long the old secret keeps signing beside the new one (a second `v1` signature); "
-            "0 stops it at once (e.g. after a leak)"))] = 86400) -> dict[str, str]:
+    subscription_id: str,
+    request: Request,
+    principal: Admin,
+    keep_previous_s: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=7 * 86400,
+            description=(
+                "How long the old secret keeps signing beside the new one (a second `v1` signature); "
+                "0 stops it at once (e.g. after a leak)"
+            ),
+        ),
+    ] = 86400,
+) -> dict[str, str]:
     """A new secret signs from the next attempt on; the old one too, for `keep_previous_s` (Standard Webhooks
     rotation without downtime)."""
-    return {"id": subscription_id,
-            "secret": await _run(request, service.rotate, subscription_id, principal.name, _key(request),
-                                 keep_previous_s)}
+    return {
+        "id": subscription_id,
+        "secret": await _run(request, service.rotate, subscription_id, principal.name, _key(request), keep_previous_s),
+    }
 
 
-@router.post("/{subscription_id}/replay", status_code=202, response_model=None,
-             responses={**problems("subscription_not_found", "event_not_found"),
-                        **answer(ReplayQueued, 202, "Queued again")})
-async def replay(subscription_id: str, request: Request, principal: Admin,
-                 from_event: Annotated[str, Query(min_length=1, max_length=36)]) -> dict[str, Any]:
+@router.post(
+    "/{subscription_id}/replay",
+    status_code=202,
+    response_model=None,
+    responses={**problems("subscription_not_found", "event_not_found"), **answer(ReplayQueued, 202, "Queued again")},
+)
+async def replay(
+    subscription_id: str,
+    request: Request,
+    principal: Admin,
+    from_event: Annotated[str, Query(min_length=1, max_length=36)],
+) -> dict[str, Any]:
     """Queue again every batch holding `from_event` or later (same batch ids); re-enables the subscription."""
     try:
         count = await _run(request, service.replay, subscription_id, from_event, principal.name)
@@ -132,19 +187,29 @@ async def replay(subscription_id: str, request: Request, principal: Admin,
     return {"id": subscription_id, "batches": count}
 
 
-@router.get("/{subscription_id}/deliveries", response_model=None,
-            responses={**problems("subscription_not_found"), **answer(Deliveries)})
-async def deliveries(subscription_id: str, request: Request, _: Admin,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+@router.get(
+    "/{subscription_id}/deliveries",
+    response_model=None,
+    responses={**problems("subscription_not_found"), **answer(Deliveries)},
+)
+async def deliveries(
+    subscription_id: str, request: Request, _: Admin, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> dict[str, Any]:
     return {"deliveries": await _run(request, service.deliveries, subscription_id, limit)}
 
 
-@router.get("/{subscription_id}/events", response_model=None,
-            responses={**problems("subscription_not_found", "event_not_found", "scope_missing"),
-                       **answer(EventPage)})
-async def pull_events(subscription_id: str, request: Request, principal: Caller,
-                      after: Annotated[str | None, Query(max_length=36)] = None,
-                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+@router.get(
+    "/{subscription_id}/events",
+    response_model=None,
+    responses={**problems("subscription_not_found", "event_not_found", "scope_missing"), **answer(EventPage)},
+)
+async def pull_events(
+    subscription_id: str,
+    request: Request,
+    principal: Caller,
+    after: Annotated[str | None, Query(max_length=36)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
     """Pull fallback: events after the event id `after`, oldest first; pass `next_after` back to go on.
 
     Scope `admin`, or `callbacks:pull:<agency>` for the subscription's own agency."""
@@ -152,8 +217,13 @@ async def pull_events(subscription_id: str, request: Request, principal: Caller,
         sub = await _run(request, service.get, subscription_id)
         required = f"callbacks:pull:{sub.agency}"
         if not allowed(principal.scopes, required):
-            raise Problem(403, "scope_missing", "The API key lacks a required scope", f"Required scope: {required}",
-                          required_scope=required)
+            raise Problem(
+                403,
+                "scope_missing",
+                "The API key lacks a required scope",
+                f"Required scope: {required}",
+                required_scope=required,
+            )
     try:
         return await _run(request, service.pull, subscription_id, after, limit)  # type: ignore[no-any-return]
     except LookupError as exc:

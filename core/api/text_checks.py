@@ -15,8 +15,10 @@ from connectors.text import NOT_TEXT, first_not_text
 
 # what may stand for such a character in a JSON body (escaped, or U+FFFE/U+FFFF as UTF-8); a match is confirmed
 # on the parsed strings, as an escaped backslash before "u0000" also matches here
-_JSON_SUSPECT = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
-                           rb"|\xef\xbf[\xbe\xbf]")
+_JSON_SUSPECT = re.compile(
+    rb"\\u(?:00[01][0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
+    rb"|\xef\xbf[\xbe\xbf]"
+)
 FORM_CONTROL = re.compile(rb"%(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])")
 MULTIPART_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 URLENCODED = b"application/x-www-form-urlencoded"
@@ -35,12 +37,16 @@ def json_text_problem(body: bytes) -> str | None:
 
 
 def url_text_problem(scope: dict[str, Any]) -> str | None:
-    """"path" or "query" if that part of the URL holds a character that is not text, else None."""
+    """ "path" or "query" if that part of the URL holds a character that is not text, else None."""
     if NOT_TEXT.search(scope.get("path", "")):
         return "path"
     query = scope.get("query_string", b"")
-    if query and (b"%" in query and (FORM_CONTROL.search(query) or _raw_not_text(unquote_to_bytes(query)))
-                  or not query.isascii() and _raw_not_text(query)):
+    if query and (
+        b"%" in query
+        and (FORM_CONTROL.search(query) or _raw_not_text(unquote_to_bytes(query)))
+        or not query.isascii()
+        and _raw_not_text(query)
+    ):
         return "query"
     return None
 

@@ -339,7 +339,7 @@ def verify(
 
     final_ok = False
     if broken is None:
-        for (level, _), h in zip(suffix_at, suffix):
+        for (level, _), h in zip(suffix_at, suffix, strict=False):
             cr.append_subtree(level, h)
             if listed is not None:
                 listed.append_subtree(level, h)

@@ -41,7 +41,7 @@ class GroupCommitter:
     async def _flush(self) -> None:
         try:
             while self._pending:
-                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
                 try:
                     await asyncio.to_thread(self._commit, [row for row, _ in batch])
                 except Exception as exc:  # every caller of the failed batch learns it; nothing is half-written

@@ -64,7 +64,8 @@ _MAX_VALUES = 100_000
 # reference markers: it only ever sees objects `_plain` walked completely, which are finite trees of plain values.
 try:
     _c_encode = json.encoder.c_make_encoder(  # type: ignore[misc]
-        None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+        None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
 except TypeError:  # no C accelerator, or another signature: json.dumps does the same, slower
     _c_encode = None
 
@@ -138,8 +139,9 @@ def canonical_detail(detail: Mapping[str, Any] | None) -> str | None:
 _GOOD_ACTIONS: set[str] = set()
 
 
-def _row(action: str, client: str | None, subject: str | None, agency: str | None,
-         detail: Mapping[str, Any] | None) -> dict[str, Any]:
+def _row(
+    action: str, client: str | None, subject: str | None, agency: str | None, detail: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """A checked `audit_pending` row: a bad entry fails the caller now, never the sequencer later."""
     if type(action) is not str or action not in _GOOD_ACTIONS:  # a few actions recur: check each once
         if not isinstance(action, str) or len(action) > 64 or not ACTION_RE.fullmatch(action):
@@ -151,8 +153,14 @@ def _row(action: str, client: str | None, subject: str | None, agency: str | Non
     for name, value in (("client", client), ("agency", agency)):
         if value is not None and (not isinstance(value, str) or not value or len(value) > NAME_MAX[name]):
             raise ValueError(f"audit {name} must be a non-empty string of at most {NAME_MAX[name]} characters")
-    return {"time_us": now_us(), "action": action, "client": client, "subject": subject, "agency": agency,
-            "detail": canonical_detail(detail)}
+    return {
+        "time_us": now_us(),
+        "action": action,
+        "client": client,
+        "subject": subject,
+        "agency": agency,
+        "detail": canonical_detail(detail),
+    }
 
 
 PENDING_COLUMNS = ("time_us", "action", "client", "subject", "agency", "detail")
@@ -205,8 +213,14 @@ def record_many(session: Session, entries: Iterable[Mapping[str, Any]]) -> int:
     return len(rows)
 
 
-def prepare(action: str, *, client: str | None = None, subject: str | None = None, agency: str | None = None,
-            detail: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def prepare(
+    action: str,
+    *,
+    client: str | None = None,
+    subject: str | None = None,
+    agency: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """A checked pending-entry row for `insert_prepared` (ValueError at once, as `record()`): lets a caller validate
     on its own and write later in a shared transaction (see `core/audit/group.py`)."""
     return _row(action, client, subject, agency, detail)
@@ -256,8 +270,15 @@ def _js(value: str) -> bytes:
     return rfc8785.dumps(value)
 
 
-def entry_bytes(index: int, time_us: int, action: str, client: str | None, subject: str | None,
-                agency: str | None, detail: str | None) -> bytes:
+def entry_bytes(
+    index: int,
+    time_us: int,
+    action: str,
+    client: str | None,
+    subject: str | None,
+    agency: str | None,
+    detail: str | None,
+) -> bytes:
     """The canonical (RFC 8785) bytes of a sequenced entry, composed without a generic encoder.
 
     Members in code-unit order — action, agency, client, detail, index, subject, time — absent ones left out;
@@ -307,7 +328,7 @@ class Policy:
 
 
 def _split_frontier(blob: bytes) -> list[bytes]:
-    return [bytes(blob[i:i + HASH_SIZE]) for i in range(0, len(blob), HASH_SIZE)]
+    return [bytes(blob[i : i + HASH_SIZE]) for i in range(0, len(blob), HASH_SIZE)]
 
 
 def _due(size: int, cp_size: int | None, cp_us: int | None, policy: Policy, force: bool, now: int) -> bool:
@@ -322,8 +343,11 @@ def _due(size: int, cp_size: int | None, cp_us: int | None, policy: Policy, forc
 def _idle(conn: Connection, policy: Policy, force: bool) -> int | None:
     """The tree size if there is nothing to do, decided without the lock (so idle processes do not write every
     200 ms); None if a locked round is needed."""
-    state = conn.execute(select(state_table.c.size, state_table.c.checkpoint_size, state_table.c.checkpoint_us)
-                         .where(state_table.c.id == 1)).one()
+    state = conn.execute(
+        select(state_table.c.size, state_table.c.checkpoint_size, state_table.c.checkpoint_us).where(
+            state_table.c.id == 1
+        )
+    ).one()
     if conn.execute(select(pending_table.c.id).limit(1)).first() is not None:
         return None
     if _due(state.size, state.checkpoint_size, state.checkpoint_us, policy, force, now_us()):
@@ -331,8 +355,14 @@ def _idle(conn: Connection, policy: Policy, force: bool) -> int | None:
     return int(state.size)
 
 
-def sequence(engine: Engine, signer: note.Signer, policy: Policy = Policy(), *, force_checkpoint: bool = False,
-             max_rounds: int | None = None) -> Sequenced:
+def sequence(
+    engine: Engine,
+    signer: note.Signer,
+    policy: Policy = Policy(),
+    *,
+    force_checkpoint: bool = False,
+    max_rounds: int | None = None,
+) -> Sequenced:
     """Sequence every pending entry (in rounds of `policy.batch`, each its own transaction under the lock) and
     sign the checkpoints that are due. `force_checkpoint`: also sign one now if the latest does not cover the
     whole tree (auditor queries use it so they see everything recorded before them). Safe to call from any
@@ -353,8 +383,9 @@ def sequence(engine: Engine, signer: note.Signer, policy: Policy = Policy(), *, 
             return result
 
 
-def append_many(engine: Engine, signer: note.Signer, entries: Iterable[Mapping[str, Any]],
-                policy: Policy = Policy()) -> Sequenced:
+def append_many(
+    engine: Engine, signer: note.Signer, entries: Iterable[Mapping[str, Any]], policy: Policy = Policy()
+) -> Sequenced:
     """Append a batch of entries to the log at once: checked and encoded, then — in one transaction under the
     log's lock, i.e. as the sequencer — given leaf indexes, hashed, written to `audit_entry` with their new
     subtree hashes, and covered by the checkpoints that fall due (after whatever was already pending).
@@ -372,8 +403,14 @@ def append_many(engine: Engine, signer: note.Signer, entries: Iterable[Mapping[s
     return result
 
 
-def _round(conn: Connection, signer: note.Signer, policy: Policy, force: bool, result: Sequenced,
-           extra: Sequence[Mapping[str, Any]] = ()) -> int:
+def _round(
+    conn: Connection,
+    signer: note.Signer,
+    policy: Policy,
+    force: bool,
+    result: Sequenced,
+    extra: Sequence[Mapping[str, Any]] = (),
+) -> int:
     """One locked round: sequence up to `policy.batch` pending entries, then the checked rows of `extra` (from
     `append_many`, never stored as pending), sign what is due, move the state on. Returns how many pending
     entries it took."""
@@ -382,19 +419,28 @@ def _round(conn: Connection, signer: note.Signer, policy: Policy, force: bool, r
     state = conn.execute(select(state_table).where(state_table.c.id == 1)).one()
     cr = CompactRange(state.size, _split_frontier(state.frontier))
     cp_size, cp_us = state.checkpoint_size, state.checkpoint_us
-    prev = None if cp_size is None else conn.execute(
-        select(checkpoint_table.c.size, checkpoint_table.c.root, checkpoint_table.c.note)
-        .where(checkpoint_table.c.size == cp_size)).one()
+    prev = (
+        None
+        if cp_size is None
+        else conn.execute(
+            select(checkpoint_table.c.size, checkpoint_table.c.root, checkpoint_table.c.note).where(
+                checkpoint_table.c.size == cp_size
+            )
+        ).one()
+    )
     if prev is not None and cp_size == cr.size and prev.root != cr.root():
         raise SequencerError(f"the stored tree no longer matches the checkpoint at size {cp_size}; not signing")
 
     rows = conn.exec_driver_sql(  # plain driver rows: SQLAlchemy's row processing would cost more than hashing
         "SELECT id, time_us, action, client, subject, agency, detail FROM audit_pending ORDER BY id LIMIT "
-        f"{int(policy.batch)}").fetchall()
+        f"{int(policy.batch)}"
+    ).fetchall()
     todo: list[Any] = rows
     if extra:
-        todo = [*rows, *((None, r["time_us"], r["action"], r["client"], r["subject"], r["agency"], r["detail"])
-                         for r in extra)]
+        todo = [
+            *rows,
+            *((None, r["time_us"], r["action"], r["client"], r["subject"], r["agency"], r["detail"]) for r in extra),
+        ]
     nodes: list[tuple[int, int, bytes]] = []
     due: list[tuple[int, bytes]] = []
     if cp_size is None and cr.size == 0:  # a new log starts with its signed empty tree: the time base of T
@@ -445,8 +491,11 @@ def _round(conn: Connection, signer: note.Signer, policy: Policy, force: bool, r
         cp_size, cp_us = new_size, now
         result.signed.append(new_size)
 
-    conn.execute(update(state_table).where(state_table.c.id == 1).values(
-        size=size, frontier=b"".join(stack), checkpoint_size=cp_size, checkpoint_us=cp_us))
+    conn.execute(
+        update(state_table)
+        .where(state_table.c.id == 1)
+        .values(size=size, frontier=b"".join(stack), checkpoint_size=cp_size, checkpoint_us=cp_us)
+    )
     result.sequenced += len(todo)
     result.size = size
     return len(rows)
@@ -461,8 +510,9 @@ _PG_TYPES = {  # the PostgreSQL types of the columns `_bulk_insert` writes (migr
 }
 
 
-def _bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]],
-                 count: int | None = None) -> None:
+def _bulk_insert(
+    conn: Connection, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]], count: int | None = None
+) -> None:
     bulk_insert(conn, table, columns, rows, _PG_TYPES[table], count)
 
 
@@ -491,8 +541,10 @@ def _check_same_key(previous_note: str, signer: note.Signer) -> None:
     try:
         note.open_note(previous_note, signer.verifier)
     except note.NoteError:
-        raise SequencerError(f"the log's checkpoints are not signed by this process's key {signer.verifier.vkey}; "
-                             "every process must use the log's signing key") from None
+        raise SequencerError(
+            f"the log's checkpoints are not signed by this process's key {signer.verifier.vkey}; "
+            "every process must use the log's signing key"
+        ) from None
 
 
 def _check_extends(conn: Connection, prev: Any, size: int, root_: bytes) -> None:
@@ -542,7 +594,7 @@ class Sequencer:
 
     def _loop(self) -> None:
         failures = 0
-        while not self._stop.wait(self.interval_s if not failures else min(5.0, self.interval_s * 2 ** failures)):
+        while not self._stop.wait(self.interval_s if not failures else min(5.0, self.interval_s * 2**failures)):
             try:
                 self.run()
                 failures = 0

@@ -60,7 +60,7 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
         return EMPTY_ROOT
     level: Sequence[bytes] = leaf_hashes
     while len(level) > 1:
-        nxt = [_sha256(_NODE + a + b).digest() for a, b in zip(level[0::2], level[1::2])]
+        nxt = [_sha256(_NODE + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)]
         if len(level) & 1:
             nxt.append(level[-1])
         level = nxt

@@ -65,8 +65,7 @@ def _b64(b: bytes) -> str:
 def is_valid_name(name: str) -> bool:
     """Key names are non-empty, with no Unicode space, no '+' and no control character (a note's text, which
     carries the origin, may hold none: a key named so could never sign)."""
-    return (bool(name) and "+" not in name and not any(ch.isspace() or ch < " " for ch in name)
-            and _is_utf8(name))
+    return bool(name) and "+" not in name and not any(ch.isspace() or ch < " " for ch in name) and _is_utf8(name)
 
 
 def _is_utf8(s: str) -> bool:
@@ -225,7 +224,7 @@ def _check_chars(s: str) -> None:
 
 
 def _check_text(text: str) -> None:
-    """What we accept as text to sign: non-empty, ends in newline, and nothing a reader could mistake for a signature."""
+    """What we accept as text to sign: non-empty, ends in newline, nothing a reader could take for a signature."""
     if not isinstance(text, str) or not text:
         raise MalformedNote("note text must be a non-empty string")
     if not text.endswith("\n"):

@@ -59,8 +59,10 @@ def load_signer(settings: Settings) -> note.Signer:
     if settings.signing_key_path:
         return read_signer(settings.signing_key_path, settings.audit_origin)
     if not is_embedded_database(settings.database_url):
-        raise ValueError("with a shared database every process must sign the audit log with the same key: set "
-                         "GERBANG_SIGNING_KEY_PATH (create one with `gerbang audit keygen --out FILE`)")
+        raise ValueError(
+            "with a shared database every process must sign the audit log with the same key: set "
+            "GERBANG_SIGNING_KEY_PATH (create one with `gerbang audit keygen --out FILE`)"
+        )
     path = settings.data_dir / KEY_FILE
     if not path.exists():
         try:

@@ -28,9 +28,11 @@ class StoreError(LookupError):
     """A hash the tree needs is missing from the database (damaged or not yet sequenced)."""
 
 
-_PG_FETCH = ("SELECT 0::int2, leaf_index, leaf_hash FROM audit_entry WHERE leaf_index = ANY(%s::int8[]) UNION ALL "
-             "SELECT n.level, n.idx, n.hash FROM unnest(%s::int2[], %s::int8[]) AS k(level, idx) "
-             "JOIN audit_node n ON n.level = k.level AND n.idx = k.idx")
+_PG_FETCH = (
+    "SELECT 0::int2, leaf_index, leaf_hash FROM audit_entry WHERE leaf_index = ANY(%s::int8[]) UNION ALL "
+    "SELECT n.level, n.idx, n.hash FROM unnest(%s::int2[], %s::int8[]) AS k(level, idx) "
+    "JOIN audit_node n ON n.level = k.level AND n.idx = k.idx"
+)
 CACHE_LEVEL = 10  # stored nodes of this level and above cover >= 1,024 entries each: few, and in every proof
 CACHE_MAX = 250_000  # nodes per database (~60 MB at most; 2,000 at a million entries)
 
@@ -96,7 +98,7 @@ class DbTreeStore:
             need.append((0, 0))  # the log's identity, checked against the cache's (see _UpperNodes)
         need.sort()
         for k in range(0, len(need), CHUNK):
-            self._fetch(need[k:k + CHUNK])
+            self._fetch(need[k : k + CHUNK])
         if upper is None:
             return
         first = memo.get((0, 0))
@@ -104,7 +106,7 @@ class DbTreeStore:
             upper.nodes.clear()  # another log under this URL: forget the old one's hashes, fetch these
             upper.first = first
             for k in range(0, len(hits), CHUNK):
-                self._fetch(hits[k:k + CHUNK])
+                self._fetch(hits[k : k + CHUNK])
             hits = []
         nodes = upper.nodes
         gone = []
@@ -115,7 +117,7 @@ class DbTreeStore:
             else:
                 memo[key] = h
         for k in range(0, len(gone), CHUNK):
-            self._fetch(gone[k:k + CHUNK])
+            self._fetch(gone[k : k + CHUNK])
         if len(nodes) < CACHE_MAX:
             for key in need:
                 if key[0] >= CACHE_LEVEL and key in memo:
@@ -132,8 +134,10 @@ class DbTreeStore:
         parts, params = [], []
         leaves = by_level.pop(0, None)
         if leaves:
-            parts.append(f"SELECT 0, leaf_index, leaf_hash FROM audit_entry "
-                         f"WHERE leaf_index IN ({', '.join([mark] * len(leaves))})")
+            parts.append(
+                f"SELECT 0, leaf_index, leaf_hash FROM audit_entry "
+                f"WHERE leaf_index IN ({', '.join([mark] * len(leaves))})"
+            )
             params += leaves
         if by_level:
             terms = []
@@ -175,16 +179,18 @@ def _check_range(size: int, tree: int) -> None:
         raise StoreError(f"the log holds {tree} sequenced entries, not {size}")
 
 
-def inclusion_proofs(conn: Connection, indexes: Sequence[int], size: int, *, check_size: bool = True,
-                     cached: bool = False) -> list[list[bytes]]:
+def inclusion_proofs(
+    conn: Connection, indexes: Sequence[int], size: int, *, check_size: bool = True, cached: bool = False
+) -> list[list[bytes]]:
     """Audit paths of several leaves in the tree of `size`, fetching every node they need at once (one round
     trip; `check_size=False` when the caller already knows `size` is sequenced, e.g. a checkpoint's; `cached`
     for readers of committed data, see `_UpperNodes`)."""
     return _inclusion(conn, indexes, size, check_size, cached)[1]
 
 
-def _inclusion(conn: Connection, indexes: Sequence[int], size: int, check_size: bool,
-               cached: bool) -> tuple[DbTreeStore, list[list[bytes]]]:
+def _inclusion(
+    conn: Connection, indexes: Sequence[int], size: int, check_size: bool, cached: bool
+) -> tuple[DbTreeStore, list[list[bytes]]]:
     if check_size:
         _check_range(size, tree_size(conn))
     tree = DbTreeStore(conn, cached=cached)
@@ -195,21 +201,24 @@ def _inclusion(conn: Connection, indexes: Sequence[int], size: int, check_size: 
     return tree, [[tree.subtree(a, b) for a, b in rs] for rs in ranges]
 
 
-def inclusion_proof(conn: Connection, index: int, size: int, *, check_size: bool = True,
-                    cached: bool = False) -> list[bytes]:
+def inclusion_proof(
+    conn: Connection, index: int, size: int, *, check_size: bool = True, cached: bool = False
+) -> list[bytes]:
     return inclusion_proofs(conn, [index], size, check_size=check_size, cached=cached)[0]
 
 
-def leaf_and_proof(conn: Connection, index: int, size: int, *, check_size: bool = True,
-                   cached: bool = False) -> tuple[bytes | None, list[bytes]]:
+def leaf_and_proof(
+    conn: Connection, index: int, size: int, *, check_size: bool = True, cached: bool = False
+) -> tuple[bytes | None, list[bytes]]:
     """Leaf hash of entry `index` (None if the row is missing) and its audit path in the tree of `size`, in the
     same single query."""
     tree, proofs = _inclusion(conn, [index], size, check_size, cached)
     return tree.memo.get((0, index)), proofs[0]
 
 
-def consistency_proof(conn: Connection, size1: int, size2: int, *, check_size: bool = True,
-                      cached: bool = False) -> list[bytes]:
+def consistency_proof(
+    conn: Connection, size1: int, size2: int, *, check_size: bool = True, cached: bool = False
+) -> list[bytes]:
     """Proof that the tree of `size1` is a prefix of the tree of `size2` (both sequenced; the sequencer, whose
     state row is not yet updated, passes `check_size=False` and never `cached`)."""
     if check_size:
@@ -258,8 +267,9 @@ def _b64(b: bytes) -> str:
     return binascii.b2a_base64(b, newline=False).decode("ascii")
 
 
-def export_chunks(conn: Connection, start: int, end: int, checkpoint: Any,
-                  consistency_from: Iterable[int] = ()) -> Iterator[str]:
+def export_chunks(
+    conn: Connection, start: int, end: int, checkpoint: Any, consistency_from: Iterable[int] = ()
+) -> Iterator[str]:
     """Stream a `gerbang-audit-bundle/v1` (docs/audit-format.md §5) for entries [start, end) against the
     checkpoint row given, page by page, so a million-entry export never sits in memory.
 
@@ -273,11 +283,20 @@ def export_chunks(conn: Connection, start: int, end: int, checkpoint: Any,
     prefix, suffix = merkle.prefix_nodes(start), merkle.suffix_nodes(end, size)
     tree.prefetch([*prefix, *suffix])
     origin = checkpoint.note.split("\n", 1)[0]
-    head = {"format": FORMAT, "origin": origin, "checkpoint": checkpoint.note, "start": start, "end": end,
-            "prefix": [_b64(tree.node(lv, ix)) for lv, ix in prefix],
-            "suffix": [_b64(tree.node(lv, ix)) for lv, ix in suffix]}
-    proofs = [{"size": m, "proof": [_b64(h) for h in consistency_proof(conn, m, size)]}
-              for m in sorted(set(consistency_from)) if 0 < m < size and not start <= m <= end]
+    head = {
+        "format": FORMAT,
+        "origin": origin,
+        "checkpoint": checkpoint.note,
+        "start": start,
+        "end": end,
+        "prefix": [_b64(tree.node(lv, ix)) for lv, ix in prefix],
+        "suffix": [_b64(tree.node(lv, ix)) for lv, ix in suffix],
+    }
+    proofs = [
+        {"size": m, "proof": [_b64(h) for h in consistency_proof(conn, m, size)]}
+        for m in sorted(set(consistency_from))
+        if 0 < m < size and not start <= m <= end
+    ]
     tail: dict[str, Any] = {}
     inner = checkpoint_notes(conn, start, end)
     if inner:
@@ -288,9 +307,11 @@ def export_chunks(conn: Connection, start: int, end: int, checkpoint: Any,
     e = entry_table.c
     first = True
     for pos in range(start, end, EXPORT_PAGE):  # indexes are dense: a page is an index range, no LIMIT/sort
-        rows = conn.execute(select(e.leaf_index, e.data, e.leaf_hash)
-                            .where(e.leaf_index >= pos, e.leaf_index < min(pos + EXPORT_PAGE, end))
-                            .order_by(e.leaf_index)).all()
+        rows = conn.execute(
+            select(e.leaf_index, e.data, e.leaf_hash)
+            .where(e.leaf_index >= pos, e.leaf_index < min(pos + EXPORT_PAGE, end))
+            .order_by(e.leaf_index)
+        ).all()
         if not rows:
             continue
         parts = [f'{{"index":{index},"data":"{_b64(data)}","hash":"{_b64(h)}"}}' for index, data, h in rows]

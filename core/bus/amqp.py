@@ -84,8 +84,11 @@ def parameters(settings: Settings, *, name: str = "gerbang") -> pika.URLParamete
 
 
 def queue_arguments(topology: Topology, delivery_limit: int) -> dict[str, Any]:
-    return {"x-queue-type": "quorum", "x-delivery-limit": delivery_limit,
-            "x-dead-letter-exchange": topology.dead_exchange}
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": delivery_limit,
+        "x-dead-letter-exchange": topology.dead_exchange,
+    }
 
 
 def declare_topology(channel: Any, topology: Topology, agencies: Iterable[str], delivery_limit: int) -> list[str]:
@@ -109,9 +112,15 @@ def declare_events(channel: Any, topology: Topology) -> None:
     """The events exchange and the callbacks queue (single active consumer: one fan-out at a time keeps the
     events in order; the others stand by). Malformed messages go to the dead letters."""
     channel.exchange_declare(topology.events_exchange, exchange_type="topic", durable=True)
-    channel.queue_declare(topology.callbacks_queue, durable=True, arguments={
-        "x-queue-type": "quorum", "x-single-active-consumer": True,
-        "x-dead-letter-exchange": topology.dead_exchange})
+    channel.queue_declare(
+        topology.callbacks_queue,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-single-active-consumer": True,
+            "x-dead-letter-exchange": topology.dead_exchange,
+        },
+    )
     channel.queue_bind(topology.callbacks_queue, topology.events_exchange, routing_key="#")
 
 
@@ -136,7 +145,7 @@ class Backoff:
         self.max_s, self.first_s, self.failures = max_s, first_s, 0
 
     def next(self) -> float:
-        cap = min(self.max_s, self.first_s * 2 ** self.failures)
+        cap = min(self.max_s, self.first_s * 2**self.failures)
         self.failures += 1
         return random.uniform(cap / 2, cap)
 
@@ -178,8 +187,13 @@ class ConfirmPublisher:
     message of the batch is confirmed (True), nacked or returned unroutable (False), or the connection is lost
     (False). Reconnects with backoff; unconfirmed messages are simply published again later by the relay."""
 
-    def __init__(self, params: pika.URLParameters, *, reconnect_max_s: float = 30.0,
-                 on_connected: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        params: pika.URLParameters,
+        *,
+        reconnect_max_s: float = 30.0,
+        on_connected: Callable[[], None] | None = None,
+    ):
         self.params, self.on_connected = params, on_connected
         self.backoff = Backoff(reconnect_max_s)
         self._thread = threading.Thread(target=self._run, name="gerbang-publisher", daemon=True)
@@ -234,9 +248,12 @@ class ConfirmPublisher:
     def _run(self) -> None:
         while not self._stopping:
             try:
-                self._connection = pika.SelectConnection(self.params, on_open_callback=self._on_open,
-                                                         on_open_error_callback=self._on_open_error,
-                                                         on_close_callback=self._on_closed)
+                self._connection = pika.SelectConnection(
+                    self.params,
+                    on_open_callback=self._on_open,
+                    on_open_error_callback=self._on_open_error,
+                    on_close_callback=self._on_closed,
+                )
                 self._connection.ioloop.start()
             except Exception:
                 log.exception("publisher connection failed")
@@ -326,9 +343,18 @@ class ConfirmPublisher:
             self._tag += 1
             self._pending[self._tag] = (batch, index, message_id)
             try:
-                channel.basic_publish(exchange, routing_key, body, mandatory=True, properties=pika.BasicProperties(
-                    delivery_mode=PERSISTENT, message_id=message_id, content_type="application/json",
-                    headers=headers[0] if headers else None))
+                channel.basic_publish(
+                    exchange,
+                    routing_key,
+                    body,
+                    mandatory=True,
+                    properties=pika.BasicProperties(
+                        delivery_mode=PERSISTENT,
+                        message_id=message_id,
+                        content_type="application/json",
+                        headers=headers[0] if headers else None,
+                    ),
+                )
             except Exception:
                 log.exception("publisher: publish failed")
                 self._pending.pop(self._tag, None)
@@ -360,9 +386,16 @@ class Consumer:
     block: the work happens elsewhere, which then calls `settle(delivery, "ack" | "requeue" | "dead")`. A settle
     for a delivery of a connection that has since been lost is dropped — the broker redelivers that message."""
 
-    def __init__(self, params: pika.URLParameters, queues: Sequence[str], prefetch: int,
-                 on_message: Callable[[Delivery], None], *, reconnect_max_s: float = 30.0,
-                 on_connected: Callable[[Any], None] | None = None):
+    def __init__(
+        self,
+        params: pika.URLParameters,
+        queues: Sequence[str],
+        prefetch: int,
+        on_message: Callable[[Delivery], None],
+        *,
+        reconnect_max_s: float = 30.0,
+        on_connected: Callable[[Any], None] | None = None,
+    ):
         self.params, self.queues, self.prefetch, self.on_message = params, list(queues), prefetch, on_message
         self.on_connected = on_connected
         self.backoff = Backoff(reconnect_max_s)
@@ -477,8 +510,16 @@ class Consumer:
             headers = properties.headers or {}
             count = headers.get("x-delivery-count", 0)
             parent = headers.get("traceparent")
-            self.on_message(Delivery(generation, method.delivery_tag, body, queue,
-                                     int(count) if isinstance(count, int) else 0, bool(method.redelivered),
-                                     parent if isinstance(parent, str) else None))
+            self.on_message(
+                Delivery(
+                    generation,
+                    method.delivery_tag,
+                    body,
+                    queue,
+                    int(count) if isinstance(count, int) else 0,
+                    bool(method.redelivered),
+                    parent if isinstance(parent, str) else None,
+                )
+            )
 
         return deliver

@@ -19,12 +19,14 @@ MARK = "x-gerbang-citizen"
 def citizen_fields(schema: Mapping[str, Any]) -> list[str]:
     """The top-level payload properties that name the applicant by NIK."""
     properties = schema.get("properties") or {}
-    return [name for name, spec in properties.items()
-            if name == "nik" or (isinstance(spec, Mapping) and spec.get(MARK) is True)]
+    return [
+        name
+        for name, spec in properties.items()
+        if name == "nik" or (isinstance(spec, Mapping) and spec.get(MARK) is True)
+    ]
 
 
-def one_person(schema: Mapping[str, Any], payload: Mapping[str, Any],
-               nik: str) -> tuple[dict[str, Any], list[str]]:
+def one_person(schema: Mapping[str, Any], payload: Mapping[str, Any], nik: str) -> tuple[dict[str, Any], list[str]]:
     """(`payload` with `nik` filled into the citizen fields it leaves out, the citizen fields naming someone else)."""
     filled = dict(payload)
     others = []

@@ -40,9 +40,18 @@ class Dispatcher:
     """Polls the outbox and due retries; runs at most `concurrency` attempts at once. Start and stop it on the
     event loop the connectors belong to (the API's lifespan does)."""
 
-    def __init__(self, sessions: Sessions, connectors: Mapping[str, Any], secrets: BusSecrets, policy: Policy, *,
-                 poll_s: float = 0.2, concurrency: int = 50, failure_limit: int = 5,
-                 gates: AgencyGates | None = None):
+    def __init__(
+        self,
+        sessions: Sessions,
+        connectors: Mapping[str, Any],
+        secrets: BusSecrets,
+        policy: Policy,
+        *,
+        poll_s: float = 0.2,
+        concurrency: int = 50,
+        failure_limit: int = 5,
+        gates: AgencyGates | None = None,
+    ):
         self.sessions, self.connectors, self.secrets, self.policy = sessions, connectors, secrets, policy
         self.gates = gates
         self.steps = BatchedSteps(sessions, secrets, policy)
@@ -107,7 +116,7 @@ class Dispatcher:
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.poll_s)
-            except (asyncio.TimeoutError, TimeoutError):
+            except TimeoutError:
                 pass
 
     def _call(self, fn: Any) -> Any:
@@ -150,13 +159,12 @@ class Dispatcher:
             raise
         except Exception as exc:  # database down, undecryptable payload …: try again, up to the limit
             failures = self.failures[row.id] = self.failures.get(row.id, 0) + 1
-            log.exception("attempt on application %s failed (%d/%d)", row.application_id, failures,
-                          self.failure_limit)
+            log.exception("attempt on application %s failed (%d/%d)", row.application_id, failures, self.failure_limit)
             if failures >= self.failure_limit:
                 error = type(exc).__name__
                 await asyncio.to_thread(self._call, lambda s: fail_unprocessable(s, row.application_id, error))
                 return True
-            await asyncio.sleep(min(0.1 * 2 ** failures, 5.0))  # holds the row back before it is picked again
+            await asyncio.sleep(min(0.1 * 2**failures, 5.0))  # holds the row back before it is picked again
             return False
 
 
@@ -167,14 +175,22 @@ def _mark_sent(session: Session, row_id: int | None) -> None:
         session.commit()
 
 
-def start_embedded(sessions: Sessions, connectors: Mapping[str, Any], secrets: BusSecrets, settings: Any,
-                   registry: Any = None) -> Dispatcher | None:
+def start_embedded(
+    sessions: Sessions, connectors: Mapping[str, Any], secrets: BusSecrets, settings: Any, registry: Any = None
+) -> Dispatcher | None:
     """The API's dispatcher in embedded mode (no AMQP URL), started; None in distributed mode, where the API only
     writes the outbox and `gerbang worker` does the rest."""
     if not settings.embedded:
         return None
-    dispatcher = Dispatcher(sessions, connectors, secrets, Policy.from_settings(settings), poll_s=settings.bus_poll_s,
-                            concurrency=settings.bus_prefetch, failure_limit=settings.bus_delivery_limit,
-                            gates=AgencyGates.of(registry, settings.bus_prefetch))
+    dispatcher = Dispatcher(
+        sessions,
+        connectors,
+        secrets,
+        Policy.from_settings(settings),
+        poll_s=settings.bus_poll_s,
+        concurrency=settings.bus_prefetch,
+        failure_limit=settings.bus_delivery_limit,
+        gates=AgencyGates.of(registry, settings.bus_prefetch),
+    )
     dispatcher.start()
     return dispatcher

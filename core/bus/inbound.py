@@ -32,7 +32,7 @@ from core.security.secrets import BusSecrets
 from identity.cache import subject_hash
 
 EVENT = "application.status_changed"
-KEEP_FOR = dt.timedelta(days=365)   # deadline_at of a received record: it is never dispatched, the column is required
+KEEP_FOR = dt.timedelta(days=365)  # deadline_at of a received record: it is never dispatched, the column is required
 
 
 class OwnerMismatch(Exception):
@@ -66,8 +66,9 @@ def inbox_client(session: Session, agency: str, config: Mapping[str, str]) -> Cl
     return client
 
 
-def store(session: Session, secrets: BusSecrets, agency: str, push: InboundPush, config: Mapping[str, str],
-          now: dt.datetime) -> Stored:
+def store(
+    session: Session, secrets: BusSecrets, agency: str, push: InboundPush, config: Mapping[str, str], now: dt.datetime
+) -> Stored:
     """Open or update every record of `push` and commit; raises OwnerMismatch (after rolling back) when a record
     belongs to another owner. A concurrent push of the same new record loses the unique key and is retried once."""
     for attempt in (1, 2):
@@ -85,15 +86,21 @@ def store(session: Session, secrets: BusSecrets, agency: str, push: InboundPush,
     raise AssertionError("unreachable")
 
 
-def _store(session: Session, secrets: BusSecrets, agency: str, push: InboundPush, config: Mapping[str, str],
-           now: dt.datetime) -> Stored:
+def _store(
+    session: Session, secrets: BusSecrets, agency: str, push: InboundPush, config: Mapping[str, str], now: dt.datetime
+) -> Stored:
     client = inbox_client(session, agency, config)
     stored = Stored()
     for item in push.items:
-        app = session.exec(select(Application).where(Application.agency == agency,
-                                                     Application.agency_reference == item.reference,
-                                                     Application.service == item.service)  # not its decision
-                           .with_for_update()).first()
+        app = session.exec(
+            select(Application)
+            .where(
+                Application.agency == agency,
+                Application.agency_reference == item.reference,
+                Application.service == item.service,
+            )  # not its decision
+            .with_for_update()
+        ).first()
         if app is None:
             stored.opened.append(_open(session, secrets, agency, push.method, client, item, now))
             continue
@@ -110,74 +117,143 @@ def _store(session: Session, secrets: BusSecrets, agency: str, push: InboundPush
 
 
 def _sealed(secrets: BusSecrets, app_id: str, item: InboundItem) -> tuple[str, bytes]:
-    return seal(secrets.data_keys, app_id, "request", {"nik": item.subject, "payload": dict(item.payload),
-                                                       "owner": item.owner})
+    return seal(
+        secrets.data_keys, app_id, "request", {"nik": item.subject, "payload": dict(item.payload), "owner": item.owner}
+    )
 
 
-def _open(session: Session, secrets: BusSecrets, agency: str, method: str, client: Client, item: InboundItem,
-          now: dt.datetime) -> str:
+def _open(
+    session: Session, secrets: BusSecrets, agency: str, method: str, client: Client, item: InboundItem, now: dt.datetime
+) -> str:
     app_id = str(uuid.uuid4())
     key_id, blob = _sealed(secrets, app_id, item)
-    app = Application(id=app_id, client_id=client.id, client_name=client.name,
-                      idempotency_key=f"inbound:{method}:{item.reference}"[:200],
-                      request_hash=request_hash(secrets.nik_hash_key, item.subject, agency, item.service,
-                                                item.payload),
-                      nik_hash=subject_hash(secrets.nik_hash_key, item.subject), agency=agency, service=item.service,
-                      status=Status.received.value, key_id=key_id, payload=blob, agency_reference=item.reference,
-                      deadline_at=now + KEEP_FOR, created_at=now, updated_at=now)
+    app = Application(
+        id=app_id,
+        client_id=client.id,
+        client_name=client.name,
+        idempotency_key=f"inbound:{method}:{item.reference}"[:200],
+        request_hash=request_hash(secrets.nik_hash_key, item.subject, agency, item.service, item.payload),
+        nik_hash=subject_hash(secrets.nik_hash_key, item.subject),
+        agency=agency,
+        service=item.service,
+        status=Status.received.value,
+        key_id=key_id,
+        payload=blob,
+        agency_reference=item.reference,
+        deadline_at=now + KEEP_FOR,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(app)
     session.flush()
-    move(session, app, Status.received, now, detail=f"{method}: pushed by {agency}",
-         audit={"reference": item.reference, "method": method})
+    move(
+        session,
+        app,
+        Status.received,
+        now,
+        detail=f"{method}: pushed by {agency}",
+        audit={"reference": item.reference, "method": method},
+    )
     _event(session, app, method, now)
     return app_id
 
 
-def _update(session: Session, secrets: BusSecrets, method: str, app: Application, item: InboundItem, digest: str,
-            now: dt.datetime) -> None:
+def _update(
+    session: Session,
+    secrets: BusSecrets,
+    method: str,
+    app: Application,
+    item: InboundItem,
+    digest: str,
+    now: dt.datetime,
+) -> None:
     app.key_id, app.payload = _sealed(secrets, app.id, item)
     app.request_hash, app.updated_at = digest, now
     session.add(app)
-    session.add(Transition(application_id=app.id, status=app.status, at=now, attempt=None,
-                           detail=f"{method}: updated by {app.agency}"))
+    session.add(
+        Transition(
+            application_id=app.id, status=app.status, at=now, attempt=None, detail=f"{method}: updated by {app.agency}"
+        )
+    )
     audit_step(session, "application.updated", app, {"reference": item.reference, "method": method})
     _event(session, app, method, now)
 
 
 def _event(session: Session, app: Application, method: str, now: dt.datetime) -> None:
-    emit(session, EVENT, agency=app.agency, application_id=app.id, at=now,
-         data={"application_id": app.id, "agency": app.agency, "service": app.service, "status": app.status,
-               "reference": app.agency_reference, "method": method})
+    emit(
+        session,
+        EVENT,
+        agency=app.agency,
+        application_id=app.id,
+        at=now,
+        data={
+            "application_id": app.id,
+            "agency": app.agency,
+            "service": app.service,
+            "status": app.status,
+            "reference": app.agency_reference,
+            "method": method,
+        },
+    )
 
 
-def join_decision(session: Session, secrets: BusSecrets, agency: str, owner: str, reference: str,
-                  decision: Application, now: dt.datetime) -> str | None:
+def join_decision(
+    session: Session,
+    secrets: BusSecrets,
+    agency: str,
+    owner: str,
+    reference: str,
+    decision: Application,
+    now: dt.datetime,
+) -> str | None:
     """A decision accepted for a pushed record (same agency, reference and owner, still `received`) becomes a step
     of that record: history `decided: application <id> (<service>)`, an `application.decided` audit entry and an
     event; committed. Returns the record's id, or None when there is no such record (nothing is written)."""
-    app = session.exec(select(Application).where(Application.agency == agency,
-                                                 Application.agency_reference == reference,
-                                                 Application.status == Status.received.value)
-                       .with_for_update()).first()
+    app = session.exec(
+        select(Application)
+        .where(
+            Application.agency == agency,
+            Application.agency_reference == reference,
+            Application.status == Status.received.value,
+        )
+        .with_for_update()
+    ).first()
     if app is None or unseal(secrets.data_keys, app.id, "request", app.key_id, app.payload).get("owner") != owner:
         session.rollback()
         return None
     app.updated_at = now
     session.add(app)
-    session.add(Transition(application_id=app.id, status=app.status, at=now, attempt=None,
-                           detail=f"decided: application {decision.id} ({decision.service})"))
-    audit_step(session, "application.decided", app, {"reference": reference, "decision": decision.id,
-                                                     "decision_service": decision.service})
+    session.add(
+        Transition(
+            application_id=app.id,
+            status=app.status,
+            at=now,
+            attempt=None,
+            detail=f"decided: application {decision.id} ({decision.service})",
+        )
+    )
+    audit_step(
+        session,
+        "application.decided",
+        app,
+        {"reference": reference, "decision": decision.id, "decision_service": decision.service},
+    )
     _event(session, app, decision.service, now)
     session.commit()
     return app.id
 
 
-def audit_refusal(session: Session, agency: str, method: str, reason: str, *, owner: str | None = None,
-                  reference: str | None = None, application_id: str | None = None) -> None:
+def audit_refusal(
+    session: Session,
+    agency: str,
+    method: str,
+    reason: str,
+    *,
+    owner: str | None = None,
+    reference: str | None = None,
+    application_id: str | None = None,
+) -> None:
     """One audit entry for a refused push (its own transaction: nothing of the push was stored)."""
-    detail = {"method": method, "reason": reason, "owner": owner, "reference": reference,
-              "application": application_id}
-    record(session, "inbound.refused", agency=agency,
-           detail={k: v for k, v in detail.items() if v is not None})
+    detail = {"method": method, "reason": reason, "owner": owner, "reference": reference, "application": application_id}
+    record(session, "inbound.refused", agency=agency, detail={k: v for k, v in detail.items() if v is not None})
     session.commit()

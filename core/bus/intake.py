@@ -26,8 +26,9 @@ MAX_BATCH = 200
 class Intake:
     """Shares transactions between concurrent `accept(submission)` calls of one event loop."""
 
-    def __init__(self, sessions: Callable[[], Session], secrets: BusSecrets, policy: Policy,
-                 max_batch: int = MAX_BATCH):
+    def __init__(
+        self, sessions: Callable[[], Session], secrets: BusSecrets, policy: Policy, max_batch: int = MAX_BATCH
+    ):
         self.sessions, self.secrets, self.policy, self.max_batch = sessions, secrets, policy, max_batch
         self._pending: list[tuple[Submission, asyncio.Future[Accepted]]] = []
         self._flushing = False
@@ -49,12 +50,12 @@ class Intake:
     async def _flush(self) -> None:
         try:
             while self._pending:
-                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
                 try:
                     results: list[Any] = await asyncio.to_thread(self._store, [item for item, _ in batch])
                 except Exception as exc:  # e.g. no database: every caller of the batch hears it
                     results = [exc] * len(batch)
-                for (_, future), result in zip(batch, results):
+                for (_, future), result in zip(batch, results, strict=False):
                     if future.done():
                         continue
                     if isinstance(result, BaseException):

@@ -109,8 +109,9 @@ class Outbox(SQLModel, table=True):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_pending", "id", postgresql_where=text("sent_at IS NULL"),
-              sqlite_where=text("sent_at IS NULL")),
+        Index(
+            "ix_outbox_pending", "id", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))

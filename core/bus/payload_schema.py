@@ -70,6 +70,7 @@ def validator_of(schema_json: str) -> Any:
     schema = json.loads(schema_json)
     base = validator_for(schema)
     base.check_schema(schema)
-    strict = validators.extend(base, validators={"pattern": _pattern},
-                               type_checker=base.TYPE_CHECKER.redefine("integer", _integer))
+    strict = validators.extend(
+        base, validators={"pattern": _pattern}, type_checker=base.TYPE_CHECKER.redefine("integer", _integer)
+    )
     return strict(schema, format_checker=FormatChecker())

@@ -32,14 +32,18 @@ from core.callbacks.exchange import relay_events_once
 log = logging.getLogger(__name__)
 
 
-def relay_once(session: Session, publisher: ConfirmPublisher, exchange: str, limit: int, timeout_s: float = 10.0
-               ) -> int:
+def relay_once(
+    session: Session, publisher: ConfirmPublisher, exchange: str, limit: int, timeout_s: float = 10.0
+) -> int:
     """Publish one batch of unsent rows; returns how many were confirmed (and marked sent)."""
     table = Outbox.__table__  # type: ignore[attr-defined]
-    rows = session.execute(select(table.c.id, table.c.message_id, table.c.application_id, table.c.agency,
-                                  table.c.traceparent)
-                           .where(table.c.sent_at.is_(None)).order_by(table.c.id).limit(limit)
-                           .with_for_update(skip_locked=True)).all()
+    rows = session.execute(
+        select(table.c.id, table.c.message_id, table.c.application_id, table.c.agency, table.c.traceparent)
+        .where(table.c.sent_at.is_(None))
+        .order_by(table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
     if not rows:
         session.rollback()
         return 0
@@ -50,7 +54,7 @@ def relay_once(session: Session, publisher: ConfirmPublisher, exchange: str, lim
             session.rollback()
             raise
     now = utcnow()
-    confirmed = [row for row, ok in zip(rows, results) if ok]
+    confirmed = [row for row, ok in zip(rows, results, strict=False) if ok]
     if confirmed:  # one UPDATE for the batch, only for the confirmed rows
         session.execute(update(table).where(table.c.id.in_([row.id for row in confirmed])).values(sent_at=now))
     mark_queued(session, [row.application_id for row in confirmed], now)
@@ -67,11 +71,21 @@ def outgoing(rows: Sequence[Any], exchange: str, spans: ExitStack) -> list[Outgo
         if not (tracing.enabled() and r.traceparent):
             messages.append((r.agency, body, r.message_id))
             continue
-        spans.enter_context(tracing.span(f"{exchange} publish", {
-            "messaging.system": "rabbitmq", "messaging.operation.type": "publish",
-            "messaging.destination.name": exchange, "messaging.rabbitmq.destination.routing_key": r.agency,
-            "messaging.message.id": r.message_id, "gerbang.application.id": r.application_id},
-            kind=tracing.SpanKind.PRODUCER, context=tracing.context_of(r.traceparent)))
+        spans.enter_context(
+            tracing.span(
+                f"{exchange} publish",
+                {
+                    "messaging.system": "rabbitmq",
+                    "messaging.operation.type": "publish",
+                    "messaging.destination.name": exchange,
+                    "messaging.rabbitmq.destination.routing_key": r.agency,
+                    "messaging.message.id": r.message_id,
+                    "gerbang.application.id": r.application_id,
+                },
+                kind=tracing.SpanKind.PRODUCER,
+                context=tracing.context_of(r.traceparent),
+            )
+        )
         messages.append((r.agency, body, r.message_id, {"traceparent": tracing.current_traceparent()}))
     return messages
 
@@ -84,26 +98,42 @@ def mark_queued(session: Session, application_ids: Sequence[str], at: dt.datetim
     if not application_ids:
         return
     table = Application.__table__  # type: ignore[attr-defined]
-    locked = select(table.c.id).where(table.c.id.in_(list(application_ids)),
-                                      table.c.status == Status.accepted.value).with_for_update(skip_locked=True)
+    locked = (
+        select(table.c.id)
+        .where(table.c.id.in_(list(application_ids)), table.c.status == Status.accepted.value)
+        .with_for_update(skip_locked=True)
+    )
     moved = session.execute(
-        update(table).where(table.c.id.in_(locked.scalar_subquery()))
+        update(table)
+        .where(table.c.id.in_(locked.scalar_subquery()))
         .values(status=Status.queued.value, version=table.c.version + 1, updated_at=at)
-        .returning(table.c.id, table.c.client_name, table.c.nik_hash, table.c.agency, table.c.service,
-                   table.c.attempts)).all()
+        .returning(table.c.id, table.c.client_name, table.c.nik_hash, table.c.agency, table.c.service, table.c.attempts)
+    ).all()
     moves = Moves()
     for row in moved:
-        moves.add(Step(row.id, row.client_name, row.nik_hash, row.agency, row.service, row.attempts,
-                       Status.accepted.value), Status.queued, at)
+        moves.add(
+            Step(row.id, row.client_name, row.nik_hash, row.agency, row.service, row.attempts, Status.accepted.value),
+            Status.queued,
+            at,
+        )
     moves.write(session)
 
 
 class Relay:
     """The relay loop on a thread of its own (one per `gerbang worker`; several may run)."""
 
-    def __init__(self, sessions: Sessions, publisher: ConfirmPublisher, policy: Policy, exchange: str, *,
-                 batch: int = 500, poll_s: float = 0.2, on_unroutable: Callable[[], None] | None = None,
-                 events_exchange: str | None = None):
+    def __init__(
+        self,
+        sessions: Sessions,
+        publisher: ConfirmPublisher,
+        policy: Policy,
+        exchange: str,
+        *,
+        batch: int = 500,
+        poll_s: float = 0.2,
+        on_unroutable: Callable[[], None] | None = None,
+        events_exchange: str | None = None,
+    ):
         self.sessions, self.publisher, self.policy, self.exchange = sessions, publisher, policy, exchange
         self.events_exchange = events_exchange
         self.events_published = 0

@@ -47,8 +47,9 @@ PING_IDLE_S = 1.0  # ping a pooled database connection only if it sat idle this 
 class Worker:
     """Relay + consumers for the agencies configured in this process's settings."""
 
-    def __init__(self, settings: Settings, *, registry: AgencyRegistry | None = None, relay: bool = True,
-                 callbacks: bool = True):
+    def __init__(
+        self, settings: Settings, *, registry: AgencyRegistry | None = None, relay: bool = True, callbacks: bool = True
+    ):
         if not settings.amqp_url:
             raise ValueError("gerbang worker needs GERBANG_AMQP_URL (embedded mode dispatches inside the API)")
         self.settings, self.registry, self.with_relay = settings, registry, relay
@@ -110,8 +111,14 @@ class Worker:
         publisher = relay = fan_out = deliverer = None
         signer = load_signer(settings) if self.with_callbacks else None
         try:
-            self.consumer = Consumer(params, consumed, settings.bus_prefetch, on_message, on_connected=declare,
-                                     reconnect_max_s=settings.amqp_reconnect_max_s).start()
+            self.consumer = Consumer(
+                params,
+                consumed,
+                settings.bus_prefetch,
+                on_message,
+                on_connected=declare,
+                reconnect_max_s=settings.amqp_reconnect_max_s,
+            ).start()
             # the consumer declares the topology when it connects: relay only then, or the first messages
             # would come back unroutable (they would be published again, but why waste the round)
             for _ in range(60):  # up to 30 s, but a stop (Ctrl-C) meanwhile is heard at once
@@ -121,18 +128,33 @@ class Worker:
                 return
             if self.with_relay:
                 publisher = ConfirmPublisher(params, reconnect_max_s=settings.amqp_reconnect_max_s).start()
-                relay = self.relay = Relay(sessions, publisher, policy, topology.submit_exchange,
-                                           batch=settings.bus_batch, poll_s=settings.bus_poll_s,
-                                           on_unroutable=redeclare,
-                                           events_exchange=topology.events_exchange).start()
+                relay = self.relay = Relay(
+                    sessions,
+                    publisher,
+                    policy,
+                    topology.submit_exchange,
+                    batch=settings.bus_batch,
+                    poll_s=settings.bus_poll_s,
+                    on_unroutable=redeclare,
+                    events_exchange=topology.events_exchange,
+                ).start()
             if self.with_callbacks:
                 deliverer = self.deliverer = Deliverer(sessions, settings, signer, fan_out=False).start()
                 fan_out = self.fan_out = FanOutConsumer(
-                    amqp.parameters(settings, name=f"gerbang-callbacks-{os.getpid()}"), topology.callbacks_queue,
-                    sessions, deliverer.wake_threadsafe, reconnect_max_s=settings.amqp_reconnect_max_s,
-                    on_connected=declare).start()
-            log.info("worker %d: consuming %s%s%s", os.getpid(), ", ".join(consumed) or "nothing",
-                     " and relaying the outbox" if relay else "", " and delivering callbacks" if fan_out else "")
+                    amqp.parameters(settings, name=f"gerbang-callbacks-{os.getpid()}"),
+                    topology.callbacks_queue,
+                    sessions,
+                    deliverer.wake_threadsafe,
+                    reconnect_max_s=settings.amqp_reconnect_max_s,
+                    on_connected=declare,
+                ).start()
+            log.info(
+                "worker %d: consuming %s%s%s",
+                os.getpid(),
+                ", ".join(consumed) or "nothing",
+                " and relaying the outbox" if relay else "",
+                " and delivering callbacks" if fan_out else "",
+            )
             self.ready.set()
             await stop.wait()
         finally:
@@ -159,8 +181,15 @@ class Worker:
         if not task.cancelled() and task.exception() is not None:  # unacknowledged: the broker redelivers it
             log.error("handling a delivery failed: %s", type(task.exception()).__name__)
 
-    async def _process(self, delivery: Delivery, steps: BatchedSteps, sessions: Any, connectors: Any,
-                       policy: Policy, gates: AgencyGates) -> str:
+    async def _process(
+        self,
+        delivery: Delivery,
+        steps: BatchedSteps,
+        sessions: Any,
+        connectors: Any,
+        policy: Policy,
+        gates: AgencyGates,
+    ) -> str:
         """One delivery → "ack", "requeue" (try again) or "dead" (dead-letter it)."""
         try:
             message = Message.decode(delivery.body)
@@ -175,12 +204,17 @@ class Worker:
             return "dead"
         except Exception as exc:
             deliveries = delivery.delivery_count + 1
-            log.exception("message %s failed (delivery %d of at most %d)", message.message_id, deliveries,
-                          self.settings.bus_delivery_limit)
+            log.exception(
+                "message %s failed (delivery %d of at most %d)",
+                message.message_id,
+                deliveries,
+                self.settings.bus_delivery_limit,
+            )
             if deliveries < self.settings.bus_delivery_limit:
                 return "requeue"
             error = type(exc).__name__
             try:
+
                 def give_up() -> bool:
                     with sessions() as session:
                         return fail_unprocessable(session, message.application_id, error)

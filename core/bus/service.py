@@ -53,8 +53,12 @@ class Accepted:
 
 def request_hash(hash_key: bytes, nik: str, agency: str, service: str, payload: Mapping[str, Any]) -> str:
     """Keyed hash of the whole request: compares repeats without storing the body (or the NIK) in clear."""
-    canonical = json.dumps({"nik": nik, "agency": agency, "service": service, "payload": payload},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        {"nik": nik, "agency": agency, "service": service, "payload": payload},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hmac.new(hash_key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
@@ -89,30 +93,65 @@ def schema_errors(schema: Mapping[str, Any], payload: Any) -> list[dict[str, Any
     (`parts`: the path's steps, for a JSON pointer)."""
     validator = validator_of(json.dumps(schema, sort_keys=True))
     errors = sorted(validator.iter_errors(payload), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    return [{"path": "/" + "/".join(str(p) for p in error.absolute_path), "parts": list(error.absolute_path),
-             "message": error.message,
-             "rule": str(error.validator)} for error in errors[:MAX_ERRORS]]
+    return [
+        {
+            "path": "/" + "/".join(str(p) for p in error.absolute_path),
+            "parts": list(error.absolute_path),
+            "message": error.message,
+            "rule": str(error.validator),
+        }
+        for error in errors[:MAX_ERRORS]
+    ]
 
 
 def new_outbox(app: Application, at: dt.datetime) -> Outbox:
     """A new message for `app`; each dispatch has its own message id (the inbox deduplicates by it)."""
-    return Outbox(message_id=str(uuid.uuid4()), application_id=app.id, agency=app.agency, created_at=at,
-                  traceparent=tracing.current_traceparent() if tracing.enabled() else None)
+    return Outbox(
+        message_id=str(uuid.uuid4()),
+        application_id=app.id,
+        agency=app.agency,
+        created_at=at,
+        traceparent=tracing.current_traceparent() if tracing.enabled() else None,
+    )
 
 
-def accept(session: Session, secrets: BusSecrets, policy: Policy, *, client_id: int, client_name: str,
-           idempotency_key: str, nik: str, agency: str, service: str, payload: Mapping[str, Any],
-           now: dt.datetime | None = None, audit: Mapping[str, Any] | None = None) -> Accepted:
+def accept(
+    session: Session,
+    secrets: BusSecrets,
+    policy: Policy,
+    *,
+    client_id: int,
+    client_name: str,
+    idempotency_key: str,
+    nik: str,
+    agency: str,
+    service: str,
+    payload: Mapping[str, Any],
+    now: dt.datetime | None = None,
+    audit: Mapping[str, Any] | None = None,
+) -> Accepted:
     """Store a checked application with its outbox row (one transaction), or find the one this key made.
     `audit` is added to the `application.accepted` entry (e.g. the counter context)."""
     digest = request_hash(secrets.nik_hash_key, nik, agency, service, payload)
     at = now or utcnow()
     app_id = str(uuid.uuid4())
     key_id, blob = seal(secrets.data_keys, app_id, "request", {"nik": nik, "payload": payload})
-    app = Application(id=app_id, client_id=client_id, client_name=client_name, idempotency_key=idempotency_key,
-                      request_hash=digest, nik_hash=subject_hash(secrets.nik_hash_key, nik), agency=agency,
-                      service=service, status=Status.accepted.value, key_id=key_id, payload=blob,
-                      deadline_at=at + dt.timedelta(seconds=policy.deadline_s), created_at=at, updated_at=at)
+    app = Application(
+        id=app_id,
+        client_id=client_id,
+        client_name=client_name,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        nik_hash=subject_hash(secrets.nik_hash_key, nik),
+        agency=agency,
+        service=service,
+        status=Status.accepted.value,
+        key_id=key_id,
+        payload=blob,
+        deadline_at=at + dt.timedelta(seconds=policy.deadline_s),
+        created_at=at,
+        updated_at=at,
+    )
     session.add(app)
     move(session, app, Status.accepted, at, audit=audit)
     session.add(new_outbox(app, at))
@@ -139,16 +178,18 @@ class Submission:
     service: str
     payload: Mapping[str, Any]
     audit: Mapping[str, Any] | None = None
-    traceparent: str | None = field(default_factory=lambda: tracing.current_traceparent() if tracing.enabled()
-                                    else None)  # the request's span, made where the request is (tracing on)
+    traceparent: str | None = field(
+        default_factory=lambda: tracing.current_traceparent() if tracing.enabled() else None
+    )  # the request's span, made where the request is (tracing on)
 
 
 _APPLICATIONS = insert(Application.__table__)  # type: ignore[attr-defined]
 _OUTBOX = insert(Outbox.__table__)  # type: ignore[attr-defined]
 
 
-def accept_many(session: Session, secrets: BusSecrets, policy: Policy, items: Sequence[Submission],
-                now: dt.datetime | None = None) -> list[Accepted | BaseException]:
+def accept_many(
+    session: Session, secrets: BusSecrets, policy: Policy, items: Sequence[Submission], now: dt.datetime | None = None
+) -> list[Accepted | BaseException]:
     """`accept` for several requests in one transaction (the API's group commit): every application with its
     outbox row, history, audit entry and event, each kind written with one statement. Same guarantees as
     `accept` — all of a request's rows commit together — and if the batch cannot commit as a whole (a repeated
@@ -163,19 +204,38 @@ def accept_many(session: Session, secrets: BusSecrets, policy: Policy, items: Se
         for item in items:
             app_id = str(uuid.uuid4())
             key_id, blob = seal(secrets.data_keys, app_id, "request", {"nik": item.nik, "payload": item.payload})
-            row = {"id": app_id, "client_id": item.client_id, "client_name": item.client_name,
-                   "idempotency_key": item.idempotency_key,
-                   "request_hash": request_hash(secrets.nik_hash_key, item.nik, item.agency, item.service,
-                                                item.payload),
-                   "nik_hash": subject_hash(secrets.nik_hash_key, item.nik), "agency": item.agency,
-                   "service": item.service, "status": Status.accepted.value, "key_id": key_id, "payload": blob,
-                   "attempts": 0, "version": 0, "deadline_at": deadline, "created_at": at, "updated_at": at}
+            row = {
+                "id": app_id,
+                "client_id": item.client_id,
+                "client_name": item.client_name,
+                "idempotency_key": item.idempotency_key,
+                "request_hash": request_hash(secrets.nik_hash_key, item.nik, item.agency, item.service, item.payload),
+                "nik_hash": subject_hash(secrets.nik_hash_key, item.nik),
+                "agency": item.agency,
+                "service": item.service,
+                "status": Status.accepted.value,
+                "key_id": key_id,
+                "payload": blob,
+                "attempts": 0,
+                "version": 0,
+                "deadline_at": deadline,
+                "created_at": at,
+                "updated_at": at,
+            }
             rows.append(row)
             app: Any = SimpleNamespace(**row)  # what the answer reads (an ORM object per request cost more)
             apps.append(app)
             moves.add(app, Status.accepted, at, audit=item.audit)
-            outbox.append({"message_id": str(uuid.uuid4()), "application_id": app_id, "agency": item.agency,
-                           "created_at": at, "sent_at": None, "traceparent": item.traceparent})
+            outbox.append(
+                {
+                    "message_id": str(uuid.uuid4()),
+                    "application_id": app_id,
+                    "agency": item.agency,
+                    "created_at": at,
+                    "sent_at": None,
+                    "traceparent": item.traceparent,
+                }
+            )
         connection = session.connection()
         connection.execute(_APPLICATIONS, rows)
         connection.execute(_OUTBOX, outbox)
@@ -187,9 +247,22 @@ def accept_many(session: Session, secrets: BusSecrets, policy: Policy, items: Se
     results: list[Accepted | BaseException] = []
     for item in items:
         try:
-            results.append(accept(session, secrets, policy, client_id=item.client_id, client_name=item.client_name,
-                                  idempotency_key=item.idempotency_key, nik=item.nik, agency=item.agency,
-                                  service=item.service, payload=item.payload, now=now, audit=item.audit))
+            results.append(
+                accept(
+                    session,
+                    secrets,
+                    policy,
+                    client_id=item.client_id,
+                    client_name=item.client_name,
+                    idempotency_key=item.idempotency_key,
+                    nik=item.nik,
+                    agency=item.agency,
+                    service=item.service,
+                    payload=item.payload,
+                    now=now,
+                    audit=item.audit,
+                )
+            )
         except Exception as exc:
             session.rollback()
             results.append(exc)
@@ -198,8 +271,9 @@ def accept_many(session: Session, secrets: BusSecrets, policy: Policy, items: Se
 
 
 def _by_key(session: Session, client_id: int, key: str) -> Application | None:
-    return session.exec(select(Application).where(Application.client_id == client_id,
-                                                  Application.idempotency_key == key)).first()
+    return session.exec(
+        select(Application).where(Application.client_id == client_id, Application.idempotency_key == key)
+    ).first()
 
 
 def _repeat(existing: Application, digest: str) -> Accepted:

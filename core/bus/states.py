@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from core.audit.log import record, record_many
 from core.bus.models import Application, Status, Transition
-from core.db.bulk import bulk_insert
 from core.callbacks.events import emit_for_status, emit_many, status_event
+from core.db.bulk import bulk_insert
 from core.settings import Settings
 
 DETAIL_MAX = 1000
@@ -37,9 +37,13 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
-        return cls(retry_attempts=settings.submit_retry_attempts, retry_wait_s=settings.submit_retry_wait_s,
-                   schedule_s=tuple(settings.submit_schedule_s), deadline_s=settings.submit_deadline_s,
-                   call_timeout_s=settings.agency_timeout_s)
+        return cls(
+            retry_attempts=settings.submit_retry_attempts,
+            retry_wait_s=settings.submit_retry_wait_s,
+            schedule_s=tuple(settings.submit_schedule_s),
+            deadline_s=settings.submit_deadline_s,
+            call_timeout_s=settings.agency_timeout_s,
+        )
 
     @property
     def call_budget_s(self) -> float:
@@ -50,7 +54,7 @@ class Policy:
     def lease_s(self) -> float:
         """Longest an attempt can legitimately take: every call running out its budget plus every wait, with a
         margin for the database. A lease older than this belongs to a worker that died."""
-        waits = sum(min(self.retry_wait_s * 2 ** i, self.retry_wait_s * 8) for i in range(self.retry_attempts - 1))
+        waits = sum(min(self.retry_wait_s * 2**i, self.retry_wait_s * 8) for i in range(self.retry_attempts - 1))
         return self.retry_attempts * self.call_budget_s + waits + 3
 
     def wait_after(self, failed_attempts: int, retry_after_s: float | None = None) -> float:
@@ -61,14 +65,23 @@ class Policy:
         return wait
 
 
-def move(session: Session, app: Application, status: Status, at: dt.datetime, *, detail: str | None = None,
-         audit: Mapping[str, Any] | None = None, action: str | None = None) -> None:
+def move(
+    session: Session,
+    app: Application,
+    status: Status,
+    at: dt.datetime,
+    *,
+    detail: str | None = None,
+    audit: Mapping[str, Any] | None = None,
+    action: str | None = None,
+) -> None:
     """Set `app.status`, add the transition and the audit entry (all in the caller's transaction)."""
     app.status = status.value
     app.updated_at = at
     text = detail[:DETAIL_MAX] if detail else None
-    session.add(Transition(application_id=app.id, status=status.value, at=at, attempt=app.attempts or None,
-                           detail=text))
+    session.add(
+        Transition(application_id=app.id, status=status.value, at=at, attempt=app.attempts or None, detail=text)
+    )
     audit_step(session, action or f"application.{status.value}", app, audit)
     emit_for_status(session, app, status.value, at, audit)  # the callback event, in the same transaction
 
@@ -84,8 +97,13 @@ def _audit_entry(action: str, app: Application | Step, extra: Mapping[str, Any] 
         detail["attempt"] = app.attempts
     if extra:
         detail.update({k: v for k, v in extra.items() if v is not None})
-    return {"action": action, "client": app.client_name, "subject": app.nik_hash, "agency": app.agency,
-            "detail": detail}
+    return {
+        "action": action,
+        "client": app.client_name,
+        "subject": app.nik_hash,
+        "agency": app.agency,
+        "detail": detail,
+    }
 
 
 @dataclass
@@ -114,8 +132,13 @@ def insert_transitions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if conn.dialect.name != "postgresql":
         conn.execute(_TRANSITIONS, rows)
         return
-    bulk_insert(conn, "application_transition", _TRANSITION_COLUMNS,
-                [tuple(row[column] for column in _TRANSITION_COLUMNS) for row in rows], _TRANSITION_TYPES)
+    bulk_insert(
+        conn,
+        "application_transition",
+        _TRANSITION_COLUMNS,
+        [tuple(row[column] for column in _TRANSITION_COLUMNS) for row in rows],
+        _TRANSITION_TYPES,
+    )
 
 
 class Moves:
@@ -132,13 +155,27 @@ class Moves:
         self.audits: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
 
-    def add(self, app: Application | Step, status: Status, at: dt.datetime, *, detail: str | None = None,
-            audit: Mapping[str, Any] | None = None, action: str | None = None) -> None:
+    def add(
+        self,
+        app: Application | Step,
+        status: Status,
+        at: dt.datetime,
+        *,
+        detail: str | None = None,
+        audit: Mapping[str, Any] | None = None,
+        action: str | None = None,
+    ) -> None:
         app.status = status.value
         app.updated_at = at
-        self.transitions.append({"application_id": app.id, "status": status.value, "at": at,
-                                 "attempt": app.attempts or None,
-                                 "detail": detail[:DETAIL_MAX] if detail else None})
+        self.transitions.append(
+            {
+                "application_id": app.id,
+                "status": status.value,
+                "at": at,
+                "attempt": app.attempts or None,
+                "detail": detail[:DETAIL_MAX] if detail else None,
+            }
+        )
         self.audits.append(_audit_entry(action or f"application.{status.value}", app, audit))
         event = status_event(app, status.value, at, audit)
         if event is not None:

@@ -42,8 +42,13 @@ class Batcher(Generic[T, R]):
     round trips, commit and thread hand-off); waiting out the oldest item's linger lets a batch grow with the
     load while no attempt waits longer than `linger_s` for its turn."""
 
-    def __init__(self, run: Callable[[list[T]], Sequence[R | BaseException]], max_size: int = 64,
-                 linger_s: float = 0.015, max_inflight: int = 2):
+    def __init__(
+        self,
+        run: Callable[[list[T]], Sequence[R | BaseException]],
+        max_size: int = 64,
+        linger_s: float = 0.015,
+        max_inflight: int = 2,
+    ):
         self.run, self.max_size, self.linger_s, self.max_inflight = run, max_size, linger_s, max_inflight
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._oldest = 0.0  # when the oldest waiting item arrived (loop time)
@@ -79,7 +84,7 @@ class Batcher(Generic[T, R]):
             self._timer.cancel()
             self._timer = None
         if self._pending and self._inflight < self.max_inflight:
-            batch, self._pending = self._pending[:self.max_size], self._pending[self.max_size:]
+            batch, self._pending = self._pending[: self.max_size], self._pending[self.max_size :]
             self._inflight += 1
             asyncio.ensure_future(self._run(batch))
             if self._pending:  # more than one batch's worth waited: the rest are as old as the batch just started
@@ -103,7 +108,7 @@ class Batcher(Generic[T, R]):
             if not isinstance(exc, Exception):
                 raise
             return
-        for (_, future), result in zip(batch, results):
+        for (_, future), result in zip(batch, results, strict=False):
             if future.done():
                 continue
             if isinstance(result, BaseException):
@@ -136,12 +141,14 @@ class Steps:
 class BatchedSteps(Steps):
     """The same steps, gathered into micro-batches (`gerbang worker`)."""
 
-    def __init__(self, sessions: Sessions, secrets: BusSecrets, policy: Policy, *, max_size: int = 64,
-                 linger_s: float = 0.015):
+    def __init__(
+        self, sessions: Sessions, secrets: BusSecrets, policy: Policy, *, max_size: int = 64, linger_s: float = 0.015
+    ):
         super().__init__(sessions, secrets, policy)
         self._begins: Batcher[Message, Any] = Batcher(self._begin_many, max_size, linger_s)
-        self._finishes: Batcher[tuple[Message | None, Work, Outcome], str] = Batcher(self._finish_many, max_size,
-                                                                                    linger_s)
+        self._finishes: Batcher[tuple[Message | None, Work, Outcome], str] = Batcher(
+            self._finish_many, max_size, linger_s
+        )
 
     async def begin(self, message: Message) -> Work | Skip:
         return await self._begins.submit(message)  # type: ignore[no-any-return]

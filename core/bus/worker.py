@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import SimpleNamespace
 from typing import Any, Protocol
 
@@ -70,8 +71,10 @@ class Message:
     agency: str
 
     def encode(self) -> bytes:
-        return json.dumps({"message_id": self.message_id, "application_id": self.application_id,
-                           "agency": self.agency}, separators=(",", ":")).encode()
+        return json.dumps(
+            {"message_id": self.message_id, "application_id": self.application_id, "agency": self.agency},
+            separators=(",", ":"),
+        ).encode()
 
     @classmethod
     def decode(cls, body: bytes) -> Message:
@@ -107,8 +110,9 @@ class Work:
 
     def application(self, status: str) -> Step:
         """A stand-in for the row, for the history, audit and event rows of `finish` (no ORM object)."""
-        return Step(self.application_id, self.client_name, self.nik_hash, self.agency, self.service, self.attempt,
-                    status)
+        return Step(
+            self.application_id, self.client_name, self.nik_hash, self.agency, self.service, self.attempt, status
+        )
 
 
 @dataclass(frozen=True)
@@ -134,12 +138,13 @@ class Outcome:
 def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands timestamps back naive; they were written in UTC."""
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
     return value
 
 
-def begin(session: Session, message: Message, secrets: BusSecrets, policy: Policy,
-          now: dt.datetime | None = None) -> Work | Skip:
+def begin(
+    session: Session, message: Message, secrets: BusSecrets, policy: Policy, now: dt.datetime | None = None
+) -> Work | Skip:
     """Claim the application for one attempt, or say why not. Raises PoisonMessage for an unknown application.
 
     The row is read FOR UPDATE (PostgreSQL) and claimed with a compare-and-set on its version (also right on
@@ -159,8 +164,9 @@ def begin(session: Session, message: Message, secrets: BusSecrets, policy: Polic
     raise RuntimeError(f"application {message.application_id} kept changing under us; try the message again")
 
 
-def begin_many(session: Session, messages: Sequence[Message], secrets: BusSecrets, policy: Policy,
-               now: dt.datetime | None = None) -> list[Work | Skip | BaseException]:
+def begin_many(
+    session: Session, messages: Sequence[Message], secrets: BusSecrets, policy: Policy, now: dt.datetime | None = None
+) -> list[Work | Skip | BaseException]:
     """`begin` for several messages in one transaction (a worker's micro-batch); per message its Work, its Skip
     or its exception. If the batch as a whole cannot be claimed (a lost race, a payload that does not decrypt),
     each message is tried on its own, so one bad message never fails the others."""
@@ -176,7 +182,7 @@ def begin_many(session: Session, messages: Sequence[Message], secrets: BusSecret
     session.rollback()
     results: list[Work | Skip | BaseException] = []
     for message in messages:
-        results.append(_caught(lambda: begin(session, message, secrets, policy, now)))
+        results.append(_caught(partial(begin, session, message, secrets, policy, now)))
         session.rollback()
     return results
 
@@ -188,17 +194,24 @@ def _caught(call: Callable[[], Any]) -> Any:
         return exc
 
 
-def _begin_batch(session: Session, messages: Sequence[Message], secrets: BusSecrets, policy: Policy,
-                 now: dt.datetime) -> list[Work | Skip | BaseException] | None:
+def _begin_batch(
+    session: Session, messages: Sequence[Message], secrets: BusSecrets, policy: Policy, now: dt.datetime
+) -> list[Work | Skip | BaseException] | None:
     """Decide and claim every message's application in one transaction; None if a compare-and-set lost."""
     inbox = Inbox.__table__  # type: ignore[attr-defined]
-    seen = set(session.execute(select(inbox.c.message_id).where(  # Core, not ORM: cheaper to compile and run
-        inbox.c.message_id.in_([m.message_id for m in messages]))).scalars())
+    seen = set(
+        session.execute(
+            select(inbox.c.message_id).where(  # Core, not ORM: cheaper to compile and run
+                inbox.c.message_id.in_([m.message_id for m in messages])
+            )
+        ).scalars()
+    )
     table = Application.__table__  # type: ignore[attr-defined]
     # plain rows, not ORM objects (the claim is one compare-and-set UPDATE below, not the unit of work; and
     # loading ORM objects cost more than the rest of the step)
-    rows = session.execute(select(table).where(table.c.id.in_({m.application_id for m in messages}))
-                           .order_by(table.c.id).with_for_update()).all()
+    rows = session.execute(
+        select(table).where(table.c.id.in_({m.application_id for m in messages})).order_by(table.c.id).with_for_update()
+    ).all()
     apps: dict[str, Any] = {row.id: SimpleNamespace(**row._mapping) for row in rows}
     results: list[Work | Skip | BaseException] = []
     claims: list[dict[str, Any]] = []
@@ -223,8 +236,7 @@ def _begin_batch(session: Session, messages: Sequence[Message], secrets: BusSecr
             results.append(Skip("final" if app.status in FINAL else "not due"))
             continue
         taken.add(app.id)
-        claims.append({"_id": app.id, "_version": app.version, "_next": app.version + 1,
-                       "_attempts": app.attempts + 1})
+        claims.append({"_id": app.id, "_version": app.version, "_next": app.version + 1, "_attempts": app.attempts + 1})
         if app.status == Status.accepted.value:
             moves.add(app, Status.queued, now)
         # still `submitting` with its lease run out: the worker of that attempt was lost (its message came back)
@@ -232,9 +244,20 @@ def _begin_batch(session: Session, messages: Sequence[Message], secrets: BusSecr
         app.attempts += 1
         moves.add(app, Status.submitting, now, detail=lost)
         nik, payload = open_request(secrets.data_keys, app)
-        results.append(Work(app.id, app.agency, app.service, nik, payload, app.version + 1, app.attempts,
-                            client_name=app.client_name, nik_hash=app.nik_hash,
-                            deadline_at=_as_utc(app.deadline_at)))
+        results.append(
+            Work(
+                app.id,
+                app.agency,
+                app.service,
+                nik,
+                payload,
+                app.version + 1,
+                app.attempts,
+                client_name=app.client_name,
+                nik_hash=app.nik_hash,
+                deadline_at=_as_utc(app.deadline_at),
+            )
+        )
     if claims:
         claimed = _claim(session, table, claims, now + dt.timedelta(seconds=policy.lease_s), now)
         if claimed != len(claims):
@@ -255,19 +278,36 @@ _CLAIM = text("""
     WHERE a.id = c.id AND a.version = c.version""")
 
 
-def _claim(session: Session, table: Table, claims: list[dict[str, Any]], lease_until: dt.datetime,
-           now: dt.datetime) -> int:
+def _claim(
+    session: Session, table: Table, claims: list[dict[str, Any]], lease_until: dt.datetime, now: dt.datetime
+) -> int:
     """The compare-and-set of `begin` for a batch; returns how many rows it claimed. On PostgreSQL one UPDATE
     for the whole batch (a statement per row cost more than the rest of the step)."""
     if not _one_statement(session):
         return session.execute(  # type: ignore[attr-defined, no-any-return]
-            update(table).where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
-            .values(version=bindparam("_next"), attempts=bindparam("_attempts"), status=Status.submitting.value,
-                    lease_until=lease_until, next_attempt_at=None, updated_at=now), claims).rowcount
-    return session.execute(_CLAIM, {  # type: ignore[attr-defined, no-any-return]
-        "status": Status.submitting.value, "lease_until": lease_until, "now": now,
-        "ids": [c["_id"] for c in claims], "versions": [c["_version"] for c in claims],
-        "attempts": [c["_attempts"] for c in claims]}).rowcount
+            update(table)
+            .where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
+            .values(
+                version=bindparam("_next"),
+                attempts=bindparam("_attempts"),
+                status=Status.submitting.value,
+                lease_until=lease_until,
+                next_attempt_at=None,
+                updated_at=now,
+            ),
+            claims,
+        ).rowcount
+    return session.execute(
+        _CLAIM,
+        {  # type: ignore[attr-defined, no-any-return]
+            "status": Status.submitting.value,
+            "lease_until": lease_until,
+            "now": now,
+            "ids": [c["_id"] for c in claims],
+            "versions": [c["_version"] for c in claims],
+            "attempts": [c["_attempts"] for c in claims],
+        },
+    ).rowcount
 
 
 def _one_statement(session: Session) -> bool:
@@ -306,10 +346,14 @@ async def call_agency(connector: Any, work: Work, policy: Policy) -> Outcome:
             if not _transient(exc) or policy.retry_attempts <= 1:
                 raise
             first = exc
-            retrying = AsyncRetrying(stop=stop_after_attempt(policy.retry_attempts), reraise=True,
-                                     wait=wait_exponential(multiplier=policy.retry_wait_s, min=policy.retry_wait_s,
-                                                           max=policy.retry_wait_s * 8),
-                                     retry=retry_if_exception(_transient))
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(policy.retry_attempts),
+                reraise=True,
+                wait=wait_exponential(
+                    multiplier=policy.retry_wait_s, min=policy.retry_wait_s, max=policy.retry_wait_s * 8
+                ),
+                retry=retry_if_exception(_transient),
+            )
             result = await retrying(again)
     except (AgencyRejected, NotSupported) as exc:
         return Outcome(Status.rejected.value, reason=exc.message, code=exc.code, calls=calls)
@@ -317,22 +361,37 @@ async def call_agency(connector: Any, work: Work, policy: Policy) -> Outcome:
         return Outcome("retry", reason=f"access denied: {exc.message}", code=exc.code, calls=calls)
     except AgencyError as exc:
         return Outcome("retry", reason=exc.message, code=exc.code, retry_after_s=exc.retry_after_s, calls=calls)
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         return Outcome("retry", reason="no answer in time", code="timeout", calls=calls)
     except Exception as exc:  # a connector bug must not lose the application: retry until the deadline
-        log.exception("connector %s raised %s on application %s", work.agency, type(exc).__name__,
-                      work.application_id)
+        log.exception("connector %s raised %s on application %s", work.agency, type(exc).__name__, work.application_id)
         return Outcome("retry", reason=f"internal error ({type(exc).__name__})", code="internal", calls=calls)
     return Outcome(Status.submitted.value, reference=result.reference, detail=dict(result.detail), calls=calls)
 
 
 _INBOX = insert(Inbox.__table__)  # type: ignore[attr-defined]
-FINISH_COLUMNS = ("status", "agency_reference", "result_key_id", "result", "reason", "reason_code",
-                  "next_attempt_at", "lease_until", "updated_at")
+FINISH_COLUMNS = (
+    "status",
+    "agency_reference",
+    "result_key_id",
+    "result",
+    "reason",
+    "reason_code",
+    "next_attempt_at",
+    "lease_until",
+    "updated_at",
+)
 
 
-def finish(session: Session, message: Message | None, work: Work, outcome: Outcome, secrets: BusSecrets,
-           policy: Policy, now: dt.datetime | None = None) -> str:
+def finish(
+    session: Session,
+    message: Message | None,
+    work: Work,
+    outcome: Outcome,
+    secrets: BusSecrets,
+    policy: Policy,
+    now: dt.datetime | None = None,
+) -> str:
     """Write the outcome and the inbox row in one transaction; returns the application's status ("stale" if
     another attempt took over meanwhile — the agency deduplicated by key, so nothing is lost).
 
@@ -349,8 +408,13 @@ def finish(session: Session, message: Message | None, work: Work, outcome: Outco
     return "stale"
 
 
-def finish_many(session: Session, items: Sequence[tuple[Message | None, Work, Outcome]], secrets: BusSecrets,
-                policy: Policy, now: dt.datetime | None = None) -> list[str | BaseException]:
+def finish_many(
+    session: Session,
+    items: Sequence[tuple[Message | None, Work, Outcome]],
+    secrets: BusSecrets,
+    policy: Policy,
+    now: dt.datetime | None = None,
+) -> list[str | BaseException]:
     """`finish` for several attempts in one transaction; falls back to one by one if any of them is stale."""
     now = now or utcnow()
     try:
@@ -362,23 +426,32 @@ def finish_many(session: Session, items: Sequence[tuple[Message | None, Work, Ou
     session.rollback()
     results: list[str | BaseException] = []
     for message, work, outcome in items:
-        results.append(_caught(lambda: finish(session, message, work, outcome, secrets, policy, now)))
+        results.append(_caught(partial(finish, session, message, work, outcome, secrets, policy, now)))
         session.rollback()
     return results
 
 
-def _finish_batch(session: Session, items: Sequence[tuple[Message | None, Work, Outcome]], secrets: BusSecrets,
-                  policy: Policy, now: dt.datetime) -> list[str] | None:
+def _finish_batch(
+    session: Session,
+    items: Sequence[tuple[Message | None, Work, Outcome]],
+    secrets: BusSecrets,
+    policy: Policy,
+    now: dt.datetime,
+) -> list[str] | None:
     rows: list[dict[str, Any]] = []
     inbox: list[dict[str, Any]] = []
     steps: list[tuple[Work, Status, str, dict[str, Any]]] = []
     for message, work, outcome in sorted(items, key=lambda item: item[1].application_id):
         if message is not None:
-            inbox.append({"message_id": message.message_id, "application_id": work.application_id,
-                          "processed_at": now})
+            inbox.append({"message_id": message.message_id, "application_id": work.application_id, "processed_at": now})
         values, status, detail, extra = _outcome(work, outcome, secrets, policy, now)
-        rows.append({"_id": work.application_id, "_version": work.version,
-                     **{f"_{name}": values.get(name) for name in FINISH_COLUMNS}})
+        rows.append(
+            {
+                "_id": work.application_id,
+                "_version": work.version,
+                **{f"_{name}": values.get(name) for name in FINISH_COLUMNS},
+            }
+        )
         steps.append((work, status, detail, extra))
     table = Application.__table__  # type: ignore[attr-defined]
     if _write_outcomes(session, table, rows) != len(rows):
@@ -394,9 +467,19 @@ def _finish_batch(session: Session, items: Sequence[tuple[Message | None, Work, 
     return [by_id[work.application_id] for _, work, _ in items]
 
 
-_FINISH_TYPES = {"id": "varchar", "version": "integer", "status": "varchar", "agency_reference": "varchar",
-                 "result_key_id": "varchar", "result": "bytea", "reason": "varchar", "reason_code": "varchar",
-                 "next_attempt_at": "timestamptz", "lease_until": "timestamptz", "updated_at": "timestamptz"}
+_FINISH_TYPES = {
+    "id": "varchar",
+    "version": "integer",
+    "status": "varchar",
+    "agency_reference": "varchar",
+    "result_key_id": "varchar",
+    "result": "bytea",
+    "reason": "varchar",
+    "reason_code": "varchar",
+    "next_attempt_at": "timestamptz",
+    "lease_until": "timestamptz",
+    "updated_at": "timestamptz",
+}
 assert set(_FINISH_TYPES) == {"id", "version", *FINISH_COLUMNS}
 _FINISH = text(f"""
     UPDATE application AS a
@@ -412,15 +495,22 @@ def _write_outcomes(session: Session, table: Table, rows: list[dict[str, Any]]) 
     a value too long fails as in a plain UPDATE)."""
     if not _one_statement(session):
         return session.execute(  # type: ignore[attr-defined, no-any-return]
-            update(table).where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"),
-                                table.c.status == Status.submitting.value)
-            .values(**{name: bindparam(f"_{name}") for name in FINISH_COLUMNS}), rows).rowcount
+            update(table)
+            .where(
+                table.c.id == bindparam("_id"),
+                table.c.version == bindparam("_version"),
+                table.c.status == Status.submitting.value,
+            )
+            .values(**{name: bindparam(f"_{name}") for name in FINISH_COLUMNS}),
+            rows,
+        ).rowcount
     arrays = {name: [row[f"_{name}"] for row in rows] for name in _FINISH_TYPES}
     return session.execute(_FINISH, {**arrays, "submitting": Status.submitting.value}).rowcount  # type: ignore
 
 
-def _outcome(work: Work, outcome: Outcome, secrets: BusSecrets, policy: Policy, now: dt.datetime
-             ) -> tuple[dict[str, Any], Status, str, dict[str, Any]]:
+def _outcome(
+    work: Work, outcome: Outcome, secrets: BusSecrets, policy: Policy, now: dt.datetime
+) -> tuple[dict[str, Any], Status, str, dict[str, Any]]:
     """The row's new values, the status, the history detail and the audit detail for an attempt's outcome."""
     values: dict[str, Any] = {"lease_until": None, "updated_at": now, "reason_code": outcome.code}
     extra: dict[str, Any] = {"calls": outcome.calls, "code": outcome.code}
@@ -430,7 +520,7 @@ def _outcome(work: Work, outcome: Outcome, secrets: BusSecrets, policy: Policy, 
         values.update(status=Status.submitted.value, agency_reference=reference, result_key_id=key_id, result=blob)
         extra["reference"] = reference
         return values, Status.submitted, f"reference {reference}", extra
-    reason = (outcome.reason or ("refused" if outcome.status == Status.rejected.value else "unavailable"))
+    reason = outcome.reason or ("refused" if outcome.status == Status.rejected.value else "unavailable")
     values["reason"] = reason = reason[:REASON_MAX]
     if outcome.status == Status.rejected.value:
         values["status"] = Status.rejected.value
@@ -451,20 +541,26 @@ def sweep(session: Session, policy: Policy, now: dt.datetime | None = None, limi
     died mid-call). Rows are claimed with SKIP LOCKED, so several relays may sweep at once."""
     now = now or utcnow()
     count = 0
-    due = session.exec(select(Application).where(Application.status == Status.queued.value,
-                                                 Application.next_attempt_at <= now)  # type: ignore[operator]
-                       .order_by(Application.next_attempt_at).limit(limit)
-                       .with_for_update(skip_locked=True)).all()
+    due = session.exec(
+        select(Application)
+        .where(Application.status == Status.queued.value, Application.next_attempt_at <= now)  # type: ignore[operator]
+        .order_by(Application.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
     for app in due:
         app.next_attempt_at = None
         app.version += 1
         app.updated_at = now
         session.add(new_outbox(app, now))
         count += 1
-    lost = session.exec(select(Application).where(Application.status == Status.submitting.value,
-                                                  Application.lease_until < now)  # type: ignore[operator]
-                        .order_by(Application.lease_until).limit(limit)
-                        .with_for_update(skip_locked=True)).all()
+    lost = session.exec(
+        select(Application)
+        .where(Application.status == Status.submitting.value, Application.lease_until < now)  # type: ignore[operator]
+        .order_by(Application.lease_until)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
     for app in lost:
         app.lease_until = None
         app.version += 1
@@ -485,13 +581,15 @@ def release_leases(session: Session) -> int:
     """Embedded start-up (one process per database): no attempt of a previous run is still going, so their
     leases can go at once; their outbox rows are still unsent (embedded marks a row sent only when its attempt
     is finished), so they are simply picked up again."""
-    rows = session.exec(select(Application).where(Application.status == Status.submitting.value,
-                                                  Application.lease_until.is_not(None))).all()  # type: ignore
+    rows = session.exec(
+        select(Application).where(Application.status == Status.submitting.value, Application.lease_until.is_not(None))
+    ).all()  # type: ignore
     for app in rows:
         app.lease_until = None
         app.version += 1
-        pending = session.exec(select(Outbox.id).where(Outbox.application_id == app.id,
-                                                       Outbox.sent_at.is_(None))).first()  # type: ignore
+        pending = session.exec(
+            select(Outbox.id).where(Outbox.application_id == app.id, Outbox.sent_at.is_(None))
+        ).first()  # type: ignore
         if pending is None:
             session.add(new_outbox(app, utcnow()))
     session.commit()
@@ -518,8 +616,14 @@ class NotReplayable(ValueError):
     """Only failed applications can be replayed."""
 
 
-def replay(session: Session, application_id: str, policy: Policy, *, operator: str | None = None,
-           now: dt.datetime | None = None) -> Application:
+def replay(
+    session: Session,
+    application_id: str,
+    policy: Policy,
+    *,
+    operator: str | None = None,
+    now: dt.datetime | None = None,
+) -> Application:
     """Send a failed application again: a new deadline, a new outbox message, the same idempotency key."""
     now = now or utcnow()
     app = session.exec(select(Application).where(Application.id == application_id).with_for_update()).first()
@@ -590,15 +694,24 @@ class StepRunner(Protocol):
 def consume_span(message: Message, queue: str, traceparent: str | None) -> Any:
     """The CONSUMER span of one message's processing, in the submission's trace when the message carried it
     (a no-op when tracing is off)."""
-    return tracing.span(f"{queue} process", {
-        "messaging.system": "rabbitmq" if queue != "embedded" else "gerbang", "messaging.operation.type": "process",
-        "messaging.destination.name": queue, "messaging.message.id": message.message_id,
-        "gerbang.agency": message.agency, "gerbang.application.id": message.application_id},
-        kind=tracing.SpanKind.CONSUMER, context=tracing.context_of(traceparent))
+    return tracing.span(
+        f"{queue} process",
+        {
+            "messaging.system": "rabbitmq" if queue != "embedded" else "gerbang",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": queue,
+            "messaging.message.id": message.message_id,
+            "gerbang.agency": message.agency,
+            "gerbang.application.id": message.application_id,
+        },
+        kind=tracing.SpanKind.CONSUMER,
+        context=tracing.context_of(traceparent),
+    )
 
 
-async def attempt(steps: StepRunner, message: Message, connectors: Mapping[str, Any], policy: Policy,
-                  gates: AgencyGates | None = None) -> str:
+async def attempt(
+    steps: StepRunner, message: Message, connectors: Mapping[str, Any], policy: Policy, gates: AgencyGates | None = None
+) -> str:
     """Process one message end to end (database steps on threads, the call on the loop); returns the resulting
     status or the reason it was skipped. Raises PoisonMessage for a message that can never be processed."""
     if gates is None:
@@ -620,15 +733,21 @@ async def _attempt(steps: StepRunner, message: Message, connectors: Mapping[str,
     if connector is None:
         outcome = Outcome("retry", reason="agency not configured in this process", code="not_configured", calls=0)
     else:
-        with tracing.span(f"submit {claimed.agency}", {"gerbang.agency": claimed.agency,
-                                                       "gerbang.service": claimed.service,
-                                                       "gerbang.attempt": claimed.attempt}) as span:
+        with tracing.span(
+            f"submit {claimed.agency}",
+            {"gerbang.agency": claimed.agency, "gerbang.service": claimed.service, "gerbang.attempt": claimed.attempt},
+        ) as span:
             outcome = await call_agency(connector, claimed, policy)
             span.set_attributes({"gerbang.outcome": outcome.status, "gerbang.calls": outcome.calls})
     answered = time.perf_counter()
     status = await steps.finish(message, claimed, outcome)
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("application %s %s: begin %.1f ms, agency %.1f ms, finish %.1f ms", claimed.application_id,
-                  status, 1000 * (called - started), 1000 * (answered - called),
-                  1000 * (time.perf_counter() - answered))
+        log.debug(
+            "application %s %s: begin %.1f ms, agency %.1f ms, finish %.1f ms",
+            claimed.application_id,
+            status,
+            1000 * (called - started),
+            1000 * (answered - called),
+            1000 * (time.perf_counter() - answered),
+        )
     return status

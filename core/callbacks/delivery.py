@@ -30,11 +30,11 @@ from connectors import tracing
 from connectors.base import utcnow
 from core.audit.log import record
 from core.audit.note import Signer
+from core.bus.models import Outbox
 from core.callbacks import signing
 from core.callbacks.events import fan_out
-from core.callbacks.secrets import callback_key, signing_secrets
-from core.bus.models import Outbox
 from core.callbacks.models import Attempt, Batch, Event, Item, Subscription
+from core.callbacks.secrets import callback_key, signing_secrets
 from core.security.secrets import load_secrets
 from core.settings import Settings
 
@@ -59,12 +59,17 @@ class Config:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Config:
-        return cls(allowed_hosts=tuple(h.lower() for h in settings.callback_allowed_hosts),
-                   poll_s=settings.callback_poll_s, retry_base_s=settings.callback_retry_base_s,
-                   retry_max_s=settings.callback_retry_max_s, max_age_s=settings.callback_max_age_s,
-                   connect_timeout_s=settings.callback_connect_timeout_s,
-                   read_timeout_s=settings.callback_read_timeout_s,
-                   max_response_bytes=settings.callback_max_response_bytes, lease_s=settings.callback_lease_s)
+        return cls(
+            allowed_hosts=tuple(h.lower() for h in settings.callback_allowed_hosts),
+            poll_s=settings.callback_poll_s,
+            retry_base_s=settings.callback_retry_base_s,
+            retry_max_s=settings.callback_retry_max_s,
+            max_age_s=settings.callback_max_age_s,
+            connect_timeout_s=settings.callback_connect_timeout_s,
+            read_timeout_s=settings.callback_read_timeout_s,
+            max_response_bytes=settings.callback_max_response_bytes,
+            lease_s=settings.callback_lease_s,
+        )
 
     def backoff(self, attempts: int) -> float:
         """Exponential, capped, with full jitter in its upper half (so receivers coming back are not stampeded)."""
@@ -119,28 +124,44 @@ class Ready:
 
 
 def body_of(batch_id: str, subscription_id: str, rows: list[Any]) -> bytes:
-    events = [{"id": r.event_id, "type": r.type, "occurred_at": _utc(r.occurred_at).isoformat(),  # type: ignore
-               "data": json.loads(r.data)} for r in rows]
-    return json.dumps({"batch_id": batch_id, "subscription_id": subscription_id, "events": events},
-                      separators=(",", ":")).encode()
+    events = [
+        {
+            "id": r.event_id,
+            "type": r.type,
+            "occurred_at": _utc(r.occurred_at).isoformat(),  # type: ignore
+            "data": json.loads(r.data),
+        }
+        for r in rows
+    ]
+    return json.dumps(
+        {"batch_id": batch_id, "subscription_id": subscription_id, "events": events}, separators=(",", ":")
+    ).encode()
 
 
 def _events_of(session: Session, subscription_id: str, batch_id: str) -> list[Any]:
-    return list(session.execute(
-        select(Event.event_id, Event.type, Event.occurred_at, Event.data)  # type: ignore[call-overload]
-        .join(Item, Item.event_id == Event.id)  # type: ignore[arg-type]
-        .where(Item.subscription_id == subscription_id, Item.batch_id == batch_id)
-        .order_by(Event.id)).all())
+    return list(
+        session.execute(
+            select(Event.event_id, Event.type, Event.occurred_at, Event.data)  # type: ignore[call-overload]
+            .join(Item, Item.event_id == Event.id)  # type: ignore[arg-type]
+            .where(Item.subscription_id == subscription_id, Item.batch_id == batch_id)
+            .order_by(Event.id)
+        ).all()
+    )
 
 
 def claim(session: Session, subscription_id: str, lease_s: float, now: dt.datetime | None = None) -> bool:
     """Take the subscription's lease (compare-and-set); False if another sender holds it or it is not active."""
     now = now or utcnow()
     table = Subscription.__table__  # type: ignore[attr-defined]
-    done = session.execute(update(table).where(
-        table.c.id == subscription_id, table.c.status == "active",
-        (table.c.lease_until.is_(None)) | (table.c.lease_until < now))
-        .values(lease_until=now + dt.timedelta(seconds=lease_s)))
+    done = session.execute(
+        update(table)
+        .where(
+            table.c.id == subscription_id,
+            table.c.status == "active",
+            (table.c.lease_until.is_(None)) | (table.c.lease_until < now),
+        )
+        .values(lease_until=now + dt.timedelta(seconds=lease_s))
+    )
     session.commit()
     return done.rowcount == 1
 
@@ -151,8 +172,9 @@ def release(session: Session, subscription_id: str) -> None:
     session.commit()
 
 
-def next_batch(session: Session, subscription_id: str, now: dt.datetime | None = None,
-               lease_s: float = 0) -> Ready | None:
+def next_batch(
+    session: Session, subscription_id: str, now: dt.datetime | None = None, lease_s: float = 0
+) -> Ready | None:
     """The batch to send now (the oldest pending one, or a new one cut from unassigned items), or None.
 
     Call only while holding the subscription's lease: cutting is then single-writer per subscription. Every
@@ -162,32 +184,55 @@ def next_batch(session: Session, subscription_id: str, now: dt.datetime | None =
     if sub is None or sub.status != "active":
         session.commit()  # ends the transaction (and a caller's settle)
         return None
-    pending = session.execute(select(Batch).where(Batch.subscription_id == subscription_id,
-                                                  Batch.status == "pending")
-                              .order_by(Batch.seq).limit(1)).scalars().first()
+    pending = (
+        session.execute(
+            select(Batch)
+            .where(Batch.subscription_id == subscription_id, Batch.status == "pending")
+            .order_by(Batch.seq)
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
     if pending is not None:
         due = _utc(pending.next_attempt_at)
         if due is not None and due > now:
             session.commit()  # ends the transaction (and a caller's settle)
             return None
         rows = _events_of(session, subscription_id, pending.id)
-        ready = Ready(pending.id, subscription_id, sub.agency, sub.url, sub.secret, pending.attempts + 1,
-                      _utc(pending.created_at) or now, body_of(pending.id, subscription_id, rows), len(rows))
+        ready = Ready(
+            pending.id,
+            subscription_id,
+            sub.agency,
+            sub.url,
+            sub.secret,
+            pending.attempts + 1,
+            _utc(pending.created_at) or now,
+            body_of(pending.id, subscription_id, rows),
+            len(rows),
+        )
         session.commit()  # ends the transaction (and a caller's settle)
         return ready
-    ids = list(session.execute(
-        select(Item.event_id)  # type: ignore[call-overload]
-        .where(Item.subscription_id == subscription_id, Item.batch_id.is_(None))  # type: ignore[union-attr]
-        .order_by(Item.event_id).limit(sub.batch_max * CUT_AHEAD)).scalars())
+    ids = list(
+        session.execute(
+            select(Item.event_id)  # type: ignore[call-overload]
+            .where(Item.subscription_id == subscription_id, Item.batch_id.is_(None))  # type: ignore[union-attr]
+            .order_by(Item.event_id)
+            .limit(sub.batch_max * CUT_AHEAD)
+        ).scalars()
+    )
     if not ids:
         session.commit()  # ends the transaction (and a caller's settle)
         return None
-    chunks = [ids[i:i + sub.batch_max] for i in range(0, len(ids), sub.batch_max)]
+    chunks = [ids[i : i + sub.batch_max] for i in range(0, len(ids), sub.batch_max)]
     if len(chunks) > 1 and len(chunks[-1]) < sub.batch_max:
         chunks.pop()  # a partial batch is cut only as the first (below, once its window has passed)
     if len(chunks[0]) < sub.batch_max:  # a partial batch goes only once its oldest event has waited the window
-        oldest = _utc(session.execute(select(func.min(Event.occurred_at))  # type: ignore[call-overload]
-                                      .where(Event.id.in_(chunks[0]))).scalar_one())  # type: ignore[union-attr]
+        oldest = _utc(
+            session.execute(
+                select(func.min(Event.occurred_at)).where(Event.id.in_(chunks[0]))  # type: ignore[call-overload]
+            ).scalar_one()
+        )  # type: ignore[union-attr]
         if oldest is not None and oldest > now - dt.timedelta(seconds=sub.batch_window_s):
             session.commit()  # ends the transaction (and a caller's settle)
             return None
@@ -198,17 +243,36 @@ def next_batch(session: Session, subscription_id: str, now: dt.datetime | None =
         # the chunk is a run of this subscription's open items in event order, so a range names it: an IN list
         # let PostgreSQL's generic plan (no statistics yet on a table that just filled) scan every open item
         # of the subscription per chunk; a range is one index range scan whatever the statistics say
-        cut = session.execute(update(items).where(items.c.subscription_id == subscription_id,
-                                                  items.c.batch_id.is_(None),
-                                                  items.c.event_id.between(chunk[0], chunk[-1]))
-                              .values(batch_id=batch_id))
+        cut = session.execute(
+            update(items)
+            .where(
+                items.c.subscription_id == subscription_id,
+                items.c.batch_id.is_(None),
+                items.c.event_id.between(chunk[0], chunk[-1]),
+            )
+            .values(batch_id=batch_id)
+        )
         if cut.rowcount != len(chunk):  # someone else cut meanwhile (lease lost): undo ours, leave it to them
-            session.execute(update(items).where(items.c.subscription_id == subscription_id,
-                                                items.c.batch_id == batch_id).values(batch_id=None))
+            session.execute(
+                update(items)
+                .where(items.c.subscription_id == subscription_id, items.c.batch_id == batch_id)
+                .values(batch_id=None)
+            )
             break
-        session.add(Batch(id=batch_id, subscription_id=subscription_id, seq=sub.next_seq, status="pending",
-                          event_count=len(chunk), first_event=chunk[0], last_event=chunk[-1], attempts=0,
-                          next_attempt_at=None, created_at=now))
+        session.add(
+            Batch(
+                id=batch_id,
+                subscription_id=subscription_id,
+                seq=sub.next_seq,
+                status="pending",
+                event_count=len(chunk),
+                first_event=chunk[0],
+                last_event=chunk[-1],
+                attempts=0,
+                next_attempt_at=None,
+                created_at=now,
+            )
+        )
         sub.next_seq += 1
         first = first or batch_id
     if lease_s:
@@ -219,8 +283,17 @@ def next_batch(session: Session, subscription_id: str, now: dt.datetime | None =
         return None
     rows = _events_of(session, subscription_id, first)
     session.commit()
-    return Ready(first, subscription_id, sub.agency, sub.url, sub.secret, 1, now,
-                 body_of(first, subscription_id, rows), len(rows))
+    return Ready(
+        first,
+        subscription_id,
+        sub.agency,
+        sub.url,
+        sub.secret,
+        1,
+        now,
+        body_of(first, subscription_id, rows),
+        len(rows),
+    )
 
 
 def _durable(session: Session) -> None:
@@ -246,16 +319,19 @@ class Result:
     duration_ms: int = 0
 
 
-async def send(client: httpx.AsyncClient, ready: Ready, signer: Signer | None, config: Config,
-               key: bytes) -> Result:
+async def send(client: httpx.AsyncClient, ready: Ready, signer: Signer | None, config: Config, key: bytes) -> Result:
     """POST one batch: signed, no redirects followed, at most `max_response_bytes` of the answer read."""
     try:
         check_url(ready.url, config.allowed_hosts)
     except NotAllowed as exc:
         return Result("refused", error=str(exc))
-    headers = {"Content-Type": "application/json", **_traceparent(),
-               **signing.headers(ready.batch_id, signing_secrets(ready.secret, ready.subscription_id, key), signer,
-                                 ready.body)}
+    headers = {
+        "Content-Type": "application/json",
+        **_traceparent(),
+        **signing.headers(
+            ready.batch_id, signing_secrets(ready.secret, ready.subscription_id, key), signer, ready.body
+        ),
+    }
     started = time.perf_counter()
     try:
         async with client.stream("POST", ready.url, content=ready.body, headers=headers) as response:
@@ -266,8 +342,11 @@ async def send(client: httpx.AsyncClient, ready: Ready, signer: Signer | None, c
                     break
             code = response.status_code
     except httpx.HTTPError as exc:
-        return Result("retry", error=f"{type(exc).__name__}: {exc}"[:ERROR_MAX],
-                      duration_ms=int((time.perf_counter() - started) * 1000))
+        return Result(
+            "retry",
+            error=f"{type(exc).__name__}: {exc}"[:ERROR_MAX],
+            duration_ms=int((time.perf_counter() - started) * 1000),
+        )
     elapsed = int((time.perf_counter() - started) * 1000)
     if 200 <= code < 300:
         return Result("delivered", code, duration_ms=elapsed)
@@ -282,8 +361,9 @@ def _traceparent() -> dict[str, str]:
     return {"traceparent": value} if value else {}
 
 
-def settle(session: Session, ready: Ready, result: Result, config: Config, now: dt.datetime | None = None,
-           commit: bool = True) -> str:
+def settle(
+    session: Session, ready: Ready, result: Result, config: Config, now: dt.datetime | None = None, commit: bool = True
+) -> str:
     """Write the attempt, the batch's new state, the subscription's (410 / refused) and the audit entry."""
     now = now or utcnow()
     batch = session.get(Batch, ready.batch_id)
@@ -295,19 +375,40 @@ def settle(session: Session, ready: Ready, result: Result, config: Config, now: 
         batch.status, batch.delivered_at, batch.next_attempt_at = "delivered", now, None
     elif outcome in ("gone", "refused"):
         batch.next_attempt_at = None  # stays pending: replay after re-enabling sends it
-        session.execute(update(sub_table).where(sub_table.c.id == ready.subscription_id)
-                        .values(status="disabled", status_reason=(result.error or outcome)[:500]))
+        session.execute(
+            update(sub_table)
+            .where(sub_table.c.id == ready.subscription_id)
+            .values(status="disabled", status_reason=(result.error or outcome)[:500])
+        )
     elif (now - ready.created_at).total_seconds() >= config.max_age_s:
         batch.status, batch.next_attempt_at, outcome = "dead", None, "dead"
     else:
         batch.next_attempt_at = now + dt.timedelta(seconds=config.backoff(ready.attempt))
-    session.add(Attempt(batch_id=ready.batch_id, attempt=ready.attempt, at=now, status_code=result.status_code,
-                        outcome=outcome, error=(result.error or None) and result.error[:ERROR_MAX],
-                        duration_ms=result.duration_ms))
-    detail = {"subscription": ready.subscription_id, "batch": ready.batch_id, "events": ready.count,
-              "attempt": ready.attempt, "outcome": outcome, "status_code": result.status_code}
-    record(session, "callback.delivered" if outcome == "delivered" else "callback.failed", agency=ready.agency,
-           detail=detail)
+    session.add(
+        Attempt(
+            batch_id=ready.batch_id,
+            attempt=ready.attempt,
+            at=now,
+            status_code=result.status_code,
+            outcome=outcome,
+            error=(result.error or None) and result.error[:ERROR_MAX],
+            duration_ms=result.duration_ms,
+        )
+    )
+    detail = {
+        "subscription": ready.subscription_id,
+        "batch": ready.batch_id,
+        "events": ready.count,
+        "attempt": ready.attempt,
+        "outcome": outcome,
+        "status_code": result.status_code,
+    }
+    record(
+        session,
+        "callback.delivered" if outcome == "delivered" else "callback.failed",
+        agency=ready.agency,
+        detail=detail,
+    )
     if commit:
         session.commit()
     return outcome
@@ -327,9 +428,16 @@ def settle_and_next(session: Session, ready: Ready, result: Result, config: Conf
 class Deliverer:
     """The loop: fan out new events, then let every active subscription with work send its batches in order."""
 
-    def __init__(self, sessions: Callable[[], Session], settings: Settings, signer: Signer | None,
-                 config: Config | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 fan_out: bool = True, secret_key: bytes | None = None):
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        settings: Settings,
+        signer: Signer | None,
+        config: Config | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        fan_out: bool = True,
+        secret_key: bytes | None = None,
+    ):
         self.sessions, self.signer, self.fan_out = sessions, signer, fan_out
         # subscription secrets are derived, not stored (core/callbacks/secrets.py)
         self.key = secret_key or callback_key(load_secrets(settings).nik_hash_key)
@@ -364,8 +472,9 @@ class Deliverer:
 
     async def run(self) -> None:
         timeout = httpx.Timeout(self.config.read_timeout_s, connect=self.config.connect_timeout_s)
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=self.transport,
-                                     trust_env=False) as client:
+        async with httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, transport=self.transport, trust_env=False
+        ) as client:
             while not self._stop.is_set():
                 try:
                     await self.round(client)
@@ -392,12 +501,23 @@ class Deliverer:
         """`send()`, traced with tracing on: a CLIENT span linked to the traces of the batch's events."""
         if not tracing.enabled():
             return await send(client, ready, self.signer, self.config, self.key)
-        links = [link for link in map(tracing.link_to, await asyncio.to_thread(self._db, event_traces, ready.batch_id))
-                 if link is not None]
-        with tracing.span("callback deliver", {
-                "gerbang.agency": ready.agency, "gerbang.subscription.id": ready.subscription_id,
-                "gerbang.batch.id": ready.batch_id, "gerbang.batch.events": ready.count,
-                "gerbang.attempt": ready.attempt}, kind=tracing.SpanKind.CLIENT, links=links) as span:
+        links = [
+            link
+            for link in map(tracing.link_to, await asyncio.to_thread(self._db, event_traces, ready.batch_id))
+            if link is not None
+        ]
+        with tracing.span(
+            "callback deliver",
+            {
+                "gerbang.agency": ready.agency,
+                "gerbang.subscription.id": ready.subscription_id,
+                "gerbang.batch.id": ready.batch_id,
+                "gerbang.batch.events": ready.count,
+                "gerbang.attempt": ready.attempt,
+            },
+            kind=tracing.SpanKind.CLIENT,
+            links=links,
+        ) as span:
             result = await send(client, ready, self.signer, self.config, self.key)
             span.set_attribute("gerbang.outcome", result.outcome)
             if result.status_code is not None:
@@ -430,12 +550,18 @@ class Deliverer:
 
 def event_traces(session: Session, batch_id: str, limit: int = 128) -> list[str]:
     """The traces a batch's events belong to: their applications' submissions (the outbox rows' traceparents)."""
-    rows = session.execute(
-        select(Outbox.traceparent).distinct()  # type: ignore[call-overload]
-        .join(Event, Event.application_id == Outbox.application_id)
-        .join(Item, Item.event_id == Event.id)
-        .where(Item.batch_id == batch_id, Outbox.traceparent.is_not(None))  # type: ignore[union-attr]
-        .limit(limit)).scalars().all()
+    rows = (
+        session.execute(
+            select(Outbox.traceparent)
+            .distinct()  # type: ignore[call-overload]
+            .join(Event, Event.application_id == Outbox.application_id)
+            .join(Item, Item.event_id == Event.id)
+            .where(Item.batch_id == batch_id, Outbox.traceparent.is_not(None))  # type: ignore[union-attr]
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     session.rollback()
     return list(rows)
 
@@ -444,13 +570,22 @@ def _active_with_work(session: Session) -> list[str]:
     """Active subscriptions with an unassigned item or a pending batch (cheap: both are indexed)."""
     with_items = select(Item.subscription_id).where(Item.batch_id.is_(None)).distinct()  # type: ignore[union-attr]
     with_batches = select(Batch.subscription_id).where(Batch.status == "pending").distinct()
-    ids = session.execute(select(Subscription.id).where(  # type: ignore[call-overload]
-        Subscription.status == "active",
-        Subscription.id.in_(with_items.union(with_batches)))).scalars().all()  # type: ignore[attr-defined]
+    ids = (
+        session.execute(
+            select(Subscription.id).where(  # type: ignore[call-overload]
+                Subscription.status == "active", Subscription.id.in_(with_items.union(with_batches))
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[attr-defined]
     session.rollback()
     return list(ids)
 
 
 def count_pending(session: Session, subscription_id: str) -> int:
-    return int(session.execute(select(func.count()).select_from(Item).where(
-        Item.subscription_id == subscription_id)).scalar_one())
+    return int(
+        session.execute(
+            select(func.count()).select_from(Item).where(Item.subscription_id == subscription_id)
+        ).scalar_one()
+    )

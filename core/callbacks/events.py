@@ -22,24 +22,36 @@ from connectors.base import utcnow
 from core.callbacks.models import Event, Item, Subscription
 from core.db.bulk import bulk_insert
 
-EMITTED = {"accepted": "application.accepted", "submitted": "application.submitted",
-           "rejected": "application.rejected", "failed": "application.failed"}
+EMITTED = {
+    "accepted": "application.accepted",
+    "submitted": "application.submitted",
+    "rejected": "application.rejected",
+    "failed": "application.failed",
+}
 FANOUT_LOCK = 0x6765_7262_6362  # "gerbcb": the advisory lock id of the fan-out
 _INSERT = insert(Event.__table__)  # type: ignore[attr-defined]
 _COLUMNS = ("event_id", "type", "agency", "application_id", "occurred_at", "data", "fanned_at")
 _PG_TYPES = ("text", "text", "text", "text", "timestamptz", "text", "timestamptz")
 
 
-def event_row(event_type: str, *, agency: str, application_id: str, at: dt.datetime,
-              data: Mapping[str, Any]) -> dict[str, Any]:
+def event_row(
+    event_type: str, *, agency: str, application_id: str, at: dt.datetime, data: Mapping[str, Any]
+) -> dict[str, Any]:
     """The row of one event (for `emit_many`)."""
-    return {"event_id": str(uuid.uuid4()), "type": event_type, "agency": agency, "application_id": application_id,
-            "occurred_at": at, "data": json.dumps(dict(data), separators=(",", ":"), sort_keys=True, default=str),
-            "fanned_at": None}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": event_type,
+        "agency": agency,
+        "application_id": application_id,
+        "occurred_at": at,
+        "data": json.dumps(dict(data), separators=(",", ":"), sort_keys=True, default=str),
+        "fanned_at": None,
+    }
 
 
-def emit(session: Session, event_type: str, *, agency: str, application_id: str, at: dt.datetime,
-         data: Mapping[str, Any]) -> None:
+def emit(
+    session: Session, event_type: str, *, agency: str, application_id: str, at: dt.datetime, data: Mapping[str, Any]
+) -> None:
     """Add one event row through the session's connection (no unit of work): it commits with the caller."""
     emit_many(session, [event_row(event_type, agency=agency, application_id=application_id, at=at, data=data)])
 
@@ -53,27 +65,29 @@ def emit_many(session: Session, rows: list[dict[str, Any]]) -> None:
     if conn.dialect.name != "postgresql":
         conn.execute(_INSERT, rows)  # SQLAlchemy formats the timestamps as it reads them back
         return
-    bulk_insert(conn, "callback_event", _COLUMNS, [tuple(row[column] for column in _COLUMNS) for row in rows],
-                _PG_TYPES)
+    bulk_insert(
+        conn, "callback_event", _COLUMNS, [tuple(row[column] for column in _COLUMNS) for row in rows], _PG_TYPES
+    )
 
 
-def status_event(app: Any, status: str, at: dt.datetime, extra: Mapping[str, Any] | None = None
-                 ) -> dict[str, Any] | None:
+def status_event(
+    app: Any, status: str, at: dt.datetime, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The event row of a status change, or None if agencies do not hear about that status (queued /
     submitting are internal)."""
     event_type = EMITTED.get(status)
     if event_type is None:
         return None
-    data: dict[str, Any] = {"application_id": app.id, "agency": app.agency, "service": app.service,
-                            "status": status}
+    data: dict[str, Any] = {"application_id": app.id, "agency": app.agency, "service": app.service, "status": status}
     for key in ("reference", "reason", "code", "reason_code"):
         if extra and extra.get(key) is not None:
             data[key] = extra[key]
     return event_row(event_type, agency=app.agency, application_id=app.id, at=at, data=data)
 
 
-def emit_for_status(session: Session, app: Any, status: str, at: dt.datetime,
-                    extra: Mapping[str, Any] | None = None) -> None:
+def emit_for_status(
+    session: Session, app: Any, status: str, at: dt.datetime, extra: Mapping[str, Any] | None = None
+) -> None:
     """The event of a status change, if agencies hear about that status (queued / submitting are internal)."""
     row = status_event(app, status, at, extra)
     if row is not None:
@@ -83,22 +97,30 @@ def emit_for_status(session: Session, app: Any, status: str, at: dt.datetime,
 def item_rows(session: Session, events: Sequence[Any], now: dt.datetime) -> list[dict[str, Any]]:
     """One item row per (subscription, event) where a live subscription of the event's agency wants its type;
     `events` are (id, type, agency) rows in event order."""
-    subs = session.execute(select(Subscription.id, Subscription.agency, Subscription.events)  # type: ignore
-                           .where(Subscription.status != "deleted")).all()
+    subs = session.execute(
+        select(Subscription.id, Subscription.agency, Subscription.events).where(Subscription.status != "deleted")  # type: ignore
+    ).all()
     wants: dict[str, list[tuple[str, set[str]]]] = {}
     for sub_id, agency, types in subs:
         wants.setdefault(agency, []).append((sub_id, set(types.split(","))))
-    return [{"subscription_id": sub_id, "event_id": event_id, "batch_id": None, "created_at": now}
-            for event_id, event_type, agency in events
-            for sub_id, types in wants.get(agency, ()) if event_type in types]
+    return [
+        {"subscription_id": sub_id, "event_id": event_id, "batch_id": None, "created_at": now}
+        for event_id, event_type, agency in events
+        for sub_id, types in wants.get(agency, ())
+        if event_type in types
+    ]
 
 
 def fan_out(session: Session, limit: int = 2000) -> int:
     """Hand unfanned events to the matching subscriptions; commits; returns how many events were handled."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FANOUT_LOCK})
-    events = session.execute(select(Event.id, Event.type, Event.agency)  # type: ignore[call-overload]
-                             .where(Event.fanned_at.is_(None)).order_by(Event.id).limit(limit)).all()  # type: ignore
+    events = session.execute(
+        select(Event.id, Event.type, Event.agency)  # type: ignore[call-overload]
+        .where(Event.fanned_at.is_(None))
+        .order_by(Event.id)
+        .limit(limit)
+    ).all()  # type: ignore
     if not events:
         session.rollback()
         return 0
@@ -107,7 +129,10 @@ def fan_out(session: Session, limit: int = 2000) -> int:
     if rows:
         session.execute(insert(Item.__table__), rows)  # type: ignore[attr-defined]
     ids = [e[0] for e in events]
-    session.execute(update(Event.__table__).where(Event.__table__.c.id.in_(ids))  # type: ignore[attr-defined]
-                    .values(fanned_at=now))
+    session.execute(
+        update(Event.__table__)
+        .where(Event.__table__.c.id.in_(ids))  # type: ignore[attr-defined]
+        .values(fanned_at=now)
+    )
     session.commit()
     return len(events)

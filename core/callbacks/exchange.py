@@ -64,10 +64,19 @@ def _iso(value: dt.datetime) -> str:
 def encode(row: Any) -> bytes:
     """The message body: the event as a subscriber sees it in a batch, plus its agency, application and `seq`
     (the event's position, increasing)."""
-    return json.dumps({"v": MESSAGE_VERSION, "id": row.event_id, "seq": row.id, "type": row.type,
-                       "agency": row.agency, "application_id": row.application_id,
-                       "occurred_at": _iso(row.occurred_at), "data": json.loads(row.data)},
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "v": MESSAGE_VERSION,
+            "id": row.event_id,
+            "seq": row.id,
+            "type": row.type,
+            "agency": row.agency,
+            "application_id": row.application_id,
+            "occurred_at": _iso(row.occurred_at),
+            "data": json.loads(row.data),
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 def decode(body: bytes) -> str:
@@ -82,30 +91,43 @@ def decode(body: bytes) -> str:
     return event_id
 
 
-def relay_events_once(session: Session, publisher: Any, exchange: str, limit: int = 500,
-                      timeout_s: float = 10.0) -> int:
+def relay_events_once(
+    session: Session, publisher: Any, exchange: str, limit: int = 500, timeout_s: float = 10.0
+) -> int:
     """Publish the next unhanded events in id order; mark the confirmed ones handed on. Returns how many.
 
     Only the confirmed *prefix* is marked: an event the broker refused (or returned) is published again with
     everything after it, never overtaken by a later one. Raises NotConnected / TimeoutError (nothing marked)."""
     if session.get_bind().dialect.name == "postgresql":
         if not session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": RELAY_LOCK}).scalar():
-            session.rollback()   # another relay is publishing events: it keeps them in order
+            session.rollback()  # another relay is publishing events: it keeps them in order
             return 0
-    rows = session.execute(select(Event.id, Event.event_id, Event.type, Event.agency,  # type: ignore[call-overload]
-                                  Event.application_id, Event.occurred_at, Event.data)
-                           .where(Event.fanned_at.is_(None)).order_by(Event.id).limit(limit)).all()  # type: ignore
+    rows = session.execute(
+        select(
+            Event.id,
+            Event.event_id,
+            Event.type,
+            Event.agency,  # type: ignore[call-overload]
+            Event.application_id,
+            Event.occurred_at,
+            Event.data,
+        )
+        .where(Event.fanned_at.is_(None))
+        .order_by(Event.id)
+        .limit(limit)
+    ).all()  # type: ignore
     if not rows:
         session.rollback()
         return 0
     try:
-        results = publisher.publish(exchange, [(routing_key(r.agency, r.type), encode(r), r.event_id)
-                                               for r in rows], timeout_s)
+        results = publisher.publish(
+            exchange, [(routing_key(r.agency, r.type), encode(r), r.event_id) for r in rows], timeout_s
+        )
     except Exception:
         session.rollback()
         raise
     confirmed: list[int] = []
-    for row, ok in zip(rows, results):
+    for row, ok in zip(rows, results, strict=False):
         if not ok:
             break
         confirmed.append(row.id)
@@ -125,11 +147,13 @@ def _insert_ignoring_duplicates(session: Session) -> Any:
 def fan_out_events(session: Session, event_ids: Sequence[str]) -> int:
     """Give these (published) events to the matching subscriptions, in event order; commits. Items that exist
     already are left alone (a redelivery). Returns how many items were new."""
-    events = session.execute(select(Event.id, Event.type, Event.agency)  # type: ignore[call-overload]
-                             .where(Event.event_id.in_(list(set(event_ids)))).order_by(Event.id)).all()
+    events = session.execute(
+        select(Event.id, Event.type, Event.agency)  # type: ignore[call-overload]
+        .where(Event.event_id.in_(list(set(event_ids))))
+        .order_by(Event.id)
+    ).all()
     if len(events) < len(set(event_ids)):
-        log.error("callback fan-out: %d event message(s) about no stored event",
-                  len(set(event_ids)) - len(events))
+        log.error("callback fan-out: %d event message(s) about no stored event", len(set(event_ids)) - len(events))
     if not events:
         session.rollback()
         return 0
@@ -146,13 +170,22 @@ class FanOutConsumer:
     out on a thread of its own, acknowledging each group of deliveries after its commit; then `on_fanned()`
     (wakes the deliverer). A database error holds the deliveries (unacknowledged) and tries again."""
 
-    def __init__(self, params: Any, queue_name: str, sessions: Callable[[], Session],
-                 on_fanned: Callable[[], None] = lambda: None, *, prefetch: int = FAN_OUT_MAX,
-                 reconnect_max_s: float = 30.0, on_connected: Callable[[Any], None] | None = None):
+    def __init__(
+        self,
+        params: Any,
+        queue_name: str,
+        sessions: Callable[[], Session],
+        on_fanned: Callable[[], None] = lambda: None,
+        *,
+        prefetch: int = FAN_OUT_MAX,
+        reconnect_max_s: float = 30.0,
+        on_connected: Callable[[Any], None] | None = None,
+    ):
         self.sessions, self.on_fanned = sessions, on_fanned
         self._inbox: queue.Queue[Delivery] = queue.Queue()
-        self.consumer = Consumer(params, [queue_name], prefetch, self._inbox.put, reconnect_max_s=reconnect_max_s,
-                                 on_connected=on_connected)
+        self.consumer = Consumer(
+            params, [queue_name], prefetch, self._inbox.put, reconnect_max_s=reconnect_max_s, on_connected=on_connected
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gerbang-callbacks-fanout", daemon=True)
         self.fanned = self.dead = 0

@@ -19,8 +19,13 @@ from connectors.base import utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-EVENT_TYPES = ("application.accepted", "application.submitted", "application.rejected", "application.failed",
-               "application.status_changed")
+EVENT_TYPES = (
+    "application.accepted",
+    "application.submitted",
+    "application.rejected",
+    "application.failed",
+    "application.status_changed",
+)
 
 
 def _ts(**kwargs: Any) -> Any:
@@ -55,8 +60,12 @@ class Event(SQLModel, table=True):
 
     __tablename__ = "callback_event"
     __table_args__ = (
-        Index("ix_callback_event_unfanned", "id", postgresql_where=text("fanned_at IS NULL"),
-              sqlite_where=text("fanned_at IS NULL")),
+        Index(
+            "ix_callback_event_unfanned",
+            "id",
+            postgresql_where=text("fanned_at IS NULL"),
+            sqlite_where=text("fanned_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))

@@ -43,7 +43,7 @@ def _derive(part: str, subscription_id: str, key: bytes) -> str:
         return part
     if len(key) < 32:
         raise ValueError("a subscription secret needs the callback key (callback_key)")
-    mac = hmac.new(key, subscription_id.encode() + b"\0" + part[len(PREFIX):].encode(), hashlib.sha256)
+    mac = hmac.new(key, subscription_id.encode() + b"\0" + part[len(PREFIX) :].encode(), hashlib.sha256)
     return "whsec_" + base64.b64encode(mac.digest()).decode()
 
 

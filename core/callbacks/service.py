@@ -33,23 +33,55 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def describe(sub: Subscription) -> dict[str, Any]:
     """The public view (never the secret)."""
-    return {"id": sub.id, "agency": sub.agency, "url": sub.url, "events": sub.events.split(","),
-            "batch_max": sub.batch_max, "batch_window_s": sub.batch_window_s, "status": sub.status,
-            "status_reason": sub.status_reason, "created_at": _iso(sub.created_at)}
+    return {
+        "id": sub.id,
+        "agency": sub.agency,
+        "url": sub.url,
+        "events": sub.events.split(","),
+        "batch_max": sub.batch_max,
+        "batch_window_s": sub.batch_window_s,
+        "status": sub.status,
+        "status_reason": sub.status_reason,
+        "created_at": _iso(sub.created_at),
+    }
 
 
-def create(session: Session, *, agency: str, url: str, events: list[str], batch_max: int, batch_window_s: float,
-           actor: str | None, key: bytes) -> tuple[Subscription, str]:
+def create(
+    session: Session,
+    *,
+    agency: str,
+    url: str,
+    events: list[str],
+    batch_max: int,
+    batch_window_s: float,
+    actor: str | None,
+    key: bytes,
+) -> tuple[Subscription, str]:
     """A new subscription and its secret (`key`: core.callbacks.secrets.callback_key; only a salt is stored)."""
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if unknown or not events:
         raise ValueError(f"unknown event types: {', '.join(unknown)}" if unknown else "give at least one event type")
-    sub = Subscription(id=str(uuid.uuid4()), agency=agency, url=url, events=",".join(dict.fromkeys(events)),
-                       batch_max=batch_max, batch_window_s=batch_window_s, secret=new_stored(), status="active",
-                       next_seq=1, created_by=actor, created_at=utcnow())
+    sub = Subscription(
+        id=str(uuid.uuid4()),
+        agency=agency,
+        url=url,
+        events=",".join(dict.fromkeys(events)),
+        batch_max=batch_max,
+        batch_window_s=batch_window_s,
+        secret=new_stored(),
+        status="active",
+        next_seq=1,
+        created_by=actor,
+        created_at=utcnow(),
+    )
     session.add(sub)
-    record(session, "callback.subscription_created", client=actor, agency=agency,
-           detail={"subscription": sub.id, "events": sub.events, "batch_max": batch_max})
+    record(
+        session,
+        "callback.subscription_created",
+        client=actor,
+        agency=agency,
+        detail={"subscription": sub.id, "events": sub.events, "batch_max": batch_max},
+    )
     session.commit()
     return sub, reveal(sub.secret, sub.id, key)
 
@@ -66,8 +98,7 @@ def delete(session: Session, subscription_id: str, actor: str | None) -> None:
     sub = get(session, subscription_id)
     sub.status, sub.status_reason = "deleted", f"deleted by {actor or 'an operator'}"
     session.add(sub)
-    record(session, "callback.subscription_deleted", client=actor, agency=sub.agency,
-           detail={"subscription": sub.id})
+    record(session, "callback.subscription_deleted", client=actor, agency=sub.agency, detail={"subscription": sub.id})
     session.commit()
 
 
@@ -78,8 +109,13 @@ def rotate(session: Session, subscription_id: str, actor: str | None, key: bytes
     sub.secret = rotated(sub.secret, keep_previous_s)
     secret = reveal(sub.secret, sub.id, key)
     session.add(sub)
-    record(session, "callback.subscription_rotated", client=actor, agency=sub.agency,
-           detail={"subscription": sub.id, "keep_previous_s": keep_previous_s})
+    record(
+        session,
+        "callback.subscription_rotated",
+        client=actor,
+        agency=sub.agency,
+        detail={"subscription": sub.id, "keep_previous_s": keep_previous_s},
+    )
     session.commit()
     return secret
 
@@ -93,12 +129,20 @@ def replay(session: Session, subscription_id: str, from_event: str, actor: str |
         raise LookupError(from_event)
     now = utcnow()
     table = Batch.__table__  # type: ignore[attr-defined]
-    done = session.execute(update(table).where(table.c.subscription_id == sub.id, table.c.last_event >= event_pk)
-                           .values(status="pending", next_attempt_at=None, created_at=now))
+    done = session.execute(
+        update(table)
+        .where(table.c.subscription_id == sub.id, table.c.last_event >= event_pk)
+        .values(status="pending", next_attempt_at=None, created_at=now)
+    )
     sub.status, sub.status_reason = "active", None
     session.add(sub)
-    record(session, "callback.subscription_replayed", client=actor, agency=sub.agency,
-           detail={"subscription": sub.id, "from_event": from_event, "batches": done.rowcount})
+    record(
+        session,
+        "callback.subscription_replayed",
+        client=actor,
+        agency=sub.agency,
+        detail={"subscription": sub.id, "from_event": from_event, "batches": done.rowcount},
+    )
     session.commit()
     return int(done.rowcount)
 
@@ -106,31 +150,60 @@ def replay(session: Session, subscription_id: str, from_event: str, actor: str |
 def deliveries(session: Session, subscription_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """Newest batches first, each with its attempts."""
     get(session, subscription_id)
-    batches = session.execute(select(Batch).where(Batch.subscription_id == subscription_id)
-                              .order_by(Batch.seq.desc()).limit(limit)).scalars().all()  # type: ignore
+    batches = (
+        session.execute(
+            select(Batch).where(Batch.subscription_id == subscription_id).order_by(Batch.seq.desc()).limit(limit)
+        )
+        .scalars()
+        .all()
+    )  # type: ignore
     attempts: dict[str, list[dict[str, Any]]] = {}
     if batches:
-        for a in session.execute(select(Attempt).where(Attempt.batch_id.in_([b.id for b in batches]))  # type: ignore
-                                 .order_by(Attempt.id)).scalars():
+        for a in session.execute(
+            select(Attempt)
+            .where(Attempt.batch_id.in_([b.id for b in batches]))  # type: ignore
+            .order_by(Attempt.id)
+        ).scalars():
             attempts.setdefault(a.batch_id, []).append(
-                {"attempt": a.attempt, "at": _iso(a.at), "status_code": a.status_code, "outcome": a.outcome,
-                 "error": a.error, "duration_ms": a.duration_ms})
-    return [{"batch_id": b.id, "seq": b.seq, "status": b.status, "events": b.event_count,
-             "attempts": attempts.get(b.id, []), "created_at": _iso(b.created_at),
-             "delivered_at": _iso(b.delivered_at), "next_attempt_at": _iso(b.next_attempt_at)} for b in batches]
+                {
+                    "attempt": a.attempt,
+                    "at": _iso(a.at),
+                    "status_code": a.status_code,
+                    "outcome": a.outcome,
+                    "error": a.error,
+                    "duration_ms": a.duration_ms,
+                }
+            )
+    return [
+        {
+            "batch_id": b.id,
+            "seq": b.seq,
+            "status": b.status,
+            "events": b.event_count,
+            "attempts": attempts.get(b.id, []),
+            "created_at": _iso(b.created_at),
+            "delivered_at": _iso(b.delivered_at),
+            "next_attempt_at": _iso(b.next_attempt_at),
+        }
+        for b in batches
+    ]
 
 
 def pull(session: Session, subscription_id: str, after: str | None, limit: int = 100) -> dict[str, Any]:
     """Events for this subscription after the event id `after` (oldest first): the pull fallback."""
     get(session, subscription_id)
-    query = (select(Event.event_id, Event.type, Event.occurred_at, Event.data, Event.id)  # type: ignore
-             .join(Item, Item.event_id == Event.id).where(Item.subscription_id == subscription_id))  # type: ignore
+    query = (
+        select(Event.event_id, Event.type, Event.occurred_at, Event.data, Event.id)  # type: ignore
+        .join(Item, Item.event_id == Event.id)
+        .where(Item.subscription_id == subscription_id)
+    )  # type: ignore
     if after:
         after_pk = session.execute(select(Event.id).where(Event.event_id == after)).scalar()  # type: ignore
         if after_pk is None:
             raise LookupError(after)
         query = query.where(Event.id > after_pk)  # type: ignore[operator]
     rows = session.execute(query.order_by(Event.id).limit(limit)).all()
-    events = [{"id": r.event_id, "type": r.type, "occurred_at": _iso(r.occurred_at), "data": json.loads(r.data)}
-              for r in rows]
+    events = [
+        {"id": r.event_id, "type": r.type, "occurred_at": _iso(r.occurred_at), "data": json.loads(r.data)} for r in rows
+    ]
     return {"events": events, "next_after": events[-1]["id"] if events else after}

@@ -28,7 +28,7 @@ PUBLIC_KEY_PREFIX = "whpk_"
 def secret_bytes(secret: str) -> bytes:
     """The HMAC key a `whsec_<base64>` secret stands for, decoded as the reference libraries decode it. Secrets
     revealed before Standard Webhooks were base64url without padding: the same bytes, so they are accepted too."""
-    body = secret[len(SECRET_PREFIX):] if secret.startswith(SECRET_PREFIX) else secret
+    body = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
     raw = base64.b64decode(body.replace("-", "+").replace("_", "/") + "==")
     if not raw:
         raise ValueError("an empty webhook secret")
@@ -56,8 +56,9 @@ def public_key(signer: Signer) -> str:
     return PUBLIC_KEY_PREFIX + base64.b64encode(signer.public_key).decode()
 
 
-def headers(msg_id: str, secrets: Sequence[str], signer: Signer | None, body: bytes,
-            timestamp: int | None = None) -> dict[str, str]:
+def headers(
+    msg_id: str, secrets: Sequence[str], signer: Signer | None, body: bytes, timestamp: int | None = None
+) -> dict[str, str]:
     """The three Standard Webhooks headers for one attempt (`secrets`: current first, then any still valid)."""
     timestamp = int(time.time()) if timestamp is None else timestamp
     content = signed_content(msg_id, timestamp, body)

@@ -16,8 +16,10 @@ app = typer.Typer(help="Applications: failed ones, replay.", no_args_is_help=Tru
 
 
 @app.command("dead")
-def dead(agency: str = typer.Option("", help="Only this agency"),
-         limit: int = typer.Option(100, min=1, max=10_000, help="At most this many")) -> None:
+def dead(
+    agency: str = typer.Option("", help="Only this agency"),
+    limit: int = typer.Option(100, min=1, max=10_000, help="At most this many"),
+) -> None:
     """List failed applications (newest first), one JSON line each: id, agency, service, attempts, reason."""
     from core.bus.models import Application, Status
 
@@ -30,20 +32,33 @@ def dead(agency: str = typer.Option("", help="Only this agency"),
     except SQLAlchemyError as exc:
         database_failed(exc)
     for app_row in rows:
-        typer.echo(json.dumps({"id": app_row.id, "agency": app_row.agency, "service": app_row.service,
-                               "client": app_row.client_name, "attempts": app_row.attempts,
-                               "reason": app_row.reason, "failed_at": _iso(app_row.updated_at),
-                               "created_at": _iso(app_row.created_at)}, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {
+                    "id": app_row.id,
+                    "agency": app_row.agency,
+                    "service": app_row.service,
+                    "client": app_row.client_name,
+                    "attempts": app_row.attempts,
+                    "reason": app_row.reason,
+                    "failed_at": _iso(app_row.updated_at),
+                    "created_at": _iso(app_row.created_at),
+                },
+                ensure_ascii=False,
+            )
+        )
 
 
 def _iso(value: dt.datetime) -> str:
     """UTC with its offset (SQLite hands timestamps back without one)."""
-    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
+    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
 
 
 @app.command("replay")
-def replay_command(application_id: str = typer.Argument(..., help="The application's id"),
-                   operator: str = typer.Option("cli", help="Who replays (written to the history and audit)")) -> None:
+def replay_command(
+    application_id: str = typer.Argument(..., help="The application's id"),
+    operator: str = typer.Option("cli", help="Who replays (written to the history and audit)"),
+) -> None:
     """Send a failed application again: same idempotency key at the agency, a new deadline."""
     if not operator.strip() or len(operator) > 100 or not operator.isprintable():  # it goes into the signed log
         fail("--operator is a printable name of at most 100 characters")

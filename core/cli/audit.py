@@ -15,8 +15,7 @@ import typer
 
 from core.cli.common import atomic_file, fail
 
-app = typer.Typer(help="The signed audit log: keys, offline verification, sequencing and export.",
-                  no_args_is_help=True)
+app = typer.Typer(help="The signed audit log: keys, offline verification, sequencing and export.", no_args_is_help=True)
 
 
 def _text_or_file(value: str, what: str) -> str:
@@ -33,8 +32,12 @@ def _text_or_file(value: str, what: str) -> str:
 @app.command("keygen")
 def keygen(
     origin: str = typer.Option(None, "--origin", help="Key name = log origin (default: GERBANG_AUDIT_ORIGIN)"),
-    out: Path = typer.Option(None, "--out", help="Where to write the signer key (0600; default: "
-                                                 "GERBANG_SIGNING_KEY_PATH, else <data_dir>/audit-signer.key)"),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="Where to write the signer key (0600; default: "
+        "GERBANG_SIGNING_KEY_PATH, else <data_dir>/audit-signer.key)",
+    ),
 ) -> None:
     """Create the log's Ed25519 signer key (never overwrites) and print its verifier key."""
     from core.audit import note
@@ -52,8 +55,11 @@ def keygen(
         fail(f"{path} exists; refusing to overwrite a signing key")
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror or exc}")
-    typer.secho(f"signer key written to {path} (keep it secret; point GERBANG_SIGNING_KEY_PATH at it)",
-                err=True, fg=typer.colors.YELLOW)
+    typer.secho(
+        f"signer key written to {path} (keep it secret; point GERBANG_SIGNING_KEY_PATH at it)",
+        err=True,
+        fg=typer.colors.YELLOW,
+    )
     typer.echo(vkey)
 
 
@@ -61,8 +67,9 @@ def keygen(
 def verify(
     bundle: Path = typer.Argument(..., help="An export from GET /v1/audit/export or `gerbang audit export`"),
     key: str = typer.Option(..., "--key", help="The log's verifier key (text, or a file holding it)"),
-    earlier: str = typer.Option(None, "--earlier", help="A signed checkpoint you kept before (file or text): "
-                                                        "the bundle's must extend it"),
+    earlier: str = typer.Option(
+        None, "--earlier", help="A signed checkpoint you kept before (file or text): the bundle's must extend it"
+    ),
 ) -> None:
     """Check an export offline: signatures, every entry against the signed root, and consistency with an earlier
     checkpoint. Exits 1 naming the first bad index (or what failed)."""
@@ -85,12 +92,24 @@ def verify(
         result = bundle_mod.verify(data, verifier, earlier_text)
     except bundle_mod.BundleError as exc:
         typer.secho(f"FAILED at {exc.where}: {exc.args[0]}", err=True, fg=typer.colors.RED)
-        typer.echo(json.dumps({"ok": False, "kind": exc.kind, "index": exc.index, "upto": exc.upto,
-                               "message": exc.args[0]}))
+        typer.echo(
+            json.dumps({"ok": False, "kind": exc.kind, "index": exc.index, "upto": exc.upto, "message": exc.args[0]})
+        )
         raise typer.Exit(1) from None
-    typer.echo(json.dumps({"ok": True, "origin": result.origin, "size": result.checkpoint.size,
-                           "start": result.start, "end": result.end, "entries": result.count,
-                           "checkpoints_checked": result.checkpoints_checked, "earlier_size": result.earlier_size}))
+    typer.echo(
+        json.dumps(
+            {
+                "ok": True,
+                "origin": result.origin,
+                "size": result.checkpoint.size,
+                "start": result.start,
+                "end": result.end,
+                "entries": result.count,
+                "checkpoints_checked": result.checkpoints_checked,
+                "earlier_size": result.earlier_size,
+            }
+        )
+    )
 
 
 @app.command("sequence")
@@ -109,8 +128,12 @@ def sequence(checkpoint: bool = typer.Option(True, help="Also sign a checkpoint 
         fail(str(exc))
     engine = make_engine(settings.database_url)
     try:
-        result = run(engine, signer, Policy(settings.audit_checkpoint_entries, settings.audit_checkpoint_interval_s),
-                     force_checkpoint=checkpoint)
+        result = run(
+            engine,
+            signer,
+            Policy(settings.audit_checkpoint_entries, settings.audit_checkpoint_interval_s),
+            force_checkpoint=checkpoint,
+        )
     except SequencerError as exc:
         fail(f"the sequencer refuses: {exc}", 1)
     finally:

@@ -32,11 +32,22 @@ def setup_command() -> None:
     try:
         queues = amqp.setup(settings, agencies)
     except AMQPError as exc:
-        fail(f"cannot set up RabbitMQ ({type(exc).__name__}: {exc}); a queue declared earlier with other "
-             "arguments (e.g. another GERBANG_BUS_DELIVERY_LIMIT) must be deleted first")
+        fail(
+            f"cannot set up RabbitMQ ({type(exc).__name__}: {exc}); a queue declared earlier with other "
+            "arguments (e.g. another GERBANG_BUS_DELIVERY_LIMIT) must be deleted first"
+        )
     except OSError as exc:
         fail(f"cannot reach RabbitMQ ({exc.strerror or exc})")
     topology = amqp.topology_of(settings)
-    typer.echo(json.dumps({"exchange": topology.submit_exchange, "queues": queues, "dead_letters": topology.dead_queue,
-                           "delivery_limit": settings.bus_delivery_limit,
-                           "events_exchange": topology.events_exchange, "callbacks_queue": topology.callbacks_queue}))
+    typer.echo(
+        json.dumps(
+            {
+                "exchange": topology.submit_exchange,
+                "queues": queues,
+                "dead_letters": topology.dead_queue,
+                "delivery_limit": settings.bus_delivery_limit,
+                "events_exchange": topology.events_exchange,
+                "callbacks_queue": topology.callbacks_queue,
+            }
+        )
+    )

@@ -20,8 +20,9 @@ from core.cli.common import database_failed, fail, session
 from core.db.models import Client
 from core.security import clients as registry
 
-app = typer.Typer(help="API clients (counter apps, auditors, agencies, operators), their agreements and keys.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="API clients (counter apps, auditors, agencies, operators), their agreements and keys.", no_args_is_help=True
+)
 T = TypeVar("T")
 
 
@@ -100,10 +101,27 @@ def add(
 
     def work(s: Session) -> None:
         client, key = registry.create_client(
-            s, name, split(scopes), wanted, kind=kind, agreement=agreement or None, agreement_from=start,
-            agreement_to=end, rate_per_s=own_rate(rate), rate_burst=burst or None)
-        echo({"client": client.name, "kind": client.kind, "scopes": client.scopes, "purposes": client.purposes,
-              "agreement": client.agreement, "api_key": key})
+            s,
+            name,
+            split(scopes),
+            wanted,
+            kind=kind,
+            agreement=agreement or None,
+            agreement_from=start,
+            agreement_to=end,
+            rate_per_s=own_rate(rate),
+            rate_burst=burst or None,
+        )
+        echo(
+            {
+                "client": client.name,
+                "kind": client.kind,
+                "scopes": client.scopes,
+                "purposes": client.purposes,
+                "agreement": client.agreement,
+                "api_key": key,
+            }
+        )
 
     run(work)
     typer.secho("Store the key now: it is not shown again.", err=True, fg=typer.colors.YELLOW)
@@ -116,10 +134,18 @@ def list_clients() -> None:
     def work(s: Session) -> None:
         for client in s.exec(select(Client).order_by(Client.name)):
             shown = registry.describe(s, client)
-            echo({"client": client.name, "kind": client.kind, "scopes": client.scopes,
-                  "purposes": client.purposes, "disabled": client.disabled,
-                  "agreement": shown["agreement"]["reference"], "agreement_state": shown["agreement"]["state"],
-                  "live_keys": sum(1 for k in shown["keys"] if k["live"])})
+            echo(
+                {
+                    "client": client.name,
+                    "kind": client.kind,
+                    "scopes": client.scopes,
+                    "purposes": client.purposes,
+                    "disabled": client.disabled,
+                    "agreement": shown["agreement"]["reference"],
+                    "agreement_state": shown["agreement"]["state"],
+                    "live_keys": sum(1 for k in shown["keys"] if k["live"]),
+                }
+            )
 
     run(work)
 
@@ -154,32 +180,49 @@ def update(
             empties += ["rate_per_s", "rate_burst"]
         else:
             fail(f"--clear takes agreement or rate, not {item!r}")
-    changes = {"scopes": split(scopes) or None, "purposes": split(purposes) or None, "kind": kind or None,
-               "agreement": agreement or None, "agreement_from": parse_date(agreement_from, "--agreement-from"),
-               "agreement_to": parse_date(agreement_to, "--agreement-to"),
-               "rate_per_s": own_rate(rate), "rate_burst": burst or None, "clear": empties}
+    changes = {
+        "scopes": split(scopes) or None,
+        "purposes": split(purposes) or None,
+        "kind": kind or None,
+        "agreement": agreement or None,
+        "agreement_from": parse_date(agreement_from, "--agreement-from"),
+        "agreement_to": parse_date(agreement_to, "--agreement-to"),
+        "rate_per_s": own_rate(rate),
+        "rate_burst": burst or None,
+        "clear": empties,
+    }
     run(lambda s: echo(registry.describe(s, registry.update_client(s, name, **changes))))
 
 
 @app.command("rotate-key")
-def rotate_key(name: str = typer.Argument(...),
-               grace: float = typer.Option(24.0, help="Hours the current keys keep working (0: stop now)")) -> None:
+def rotate_key(
+    name: str = typer.Argument(...),
+    grace: float = typer.Option(24.0, help="Hours the current keys keep working (0: stop now)"),
+) -> None:
     """Print a new key for the client; its current keys stop working after the grace period."""
     if not 0 <= grace <= MAX_GRACE_HOURS:  # also refuses nan and inf
         fail(f"--grace is hours from 0 to {MAX_GRACE_HOURS}")
 
     def work(s: Session) -> None:
         new, key = registry.rotate_key(s, name, grace=dt.timedelta(hours=grace))
-        echo({"client": name, "key_id": new.key_id, "api_key": key,
-              "old_keys_until": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=grace)).isoformat()})
+        echo(
+            {
+                "client": name,
+                "key_id": new.key_id,
+                "api_key": key,
+                "old_keys_until": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=grace)).isoformat(),
+            }
+        )
 
     run(work)
     typer.secho("Store the key now: it is not shown again.", err=True, fg=typer.colors.YELLOW)
 
 
 @app.command("revoke")
-def revoke(name: str = typer.Argument(...),
-           key_ids: list[str] = typer.Option([], "--key-id", help="Key to revoke (repeat); default: all")) -> None:
+def revoke(
+    name: str = typer.Argument(...),
+    key_ids: list[str] = typer.Option([], "--key-id", help="Key to revoke (repeat); default: all"),
+) -> None:
     """Revoke keys of a client now (every live key when no --key-id is given)."""
     if key_ids and not split(key_ids):  # no key ids means "all": --key-id '' must not come to mean it
         fail("--key-id cannot be empty; leave --key-id out to revoke every key")

@@ -50,8 +50,9 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
     if path.is_dir():
         fail(f"cannot write {path}: it is a directory")
     try:
-        handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".partial", delete=False)
+        handle = tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
+        )
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror or exc}")
     try:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Agency connectors: list, scaffold (new) and check against the contract kit.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Agency connectors: list, scaffold (new) and check against the contract kit.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -22,9 +23,11 @@ def list_connectors() -> None:
 
 
 @app.command()
-def check(name: str = typer.Argument(..., help="A connector name (see `gerbang connectors list`)."),
-          seed: int = typer.Option(2024, help="Seed of the simulator's synthetic population."),
-          size: int = typer.Option(200, min=10, max=100_000, help="Population size.")) -> None:
+def check(
+    name: str = typer.Argument(..., help="A connector name (see `gerbang connectors list`)."),
+    seed: int = typer.Option(2024, help="Seed of the simulator's synthetic population."),
+    size: int = typer.Option(200, min=10, max=100_000, help="Population size."),
+) -> None:
     """Run the contract kit against NAME's own simulator on loopback and print a table; exit 1 if a check fails."""
     from connectors.contract import check_connector, failures, table
     from connectors.registry import discover
@@ -49,11 +52,13 @@ def check(name: str = typer.Argument(..., help="A connector name (see `gerbang c
 
 
 @app.command()
-def new(name: str = typer.Argument(..., help="Connector name: lower-case letters, digits, underscores."),
-        rest: bool = typer.Option(False, "--rest", help="A REST/JSON connector."),
-        soap: Path | None = typer.Option(None, "--soap", help="A SOAP connector built from this WSDL file."),
-        directory: Path = typer.Option(Path("."), "--dir", help="Where to create the gerbang-NAME folder."),
-        title: str | None = typer.Option(None, help="The agency's name as people know it.")) -> None:
+def new(
+    name: str = typer.Argument(..., help="Connector name: lower-case letters, digits, underscores."),
+    rest: bool = typer.Option(False, "--rest", help="A REST/JSON connector."),
+    soap: Path | None = typer.Option(None, "--soap", help="A SOAP connector built from this WSDL file."),
+    directory: Path = typer.Option(Path("."), "--dir", help="Where to create the gerbang-NAME folder."),
+    title: str | None = typer.Option(None, help="The agency's name as people know it."),
+) -> None:
     """Scaffold gerbang-NAME/: a connector package (client, simulator, facet, mapping, contract tests)."""
     from connectors.registry import discover
     from connectors.scaffold import ScaffoldError, scaffold
@@ -68,5 +73,7 @@ def new(name: str = typer.Argument(..., help="Connector name: lower-case letters
     typer.echo(f"Created {target}")
     for path in sorted(p for p in target.rglob("*") if p.is_file()):
         typer.echo(f"  {path.relative_to(target)}")
-    typer.echo(f"\nNext: cd {target} && pytest   (the contract kit against the simulator)\n"
-               f"      pip install {target}   then   gerbang connectors check {name}")
+    typer.echo(
+        f"\nNext: cd {target} && pytest   (the contract kit against the simulator)\n"
+        f"      pip install {target}   then   gerbang connectors check {name}"
+    )

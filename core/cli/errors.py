@@ -54,8 +54,10 @@ def describe(exc: BaseException) -> tuple[str, int]:
         return f"GERBANG_DATABASE_URL: {_first_line(exc)}", USAGE
     if isinstance(exc, SQLAlchemyError):
         cause = getattr(exc, "orig", None) or exc
-        return (f"database error ({type(cause).__name__}: {_first_line(cause)}) on {_database()}; is it "
-                "reachable, and has `gerbang db upgrade` been run on it?"), FAILED
+        return (
+            f"database error ({type(cause).__name__}: {_first_line(cause)}) on {_database()}; is it "
+            "reachable, and has `gerbang db upgrade` been run on it?"
+        ), FAILED
     if isinstance(exc, CommandError):
         return _first_line(exc), USAGE
     if isinstance(exc, UnicodeError):

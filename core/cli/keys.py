@@ -22,8 +22,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.cli.common import database_failed, fail
 from core.db import make_engine
 from core.security.rotation import keys_in_use, reencrypt
-from core.security.secrets import (SECRETS_FILE, data_keys_from_file, new_secret_values, stored_secrets,
-                                   write_stored_secrets)
+from core.security.secrets import (
+    SECRETS_FILE,
+    data_keys_from_file,
+    new_secret_values,
+    stored_secrets,
+    write_stored_secrets,
+)
 from core.settings import get_settings
 from identity.cache import DataKeys
 
@@ -46,8 +51,9 @@ def generate() -> None:
 def entries(text: str) -> list[tuple[str, str]]:
     """`kid:base64,…` as [(kid, base64)], checked (DataKeys.parse raises for a malformed set)."""
     DataKeys.parse(text)
-    return [(kid.strip(), key.strip()) for kid, _, key in (p.strip().partition(":") for p in text.split(",")
-                                                            if p.strip())]
+    return [
+        (kid.strip(), key.strip()) for kid, _, key in (p.strip().partition(":") for p in text.split(",") if p.strip())
+    ]
 
 
 def joined(items: list[tuple[str, str]]) -> str:
@@ -109,17 +115,23 @@ def add(activate: bool = typer.Option(False, help="Make the new key the active o
         typer.echo(json.dumps({"added": entry[0], "active": items[0][0]}))
     else:
         typer.echo(f"GERBANG_DATA_KEYS={joined(items)}")
-        typer.secho(f"Deploy this value to every process; {entry[0]} is "
-                    f"{'now the active key' if activate else 'known but not yet active'}.", err=True)
+        typer.secho(
+            f"Deploy this value to every process; {entry[0]} is "
+            f"{'now the active key' if activate else 'known but not yet active'}.",
+            err=True,
+        )
 
 
 MAX_RELOAD_WAIT_S = 3600.0
 
 
 @app.command("rotate")
-def rotate(retire: bool = typer.Option(False, help="Afterwards, drop every key that no longer protects anything"),
-           wait: float = typer.Option(RELOAD_WAIT_S, help="Embedded: seconds for running processes to take the "
-                                                          "new key up before re-encryption")) -> None:
+def rotate(
+    retire: bool = typer.Option(False, help="Afterwards, drop every key that no longer protects anything"),
+    wait: float = typer.Option(
+        RELOAD_WAIT_S, help="Embedded: seconds for running processes to take the new key up before re-encryption"
+    ),
+) -> None:
     """Re-encrypt everything stored under the active data key. Embedded: first introduce a new key and make it
     active. With --retire, then retire the keys nothing uses any more."""
     if not 0 <= wait <= MAX_RELOAD_WAIT_S:  # checked before a key is saved (also refuses nan and inf)
@@ -145,10 +157,18 @@ def rotate(retire: bool = typer.Option(False, help="Afterwards, drop every key t
     except SQLAlchemyError as exc:
         database_failed(exc)
     retirable = [kid for kid, _ in items[1:] if not used.get(kid)]
-    summary = {"added": added, "active": keys.active, "reencrypted": {"cache": done.cache_rows,
-               "application_payloads": done.payloads, "application_results": done.results},
-               "cache_rows_dropped": done.cache_dropped, "unreadable_applications": done.unreadable,
-               "retirable": retirable}
+    summary = {
+        "added": added,
+        "active": keys.active,
+        "reencrypted": {
+            "cache": done.cache_rows,
+            "application_payloads": done.payloads,
+            "application_results": done.results,
+        },
+        "cache_rows_dropped": done.cache_dropped,
+        "unreadable_applications": done.unreadable,
+        "retirable": retirable,
+    }
     if done.unreadable:
         typer.echo(json.dumps(summary))
         fail(f"{len(done.unreadable)} application(s) could not be opened with any known key; nothing retired")

@@ -14,8 +14,12 @@ from core.cli.worker import worker
 from core.logs import setup as setup_logging
 from core.settings import get_settings
 
-app = typer.Typer(name="gerbang", help="Gerbang: integration bus for Indonesia's public service malls.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    name="gerbang",
+    help="Gerbang: integration bus for Indonesia's public service malls.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(nik.app, name="nik")
 app.add_typer(db.app, name="db")
 app.add_typer(clients.app, name="clients")
@@ -30,16 +34,19 @@ app.command("worker")(worker)
 
 
 @app.command("serve")
-def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
-          port: int = typer.Option(8000, min=0, max=65535, help="Port")) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port"),
+) -> None:
     """Run the API (distributed deployments: many of these behind a load balancer)."""
     from core.api.app import create_app
     from core.api.http_guard import server_options
 
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
-    config = uvicorn.Config(create_app(settings), host=host, port=port, access_log=False, log_level="info",
-                            **server_options(settings))
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, access_log=False, log_level="info", **server_options(settings)
+    )
     try:
         PatientServer(config).run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is the expected outcome
@@ -47,17 +54,19 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
 
 
 @app.command("demo")
-def demo(port: int = typer.Option(8000, min=0, max=65535,
-                                  help="API port; simulators take the next ports (0: any free ports)"),
-         seed: int = typer.Option(2024, help="Seed of the synthetic population"),
-         host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)")) -> None:
+def demo(
+    port: int = typer.Option(
+        8000, min=0, max=65535, help="API port; simulators take the next ports (0: any free ports)"
+    ),
+    seed: int = typer.Option(2024, help="Seed of the synthetic population"),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)"),
+) -> None:
     """Start the API with every simulator on loopback, an SQLite database and a demo client."""
+    from connectors.simkit.serving import bind
     from core import demo as demo_module
     from core.api.app import create_app
     from core.api.http_guard import server_options
     from core.cli.common import fail
-
-    from connectors.simkit.serving import bind
 
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
@@ -71,8 +80,9 @@ def demo(port: int = typer.Option(8000, min=0, max=65535,
         sock.close()
         fail(f"cannot start the demo: {exc}")
     try:
-        config = uvicorn.Config(create_app(running.settings), access_log=False, log_level="warning",
-                                **server_options(running.settings))
+        config = uvicorn.Config(
+            create_app(running.settings), access_log=False, log_level="warning", **server_options(running.settings)
+        )
         server = PatientServer(config)
         port = sock.getsockname()[1]
         probe = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"

@@ -13,8 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.cli.common import atomic_file, database_failed, fail
 
-app = typer.Typer(help="Reports for agreements: per agency, per purpose access counts, signed.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Reports for agreements: per agency, per purpose access counts, signed.", no_args_is_help=True)
 
 
 def _date(value: str, option: str) -> dt.date:
@@ -25,10 +24,12 @@ def _date(value: str, option: str) -> dt.date:
 
 
 @app.command("usage")
-def usage(client: str = typer.Option(..., "--client", help="The client the report is about"),
-          start: str = typer.Option(..., "--from", help="First day (YYYY-MM-DD, WIB)"),
-          end: str = typer.Option(..., "--to", help="Last day, inclusive (YYYY-MM-DD, WIB)"),
-          out: Path | None = typer.Option(None, help="Write the signed report here instead of printing it")) -> None:
+def usage(
+    client: str = typer.Option(..., "--client", help="The client the report is about"),
+    start: str = typer.Option(..., "--from", help="First day (YYYY-MM-DD, WIB)"),
+    end: str = typer.Option(..., "--to", help="Last day, inclusive (YYYY-MM-DD, WIB)"),
+    out: Path | None = typer.Option(None, help="Write the signed report here instead of printing it"),
+) -> None:
     """Count the client's accesses per agency and purpose from the audit log (sequenced and checkpointed first,
     so everything recorded until now is in) and print the report as a signed note."""
     from core.audit.signer import load_signer
@@ -52,8 +53,9 @@ def usage(client: str = typer.Option(..., "--client", help="The client the repor
         typer.echo(signed, nl=False)
 
 
-def _build_and_record(settings: Any, signer: Any, client: str, first: dt.date, last: dt.date
-                      ) -> tuple[str, dict[str, Any]]:
+def _build_and_record(
+    settings: Any, signer: Any, client: str, first: dt.date, last: dt.date
+) -> tuple[str, dict[str, Any]]:
     """The signed report, after its `admin.usage_report` entry is committed."""
     from core.audit.log import Policy, SequencerError, record, sequence
     from core.db import make_engine, session_factory
@@ -62,14 +64,26 @@ def _build_and_record(settings: Any, signer: Any, client: str, first: dt.date, l
 
     engine = make_engine(settings.database_url)
     try:
-        sequence(engine, signer, Policy(settings.audit_checkpoint_entries, settings.audit_checkpoint_interval_s),
-                 force_checkpoint=True)
+        sequence(
+            engine,
+            signer,
+            Policy(settings.audit_checkpoint_entries, settings.audit_checkpoint_interval_s),
+            force_checkpoint=True,
+        )
         with session_factory(engine)() as session:
             subject = get_client(session, client)
             report = build(engine, subject, first, last)
-            record(session, "admin.usage_report", client=client, detail={
-                "from": report["period"]["from"], "to": report["period"]["to"],
-                "log_size": report["audit_log"]["size"], "totals": report["totals"]})
+            record(
+                session,
+                "admin.usage_report",
+                client=client,
+                detail={
+                    "from": report["period"]["from"],
+                    "to": report["period"]["to"],
+                    "log_size": report["audit_log"]["size"],
+                    "totals": report["totals"],
+                },
+            )
             session.commit()
     except ClientNotFound as exc:
         fail(str(exc))
@@ -83,9 +97,10 @@ def _build_and_record(settings: Any, signer: Any, client: str, first: dt.date, l
 
 
 @app.command("verify")
-def verify(path: Path = typer.Argument(..., help="A signed report"),
-           key: str = typer.Option(..., "--key", help="The audit log's verifier key (GET /v1/audit/key), or @FILE")
-           ) -> None:
+def verify(
+    path: Path = typer.Argument(..., help="A signed report"),
+    key: str = typer.Option(..., "--key", help="The audit log's verifier key (GET /v1/audit/key), or @FILE"),
+) -> None:
     """Check a report's signature against the audit key and print the report; exit 1 if it does not verify."""
     from core.security.usage import ReportError, verify_report
 

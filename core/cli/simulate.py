@@ -36,8 +36,9 @@ def person_json(person: Person) -> dict[str, Any]:
 def sample(
     count: int = typer.Option(10, "--count", "-n", min=0, max=100_000, help="How many people to print."),
     seed: int = typer.Option(2024, "--seed", help="Population seed (the simulators' default is 2024)."),
-    size: int = typer.Option(500, "--size", min=1, max=1_000_000,
-                             help="Population size; raised to --count when smaller."),
+    size: int = typer.Option(
+        500, "--size", min=1, max=1_000_000, help="Population size; raised to --count when smaller."
+    ),
 ) -> None:
     """Print COUNT people of the synthetic population as JSON lines."""
     population = Population(seed=seed, size=max(size, count, 1))
@@ -48,14 +49,21 @@ def sample(
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 inside a container)."),
-    port_base: int = typer.Option(9001, "--port-base", min=0, max=65_000,
-                                  help="First port; agencies take consecutive ports in name order (0: any)."),
+    port_base: int = typer.Option(
+        9001,
+        "--port-base",
+        min=0,
+        max=65_000,
+        help="First port; agencies take consecutive ports in name order (0: any).",
+    ),
     seed: int = typer.Option(2024, "--seed", help="Population seed (the same in every simulator)."),
     size: int = typer.Option(500, "--size", min=1, max=1_000_000, help="Population size."),
-    public_url: str = typer.Option("", help="Base URL the bus uses to reach this host, e.g. http://simulators "
-                                            "(default: http://HOST)."),
-    dukcapil_allow: list[str] = typer.Option(["127.0.0.1"], "--dukcapil-allow",
-                                             help="Addresses or CIDR networks on Dukcapil's IP allow-list."),
+    public_url: str = typer.Option(
+        "", help="Base URL the bus uses to reach this host, e.g. http://simulators (default: http://HOST)."
+    ),
+    dukcapil_allow: list[str] = typer.Option(
+        ["127.0.0.1"], "--dukcapil-allow", help="Addresses or CIDR networks on Dukcapil's IP allow-list."
+    ),
 ) -> None:
     """Run every agency simulator on its own (docker compose, distributed runs) until Ctrl-C.
 
@@ -75,8 +83,9 @@ def serve(
         for offset, (name, plugin) in enumerate(plugins.items()):
             options = {"ip_allow": dukcapil_allow} if name == "dukcapil" else {}
             assert plugin.simulator is not None
-            running[name] = serving.start(plugin.simulator(population, **options), host,
-                                          port_base + offset if port_base else 0)
+            running[name] = serving.start(
+                plugin.simulator(population, **options), host, port_base + offset if port_base else 0
+            )
     except (OSError, RuntimeError) as exc:
         for server in running.values():
             server.stop()

@@ -13,9 +13,13 @@ from core.ops import tracing
 from core.settings import get_settings
 
 
-def worker(relay: bool = typer.Option(True, help="Also relay the outbox (several workers may relay at once)"),
-           callbacks: bool = typer.Option(True, help="Also fan out events from the events exchange and deliver "
-                                                     "callbacks (one fan-out is active at a time)")) -> None:
+def worker(
+    relay: bool = typer.Option(True, help="Also relay the outbox (several workers may relay at once)"),
+    callbacks: bool = typer.Option(
+        True,
+        help="Also fan out events from the events exchange and deliver callbacks (one fan-out is active at a time)",
+    ),
+) -> None:
     """Submit applications to the agencies: relay the outbox to RabbitMQ, consume the per-agency queues, retry
     and reschedule, dead-letter. Stops cleanly on SIGTERM or Ctrl-C; run as many as the load needs."""
     from core.bus.runtime import Worker

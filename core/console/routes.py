@@ -34,7 +34,7 @@ APP_ID = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -51,12 +51,15 @@ def _when(value: Any) -> str:
     if not isinstance(value, dt.datetime):
         return "–"
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-                               autoescape=True, undefined=jinja2.StrictUndefined)
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
 TEMPLATES.filters["when"] = _when
 
 
@@ -110,8 +113,9 @@ def check_operator(principal: Principal) -> None:
     if refusal is not None:
         raise ConsoleError(403, "Agreement not in force", f"The client's agreement is not in force ({refusal}).")
     if not allowed(principal.scopes, "admin"):
-        raise ConsoleError(403, "Not an operator key",
-                           "This API key is valid but lacks the admin scope the console requires.")
+        raise ConsoleError(
+            403, "Not an operator key", "This API key is valid but lacks the admin scope the console requires."
+        )
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -147,8 +151,14 @@ async def console(request: Request, replayed: str | None = None) -> Response:
         return response
     data = await views.gather(request, principal)
     notice = f"Application {replayed} was sent again." if replayed and APP_ID.match(replayed) else None
-    return page("dashboard.html", principal=principal, csrf=sessions.csrf_token(_key(request), found),
-                notice=notice, now=dt.datetime.now(dt.timezone.utc), **data)
+    return page(
+        "dashboard.html",
+        principal=principal,
+        csrf=sessions.csrf_token(_key(request), found),
+        notice=notice,
+        now=dt.datetime.now(dt.UTC),
+        **data,
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -176,8 +186,7 @@ async def login(request: Request) -> Response:
     """Check the key as bearer authentication would; on success a session cookie (never the key itself)."""
     try:
         if not same_site(request):
-            raise ConsoleError(403, "Cross-site login refused",
-                               "Log in from the console's own page.", login=True)
+            raise ConsoleError(403, "Cross-site login refused", "Log in from the console's own page.", login=True)
         key = (await read_form(request)).get("key", "").strip()
         if not key:
             raise ConsoleError(400, "Key missing", "Enter an API key.", login=True)
@@ -191,8 +200,15 @@ async def login(request: Request) -> Response:
         return error_page(error)
     await audit_trail.write(request, "admin.console_login", client=principal.name, detail={"key_id": key_id(key)})
     response = RedirectResponse("/console", status_code=303, headers=HEADERS)
-    response.set_cookie(sessions.COOKIE, sessions.issue(_key(request), digest), max_age=sessions.LIFETIME_S,
-                        path="/console", httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    response.set_cookie(
+        sessions.COOKIE,
+        sessions.issue(_key(request), digest),
+        max_age=sessions.LIFETIME_S,
+        path="/console",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -214,8 +230,11 @@ async def logout(request: Request) -> Response:
 
 
 def csrf_refused() -> ConsoleError:
-    return ConsoleError(403, "Form refused", "The form did not come from this console session (CSRF check "
-                                             "failed). Reload the console and try again.")
+    return ConsoleError(
+        403,
+        "Form refused",
+        "The form did not come from this console session (CSRF check failed). Reload the console and try again.",
+    )
 
 
 @router.post("/applications/{application_id}/replay", response_class=HTMLResponse)

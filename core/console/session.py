@@ -44,9 +44,9 @@ def session_key(secrets: Any) -> bytes:
 
 @dataclass(frozen=True)
 class ConsoleSession:
-    digest: str      # SHA-256 of the API key that logged in
-    nonce: str       # random per login; the CSRF token is derived from it
-    expires: int     # unix seconds
+    digest: str  # SHA-256 of the API key that logged in
+    nonce: str  # random per login; the CSRF token is derived from it
+    expires: int  # unix seconds
 
 
 def _b64(data: bytes) -> str:
@@ -101,12 +101,13 @@ def csrf_ok(key: bytes, session: ConsoleSession, supplied: str | None) -> bool:
 def lookup_digest(sessions: Any, digest: str) -> Principal | None:
     """As `core.security.clients.authenticate`, from the key's hash: None when unknown, revoked or disabled."""
     with sessions() as session:
-        row = session.exec(select(ApiKey, Client).join(Client, Client.id == ApiKey.client_id)
-                           .where(ApiKey.key_hash == digest)).first()
+        row = session.exec(
+            select(ApiKey, Client).join(Client, Client.id == ApiKey.client_id).where(ApiKey.key_hash == digest)
+        ).first()
     if row is None:
         return None
     api_key, client = row
-    if not key_live(api_key, dt.datetime.now(dt.timezone.utc)) or client.disabled:
+    if not key_live(api_key, dt.datetime.now(dt.UTC)) or client.disabled:
         return None
     return principal_of(client)
 

@@ -27,9 +27,17 @@ DEAD_LIMIT = 50
 RECENT_LIMIT = 20
 SUBSCRIPTION_LIMIT = 20
 BATCHES_PER_SUBSCRIPTION = 5
-QUEUE_METRICS = ("gerbang_outbox_unsent", "gerbang_outbox_lag_seconds", "gerbang_applications",
-                 "gerbang_applications_retrying", "gerbang_applications_dead_lettered", "gerbang_broker_up",
-                 "gerbang_queue_messages", "gerbang_database_up", "gerbang_audit_log_entries")
+QUEUE_METRICS = (
+    "gerbang_outbox_unsent",
+    "gerbang_outbox_lag_seconds",
+    "gerbang_applications",
+    "gerbang_applications_retrying",
+    "gerbang_applications_dead_lettered",
+    "gerbang_broker_up",
+    "gerbang_queue_messages",
+    "gerbang_database_up",
+    "gerbang_audit_log_entries",
+)
 
 
 async def agencies(request: Request) -> list[dict[str, Any]]:
@@ -38,11 +46,19 @@ async def agencies(request: Request) -> list[dict[str, Any]]:
     names = sorted(registry.active)
     healths = await asyncio.gather(*(probe(registry.active[n].connector, n) for n in names))
     rows = []
-    for name, health in zip(names, healths):
+    for name, health in zip(names, healths, strict=False):
         plugin = registry.plugins[name]
-        rows.append({"name": name, "title": plugin.title, "protocol": plugin.protocol, "up": health.up,
-                     "latency_ms": health.latency_ms, "detail": health.detail,
-                     "breaker": registry.breakers[name].snapshot()})
+        rows.append(
+            {
+                "name": name,
+                "title": plugin.title,
+                "protocol": plugin.protocol,
+                "up": health.up,
+                "latency_ms": health.latency_ms,
+                "detail": health.detail,
+                "breaker": registry.breakers[name].snapshot(),
+            }
+        )
     return rows
 
 
@@ -69,8 +85,9 @@ async def dead(request: Request, principal: Principal) -> list[Any]:
 
 async def recent(request: Request, principal: Principal) -> list[Any]:
     """The newest applications of every client: GET /v1/applications as an admin."""
-    page = await list_applications(request, principal, status=None, agency=None, nik=None, limit=RECENT_LIMIT,
-                                   cursor=None)
+    page = await list_applications(
+        request, principal, status=None, agency=None, nik=None, limit=RECENT_LIMIT, cursor=None
+    )
     return page.items
 
 
@@ -78,15 +95,31 @@ def deliveries(state: Any) -> list[dict[str, Any]]:
     """Callback subscriptions (not deleted) with their newest batches and attempts."""
     out = []
     with state.sessions() as session:
-        subs = session.execute(select(Subscription).where(Subscription.status != "deleted")  # type: ignore
-                               .order_by(Subscription.created_at.desc()).limit(SUBSCRIPTION_LIMIT)).scalars().all()
+        subs = (
+            session.execute(
+                select(Subscription)
+                .where(Subscription.status != "deleted")  # type: ignore
+                .order_by(Subscription.created_at.desc())
+                .limit(SUBSCRIPTION_LIMIT)
+            )
+            .scalars()
+            .all()
+        )
         for sub in subs:
             try:
                 batches = callbacks.deliveries(session, sub.id, BATCHES_PER_SUBSCRIPTION)
             except callbacks.NotFound:  # deleted between the two queries
                 continue
-            out.append({"id": sub.id, "agency": sub.agency, "url": sub.url, "status": sub.status,
-                        "status_reason": sub.status_reason, "batches": batches})
+            out.append(
+                {
+                    "id": sub.id,
+                    "agency": sub.agency,
+                    "url": sub.url,
+                    "status": sub.status,
+                    "status_reason": sub.status_reason,
+                    "batches": batches,
+                }
+            )
     return out
 
 
@@ -96,8 +129,12 @@ def checkpoint(state: Any) -> dict[str, Any] | None:
         row = store.latest_checkpoint(conn)
     if row is None:
         return None
-    return {"size": row.size, "root": base64.b64encode(bytes(row.root)).decode(), "note": row.note,
-            "signed_at": dt.datetime.fromtimestamp(row.signed_us / 1e6, dt.timezone.utc)}
+    return {
+        "size": row.size,
+        "root": base64.b64encode(bytes(row.root)).decode(),
+        "note": row.note,
+        "signed_at": dt.datetime.fromtimestamp(row.signed_us / 1e6, dt.UTC),
+    }
 
 
 async def gather(request: Request, principal: Principal) -> dict[str, Any]:
@@ -113,7 +150,7 @@ async def gather(request: Request, principal: Principal) -> dict[str, Any]:
     }
     results = await asyncio.gather(*parts.values(), return_exceptions=True)
     view: dict[str, Any] = {"unavailable": []}
-    for name, result in zip(parts, results):
+    for name, result in zip(parts, results, strict=False):
         if isinstance(result, BaseException):
             if not isinstance(result, Exception):
                 raise result

@@ -17,8 +17,14 @@ from sqlalchemy import Connection
 COPY_FROM = 16  # rows from which COPY beats a pipelined executemany on PostgreSQL
 
 
-def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-                pg_types: Sequence[str], count: int | None = None) -> None:
+def bulk_insert(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    pg_types: Sequence[str],
+    count: int | None = None,
+) -> None:
     """Insert `rows` (a sequence, or an iterator of `count`) of `columns` into `table`. `pg_types` are the
     PostgreSQL type names of the columns (binary COPY sends each value in that type's wire format)."""
     count = len(rows) if count is None else count  # type: ignore[arg-type]

@@ -12,8 +12,9 @@ of a pipelined executemany (cheaper for both sides with the small batches it wri
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -50,7 +51,9 @@ def describe_database(url: str) -> str:
         return "the database GERBANG_DATABASE_URL names"
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ":memory:"
-        return "an in-memory SQLite database" if database == ":memory:" else f"the SQLite file {Path(database).resolve()}"
+        return (
+            "an in-memory SQLite database" if database == ":memory:" else f"the SQLite file {Path(database).resolve()}"
+        )
     return f"the database {parsed.render_as_string(hide_password=True)}"
 
 
@@ -64,8 +67,7 @@ def _make_parent_folder(url: str) -> None:
             pass  # SQLite then says it cannot open the file, which names the problem
 
 
-def make_engine(url: str, *, ping_idle_s: float | None = None, multirow_inserts: bool = False,
-                **kwargs: Any) -> Engine:
+def make_engine(url: str, *, ping_idle_s: float | None = None, multirow_inserts: bool = False, **kwargs: Any) -> Engine:
     """An engine for `url`, tuned for SQLite or PostgreSQL. PostgreSQL only: `ping_idle_s` pings a connection at
     checkout only if it sat idle in the pool longer than that (default: at every checkout); `multirow_inserts`
     sends an INSERT of many rows as one statement."""

@@ -12,11 +12,16 @@ from prometheus_client import Counter, Histogram
 from connectors.breaker import Observer
 
 AGENCY_SECONDS = Histogram(
-    "gerbang_agency_call_seconds", "Duration of calls to agencies, by agency and operation.",
-    ["agency", "operation"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+    "gerbang_agency_call_seconds",
+    "Duration of calls to agencies, by agency and operation.",
+    ["agency", "operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 AGENCY_CALLS = Counter(
-    "gerbang_agency_calls", "Calls to agencies by outcome: ok, refused, failed (transient), error, circuit_open.",
-    ["agency", "operation", "outcome"])
+    "gerbang_agency_calls",
+    "Calls to agencies by outcome: ok, refused, failed (transient), error, circuit_open.",
+    ["agency", "operation", "outcome"],
+)
 OPERATIONS = ("lookup", "verify", "submit")
 OUTCOMES = ("ok", "refused", "failed", "error", "circuit_open")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -67,22 +67,35 @@ class Readiness(BaseModel):
     checks: dict[str, Any]
 
 
-@router.get("/readyz", response_model=None, responses={
-    200: {"model": Readiness, "description": "Ready"},
-    503: {"description": "`not_ready`: a problem document listing every check", "x-problem-codes": ["not_ready"]}})
+@router.get(
+    "/readyz",
+    response_model=None,
+    responses={
+        200: {"model": Readiness, "description": "Ready"},
+        503: {"description": "`not_ready`: a problem document listing every check", "x-problem-codes": ["not_ready"]},
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     """Ready to serve: database, broker (distributed mode), signing key; agency breakers reported. 503 if not."""
     checks = await asyncio.to_thread(_checks, request.app.state)
     failing = [name for name, check in checks.items() if name != "agencies" and not check["ok"]]
     if not failing:
         return JSONResponse({"status": "ready", "checks": checks})
-    body = problem_body(503, "not_ready", "Not ready to serve", "failing: " + ", ".join(failing), request.url.path,
-                        state="not_ready", checks=checks)  # `status` is RFC 9457's HTTP status member
+    body = problem_body(
+        503,
+        "not_ready",
+        "Not ready to serve",
+        "failing: " + ", ".join(failing),
+        request.url.path,
+        state="not_ready",
+        checks=checks,
+    )  # `status` is RFC 9457's HTTP status member
     return JSONResponse(body, status_code=503, media_type=PROBLEM_TYPE, headers={"Retry-After": "5"})
 
 
-@router.get("/metrics", response_class=PlainTextResponse,
-            responses={200: {"description": "Prometheus text exposition format"}})
+@router.get(
+    "/metrics", response_class=PlainTextResponse, responses={200: {"description": "Prometheus text exposition format"}}
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text exposition (unauthenticated on purpose; see the module docstring)."""
     data = await asyncio.to_thread(exposition, request.app.state.metrics_registry)

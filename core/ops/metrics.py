@@ -28,6 +28,7 @@ from core.ops.probe import BrokerProbe
 
 log = logging.getLogger(__name__)
 
+
 def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)  # SQLite drops the zone
 
@@ -35,8 +36,13 @@ def _utc(value: dt.datetime) -> dt.datetime:
 class StateCollector(Collector):
     """Gauges of one app computed at scrape time: breakers, outbox, applications, audit log, broker queues."""
 
-    def __init__(self, engine: Engine, breakers: dict[str, CircuitBreaker], probe: BrokerProbe | None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        breakers: dict[str, CircuitBreaker],
+        probe: BrokerProbe | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.engine, self.breakers, self.probe, self.clock = engine, breakers, probe, clock
 
     def collect(self) -> Iterator[Any]:
@@ -52,10 +58,14 @@ class StateCollector(Collector):
             yield from self._broker()
 
     def _breakers(self) -> Iterator[Any]:
-        state = GaugeMetricFamily("gerbang_breaker_state", "1 for each agency breaker's current state.",
-                                  labels=["agency", "state"])
-        failures = GaugeMetricFamily("gerbang_breaker_consecutive_failures",
-                                     "Consecutive transient failures seen by each agency's breaker.", labels=["agency"])
+        state = GaugeMetricFamily(
+            "gerbang_breaker_state", "1 for each agency breaker's current state.", labels=["agency", "state"]
+        )
+        failures = GaugeMetricFamily(
+            "gerbang_breaker_consecutive_failures",
+            "Consecutive transient failures seen by each agency's breaker.",
+            labels=["agency"],
+        )
         for name, breaker in sorted(self.breakers.items()):
             now = breaker.state
             for candidate in BreakerState:
@@ -69,17 +79,23 @@ class StateCollector(Collector):
         o, a = Outbox.__table__.c, Application.__table__.c
         with self.engine.connect() as conn:
             oldest = conn.execute(select(o.created_at).where(o.sent_at.is_(None)).order_by(o.id).limit(1)).scalar()
-            unsent = conn.execute(select(func.count()).select_from(Outbox.__table__)
-                                  .where(o.sent_at.is_(None))).scalar_one()
+            unsent = conn.execute(
+                select(func.count()).select_from(Outbox.__table__).where(o.sent_at.is_(None))
+            ).scalar_one()
             by_status = dict(conn.execute(select(a.status, func.count()).group_by(a.status)).all())
-            retrying = conn.execute(select(func.count()).select_from(Application.__table__).where(
-                a.status == Status.queued.value, a.attempts > 0)).scalar_one()
+            retrying = conn.execute(
+                select(func.count())
+                .select_from(Application.__table__)
+                .where(a.status == Status.queued.value, a.attempts > 0)
+            ).scalar_one()
             audit = conn.execute(select(state_table.c.size)).first()
             checkpoint = store.latest_checkpoint(conn)
         up = GaugeMetricFamily("gerbang_database_up", "1 when the database answered this scrape.")
         up.add_metric([], 1)
         yield up
-        lag = GaugeMetricFamily("gerbang_outbox_lag_seconds", "Age of the oldest outbox row not yet handed on (0: none).")
+        lag = GaugeMetricFamily(
+            "gerbang_outbox_lag_seconds", "Age of the oldest outbox row not yet handed on (0: none)."
+        )
         lag.add_metric([], max(0.0, now - _utc(oldest).timestamp()) if oldest is not None else 0.0)
         yield lag
         pending = GaugeMetricFamily("gerbang_outbox_unsent", "Outbox rows not yet handed on.")
@@ -89,12 +105,15 @@ class StateCollector(Collector):
         for status in Status:
             apps.add_metric([status.value], by_status.get(status.value, 0))
         yield apps
-        retry = GaugeMetricFamily("gerbang_applications_retrying",
-                                  "Applications waiting for another attempt after a failed one.")
+        retry = GaugeMetricFamily(
+            "gerbang_applications_retrying", "Applications waiting for another attempt after a failed one."
+        )
         retry.add_metric([], retrying)
         yield retry
-        dead = GaugeMetricFamily("gerbang_applications_dead_lettered",
-                                 "Applications that failed for good (dead-lettered; an operator may replay them).")
+        dead = GaugeMetricFamily(
+            "gerbang_applications_dead_lettered",
+            "Applications that failed for good (dead-lettered; an operator may replay them).",
+        )
         dead.add_metric([], by_status.get(Status.failed.value, 0))
         yield dead
         size = GaugeMetricFamily("gerbang_audit_log_entries", "Entries sequenced into the audit log.")
@@ -103,8 +122,10 @@ class StateCollector(Collector):
         signed = GaugeMetricFamily("gerbang_audit_checkpoint_entries", "Tree size of the latest signed checkpoint.")
         signed.add_metric([], checkpoint.size if checkpoint is not None else 0)
         yield signed
-        age = GaugeMetricFamily("gerbang_audit_checkpoint_age_seconds",
-                                "Seconds since the latest checkpoint was signed (absent before the first).")
+        age = GaugeMetricFamily(
+            "gerbang_audit_checkpoint_age_seconds",
+            "Seconds since the latest checkpoint was signed (absent before the first).",
+        )
         if checkpoint is not None:
             age.add_metric([], max(0.0, now - checkpoint.signed_us / 1e6))
         yield age
@@ -115,8 +136,9 @@ class StateCollector(Collector):
         up = GaugeMetricFamily("gerbang_broker_up", "1 when RabbitMQ answered the latest (cached) probe.")
         up.add_metric([], 1 if result.ok else 0)
         yield up
-        depth = GaugeMetricFamily("gerbang_queue_messages", "Messages ready in each RabbitMQ queue (cached probe).",
-                                  labels=["queue"])
+        depth = GaugeMetricFamily(
+            "gerbang_queue_messages", "Messages ready in each RabbitMQ queue (cached probe).", labels=["queue"]
+        )
         for queue, count in sorted(result.depths.items()):
             depth.add_metric([queue], count)
         yield depth

@@ -90,11 +90,13 @@ class RequestContext:
                 status.append(message["status"])
             await send(message)
 
-        with tracing.span(method, {"http.request.method": method}, kind=tracing.SpanKind.SERVER,
-                          context=context) as span:
+        with tracing.span(
+            method, {"http.request.method": method}, kind=tracing.SpanKind.SERVER, context=context
+        ) as span:
             ctx = span.get_span_context()
             trace_token = tracing.current.set(
-                tracing.Trace(f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}", f"{int(ctx.trace_flags):02x}"))
+                tracing.Trace(f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}", f"{int(ctx.trace_flags):02x}")
+            )
             try:
                 await self.app(scope, receive, send_status)
             finally:

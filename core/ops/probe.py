@@ -29,12 +29,15 @@ class ProbeResult:
 class BrokerProbe:
     """`check()` → the latest ProbeResult, probing again only when the cached one is older than `ttl_s`."""
 
-    def __init__(self, settings: Settings, agencies: Sequence[str], ttl_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: Settings, agencies: Sequence[str], ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         topology = amqp.topology_of(settings)
         self.settings, self.ttl_s, self.clock = settings, ttl_s, clock
-        self.queues = ([topology.queue(name) for name in sorted(agencies)]
-                       + [topology.dead_queue, topology.callbacks_queue])
+        self.queues = [topology.queue(name) for name in sorted(agencies)] + [
+            topology.dead_queue,
+            topology.callbacks_queue,
+        ]
         self._lock = threading.Lock()
         self._result: ProbeResult | None = None
         self._at = 0.0

@@ -29,7 +29,7 @@ WIB = dt.timezone(dt.timedelta(hours=7))
 
 
 def today_wib(now: dt.datetime | None = None) -> dt.date:
-    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(WIB).date()
+    return (now or dt.datetime.now(dt.UTC)).astimezone(WIB).date()
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,10 @@ class Principal:
         """The client's rate limit: its own where set, the settings' otherwise."""
         if self.rate_per_s is None and self.rate_burst is None:
             return default
-        return Limit(default.rate if self.rate_per_s is None else self.rate_per_s,
-                     default.burst if self.rate_burst is None else self.rate_burst)
+        return Limit(
+            default.rate if self.rate_per_s is None else self.rate_per_s,
+            default.burst if self.rate_burst is None else self.rate_burst,
+        )
 
     def agreement_state(self, today: dt.date) -> str | None:
         """None while the agreement is in force; else `agreement_expired` or `agreement_not_started`."""
@@ -101,11 +103,21 @@ def check_limit(rate_per_s: float | None, burst: int | None) -> None:
         raise ValueError("a burst is at least 1")
 
 
-def create_client(session: Session, name: str, scopes: list[str], purposes: list[str],
-                  key: str | None = None, *, kind: str = "counter", agreement: str | None = None,
-                  agreement_from: dt.date | None = None, agreement_to: dt.date | None = None,
-                  rate_per_s: float | None = None, rate_burst: int | None = None,
-                  actor: str | None = None) -> tuple[Client, str]:
+def create_client(
+    session: Session,
+    name: str,
+    scopes: list[str],
+    purposes: list[str],
+    key: str | None = None,
+    *,
+    kind: str = "counter",
+    agreement: str | None = None,
+    agreement_from: dt.date | None = None,
+    agreement_to: dt.date | None = None,
+    rate_per_s: float | None = None,
+    rate_burst: int | None = None,
+    actor: str | None = None,
+) -> tuple[Client, str]:
     """Register a client with one key; returns the client and the key (shown once, stored hashed)."""
     name = name.strip()
     if not name or len(name) > 100 or not name.isprintable():
@@ -124,15 +136,22 @@ def create_client(session: Session, name: str, scopes: list[str], purposes: list
         key = generate_key()
     else:
         check_supplied_key(key)
-    client = Client(name=name, scopes=sorted(set(scopes)), purposes=sorted(set(purposes)), kind=kind,
-                    agreement=agreement.strip() if agreement else None, agreement_from=agreement_from,
-                    agreement_to=agreement_to, rate_per_s=rate_per_s, rate_burst=rate_burst)
+    client = Client(
+        name=name,
+        scopes=sorted(set(scopes)),
+        purposes=sorted(set(purposes)),
+        kind=kind,
+        agreement=agreement.strip() if agreement else None,
+        agreement_from=agreement_from,
+        agreement_to=agreement_to,
+        rate_per_s=rate_per_s,
+        rate_burst=rate_burst,
+    )
     session.add(client)
     session.flush()
     assert client.id is not None
     session.add(ApiKey(client_id=client.id, key_id=key_id(key), key_hash=hash_key(key)))
-    detail: dict[str, Any] = {"scopes": client.scopes, "purposes": client.purposes, "key_id": key_id(key),
-                              "kind": kind}
+    detail: dict[str, Any] = {"scopes": client.scopes, "purposes": client.purposes, "key_id": key_id(key), "kind": kind}
     if agreement:
         detail["agreement"] = _agreement_detail(client)
     record(session, "admin.client_created", client=name, detail=_by(detail, actor))
@@ -152,7 +171,7 @@ def keys_of(session: Session, client: Client) -> list[ApiKey]:
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
 
 def key_live(api_key: ApiKey, now: dt.datetime) -> bool:
@@ -163,19 +182,30 @@ def key_live(api_key: ApiKey, now: dt.datetime) -> bool:
 
 def describe(session: Session, client: Client, now: dt.datetime | None = None) -> dict[str, Any]:
     """Everything an operator may see of a client — never a key or its hash."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     principal = principal_of(client)
     return {
-        "name": client.name, "kind": client.kind, "scopes": list(client.scopes), "purposes": list(client.purposes),
+        "name": client.name,
+        "kind": client.kind,
+        "scopes": list(client.scopes),
+        "purposes": list(client.purposes),
         "disabled": client.disabled,
-        "agreement": {"reference": client.agreement,
-                      "valid_from": client.agreement_from.isoformat() if client.agreement_from else None,
-                      "valid_to": client.agreement_to.isoformat() if client.agreement_to else None,
-                      "state": principal.agreement_state(today_wib(now)) or "in_force"},
+        "agreement": {
+            "reference": client.agreement,
+            "valid_from": client.agreement_from.isoformat() if client.agreement_from else None,
+            "valid_to": client.agreement_to.isoformat() if client.agreement_to else None,
+            "state": principal.agreement_state(today_wib(now)) or "in_force",
+        },
         "rate_limit": {"per_s": client.rate_per_s, "burst": client.rate_burst},
-        "keys": [{"key_id": k.key_id, "created_at": _utc(k.created_at).isoformat(),  # type: ignore[union-attr]
-                  "revoked_at": _utc(k.revoked_at).isoformat() if k.revoked_at else None,
-                  "live": key_live(k, now)} for k in keys_of(session, client)],
+        "keys": [
+            {
+                "key_id": k.key_id,
+                "created_at": _utc(k.created_at).isoformat(),  # type: ignore[union-attr]
+                "revoked_at": _utc(k.revoked_at).isoformat() if k.revoked_at else None,
+                "live": key_live(k, now),
+            }
+            for k in keys_of(session, client)
+        ],
         "created_at": _utc(client.created_at).isoformat(),  # type: ignore[union-attr]
     }
 
@@ -185,8 +215,7 @@ def update_client(session: Session, name: str, *, actor: str | None = None, **ch
     except `clear` listing fields to empty: e.g. clear=["rate_per_s"])."""
     client = get_client(session, name)
     clear = set(changes.pop("clear", None) or ())
-    allowed = {"scopes", "purposes", "kind", "agreement", "agreement_from", "agreement_to", "rate_per_s",
-               "rate_burst"}
+    allowed = {"scopes", "purposes", "kind", "agreement", "agreement_from", "agreement_to", "rate_per_s", "rate_burst"}
     unknown = (set(changes) | clear) - allowed
     if unknown:
         raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
@@ -207,19 +236,31 @@ def update_client(session: Session, name: str, *, actor: str | None = None, **ch
     for field, value in applied.items():
         setattr(client, field, value)
     session.add(client)
-    record(session, "admin.client_updated", client=name,
-           detail=_by({"changed": sorted(applied), **({"agreement": _agreement_detail(client)}
-                                                      if client.agreement else {})}, actor))
+    record(
+        session,
+        "admin.client_updated",
+        client=name,
+        detail=_by(
+            {"changed": sorted(applied), **({"agreement": _agreement_detail(client)} if client.agreement else {})},
+            actor,
+        ),
+    )
     session.commit()
     return client
 
 
-def rotate_key(session: Session, name: str, *, grace: dt.timedelta = dt.timedelta(hours=24),
-               key: str | None = None, actor: str | None = None,
-               now: dt.datetime | None = None) -> tuple[ApiKey, str]:
+def rotate_key(
+    session: Session,
+    name: str,
+    *,
+    grace: dt.timedelta = dt.timedelta(hours=24),
+    key: str | None = None,
+    actor: str | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[ApiKey, str]:
     """Add a new key; the client's other live keys stop working after `grace` (zero: at once)."""
     client = get_client(session, name)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if grace < dt.timedelta(0):
         raise ValueError("the grace period cannot be negative")
     if key is None:
@@ -234,18 +275,30 @@ def rotate_key(session: Session, name: str, *, grace: dt.timedelta = dt.timedelt
             session.add(old)
     new = ApiKey(client_id=client.id, key_id=key_id(key), key_hash=hash_key(key))  # type: ignore[arg-type]
     session.add(new)
-    record(session, "admin.client_key_rotated", client=name, detail=_by({
-        "key_id": key_id(key), "retiring": [k.key_id for k in retiring], "grace_s": int(grace.total_seconds())},
-        actor))
+    record(
+        session,
+        "admin.client_key_rotated",
+        client=name,
+        detail=_by(
+            {"key_id": key_id(key), "retiring": [k.key_id for k in retiring], "grace_s": int(grace.total_seconds())},
+            actor,
+        ),
+    )
     session.commit()
     return new, key
 
 
-def revoke_keys(session: Session, name: str, key_ids: Iterable[str] = (), *, actor: str | None = None,
-                now: dt.datetime | None = None) -> list[str]:
+def revoke_keys(
+    session: Session,
+    name: str,
+    key_ids: Iterable[str] = (),
+    *,
+    actor: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[str]:
     """Revoke the named keys (by key id) of a client at once, or all of its live keys when none are named."""
     client = get_client(session, name)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     wanted = set(key_ids)
     keys = keys_of(session, client)
     unknown = wanted - {k.key_id for k in keys}
@@ -267,17 +320,30 @@ def set_disabled(session: Session, name: str, disabled: bool = True, *, actor: s
     client = get_client(session, name)
     client.disabled = disabled
     session.add(client)
-    record(session, "admin.client_disabled" if disabled else "admin.client_enabled", client=name,
-           detail=_by({}, actor) or None)
+    record(
+        session,
+        "admin.client_disabled" if disabled else "admin.client_enabled",
+        client=name,
+        detail=_by({}, actor) or None,
+    )
     session.commit()
     return client
 
 
 def principal_of(client: Client) -> Principal:
     assert client.id is not None
-    return Principal(client.id, client.name, tuple(client.scopes), tuple(client.purposes), kind=client.kind,
-                     agreement=client.agreement, agreement_from=client.agreement_from,
-                     agreement_to=client.agreement_to, rate_per_s=client.rate_per_s, rate_burst=client.rate_burst)
+    return Principal(
+        client.id,
+        client.name,
+        tuple(client.scopes),
+        tuple(client.purposes),
+        kind=client.kind,
+        agreement=client.agreement,
+        agreement_from=client.agreement_from,
+        agreement_to=client.agreement_to,
+        rate_per_s=client.rate_per_s,
+        rate_burst=client.rate_burst,
+    )
 
 
 def authenticate(session: Session, key: str, now: dt.datetime | None = None) -> Principal | None:
@@ -289,15 +355,17 @@ def authenticate(session: Session, key: str, now: dt.datetime | None = None) -> 
     if row is None:
         return None
     api_key, client = row
-    if not key_live(api_key, now or dt.datetime.now(dt.timezone.utc)) or client.disabled:
+    if not key_live(api_key, now or dt.datetime.now(dt.UTC)) or client.disabled:
         return None
     return principal_of(client)
 
 
 def _agreement_detail(client: Client) -> dict[str, Any]:
-    return {"reference": client.agreement,
-            "valid_from": client.agreement_from.isoformat() if client.agreement_from else None,
-            "valid_to": client.agreement_to.isoformat() if client.agreement_to else None}
+    return {
+        "reference": client.agreement,
+        "valid_from": client.agreement_from.isoformat() if client.agreement_from else None,
+        "valid_to": client.agreement_to.isoformat() if client.agreement_to else None,
+    }
 
 
 def _by(detail: dict[str, Any], actor: str | None) -> dict[str, Any]:

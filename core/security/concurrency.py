@@ -89,12 +89,24 @@ class Census:
         now = time.time()
         with self.engine.begin() as conn:
             if not conn.execute(update(processes).where(processes.c.id == self.id).values(seen_s=now)).rowcount:
-                conn.execute(processes.insert().values(id=self.id, started_s=self.started_s, seen_s=now,
-                                                       pid=os.getpid(), host=socket.gethostname()[:100]))
+                conn.execute(
+                    processes.insert().values(
+                        id=self.id,
+                        started_s=self.started_s,
+                        seen_s=now,
+                        pid=os.getpid(),
+                        host=socket.gethostname()[:100],
+                    )
+                )
             conn.execute(delete(processes).where(processes.c.seen_s < now - FORGET_BEATS * self.interval_s))
-            live = [row.id for row in conn.execute(
-                select(processes.c.id).where(processes.c.seen_s >= now - STALE_BEATS * self.interval_s)
-                .order_by(processes.c.started_s, processes.c.id))]
+            live = [
+                row.id
+                for row in conn.execute(
+                    select(processes.c.id)
+                    .where(processes.c.seen_s >= now - STALE_BEATS * self.interval_s)
+                    .order_by(processes.c.started_s, processes.c.id)
+                )
+            ]
         self.count, self.rank = len(live), live.index(self.id)
         for listener in self.listeners:
             listener(self.count, self.rank)
@@ -191,7 +203,8 @@ class LimitedConnector:
 
     async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
         return await self._call(  # type: ignore[no-any-return]
-            lambda: self.inner.submit(service, payload, idempotency_key))
+            lambda: self.inner.submit(service, payload, idempotency_key)
+        )
 
     async def health(self) -> Health:
         return await self.inner.health()  # a probe must not wait behind (or count against) real calls

@@ -53,8 +53,9 @@ def lease(engine: Engine, name: str, limit: Limit, want: int, now: float | None 
     with engine.begin() as conn:
         # First statement writes (insert-if-absent): takes SQLite's writer lock; then the row lock on PostgreSQL.
         conn.execute(insert_ignore(engine).values(name=name, tokens=float(limit.burst), updated_s=now))
-        row = conn.execute(select(bucket.c.tokens, bucket.c.updated_s).where(bucket.c.name == name)
-                           .with_for_update()).one()
+        row = conn.execute(
+            select(bucket.c.tokens, bucket.c.updated_s).where(bucket.c.name == name).with_for_update()
+        ).one()
         tokens = min(float(limit.burst), row.tokens + max(0.0, now - row.updated_s) * limit.rate)
         granted = min(want, int(math.floor(tokens + 1e-9)))
         tokens -= granted

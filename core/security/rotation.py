@@ -41,8 +41,9 @@ def keys_in_use(engine: Engine) -> Counter[str]:
     counts: Counter[str] = Counter()
     with engine.connect() as conn:
         for column, table in ((CACHE.c.key_id, CACHE), (APPS.c.key_id, APPS), (APPS.c.result_key_id, APPS)):
-            for key_id, count in conn.execute(select(column, func.count()).select_from(table)
-                                              .where(column.is_not(None)).group_by(column)):
+            for key_id, count in conn.execute(
+                select(column, func.count()).select_from(table).where(column.is_not(None)).group_by(column)
+            ):
                 counts[key_id] += count
     return counts
 
@@ -59,8 +60,9 @@ def reencrypt(engine: Engine, keys: DataKeys) -> Reencrypted:
 def _cache(engine: Engine, keys: DataKeys, done: Reencrypted) -> None:
     while True:
         with engine.begin() as conn:
-            rows = conn.execute(select(CACHE.c.key, CACHE.c.key_id, CACHE.c.payload)
-                                .where(CACHE.c.key_id != keys.active).limit(BATCH)).all()
+            rows = conn.execute(
+                select(CACHE.c.key, CACHE.c.key_id, CACHE.c.payload).where(CACHE.c.key_id != keys.active).limit(BATCH)
+            ).all()
             for row in rows:
                 aad = row.key.encode()
                 try:
@@ -70,9 +72,11 @@ def _cache(engine: Engine, keys: DataKeys, done: Reencrypted) -> None:
                     done.cache_dropped += 1
                     continue
                 key_id, blob = keys.encrypt(plain, aad)
-                done.cache_rows += conn.execute(update(CACHE).where(CACHE.c.key == row.key,
-                                                                    CACHE.c.key_id == row.key_id)
-                                                .values(key_id=key_id, payload=blob)).rowcount
+                done.cache_rows += conn.execute(
+                    update(CACHE)
+                    .where(CACHE.c.key == row.key, CACHE.c.key_id == row.key_id)
+                    .values(key_id=key_id, payload=blob)
+                ).rowcount
         if len(rows) < BATCH:
             return
 
@@ -94,8 +98,11 @@ def _applications(engine: Engine, keys: DataKeys, done: Reencrypted, part: str) 
                     done.unreadable.append(app_id)
                     continue
                 new_kid, new_blob = seal(keys, app_id, part, value)
-                changed = conn.execute(update(APPS).where(APPS.c.id == app_id, kid == key_id)
-                                       .values({kid.name: new_kid, blob.name: new_blob})).rowcount
+                changed = conn.execute(
+                    update(APPS)
+                    .where(APPS.c.id == app_id, kid == key_id)
+                    .values({kid.name: new_kid, blob.name: new_blob})
+                ).rowcount
                 if part == "request":
                     done.payloads += changed
                 else:

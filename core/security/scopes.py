@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-KNOWN_ROOTS = ("citizen:read", "citizen:verify", "application:submit", "application:read", "audit:read",
-               "subjects:history", "callbacks:pull", "admin")
+KNOWN_ROOTS = (
+    "citizen:read",
+    "citizen:verify",
+    "application:submit",
+    "application:read",
+    "audit:read",
+    "subjects:history",
+    "callbacks:pull",
+    "admin",
+)
 
 
 def covers(granted: str, required: str) -> bool:
@@ -32,7 +40,6 @@ def validate_scope(scope: str) -> str:
     if scope == "*":
         raise ValueError("a bare '*' scope is not allowed; grant scopes explicitly")
     root = scope[:-2] if scope.endswith(":*") else scope
-    if not any(root == known or root.startswith(known + ":") or known.startswith(root + ":")
-               for known in KNOWN_ROOTS):
+    if not any(root == known or root.startswith(known + ":") or known.startswith(root + ":") for known in KNOWN_ROOTS):
         raise ValueError(f"unknown scope {scope!r}; scopes start with one of: {', '.join(KNOWN_ROOTS)}")
     return scope

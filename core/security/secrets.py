@@ -34,8 +34,10 @@ class BusSecrets:
 
 def new_secret_values() -> dict[str, str]:
     """Fresh values for GERBANG_NIK_HASH_KEY and GERBANG_DATA_KEYS."""
-    return {"nik_hash_key": base64.b64encode(secrets.token_bytes(32)).decode(),
-            "data_keys": f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}"}
+    return {
+        "nik_hash_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "data_keys": f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+    }
 
 
 def is_embedded_database(url: str) -> bool:
@@ -49,8 +51,10 @@ def load_secrets(settings: Settings) -> BusSecrets:
     reload = None
     if not (hash_key and data_keys):
         if not is_embedded_database(settings.database_url):
-            raise ValueError("with a shared database every process needs the same GERBANG_NIK_HASH_KEY and "
-                             "GERBANG_DATA_KEYS; generate them with `gerbang keys generate`")
+            raise ValueError(
+                "with a shared database every process needs the same GERBANG_NIK_HASH_KEY and "
+                "GERBANG_DATA_KEYS; generate them with `gerbang keys generate`"
+            )
         stored = stored_secrets(settings.data_dir)
         if not data_keys:
             reload = file_reloader(settings.data_dir / SECRETS_FILE)
@@ -68,6 +72,7 @@ def data_keys_from_file(settings: Settings) -> bool:
 
 def file_reloader(path: Path) -> Callable[[], DataKeys | None]:
     """A DataKeys reload source: the data keys of `path` when the file changed since the last look, else None."""
+
     def stamp() -> tuple[int, int] | None:
         try:
             info = path.stat()

@@ -52,20 +52,31 @@ def count(engine: Engine, client: str, start: dt.date, end: dt.date) -> tuple[di
     """The log's latest checkpoint (size, root) and the per-agency, per-purpose counts below it."""
     lo, hi = period_us(start, end)
     rows: dict[tuple[str, str], dict[str, int]] = defaultdict(
-        lambda: {"reads": 0, "from_cache": 0, "refused": 0, "verifications": 0, "submissions": 0})
+        lambda: {"reads": 0, "from_cache": 0, "refused": 0, "verifications": 0, "submissions": 0}
+    )
     with engine.connect() as conn:
         latest = store.latest_checkpoint(conn)
         if latest is None:
             raise ReportError("the audit log has no signed checkpoint yet (run `gerbang audit sequence`)")
-        query = (select(entries.c.action, entries.c.agency, entries.c.data)
-                 .where(entries.c.client == client, entries.c.action.in_(COUNTED), entries.c.time_us >= lo,
-                        entries.c.time_us < hi, entries.c.leaf_index < latest.size)
-                 .order_by(entries.c.leaf_index))
+        query = (
+            select(entries.c.action, entries.c.agency, entries.c.data)
+            .where(
+                entries.c.client == client,
+                entries.c.action.in_(COUNTED),
+                entries.c.time_us >= lo,
+                entries.c.time_us < hi,
+                entries.c.leaf_index < latest.size,
+            )
+            .order_by(entries.c.leaf_index)
+        )
         for action, agency, data in conn.execute(query):
             detail = decode_entry(bytes(data)).get("detail") or {}
             tally(rows, action, agency, detail)
-    anchor = {"origin": latest.note.split("\n", 1)[0], "size": latest.size,
-              "root_hash": base64.b64encode(bytes(latest.root)).decode()}
+    anchor = {
+        "origin": latest.note.split("\n", 1)[0],
+        "size": latest.size,
+        "root_hash": base64.b64encode(bytes(latest.root)).decode(),
+    }
     table = [{"agency": agency, "purpose": purpose, **counts} for (agency, purpose), counts in sorted(rows.items())]
     return anchor, table
 
@@ -88,20 +99,27 @@ def tally(rows: Any, action: str, agency: str | None, detail: dict[str, Any]) ->
         counts["refused"] += 1 if detail.get("outcome", "ok") != "ok" else 0
 
 
-def build(engine: Engine, client: Any, start: dt.date, end: dt.date, now: dt.datetime | None = None
-          ) -> dict[str, Any]:
+def build(engine: Engine, client: Any, start: dt.date, end: dt.date, now: dt.datetime | None = None) -> dict[str, Any]:
     """The report of `client` (a core.db.models.Client) for [start, end]."""
     anchor, table = count(engine, client.name, start, end)
-    totals = {key: sum(row[key] for row in table)
-              for key in ("reads", "from_cache", "refused", "verifications", "submissions")}
+    totals = {
+        key: sum(row[key] for row in table)
+        for key in ("reads", "from_cache", "refused", "verifications", "submissions")
+    }
     return {
-        "report": "usage", "client": client.name, "kind": client.kind,
-        "agreement": {"reference": client.agreement,
-                      "valid_from": client.agreement_from.isoformat() if client.agreement_from else None,
-                      "valid_to": client.agreement_to.isoformat() if client.agreement_to else None},
+        "report": "usage",
+        "client": client.name,
+        "kind": client.kind,
+        "agreement": {
+            "reference": client.agreement,
+            "valid_from": client.agreement_from.isoformat() if client.agreement_from else None,
+            "valid_to": client.agreement_to.isoformat() if client.agreement_to else None,
+        },
         "period": {"from": start.isoformat(), "to": end.isoformat(), "timezone": "WIB (UTC+07:00)"},
-        "generated_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
-        "audit_log": anchor, "rows": table, "totals": totals,
+        "generated_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        "audit_log": anchor,
+        "rows": table,
+        "totals": totals,
     }
 
 

@@ -27,19 +27,19 @@ class BusinessScale(str, Enum):
 class NibStatus(str, Enum):
     """OSS `status_nib` (guide Lampiran 14; codes in connectors/oss/codes.py)."""
 
-    active = "active"                            # 01 Aktif
-    not_yet_active = "not_yet_active"            # 02 Belum Aktif
-    business_permitted = "business_permitted"    # 03 Diizinkan Usaha
+    active = "active"  # 01 Aktif
+    not_yet_active = "not_yet_active"  # 02 Belum Aktif
+    business_permitted = "business_permitted"  # 03 Diizinkan Usaha
     operation_permitted = "operation_permitted"  # 04 Diizinkan Beroperasi
-    suspended = "suspended"                      # 05 Dibekukan
-    revoked = "revoked"                          # 06 Dicabut
+    suspended = "suspended"  # 05 Dibekukan
+    revoked = "revoked"  # 06 Dicabut
 
 
 class ActorType(str, Enum):
     """OSS `jenis_pelaku_usaha`: who holds the NIB (guide Lampiran 18)."""
 
     business_entity = "business_entity"  # 01 Badan Usaha (PT, CV, koperasi, …)
-    individual = "individual"            # 02 Perseorangan
+    individual = "individual"  # 02 Perseorangan
     representative_office = "representative_office"  # 03 Kantor Perwakilan
     foreign_business_entity = "foreign_business_entity"  # 04 Badan Usaha Luar Negeri
 

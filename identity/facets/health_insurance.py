@@ -38,8 +38,9 @@ class HealthInsurance(CanonicalModel):
     participant_type_code: str | None = Field(default=None, description="jenisPeserta code")
     clinic: PrimaryClinic | None = None
     coverage_start: dt.date | None = Field(default=None, description="tglTMT: coverage start")
-    coverage_end: dt.date | None = Field(default=None,
-                                         description="tglTAT as BPJS sends it; may be past on an active card")
+    coverage_end: dt.date | None = Field(
+        default=None, description="tglTAT as BPJS sends it; may be past on an active card"
+    )
     card_printed_on: dt.date | None = Field(default=None, description="tglCetakKartu")
     medical_record_no: str | None = Field(default=None, description="mr.noMR")
     phone: str | None = Field(default=None, description="mr.noTelepon, as BPJS holds it")

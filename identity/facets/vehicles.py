@@ -32,8 +32,11 @@ class Vehicle(CanonicalModel):
 
     plate: str = Field(description='Registration plate as written, e.g. "B 1234 XYZ"')
     plate_colour: PlateColour | None = None
-    plate_code: str | None = Field(default=None, max_length=10,
-                                   description="The province's own plate code (West Java: kd_plat); meanings unpublished")
+    plate_code: str | None = Field(
+        default=None,
+        max_length=10,
+        description="The province's own plate code (West Java: kd_plat); meanings unpublished",
+    )
     brand: str | None = None
     model: str | None = None
     year: int | None = Field(default=None, ge=1900, le=2100, description="Year of manufacture")

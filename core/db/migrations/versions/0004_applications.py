@@ -4,6 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-24
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -68,8 +69,13 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_outbox_application_id", "outbox", ["application_id"])
-    op.create_index("ix_outbox_pending", "outbox", ["id"], postgresql_where=sa.text("sent_at IS NULL"),
-                    sqlite_where=sa.text("sent_at IS NULL"))
+    op.create_index(
+        "ix_outbox_pending",
+        "outbox",
+        ["id"],
+        postgresql_where=sa.text("sent_at IS NULL"),
+        sqlite_where=sa.text("sent_at IS NULL"),
+    )
     op.create_table(
         "inbox",
         sa.Column("message_id", sa.String(36), primary_key=True),

@@ -4,6 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-24
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -49,8 +50,13 @@ def upgrade() -> None:
         _ts("fanned_at", True),
     )
     op.create_index("ix_callback_event_application_id", "callback_event", ["application_id"])
-    op.create_index("ix_callback_event_unfanned", "callback_event", ["id"],
-                    postgresql_where=sa.text("fanned_at IS NULL"), sqlite_where=sa.text("fanned_at IS NULL"))
+    op.create_index(
+        "ix_callback_event_unfanned",
+        "callback_event",
+        ["id"],
+        postgresql_where=sa.text("fanned_at IS NULL"),
+        sqlite_where=sa.text("fanned_at IS NULL"),
+    )
     op.create_table(
         "callback_item",
         sa.Column("subscription_id", sa.String(36), primary_key=True),
