@@ -27,7 +27,7 @@ from core.api.clients_admin import router as clients_admin_router
 from core.api.inbound import router as inbound_router
 from core.api.lookup_lane import LookupLane
 from core.api.subscriptions import router as subscriptions_router
-from core.audit.group import GroupCommitter
+from core.audit.group import audit_writer
 from core.bus.dispatch import start_embedded
 from core.bus.states import Policy
 from core.cache_store import SqlCacheStore
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.principals = PrincipalCache()
-        app.state.audit_writer = GroupCommitter(app.state.sessions)
+        app.state.audit_writer = audit_writer(app.state.sessions)
         app.state.rates = RateLimiter(
             engine, Limit(settings.rate_limit_per_s, settings.rate_limit_burst), settings.rate_lease_s
         )

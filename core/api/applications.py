@@ -29,7 +29,7 @@ from core.api.openapi import problems
 from core.api.problems import Problem, item, pointer_to
 from core.bus.citizen import one_person
 from core.bus.inbound import join_decision
-from core.bus.intake import Intake
+from core.bus.intake import Intake, intake
 from core.bus.models import Application, Status, Transition
 from core.bus.service import IdempotencyConflict, Submission, open_result, schema_errors
 from core.bus.worker import NotReplayable, replay
@@ -293,7 +293,7 @@ async def submit_application(
         audit=audit,
     )
     try:  # group commit with the concurrent submissions (core/bus/intake.py)
-        result = await _intake(state).accept(submission)
+        result = await _intake(state).submit(submission)
     except IdempotencyConflict:
         raise Problem(
             409,
@@ -321,10 +321,10 @@ def _join(state: Any, agency: str, decided: tuple[str, str], decision: Any) -> N
 
 def _intake(state: Any) -> Intake:
     """This app's group committer, made on first use (it belongs to the app's event loop)."""
-    intake = getattr(state, "intake", None)
-    if intake is None:
-        intake = state.intake = Intake(state.sessions, state.secrets, state.policy)
-    return intake
+    committer = getattr(state, "intake", None)
+    if committer is None:
+        committer = state.intake = intake(state.sessions, state.secrets, state.policy)
+    return committer
 
 
 APPLICATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")

@@ -16,6 +16,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,6 +29,7 @@ from connectors.base import utcnow
 from core.bus.models import Application, Outbox, Status
 from core.bus.payload_schema import validator_of
 from core.bus.states import Moves, Policy, move
+from core.db.group_commit import batch_or_each
 from core.security.secrets import BusSecrets
 from identity.cache import DataKeys, subject_hash
 
@@ -183,6 +185,7 @@ class Submission:
     )  # the request's span, made where the request is (tracing on)
 
 
+_ACCEPT_FIELDS = ("client_id", "client_name", "idempotency_key", "nik", "agency", "service", "payload", "audit")
 _APPLICATIONS = insert(Application.__table__)  # type: ignore[attr-defined]
 _OUTBOX = insert(Outbox.__table__)  # type: ignore[attr-defined]
 
@@ -194,80 +197,62 @@ def accept_many(
     outbox row, history, audit entry and event, each kind written with one statement. Same guarantees as
     `accept` — all of a request's rows commit together — and if the batch cannot commit as a whole (a repeated
     idempotency key, usually) each request is accepted on its own, so one never fails another."""
-    at = now or utcnow()
+
+    def one(item: Submission) -> Accepted:
+        return accept(session, secrets, policy, now=now, **{name: getattr(item, name) for name in _ACCEPT_FIELDS})
+
+    return batch_or_each(session, items, partial(_accept_all, session, secrets, policy, now or utcnow()), one)
+
+
+def _accept_all(
+    session: Session, secrets: BusSecrets, policy: Policy, at: dt.datetime, items: Sequence[Submission]
+) -> list[Accepted]:
     apps: list[Any] = []
     rows: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
     moves = Moves()
     deadline = at + dt.timedelta(seconds=policy.deadline_s)
-    try:
-        for item in items:
-            app_id = str(uuid.uuid4())
-            key_id, blob = seal(secrets.data_keys, app_id, "request", {"nik": item.nik, "payload": item.payload})
-            row = {
-                "id": app_id,
-                "client_id": item.client_id,
-                "client_name": item.client_name,
-                "idempotency_key": item.idempotency_key,
-                "request_hash": request_hash(secrets.nik_hash_key, item.nik, item.agency, item.service, item.payload),
-                "nik_hash": subject_hash(secrets.nik_hash_key, item.nik),
-                "agency": item.agency,
-                "service": item.service,
-                "status": Status.accepted.value,
-                "key_id": key_id,
-                "payload": blob,
-                "attempts": 0,
-                "version": 0,
-                "deadline_at": deadline,
-                "created_at": at,
-                "updated_at": at,
-            }
-            rows.append(row)
-            app: Any = SimpleNamespace(**row)  # what the answer reads (an ORM object per request cost more)
-            apps.append(app)
-            moves.add(app, Status.accepted, at, audit=item.audit)
-            outbox.append(
-                {
-                    "message_id": str(uuid.uuid4()),
-                    "application_id": app_id,
-                    "agency": item.agency,
-                    "created_at": at,
-                    "sent_at": None,
-                    "traceparent": item.traceparent,
-                }
-            )
-        connection = session.connection()
-        connection.execute(_APPLICATIONS, rows)
-        connection.execute(_OUTBOX, outbox)
-        moves.write(session)
-        session.commit()
-        return [Accepted(app, True) for app in apps]
-    except Exception:
-        session.rollback()
-    results: list[Accepted | BaseException] = []
     for item in items:
-        try:
-            results.append(
-                accept(
-                    session,
-                    secrets,
-                    policy,
-                    client_id=item.client_id,
-                    client_name=item.client_name,
-                    idempotency_key=item.idempotency_key,
-                    nik=item.nik,
-                    agency=item.agency,
-                    service=item.service,
-                    payload=item.payload,
-                    now=now,
-                    audit=item.audit,
-                )
-            )
-        except Exception as exc:
-            session.rollback()
-            results.append(exc)
-        session.expunge_all()  # the next request's rollback must not expire this one's answer
-    return results
+        app_id = str(uuid.uuid4())
+        key_id, blob = seal(secrets.data_keys, app_id, "request", {"nik": item.nik, "payload": item.payload})
+        row = {
+            "id": app_id,
+            "client_id": item.client_id,
+            "client_name": item.client_name,
+            "idempotency_key": item.idempotency_key,
+            "request_hash": request_hash(secrets.nik_hash_key, item.nik, item.agency, item.service, item.payload),
+            "nik_hash": subject_hash(secrets.nik_hash_key, item.nik),
+            "agency": item.agency,
+            "service": item.service,
+            "status": Status.accepted.value,
+            "key_id": key_id,
+            "payload": blob,
+            "attempts": 0,
+            "version": 0,
+            "deadline_at": deadline,
+            "created_at": at,
+            "updated_at": at,
+        }
+        rows.append(row)
+        app: Any = SimpleNamespace(**row)  # what the answer reads (an ORM object per request cost more)
+        apps.append(app)
+        moves.add(app, Status.accepted, at, audit=item.audit)
+        outbox.append(
+            {
+                "message_id": str(uuid.uuid4()),
+                "application_id": app_id,
+                "agency": item.agency,
+                "created_at": at,
+                "sent_at": None,
+                "traceparent": item.traceparent,
+            }
+        )
+    connection = session.connection()
+    connection.execute(_APPLICATIONS, rows)
+    connection.execute(_OUTBOX, outbox)
+    moves.write(session)
+    session.commit()
+    return [Accepted(app, True) for app in apps]
 
 
 def _by_key(session: Session, client_id: int, key: str) -> Application | None:

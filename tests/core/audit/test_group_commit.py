@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from core.audit.group import GroupCommitter
+from core.audit.group import audit_writer
 from core.audit.log import prepare
 from core.audit.models import pending_table
 
@@ -19,7 +19,7 @@ def pending_count(sessions) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_concurrent_entries_share_commits_and_are_durable_on_return(sessions) -> None:  # type: ignore[no-untyped-def]
-    committer = GroupCommitter(sessions)
+    committer = audit_writer(sessions)
 
     async def one(i: int) -> int:
         await committer.submit(prepare("citizen.read", client="counter", detail={"n": i}))
@@ -31,7 +31,7 @@ def test_concurrent_entries_share_commits_and_are_durable_on_return(sessions) ->
     seen = asyncio.run(main())
     assert pending_count(sessions) == 200
     assert all(n >= 1 for n in seen)  # nobody returned before a commit held its entry
-    assert committer.commits < 200 / 4, f"{committer.commits} commits for 200 entries: not grouped"
+    assert committer.batches < 200 / 4, f"{committer.batches} commits for 200 entries: not grouped"
 
 
 def test_a_failed_commit_reaches_every_caller_of_its_batch(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -43,7 +43,7 @@ def test_a_failed_commit_reaches_every_caller_of_its_batch(sessions) -> None:  #
         session.commit = lambda: (_ for _ in ()).throw(Broken("disk full"))  # type: ignore[method-assign]
         return session
 
-    committer = GroupCommitter(failing_sessions)
+    committer = audit_writer(failing_sessions)
 
     async def main() -> list[object]:
         rows = [prepare("citizen.read", client="counter") for _ in range(10)]

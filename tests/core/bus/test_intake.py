@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from core.audit.models import pending_table
-from core.bus.intake import Intake
+from core.bus.intake import intake as group_intake
 from core.bus.models import Application, Outbox, Transition
 from core.bus.service import IdempotencyConflict, Submission, accept
 from core.bus.states import Policy
@@ -53,15 +53,15 @@ def _rows(sessions: Any, app_id: str) -> tuple[int, list[str], int]:
 
 def test_a_clean_batch_is_one_commit(sessions, secrets) -> None:  # type: ignore[no-untyped-def]
     client = _client(sessions)
-    intake = Intake(sessions, secrets, POLICY)
+    intake = group_intake(sessions, secrets, POLICY)
     requests = [SUPPLY.repeatable("oss") for _ in range(5)]
 
     async def run() -> list[Any]:
-        return await asyncio.gather(*(intake.accept(_submission(client, f"k{i}", r))
+        return await asyncio.gather(*(intake.submit(_submission(client, f"k{i}", r))
                                       for i, r in enumerate(requests)))
 
     results = asyncio.run(run())
-    assert intake.commits == 1
+    assert intake.batches == 1
     assert all(r.created for r in results) and len({r.application.id for r in results}) == 5
     for result in results:
         assert result.application.status == "accepted"
@@ -80,10 +80,10 @@ def test_a_batch_with_repeated_keys_answers_each_request(sessions, secrets) -> N
         first = accept(session, secrets, POLICY, client_id=client.id, client_name=client.name,
                        idempotency_key="used", **used).application.id
     fresh, twice, other = SUPPLY.repeatable("oss"), SUPPLY.repeatable("oss"), SUPPLY.repeatable("oss")
-    intake = Intake(sessions, secrets, POLICY)
+    intake = group_intake(sessions, secrets, POLICY)
 
     async def run() -> list[Any]:
-        return await asyncio.gather(*(intake.accept(s) for s in (
+        return await asyncio.gather(*(intake.submit(s) for s in (
             _submission(client, "fresh", fresh), _submission(client, "used", used),
             _submission(client, "used", other), _submission(client, "twice", twice),
             _submission(client, "twice", twice))), return_exceptions=True)

@@ -17,7 +17,7 @@ from sqlmodel import select
 from core.bus.models import Application, Inbox, Outbox, Transition
 from core.bus.service import accept
 from core.bus.states import Policy
-from core.bus.steps import BatchedSteps, Batcher
+from core.bus.steps import BatchedSteps
 from core.bus.worker import (
     Message,
     Outcome,
@@ -113,78 +113,6 @@ def test_outcomes(sessions, secrets) -> None:  # type: ignore[no-untyped-def]
         due = waiting.next_attempt_at.replace(tzinfo=dt.timezone.utc)
         assert abs((due - now).total_seconds() - 120) < 1   # the agency's Retry-After beat the 30 s schedule
         assert failed.status == "failed" and failed.lease_until is None
-
-
-def test_batcher_groups_and_isolates() -> None:
-    calls: list[list[int]] = []
-
-    def run(items: list[int]) -> list[Any]:
-        calls.append(items)
-        return [ValueError(i) if i == 3 else i * 10 for i in items]
-
-    async def main() -> list[Any]:
-        batcher = Batcher(run, max_size=4, linger_s=0.01)
-        return await asyncio.gather(*(batcher.submit(i) for i in range(6)), return_exceptions=True)
-
-    results = asyncio.run(main())
-    assert calls == [[0, 1, 2, 3], [4, 5]]
-    assert results[:3] == [0, 10, 20] and isinstance(results[3], ValueError) and results[4:] == [40, 50]
-
-
-def held_at_first(calls: list[list[int]], release: threading.Event) -> Callable[[list[int]], list[Any]]:
-    """A batch runner that records each batch, and holds the batch [0] until `release` is set."""
-
-    def run(items: list[int]) -> list[Any]:
-        calls.append(items)
-        if items == [0]:
-            assert release.wait(5)
-        return [i * 10 for i in items]
-
-    return run
-
-
-def test_batcher_bounds_batches_in_flight() -> None:
-    """While `max_inflight` batches run, what arrives waits, then goes as one batch (not one per linger)."""
-    calls: list[list[int]] = []
-    release = threading.Event()
-    run = held_at_first(calls, release)
-
-    async def main() -> list[Any]:
-        batcher = Batcher(run, max_size=10, linger_s=0.001, max_inflight=1)
-        first = asyncio.ensure_future(batcher.submit(0))
-        await asyncio.sleep(0.05)  # the batch [0] is running
-        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 5)]
-        await asyncio.sleep(0.05)  # well past their linger: still waiting for the running batch
-        assert calls == [[0]]
-        release.set()
-        return list(await asyncio.gather(first, *rest))
-
-    assert asyncio.run(main()) == [0, 10, 20, 30, 40]
-    assert calls == [[0], [1, 2, 3, 4]]
-
-
-def test_batcher_lingers_after_a_batch_ends() -> None:
-    """What arrived while a batch ran waits out its own linger when that batch ends, gathering later arrivals,
-    rather than starting a batch of one at once (which kept batches tiny under load)."""
-    calls: list[list[int]] = []
-    release = threading.Event()
-    run = held_at_first(calls, release)
-
-    async def main() -> list[Any]:
-        batcher = Batcher(run, max_size=10, linger_s=0.3, max_inflight=1)
-        first = asyncio.ensure_future(batcher.submit(0))
-        await asyncio.sleep(0.4)  # the batch [0] started after its linger and is running
-        assert calls == [[0]]
-        second = asyncio.ensure_future(batcher.submit(1))
-        await asyncio.sleep(0)
-        release.set()  # [0] ends while 1 has waited ~0 of its 0.3 s
-        await asyncio.sleep(0.1)
-        assert calls == [[0]]  # 1 still lingers
-        third = asyncio.ensure_future(batcher.submit(2))
-        return list(await asyncio.gather(first, second, third))
-
-    assert asyncio.run(main()) == [0, 10, 20]
-    assert calls == [[0], [1, 2]]
 
 
 def test_batched_steps_end_to_end(sessions, secrets) -> None:  # type: ignore[no-untyped-def]
