@@ -1,8 +1,10 @@
 """Benchmark: what OpenTelemetry tracing costs, on bench/lookup.py and bench/submit.py (issue #17).
 
 Three variants, alternated round by round in one run so that load from elsewhere on the machine falls on all:
-- `before`: the code before tracing, an exported tree given with --baseline (e.g. `git archive <commit> | tar -x
-  -C /tmp/before`), run from there (PYTHONPATH and working directory: the venv's editable install is not used);
+- `before`: the code before tracing (3861b49^, exported with `git archive` into a temporary directory, or a tree
+  given with --baseline), run from there (PYTHONPATH and working directory: the venv's editable install is not
+  used). Its FastAPI gets the switch this tree gives it (`telemetry=` off: core/api/app.py), so that it behaves as
+  it did before `opentelemetry` was installed, when FastAPI's telemetry found nothing to look for;
 - `off`: this tree with no OTEL_* variable set (the default: no provider, no exporter);
 - `on`: this tree sampled at 100 % (`OTEL_TRACES_SAMPLER=always_on`), the batch span processor exporting over
   OTLP/HTTP to a sink here that reads each request and throws it away ("to nowhere": every span is made,
@@ -13,7 +15,10 @@ Figures: warm lookups req/s as a share of the bare FastAPI endpoint measured in 
 bench/lookup.py prints, least disturbed by other load) and the API's CPU µs per request; submissions end to end
 applications/s. Targets: off ≥ 97 % of before, on ≥ 85 % of before.
 
-    .venv/bin/python bench/tracing.py --baseline /tmp/before [--rounds 2] [--lookup-seconds 6] [--count 2000]
+    .venv/bin/python bench/tracing.py [--baseline /tmp/before] [--rounds 5] [--lookup-seconds 6] [--count 2000]
+
+Each figure is the median of the rounds, with the spread (lowest–highest) beside it: on a shared machine one
+round can land on a burst of someone else's load.
 """
 
 from __future__ import annotations
@@ -24,12 +29,28 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+BEFORE_TRACING = "3861b49^"
+FASTAPI_CALL = "        lifespan=lifespan,\n"
+
+
+def exported_baseline() -> Path:
+    """The tree before tracing, exported from git, with FastAPI's own telemetry off as in this tree."""
+    target = Path(tempfile.mkdtemp(prefix="gerbang-before-tracing-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BEFORE_TRACING], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    app = target / "core" / "api" / "app.py"
+    source = app.read_text()
+    assert FASTAPI_CALL in source, "the baseline's create_app changed: adjust FASTAPI_CALL"
+    app.write_text(source.replace(FASTAPI_CALL, FASTAPI_CALL + '        telemetry={"tracing": False, "metrics": False, '
+                                  '"logs": False},\n', 1))
+    return target
 
 
 class _Sink(BaseHTTPRequestHandler):
@@ -97,13 +118,15 @@ def submit_rate(out: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", type=Path, required=True, help="the exported tree before tracing")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--baseline", type=Path, help=f"the tree before tracing (default: {BEFORE_TRACING}, exported)")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lookup-seconds", type=float, default=6.0)
     parser.add_argument("--count", type=int, default=2000, help="applications per submit run")
     parser.add_argument("--skip-submit", action="store_true")
     parser.add_argument("--skip-lookup", action="store_true")
     options = parser.parse_args()
+    if options.baseline is None:
+        options.baseline = exported_baseline()
     variants = ("before", "off", "on")
     lookups: dict[str, list[tuple[float, float, float]]] = {v: [] for v in variants}
     submits: dict[str, list[float]] = {v: [] for v in variants}
@@ -121,17 +144,29 @@ def main() -> None:
                 submits[variant].append(submit_rate(out))
                 print(f"round {turn + 1} {variant:6} submit: {submits[variant][-1]:.0f} applications/s", flush=True)
     if not options.skip_lookup:
-        share = {v: statistics.mean(f[0] for f in lookups[v]) for v in variants}
-        cpu = {v: statistics.mean(f[2] for f in lookups[v]) for v in variants}
-        print("lookup (warm), share of bare FastAPI: " + ", ".join(f"{v} {share[v]:.0f} %" for v in variants))
+        share = {v: [f[0] for f in lookups[v]] for v in variants}
+        cpu = {v: [f[2] for f in lookups[v]] for v in variants}
+        print("lookup (warm), share of bare FastAPI: " + ", ".join(f"{v} {spread(share[v])} %" for v in variants))
+        print("lookup (warm), API CPU µs per request: " + ", ".join(f"{v} {spread(cpu[v])}" for v in variants))
         for v in ("off", "on"):
-            print(f"  {v:3} vs before: throughput {100 * share[v] / share['before']:.1f} %, "
-                  f"CPU per request {100 * cpu[v] / cpu['before']:.1f} %")
+            print(f"  {v:3} vs before: throughput {ratio(share[v], share['before'])}, "
+                  f"CPU per request {ratio(cpu[v], cpu['before'])}")
     if not options.skip_submit:
-        rate = {v: statistics.mean(submits[v]) for v in variants}
-        print("submit (end to end): " + ", ".join(f"{v} {rate[v]:.0f}/s" for v in variants))
+        print("submit (end to end), applications/s: " + ", ".join(f"{v} {spread(submits[v])}" for v in variants))
         for v in ("off", "on"):
-            print(f"  {v:3} vs before: {100 * rate[v] / rate['before']:.1f} %")
+            print(f"  {v:3} vs before: {ratio(submits[v], submits['before'])}")
+
+
+def spread(values: list[float]) -> str:
+    """The median, and the lowest and highest round."""
+    return f"{statistics.median(values):.0f} ({min(values):.0f}–{max(values):.0f})"
+
+
+def ratio(values: list[float], before: list[float]) -> str:
+    """Median against median, and the same ratio of each round to its own round's `before` (their spread)."""
+    rounds = [100 * v / b for v, b in zip(values, before, strict=True)]
+    return (f"{100 * statistics.median(values) / statistics.median(before):.1f} % "
+            f"(per round {min(rounds):.0f}–{max(rounds):.0f} %)")
 
 
 if __name__ == "__main__":

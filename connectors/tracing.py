@@ -16,16 +16,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, NamedTuple
 
 import httpx
 from opentelemetry import trace as otel
 from opentelemetry.context import Context, attach, detach
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-PROPAGATOR = TraceContextTextMapPropagator()
 _tracer: otel.Tracer | None = None
 
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
@@ -65,10 +63,9 @@ def new_trace() -> Trace:
 def outbound() -> str | None:
     """The traceparent to send on an agency call now: the current trace id, a new parent id; None outside a trace.
     With tracing on, the parent id is the current span's (the agency call's own span)."""
-    if _tracer is not None:
-        value = current_traceparent()
-        if value is not None:
-            return value
+    value = current_traceparent()
+    if value is not None:
+        return value
     trace = current.get()
     if trace is None:
         return None
@@ -113,7 +110,8 @@ class _Recorded:
     __slots__ = ("span", "current", "token")
 
     def __init__(self, span: otel.Span, current: bool) -> None:
-        self.span, self.current, self.token = span, current, None
+        self.span, self.current = span, current
+        self.token: Token[Context] | None = None
 
     def __enter__(self) -> otel.Span:
         if self.current:
@@ -154,8 +152,21 @@ def span(
     return _Recorded(started, not leaf)
 
 
+def note(key: str, value: str | int) -> None:
+    """An attribute of the current span, with tracing on: what a traced point too short for a span of its own
+    reports (the record memo's hit or miss, an audit entry handed to the group committer, docs/operations.md)."""
+    if _tracer is None:
+        return
+    span_now = otel.get_current_span()
+    if span_now.is_recording():
+        span_now.set_attribute(key, value)
+
+
 def current_traceparent() -> str | None:
-    """The current span as a traceparent (to store with an outbox row, or to send), or None."""
+    """The current span as a traceparent (to store with an outbox row or an event, or to send); None when tracing
+    is off or outside a span."""
+    if _tracer is None:
+        return None
     ctx = otel.get_current_span().get_span_context()
     if not ctx.is_valid:
         return None
@@ -164,9 +175,16 @@ def current_traceparent() -> str | None:
 
 def context_of(traceparent: str | None) -> Context | None:
     """The OpenTelemetry context a stored or received traceparent stands for (None if absent or invalid)."""
-    if not traceparent or parse(traceparent) is None:
+    return remote_context(parse(traceparent))
+
+
+def remote_context(trace: Trace | None) -> Context | None:
+    """The OpenTelemetry context of an already parsed traceparent: its span as a remote parent. (What the SDK's
+    W3C propagator does, without parsing the header a second time on every request.)"""
+    if trace is None:
         return None
-    return PROPAGATOR.extract({"traceparent": traceparent})
+    parent = SpanContext(int(trace.trace_id, 16), int(trace.parent_id, 16), True, TraceFlags(int(trace.flags, 16)))
+    return otel.set_span_in_context(NonRecordingSpan(parent))
 
 
 def link_to(traceparent: str | None) -> Link | None:

@@ -113,7 +113,7 @@ def new_outbox(app: Application, at: dt.datetime) -> Outbox:
         application_id=app.id,
         agency=app.agency,
         created_at=at,
-        traceparent=tracing.current_traceparent() if tracing.enabled() else None,
+        traceparent=tracing.current_traceparent(),
     )
 
 
@@ -180,9 +180,7 @@ class Submission:
     service: str
     payload: Mapping[str, Any]
     audit: Mapping[str, Any] | None = None
-    traceparent: str | None = field(
-        default_factory=lambda: tracing.current_traceparent() if tracing.enabled() else None
-    )  # the request's span, made where the request is (tracing on)
+    traceparent: str | None = field(default_factory=tracing.current_traceparent)  # the request's span (tracing on)
 
 
 _ACCEPT_FIELDS = ("client_id", "client_name", "idempotency_key", "nik", "agency", "service", "payload", "audit")

@@ -357,7 +357,7 @@ async def send(client: httpx.AsyncClient, ready: Ready, signer: Signer | None, c
 
 def _traceparent() -> dict[str, str]:
     """The delivery span's W3C traceparent for the receiver, with tracing on (not covered by the signature)."""
-    value = tracing.current_traceparent() if tracing.enabled() else None
+    value = tracing.current_traceparent()
     return {"traceparent": value} if value else {}
 
 

@@ -57,7 +57,7 @@ class RequestContext:
             elif key == b"traceparent":
                 parent = value
         rid = given if given is not None and _SANE_ID.fullmatch(given) else random_hex(128).encode()
-        trace = (tracing.parse(parent.decode("latin-1")) if parent else None) or new_trace()
+        counter_trace = tracing.parse(parent.decode("latin-1")) if parent else None
         header = (b"x-request-id", rid)
 
         async def send_with_id(message: dict[str, Any]) -> None:
@@ -68,21 +68,20 @@ class RequestContext:
         rid_token = request_id.set(rid.decode("ascii"))
         if tracing.enabled():
             try:
-                await self._traced(scope, receive, send_with_id, parent)
+                await self._traced(scope, receive, send_with_id, counter_trace)
             finally:
                 request_id.reset(rid_token)
             return
-        trace_token = tracing.current.set(trace)
+        trace_token = tracing.current.set(counter_trace or new_trace())
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             tracing.current.reset(trace_token)
             request_id.reset(rid_token)
 
-    async def _traced(self, scope: Scope, receive: Receive, send: Send, parent: bytes | None) -> None:
+    async def _traced(self, scope: Scope, receive: Receive, send: Send, counter_trace: tracing.Trace | None) -> None:
         """The request as an OpenTelemetry SERVER span; `tracing.current` follows it (logs show its trace id)."""
         method = scope["method"]
-        context = tracing.context_of(parent.decode("latin-1")) if parent else None
         status: list[int] = []
 
         async def send_status(message: dict[str, Any]) -> None:
@@ -90,9 +89,7 @@ class RequestContext:
                 status.append(message["status"])
             await send(message)
 
-        with tracing.span(
-            method, {"http.request.method": method}, kind=tracing.SpanKind.SERVER, context=context
-        ) as span:
+        with tracing.span(method, kind=tracing.SpanKind.SERVER, context=tracing.remote_context(counter_trace)) as span:
             ctx = span.get_span_context()
             trace_token = tracing.current.set(
                 tracing.Trace(f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}", f"{int(ctx.trace_flags):02x}")
@@ -102,10 +99,12 @@ class RequestContext:
             finally:
                 tracing.current.reset(trace_token)
                 route = getattr(scope.get("route"), "path", None)
+                ended: dict[str, Any] = {"http.request.method": method}
                 if route:
                     span.update_name(f"{method} {route}")
-                    span.set_attribute("http.route", route)
+                    ended["http.route"] = route
                 if status:
-                    span.set_attribute("http.response.status_code", status[0])
+                    ended["http.response.status_code"] = status[0]
                     if status[0] >= 500:
                         span.set_status(tracing.Status(tracing.StatusCode.ERROR))
+                span.set_attributes(ended)  # all at the end, in one call: each call takes a lock and checks values

@@ -7,6 +7,8 @@ exists and the traced points are no-ops (connectors/tracing.py). The SDK itself 
 and `OTEL_RESOURCE_ATTRIBUTES` (the resource), `OTEL_TRACES_SAMPLER` / `…_ARG` (default: parent-based, always on),
 `OTEL_BSP_*` (the batch processor), `OTEL_EXPORTER_OTLP_*` (endpoint, headers, timeout, compression).
 
+The batch span processor's exporter hands each batch to a helper process that encodes and sends it
+(core/ops/export_process.py): encoding in the serving process cost as much CPU as making the spans.
 Why OTLP over HTTP and not gRPC: the gRPC exporter pulls grpcio (a large native wheel) for no gain here.
 """
 
@@ -19,9 +21,10 @@ from collections.abc import Mapping
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from connectors import tracing
+from core.ops.export_process import ProcessExporter
 
 log = logging.getLogger(__name__)
 _provider: list[TracerProvider] = []
@@ -41,19 +44,15 @@ def wanted_exporter(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def _exporter(kind: str) -> SpanExporter:
-    if kind == "console":
-        return ConsoleSpanExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # only when exporting
-
-    return OTLPSpanExporter()
+def resource(service_name: str) -> Resource:
+    """The SDK's resource from the environment, named `service_name` unless the environment names it."""
+    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    return Resource.create({} if named else {"service.name": service_name})
 
 
 def install(processor: SpanProcessor, service_name: str = "gerbang") -> TracerProvider:
     """Trace into `processor` from now on (tests use the SDK's in-memory exporter through this)."""
-    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
-    attributes = {} if named else {"service.name": service_name}
-    provider = TracerProvider(resource=Resource.create(attributes))
+    provider = TracerProvider(resource=resource(service_name))
     provider.add_span_processor(processor)
     shutdown()
     _provider.append(provider)
@@ -69,7 +68,7 @@ def setup(service_name: str = "gerbang", env: Mapping[str, str] | None = None) -
     kind = wanted_exporter(os.environ if env is None else env)
     if kind is None:
         return False
-    install(BatchSpanProcessor(_exporter(kind)), service_name)
+    install(BatchSpanProcessor(ProcessExporter(kind, resource(service_name))), service_name)
     atexit.register(shutdown)
     log.info("tracing on: exporting spans (%s)", kind)
     return True
