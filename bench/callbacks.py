@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text
 
-from connectors.base import utcnow
 from connectors.simkit import serving
 from core.audit import note
 from core.callbacks import service
@@ -36,6 +35,7 @@ from core.callbacks.secrets import callback_key
 from core.db import make_engine, session_factory, upgrade
 from core.db.engine import normalise_url
 from core.settings import Settings
+from identity.clock import utcnow
 
 KEY = callback_key(os.urandom(32))  # the bench's deliverer and subscriptions share it
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
+from identity.clock import utcnow
+
 
 class FacetStatus(str, Enum):
     """Outcome of asking one agency about one citizen, as shown in the record's provenance."""
@@ -33,11 +35,6 @@ class LifeStatus(str, Enum):
     alive = "alive"
     deceased = "deceased"
     inactive = "inactive"
-
-
-def utcnow() -> dt.datetime:
-    """Timezone-aware now, so every timestamp Gerbang emits carries its offset."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-WIB = dt.timezone(dt.timedelta(hours=7))
+from identity.clock import WIB
 
 
 def today() -> dt.date:

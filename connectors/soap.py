@@ -55,8 +55,8 @@ from connectors.base import (
 from connectors.config import DEFAULT_TIMEOUT_S, required
 from connectors.config import timeout_s as configured_timeout_s
 from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded, quicken
-from connectors.text import first_not_text
 from connectors.tracing import add_traceparent
+from identity.text import first_not_text
 
 # WS-Security 1.1 fault codes (SOAP 1.1 carries them as the faultcode QName); all mean "your credentials".
 AUTH_FAULTS = frozenset(

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db.models import FacetCacheRow
 from identity.cache import CachedFacet
+from identity.clock import as_utc
 
 TABLE = FacetCacheRow.__table__  # type: ignore[attr-defined]
 
@@ -22,7 +23,7 @@ def timestamp(value: dt.datetime | str) -> dt.datetime:
     """A timezone-aware datetime from a driver value (SQLite returns the stored text; written in UTC)."""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return as_utc(value)
 
 
 class SqlCacheStore:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from sqlmodel import Session, col, select
 
-from connectors.base import ConnectorPlugin, utcnow
+from connectors.base import ConnectorPlugin
 from connectors.registry import discover
 from connectors.simkit import serving
 from connectors.simkit.population import Person, Population
@@ -29,6 +29,7 @@ from core.db.models import ApiKey, Client
 from core.security.clients import create_client
 from core.security.keys import generate_key, hash_key, key_id
 from core.settings import AGENCY_PREFIX, Settings
+from identity.clock import utcnow
 from identity.purposes import load_purposes
 
 DEMO_CLIENT = "demo-counter"

@@ -15,22 +15,17 @@ is dropped and read again from the store.
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
-import functools
-import hashlib
-import hmac
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from connectors.base import FacetStatus, utcnow
+from connectors.base import FacetStatus
+from identity.clock import utcnow
 from identity.model import Facet
 from identity.record_memo import RecordMemo
+from identity.secrecy import DataKeys, subject_hash
 
 CACHEABLE = (FacetStatus.ok, FacetStatus.not_found)
 T = TypeVar("T")
@@ -58,93 +53,6 @@ class CacheStore(Protocol):
     def get_many(self, keys: Iterable[str]) -> list[CachedFacet]: ...
 
     def put_many(self, rows: Iterable[CachedFacet]) -> None: ...
-
-
-class DataKeys:
-    """AES-256-GCM keys by id; `active` encrypts, any known key decrypts (so keys can be rotated).
-
-    With a `reload` source (the embedded secrets file), a key set rotated by `gerbang keys rotate` reaches a running
-    process without a restart: before encrypting it checks the source at most every `reload_every_s`, and a key id
-    it does not know makes it look at once (at most every `reload_every_s / 4`). The source returns None when
-    nothing changed."""
-
-    def __init__(
-        self,
-        keys: Mapping[str, bytes],
-        active: str,
-        *,
-        reload: Callable[[], DataKeys | None] | None = None,
-        reload_every_s: float = 1.0,
-    ):
-        if active not in keys:
-            raise ValueError(f"active data key {active!r} is not among the keys")
-        for key_id, key in keys.items():
-            if len(key) != 32:
-                raise ValueError(f"data key {key_id!r} must be 32 bytes")
-        self._aead = {key_id: AESGCM(key) for key_id, key in keys.items()}
-        self.active = active
-        self._reload, self.reload_every_s = reload, reload_every_s
-        self._checked = time.monotonic()
-
-    @property
-    def key_ids(self) -> list[str]:
-        """Known key ids, the active one first."""
-        return [self.active] + [k for k in self._aead if k != self.active]
-
-    def refresh(self, *, urgent: bool = False) -> None:
-        """Take a changed key set from the reload source, if there is one and it is time to look."""
-        if self._reload is None:
-            return
-        now = time.monotonic()
-        if now - self._checked < (self.reload_every_s / 4 if urgent else self.reload_every_s):
-            return
-        self._checked = now
-        fresh = self._reload()
-        if fresh is not None:
-            self._aead, self.active = fresh._aead, fresh.active
-
-    def encrypt(self, plaintext: bytes, aad: bytes) -> tuple[str, bytes]:
-        self.refresh()
-        active = self.active
-        nonce = os.urandom(12)
-        return active, nonce + self._aead[active].encrypt(nonce, plaintext, aad)
-
-    def decrypt(self, key_id: str, payload: bytes, aad: bytes) -> bytes:
-        aead = self._aead.get(key_id)
-        if aead is None:
-            self.refresh(urgent=True)
-            aead = self._aead.get(key_id)
-        if aead is None:
-            raise KeyError(f"unknown data key {key_id!r}")
-        return aead.decrypt(payload[:12], payload[12:], aad)
-
-    @staticmethod
-    def parse(text: str, **options: Any) -> DataKeys:
-        """`kid1:base64key[,kid2:base64key…]`; the first key is the active one."""
-        keys: dict[str, bytes] = {}
-        for part in (p.strip() for p in text.split(",") if p.strip()):
-            key_id, sep, encoded = part.partition(":")
-            if not sep or not key_id:
-                raise ValueError("data keys are written kid:base64key, separated by commas")
-            if key_id in keys:
-                raise ValueError(f"data key {key_id!r} is given twice")
-            keys[key_id] = base64.b64decode(encoded, validate=True)
-        if not keys:
-            raise ValueError("no data key given")
-        return DataKeys(keys, next(iter(keys)), **options)
-
-
-@functools.lru_cache(maxsize=16)
-def _keyed(hash_key: bytes) -> Any:
-    """The HMAC state after the key, to copy per message (hmac.new per call repeats the key schedule)."""
-    return hmac.new(hash_key, digestmod=hashlib.sha256)
-
-
-def subject_hash(hash_key: bytes, nik: str) -> str:
-    """Keyed hash of a NIK: the only form in which a NIK is stored outside encrypted payloads."""
-    mac = _keyed(bytes(hash_key)).copy()
-    mac.update(nik.encode("ascii"))
-    return str(mac.hexdigest())
 
 
 MEMO_TTL_S = 2.0
@@ -207,8 +115,8 @@ class RecordCache:
 
     def record_key(self, nik: str) -> str:
         """Where `self.records` keeps `nik`'s assembled records: a keyed hash, never the NIK — the same one the
-        audit log names the citizen by (`core.audit.log.subject_of` with this cache's key), so a read computes
-        it once."""
+        audit log names the citizen by (`identity.secrecy.subject_hash` with the bus's NIK hash key), so a read
+        computes it once."""
         return subject_hash(self.hash_key, nik)
 
     def fresh_until(self, facets: Iterable[Facet]) -> dt.datetime:
@@ -291,4 +199,4 @@ class RecordCache:
         return await asyncio.to_thread(call, argument)
 
 
-__all__ = ["CachedFacet", "CacheStore", "DataKeys", "RecordCache", "RowMemo", "subject_hash"]
+__all__ = ["CachedFacet", "CacheStore", "RecordCache", "RowMemo"]

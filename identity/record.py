@@ -24,9 +24,9 @@ from connectors.base import (
     FacetStatus,
     LifeStatus,
     LookupResult,
-    utcnow,
 )
 from identity.cache import RecordCache
+from identity.clock import utcnow
 from identity.model import CitizenRecord, Conflict, Facet, Provenance
 from identity.purposes import ROOT_FACET, Purpose
 

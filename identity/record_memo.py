@@ -30,7 +30,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from connectors.base import utcnow
+from identity.clock import utcnow
 
 MEMO_TTL_S = 2.0
 PIECE = 1536  # bytes of body per AES-GCM call: below the size from which cryptography releases the GIL

@@ -33,8 +33,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from identity.clock import WIB
+
 AGENCY = "bpjs_kesehatan"
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 """Dates in BPJS requests (tglSEP) are Jakarta calendar dates."""
 
 PESERTA_BY_NIK = "Peserta/nik/{nik}/tglSEP/{service_date}"

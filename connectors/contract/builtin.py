@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
-WIB = dt.timezone(dt.timedelta(hours=7))
+from identity.clock import WIB
 
 
 def _living(population: Any) -> Iterator[Any]:

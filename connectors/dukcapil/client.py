@@ -52,9 +52,9 @@ from connectors.base import (
     VerifyResult,
 )
 from connectors.config import require_all, timeout_s
+from identity.clock import WIB
 
 AGENCY = "dukcapil"
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 REQUIRED_SETTINGS = ("url", "institution", "user", "password", "ip")
 #: setting → default: the CALL_NIK body's key names, which regional gateways spell differently (nik, ip_address)
 BODY_KEYS = {"key_nik": "NIK", "key_user_id": "user_id", "key_password": "password", "key_ip_user": "ip_user"}

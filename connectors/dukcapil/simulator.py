@@ -67,6 +67,7 @@ from fastapi import FastAPI, Request, Response
 
 from connectors.simkit.control import SimControl, install
 from connectors.simkit.population import Person, Population
+from identity.clock import WIB
 
 DateFormat = Literal["dotted", "iso"]
 FieldSet = Literal["full", "short", "foto"]
@@ -77,7 +78,6 @@ DEFAULT_PASSWORD = "sim-dukcapil-2024"
 DEFAULT_IP = "127.0.0.1"
 DEFAULT_THRESHOLD = 80
 DEFAULT_BODY_KEYS = {"nik": "NIK", "user_id": "user_id", "password": "password", "ip_user": "ip_user"}
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 MEDIA_TYPE = "application/json;charset=UTF-8"
 
 #: CALL_NIK's bare RESPON texts

@@ -13,8 +13,9 @@ import datetime as dt
 import hashlib
 import hmac
 
+from identity.clock import WIB
+
 TOKEN_HEADER = "Token"
-WIB = dt.timezone(dt.timedelta(hours=7))  # OSS's clock: Asia/Jakarta, no daylight saving
 MIDNIGHT_GRACE = dt.timedelta(minutes=10)
 
 

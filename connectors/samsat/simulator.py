@@ -49,6 +49,7 @@ from connectors.samsat.client import (
     REFUSED,
 )
 from connectors.simkit.control import SimControl, install
+from identity.clock import WIB
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
@@ -57,7 +58,6 @@ DEFAULT_API_KEY = "samsat-demo-api-key"
 OWNER_SHARE = 0.50
 VARIANT_SHARE = 0.05
 DATA_YEAR = 2024  # newest model year: keeps vehicles independent of the calendar
-WIB = dt.timezone(dt.timedelta(hours=7))
 SWDKLLJ = {"R2": 35_000, "R4": 143_000}  # Jasa Raharja contribution, private motorcycle / passenger car
 LATE_FINE_PERCENT_PER_MONTH = 2
 LATE_FINE_MAX_MONTHS = 24

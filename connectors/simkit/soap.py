@@ -29,6 +29,7 @@ from fastapi.responses import StreamingResponse
 from lxml import etree
 
 from connectors.simkit.control import SimControl, install
+from identity.clock import as_utc
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -204,7 +205,7 @@ class NonceCache:
 def parse_created(value: str) -> dt.datetime:
     """An xsd:dateTime timestamp (`Z` or offset); naive values are taken as UTC."""
     stamp = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+    return as_utc(stamp)
 
 
 def authenticate(

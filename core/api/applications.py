@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from connectors.base import utcnow
 from core.api.auth import current_principal, require
 from core.api.body_limits import OFF_LOOP_BYTES
 from core.api.citizens import checked_nik
@@ -35,7 +34,8 @@ from core.bus.service import IdempotencyConflict, Submission, open_result, schem
 from core.bus.worker import NotReplayable, replay
 from core.security.clients import Principal
 from core.security.scopes import allowed
-from identity.cache import subject_hash
+from identity.clock import as_utc, utcnow
+from identity.secrecy import subject_hash
 
 log = logging.getLogger(__name__)
 
@@ -157,13 +157,9 @@ def _summary(app: Application) -> dict[str, Any]:
         "status": app.status,
         "agency_reference": app.agency_reference,
         "attempts": app.attempts,
-        "created_at": _utc(app.created_at),
-        "updated_at": _utc(app.updated_at),
+        "created_at": as_utc(app.created_at),
+        "updated_at": as_utc(app.updated_at),
     }
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
 
 def _view(session: Session, app: Application, request: Request) -> ApplicationView:
@@ -176,9 +172,9 @@ def _view(session: Session, app: Application, request: Request) -> ApplicationVi
         agency_detail=open_result(request.app.state.secrets.data_keys, app),
         reason=app.reason,
         reason_code=app.reason_code,
-        next_attempt_at=_utc(app.next_attempt_at),
-        deadline_at=_utc(app.deadline_at),
-        history=[Step(status=s.status, at=_utc(s.at), attempt=s.attempt, detail=s.detail) for s in steps],
+        next_attempt_at=as_utc(app.next_attempt_at),
+        deadline_at=as_utc(app.deadline_at),
+        history=[Step(status=s.status, at=as_utc(s.at), attempt=s.attempt, detail=s.detail) for s in steps],
     )
 
 
@@ -189,7 +185,7 @@ def _answer(app: Application, status_code: int, *, replayed: bool = False) -> JS
         "status": app.status,
         "agency": app.agency,
         "service": app.service,
-        "created_at": _utc(app.created_at).isoformat(),
+        "created_at": as_utc(app.created_at).isoformat(),
         "links": {"self": location},
     }  # type: ignore[union-attr]
     headers = {"Location": location}
@@ -222,7 +218,7 @@ async def submit_application(
 ) -> JSONResponse:
     """Accept an application for asynchronous submission; 202 with its id and Location. Repeating the same
     request with the same key answers the same application again."""
-    counter_context(request)
+    context = counter_context(request)
     key = _key(idempotency_key)
     state = request.app.state
     registry = state.agencies
@@ -279,8 +275,7 @@ async def submit_application(
             errors=[item(e["message"], e["rule"], pointer="#/payload" + pointer_to(e["parts"])[1:]) for e in errors],
         )
 
-    context = getattr(request.state, "counter_context", None)
-    audit = {"counter": context.as_detail()} if context is not None else None
+    audit = {"counter": context.as_detail()}
 
     submission = Submission(
         client_id=principal.client_id,
@@ -360,7 +355,7 @@ async def get_application(
 
 
 def _cursor(app: Application) -> str:
-    raw = json.dumps([_utc(app.created_at).isoformat(), app.id]).encode()  # type: ignore[union-attr]
+    raw = json.dumps([as_utc(app.created_at).isoformat(), app.id]).encode()  # type: ignore[union-attr]
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

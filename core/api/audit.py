@@ -29,16 +29,13 @@ from core.api.citizens import checked_nik
 from core.api.openapi import problems
 from core.api.problems import Problem
 from core.audit import store
-from core.audit.log import (
-    Sequencer,
-    SequencerError,
-    format_time,
-    subject_of,
-)
+from core.audit.log import Sequencer, SequencerError, format_time
 from core.audit.models import entry_table
 from core.callbacks import signing
 from core.security.clients import Principal
 from core.settings import Settings
+from identity.clock import as_utc
+from identity.secrecy import subject_hash
 
 router = APIRouter(tags=["audit"])
 
@@ -112,10 +109,8 @@ def _us(value: dt.datetime | None) -> int | None:
     """Microseconds since the epoch; a time whose UTC value falls outside years 1-9999 is refused (400)."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
     try:
-        value = value.astimezone(dt.UTC)
+        value = as_utc(value).astimezone(dt.UTC)
     except OverflowError:
         raise Problem(
             400,
@@ -190,7 +185,7 @@ def audit_entries(
     checkpoint returned alongside."""
     after = _cursor(cursor)
     subject = (
-        subject_of(checked_nik(subject_nik, parameter="subject_nik"), request.app.state.secrets)
+        subject_hash(request.app.state.secrets.nik_hash_key, checked_nik(subject_nik, parameter="subject_nik"))
         if subject_nik is not None
         else None
     )
@@ -375,7 +370,7 @@ def access_history(
     answered from the signed log (this request is recorded too, as `citizen.history`)."""
     normalised = checked_nik(nik)
     after = _cursor(cursor)
-    subject = subject_of(normalised, request.app.state.secrets)
+    subject = subject_hash(request.app.state.secrets.nik_hash_key, normalised)
     write_now(request, "citizen.history", client=principal.name, subject=subject)
     latest = _fresh(request)
     e = entry_table.c

@@ -2,7 +2,8 @@
 
 Separate from `core.api.audit` (the auditor's router) so `core.api.citizens` can use it without an import cycle.
 What is recorded: who (client), why (purpose), what was asked and how each agency answered, the counter context
-if the caller sent it, and the citizen as a keyed hash — never the NIK, never record contents.
+(which `core.api.context.counter_context` checked and left on `request.state` before the endpoint's work), and the
+citizen as a keyed hash — never the NIK, never record contents.
 """
 
 from __future__ import annotations
@@ -13,15 +14,10 @@ from typing import Any
 from fastapi import Request
 
 from connectors import tracing
-from core.audit.log import prepare, record, subject_of
+from core.audit.log import prepare, record
 from core.security.clients import Principal
-
-
-def counter_context(request: Request) -> dict[str, str]:
-    """Which officer at which counter of which MPP made a read: the context `core.api.context` required and checked
-    (Officer-Id, Counter-Id, Mpp-Site); empty if the endpoint did not check one."""
-    checked = getattr(request.state, "counter_context", None)
-    return checked.as_detail() if checked is not None else {}  # type: ignore[no-any-return]
+from identity.purposes import ROOT_FACET
+from identity.secrecy import subject_hash
 
 
 def write_now(request: Request, action: str, **fields: Any) -> None:
@@ -63,23 +59,21 @@ async def read(
     plates: Sequence[str] = (),
 ) -> None:
     """`citizen.read`: facets asked, each facet's agency and status (`summary`, from `facet_summary`, when a record
-    was assembled), outcome. `subject`: `subject_of(nik)` when the caller already has it. `plates` a counter gave
-    are kept as keyed hashes, as the NIK is (a plate identifies its owner)."""
+    was assembled), outcome. `subject`: `subject_hash(nik_hash_key, nik)` when the caller already has it. `plates`
+    a counter gave are kept as keyed hashes, as the NIK is (a plate identifies its owner)."""
     detail: dict[str, Any] = {"purpose": purpose, "asked": list(asked), "outcome": outcome}
     if summary is not None:
         detail["facets"] = summary
     if refresh:
         detail["refresh"] = True
     if plates:
-        detail["plates"] = [subject_of(plate, request.app.state.secrets) for plate in plates]
-    counter = counter_context(request)
-    if counter:
-        detail["counter"] = counter
+        detail["plates"] = [subject_hash(request.app.state.secrets.nik_hash_key, plate) for plate in plates]
+    detail["counter"] = request.state.counter_context.as_detail()
     await write(
         request,
         "citizen.read",
         client=principal.name,
-        subject=subject or subject_of(nik, request.app.state.secrets),
+        subject=subject or subject_hash(request.app.state.secrets.nik_hash_key, nik),
         detail=detail,
     )
 
@@ -94,18 +88,17 @@ async def verify(
     results: Mapping[str, bool] | None = None,
     outcome: str = "ok",
 ) -> None:
-    """`citizen.verify`: fields asked and, when Dukcapil answered, match / no_match per field."""
+    """`citizen.verify`: fields asked and, when the root facet's agency answered, match / no_match per field."""
     detail: dict[str, Any] = {"purpose": purpose, "asked": sorted(asked), "outcome": outcome}
     if results is not None:
         detail["results"] = {name: "match" if matched else "no_match" for name, matched in results.items()}
-    counter = counter_context(request)
-    if counter:
-        detail["counter"] = counter
+    detail["counter"] = request.state.counter_context.as_detail()
+    root = request.app.state.agencies.by_facet().get(ROOT_FACET)
     await write(
         request,
         "citizen.verify",
         client=principal.name,
-        agency="dukcapil",
-        subject=subject_of(nik, request.app.state.secrets),
+        agency=root.name if root is not None else None,
+        subject=subject_hash(request.app.state.secrets.nik_hash_key, nik),
         detail=detail,
     )

@@ -25,7 +25,6 @@ from core.api.auth import current_principal, require
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.openapi import problems
 from core.api.problems import Problem, item
-from core.audit.log import subject_of
 from core.security.clients import Principal
 from core.security.scopes import allowed
 from identity.cache import RecordCache
@@ -33,6 +32,7 @@ from identity.model import CitizenRecord
 from identity.nik import NikInfo, parse_nik
 from identity.purposes import ROOT_FACET, Purpose, load_purposes
 from identity.record import CitizenNotFound, IdentityUnavailable, assemble_record
+from identity.secrecy import subject_hash
 
 router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
 
@@ -241,7 +241,7 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     cache: RecordCache | None = state.cache
     variant = (chosen.name, tuple(names))
     # one keyed hash per read: the audit log's subject, which is also where the cache remembers records
-    subject = subject_of(normalised, state.secrets)
+    subject = subject_hash(state.secrets.nik_hash_key, normalised)
     # plates make a record of their own: never answered from, nor kept in, the record memo
     remembered = _remembered(cache, subject, variant) if cache is not None and not refresh and not plates else None
     if remembered is not None:  # assembled from these same fresh rows a moment ago (identity/record_memo.py)

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from connectors.base import Inbound, InboundPush, InboundRefused, utcnow
+from connectors.base import Inbound, InboundPush, InboundRefused
 from core.api.answers import AgencyReply
 from core.api.openapi import problems
 from core.api.problems import Problem
 from core.bus.inbound import OwnerMismatch, Stored, audit_refusal, store
+from identity.clock import utcnow
 
 router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
 log = logging.getLogger(__name__)

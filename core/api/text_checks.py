@@ -1,4 +1,4 @@
-"""Where a request holds something that is not text (connectors/text.py says what that is): the JSON body,
+"""Where a request holds something that is not text (identity/text.py says what that is): the JSON body,
 a form, the path, the query string. core/api/body_limits.py refuses it with 400 `text_invalid`; let in, each
 fails far from the door (a NUL in PostgreSQL's text columns, an unpaired surrogate when encoded to UTF-8 or
 hashed, a control character in a SOAP agency's XML).
@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from connectors.text import NOT_TEXT, first_not_text
+from identity.text import NOT_TEXT, first_not_text
 
 # what may stand for such a character in a JSON body (escaped, or U+FFFE/U+FFFF as UTF-8); a match is confirmed
 # on the parsed strings, as an escaped backslash before "u0000" also matches here

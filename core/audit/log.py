@@ -46,7 +46,6 @@ from core.audit.merkle import (
 )
 from core.audit.models import checkpoint_table, pending_table, state_table
 from core.db.bulk import bulk_insert
-from identity.cache import subject_hash
 
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 NAME_MAX = {"client": 100, "agency": 64}
@@ -149,7 +148,7 @@ def _row(
         if len(_GOOD_ACTIONS) < 1024:
             _GOOD_ACTIONS.add(action)
     if subject is not None and not (isinstance(subject, str) and SUBJECT_RE.fullmatch(subject)):
-        raise ValueError("audit subject must be a keyed hash (64 hex digits from subject_of), never a NIK")
+        raise ValueError("audit subject must be a keyed hash (64 hex digits from subject_hash), never a NIK")
     for name, value in (("client", client), ("agency", agency)):
         if value is not None and (not isinstance(value, str) or not value or len(value) > NAME_MAX[name]):
             raise ValueError(f"audit {name} must be a non-empty string of at most {NAME_MAX[name]} characters")
@@ -190,7 +189,7 @@ def record(
     - `action`: dotted lower-case name, e.g. `citizen.read`, `citizen.verify`, `application.accepted`,
       `application.submitted`, `callback.delivered`, `admin.client_created`, `audit.query`.
     - `client`: the API client's name (who acted), if any. `agency`: the agency concerned, if any.
-    - `subject`: the citizen as a keyed hash — `subject_of(nik, secrets)` — never a NIK.
+    - `subject`: the citizen as a keyed hash — `identity.secrecy.subject_hash(nik_hash_key, nik)` — never a NIK.
     - `detail`: small JSON object (what was asked, statuses, ids). No NIK, no names, no record contents.
 
     The row goes into `audit_pending` at once, through the session's connection (no ORM unit of work, no
@@ -230,17 +229,6 @@ def insert_prepared(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert rows from `prepare()` in `session`'s transaction, as one statement."""
     if rows:
         _insert_pending(session.connection(), rows)
-
-
-def subject_of(nik: str, secrets: Any) -> str:
-    """The audit subject of a NIK: its keyed hash (HMAC-SHA256 with the bus's NIK hash key), 64 hex digits.
-
-    `secrets` is a `core.security.secrets.BusSecrets` (or the raw key bytes). The same function answers
-    `subject_nik=` queries and access history, so an auditor who knows a NIK can find its entries while the
-    log itself never holds one.
-    """
-    key = secrets if isinstance(secrets, (bytes, bytearray)) else secrets.nik_hash_key
-    return subject_hash(bytes(key), nik.strip())
 
 
 @functools.lru_cache(maxsize=256)

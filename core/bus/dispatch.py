@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from connectors.base import utcnow
 from core.bus.models import Outbox
 from core.bus.states import Policy
 from core.bus.steps import BatchedSteps
@@ -32,6 +31,7 @@ from core.bus.worker import (
     sweep,
 )
 from core.security.secrets import BusSecrets
+from identity.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from sqlmodel import Session, select
 from connectors.base import InboundItem, InboundPush
 from core.audit.log import record
 from core.bus.models import Application, Status, Transition
-from core.bus.service import request_hash, seal, unseal
+from core.bus.service import request_hash
 from core.bus.states import audit_step, move
 from core.callbacks.events import emit
 from core.db.models import Client
 from core.security.secrets import BusSecrets
-from identity.cache import subject_hash
+from identity.secrecy import seal, subject_hash, unseal
 
 EVENT = "application.status_changed"
 KEEP_FOR = dt.timedelta(days=365)  # deadline_at of a received record: it is never dispatched, the column is required

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from connectors.base import utcnow
+from identity.clock import utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 

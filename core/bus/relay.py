@@ -22,12 +22,12 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from connectors import tracing
-from connectors.base import utcnow
 from core.bus.amqp import ConfirmPublisher, NotConnected, Outgoing
 from core.bus.models import Application, Outbox, Status
 from core.bus.states import Moves, Policy, Step
 from core.bus.worker import Message, Sessions, sweep
 from core.callbacks.exchange import relay_events_once
+from identity.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from connectors import tracing
-from connectors.base import utcnow
 from core.bus.models import Application, Outbox, Status
 from core.bus.payload_schema import validator_of
 from core.bus.states import Moves, Policy, move
 from core.db.group_commit import batch_or_each
 from core.security.secrets import BusSecrets
-from identity.cache import DataKeys, subject_hash
+from identity.clock import utcnow
+from identity.secrecy import DataKeys, seal, subject_hash, unseal
 
 MAX_ERRORS = 20
 
@@ -62,19 +62,6 @@ def request_hash(hash_key: bytes, nik: str, agency: str, service: str, payload: 
         ensure_ascii=False,
     )
     return hmac.new(hash_key, canonical.encode(), hashlib.sha256).hexdigest()
-
-
-def _aad(application_id: str, part: str) -> bytes:
-    return f"application:{application_id}:{part}".encode()
-
-
-def seal(keys: DataKeys, application_id: str, part: str, value: Any) -> tuple[str, bytes]:
-    """Encrypt a JSON value for one application (`part` is "request" or "result")."""
-    return keys.encrypt(json.dumps(value, separators=(",", ":"), default=str).encode(), _aad(application_id, part))
-
-
-def unseal(keys: DataKeys, application_id: str, part: str, key_id: str, blob: bytes) -> Any:
-    return json.loads(keys.decrypt(key_id, blob, _aad(application_id, part)))
 
 
 def open_request(keys: DataKeys, app: Application) -> tuple[str, dict[str, Any]]:

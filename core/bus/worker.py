@@ -40,18 +40,13 @@ from tenacity import (
 )
 
 from connectors import tracing
-from connectors.base import (
-    AgencyAccessDenied,
-    AgencyError,
-    AgencyRejected,
-    NotSupported,
-    SubmitResult,
-    utcnow,
-)
+from connectors.base import AgencyAccessDenied, AgencyError, AgencyRejected, NotSupported, SubmitResult
 from core.bus.models import FINAL, Application, Inbox, Outbox, Status
-from core.bus.service import new_outbox, open_request, seal
+from core.bus.service import new_outbox, open_request
 from core.bus.states import Moves, Policy, Step, audit_step, move
 from core.security.secrets import BusSecrets
+from identity.clock import as_utc, utcnow
+from identity.secrecy import seal
 
 log = logging.getLogger(__name__)
 Sessions = Callable[[], Session]
@@ -133,13 +128,6 @@ class Outcome:
     code: str | None = None
     retry_after_s: float | None = None
     calls: int = 1
-
-
-def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands timestamps back naive; they were written in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def begin(
@@ -225,7 +213,7 @@ def _begin_batch(
         if app is None or app.agency != message.agency:
             results.append(PoisonMessage("message about no known application"))
             continue
-        lease, due = _as_utc(app.lease_until), _as_utc(app.next_attempt_at)
+        lease, due = as_utc(app.lease_until), as_utc(app.next_attempt_at)
         if app.id in taken or (app.status == Status.submitting.value and lease is not None and lease > now):
             results.append(Skip("in flight"))
             continue
@@ -255,7 +243,7 @@ def _begin_batch(
                 app.attempts,
                 client_name=app.client_name,
                 nik_hash=app.nik_hash,
-                deadline_at=_as_utc(app.deadline_at),
+                deadline_at=as_utc(app.deadline_at),
             )
         )
     if claims:
@@ -564,7 +552,7 @@ def sweep(session: Session, policy: Policy, now: dt.datetime | None = None, limi
     for app in lost:
         app.lease_until = None
         app.version += 1
-        deadline = _as_utc(app.deadline_at)
+        deadline = as_utc(app.deadline_at)
         assert deadline is not None
         if now >= deadline:
             app.reason, app.reason_code = "attempt interrupted after the deadline", "interrupted"

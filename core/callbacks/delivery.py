@@ -27,7 +27,6 @@ from sqlalchemy import func, select, text, update
 from sqlmodel import Session
 
 from connectors import tracing
-from connectors.base import utcnow
 from core.audit.log import record
 from core.audit.note import Signer
 from core.bus.models import Outbox
@@ -37,6 +36,7 @@ from core.callbacks.models import Attempt, Batch, Event, Item, Subscription
 from core.callbacks.secrets import callback_key, signing_secrets
 from core.security.secrets import load_secrets
 from core.settings import Settings
+from identity.clock import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 ERROR_MAX = 500
@@ -102,12 +102,6 @@ def check_url(url: str, allowed: tuple[str, ...]) -> None:
     raise NotAllowed(f"host {host!r} is not on the callback allow-list (GERBANG_CALLBACK_ALLOWED_HOSTS)")
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 @dataclass
 class Ready:
     """A batch to send: its row values, the subscription's URL and stored secret (a salt), and the body."""
@@ -128,7 +122,7 @@ def body_of(batch_id: str, subscription_id: str, rows: list[Any]) -> bytes:
         {
             "id": r.event_id,
             "type": r.type,
-            "occurred_at": _utc(r.occurred_at).isoformat(),  # type: ignore
+            "occurred_at": as_utc(r.occurred_at).isoformat(),  # type: ignore
             "data": json.loads(r.data),
         }
         for r in rows
@@ -195,7 +189,7 @@ def next_batch(
         .first()
     )
     if pending is not None:
-        due = _utc(pending.next_attempt_at)
+        due = as_utc(pending.next_attempt_at)
         if due is not None and due > now:
             session.commit()  # ends the transaction (and a caller's settle)
             return None
@@ -207,7 +201,7 @@ def next_batch(
             sub.url,
             sub.secret,
             pending.attempts + 1,
-            _utc(pending.created_at) or now,
+            as_utc(pending.created_at) or now,
             body_of(pending.id, subscription_id, rows),
             len(rows),
         )
@@ -228,7 +222,7 @@ def next_batch(
     if len(chunks) > 1 and len(chunks[-1]) < sub.batch_max:
         chunks.pop()  # a partial batch is cut only as the first (below, once its window has passed)
     if len(chunks[0]) < sub.batch_max:  # a partial batch goes only once its oldest event has waited the window
-        oldest = _utc(
+        oldest = as_utc(
             session.execute(
                 select(func.min(Event.occurred_at)).where(Event.id.in_(chunks[0]))  # type: ignore[call-overload]
             ).scalar_one()

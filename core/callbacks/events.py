@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import insert, select, text, update
 from sqlmodel import Session
 
-from connectors.base import utcnow
 from core.callbacks.models import Event, Item, Subscription
 from core.db.bulk import bulk_insert
+from identity.clock import utcnow
 
 EMITTED = {
     "accepted": "application.accepted",

@@ -35,10 +35,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from connectors.base import utcnow
 from core.bus.amqp import Consumer, Delivery
 from core.callbacks.events import item_rows
 from core.callbacks.models import Event, Item
+from identity.clock import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 RELAY_LOCK = 0x6765_7262_6576  # "gerbev": one events relay at a time keeps the exchange in event order
@@ -56,9 +56,7 @@ def routing_key(agency: str, event_type: str) -> str:
 
 
 def _iso(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.isoformat()
+    return as_utc(value).isoformat()
 
 
 def encode(row: Any) -> bytes:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
-from connectors.base import utcnow
+from identity.clock import utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 

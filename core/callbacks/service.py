@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from connectors.base import utcnow
 from core.audit.log import record
 from core.callbacks.models import EVENT_TYPES, Attempt, Batch, Event, Item, Subscription
 from core.callbacks.secrets import new_stored, reveal, rotated
+from identity.clock import as_utc, utcnow
 
 
 class NotFound(LookupError):
@@ -24,11 +24,7 @@ class NotFound(LookupError):
 
 
 def _iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.isoformat()
+    return None if value is None else as_utc(value).isoformat()
 
 
 def describe(sub: Subscription) -> dict[str, Any]:

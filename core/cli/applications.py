@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from core.cli.common import database_failed, fail, session
 from core.settings import get_settings
+from identity.clock import as_utc
 
 app = typer.Typer(help="Applications: failed ones, replay.", no_args_is_help=True)
 
@@ -51,7 +52,7 @@ def dead(
 
 def _iso(value: dt.datetime) -> str:
     """UTC with its offset (SQLite hands timestamps back without one)."""
-    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+    return as_utc(value).isoformat()
 
 
 @app.command("replay")

@@ -30,7 +30,7 @@ from core.security.secrets import (
     write_stored_secrets,
 )
 from core.settings import get_settings
-from identity.cache import DataKeys
+from identity.secrecy import DataKeys
 
 app = typer.Typer(help="The bus's secrets: NIK hash key and data-at-rest encryption keys.", no_args_is_help=True)
 RELOAD_WAIT_S = 2.5  # running processes look at the secrets file at most every second before encrypting

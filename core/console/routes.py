@@ -25,6 +25,7 @@ from core.console import views
 from core.security.clients import Principal, today_wib
 from core.security.keys import key_id
 from core.security.scopes import allowed
+from identity.clock import as_utc
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -50,9 +51,7 @@ def _when(value: Any) -> str:
             return value
     if not isinstance(value, dt.datetime):
         return "–"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return as_utc(value).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 TEMPLATES = jinja2.Environment(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, LargeBinary
 from sqlmodel import Field, SQLModel
 
-from connectors.base import utcnow
+from identity.clock import utcnow
 
 
 def _ts(**kwargs: Any) -> Any:

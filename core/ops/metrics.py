@@ -8,7 +8,6 @@ depths from a cached probe (core/ops/probe.py). No label carries anything about 
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -25,12 +24,9 @@ from core.audit import store
 from core.audit.models import state_table
 from core.bus.models import Application, Outbox, Status
 from core.ops.probe import BrokerProbe
+from identity.clock import as_utc
 
 log = logging.getLogger(__name__)
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)  # SQLite drops the zone
 
 
 class StateCollector(Collector):
@@ -96,7 +92,7 @@ class StateCollector(Collector):
         lag = GaugeMetricFamily(
             "gerbang_outbox_lag_seconds", "Age of the oldest outbox row not yet handed on (0: none)."
         )
-        lag.add_metric([], max(0.0, now - _utc(oldest).timestamp()) if oldest is not None else 0.0)
+        lag.add_metric([], max(0.0, now - as_utc(oldest).timestamp()) if oldest is not None else 0.0)
         yield lag
         pending = GaugeMetricFamily("gerbang_outbox_unsent", "Outbox rows not yet handed on.")
         pending.add_metric([], unsent)

@@ -22,13 +22,13 @@ from core.db.models import ApiKey, Client
 from core.security.keys import check_supplied_key, generate_key, hash_key, key_id
 from core.security.ratelimit import Limit
 from core.security.scopes import validate_scope
+from identity.clock import WIB, as_utc
 
 KINDS = ("counter", "auditor", "agency", "operator")
-WIB = dt.timezone(dt.timedelta(hours=7))
-"""Agreement dates are calendar dates in Jakarta time (WIB), inclusive at both ends."""
 
 
 def today_wib(now: dt.datetime | None = None) -> dt.date:
+    """Today in Jakarta time: agreement dates are calendar dates in WIB, inclusive at both ends."""
     return (now or dt.datetime.now(dt.UTC)).astimezone(WIB).date()
 
 
@@ -170,13 +170,9 @@ def keys_of(session: Session, client: Client) -> list[ApiKey]:
     return list(session.exec(select(ApiKey).where(ApiKey.client_id == client.id).order_by(col(ApiKey.id))))
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
-
-
 def key_live(api_key: ApiKey, now: dt.datetime) -> bool:
     """A key works until its `revoked_at` (a rotated key keeps working through its grace period)."""
-    revoked = _utc(api_key.revoked_at)
+    revoked = as_utc(api_key.revoked_at)
     return revoked is None or revoked > now
 
 
@@ -200,13 +196,13 @@ def describe(session: Session, client: Client, now: dt.datetime | None = None) -
         "keys": [
             {
                 "key_id": k.key_id,
-                "created_at": _utc(k.created_at).isoformat(),  # type: ignore[union-attr]
-                "revoked_at": _utc(k.revoked_at).isoformat() if k.revoked_at else None,
+                "created_at": as_utc(k.created_at).isoformat(),  # type: ignore[union-attr]
+                "revoked_at": as_utc(k.revoked_at).isoformat() if k.revoked_at else None,
                 "live": key_live(k, now),
             }
             for k in keys_of(session, client)
         ],
-        "created_at": _utc(client.created_at).isoformat(),  # type: ignore[union-attr]
+        "created_at": as_utc(client.created_at).isoformat(),  # type: ignore[union-attr]
     }
 
 
@@ -270,7 +266,7 @@ def rotate_key(
     ends = now + grace
     retiring = [k for k in keys_of(session, client) if key_live(k, now)]
     for old in retiring:
-        if old.revoked_at is None or _utc(old.revoked_at) > ends:  # type: ignore[operator]
+        if old.revoked_at is None or as_utc(old.revoked_at) > ends:  # type: ignore[operator]
             old.revoked_at = ends
             session.add(old)
     new = ApiKey(client_id=client.id, key_id=key_id(key), key_hash=hash_key(key))  # type: ignore[arg-type]

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, delete, func, select, update
 
 from core.bus.models import Application
-from core.bus.service import seal, unseal
 from core.db.models import FacetCacheRow
-from identity.cache import DataKeys
+from identity.secrecy import DataKeys, seal, unseal
 
 CACHE = FacetCacheRow.__table__  # type: ignore[attr-defined]
 APPS = Application.__table__  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from core.db.engine import normalise_url
 from core.settings import Settings
-from identity.cache import DataKeys
+from identity.secrecy import DataKeys
 
 SECRETS_FILE = "secrets.json"
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 
 from core.audit import decode_entry, note, store
 from core.audit.models import entry_table as entries
-from core.security.clients import WIB
+from identity.clock import WIB
 
 HEADER = "gerbang usage report v1"
 COUNTED = ("citizen.read", "citizen.verify", "application.accepted")

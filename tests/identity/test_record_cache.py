@@ -11,9 +11,11 @@ import hmac
 import os
 from collections.abc import Iterable
 
-from connectors.base import FacetStatus, utcnow
-from identity.cache import CachedFacet, DataKeys, RecordCache, RowMemo, subject_hash
+from connectors.base import FacetStatus
+from identity.cache import CachedFacet, RecordCache, RowMemo
+from identity.clock import utcnow
 from identity.model import Facet, Provenance
+from identity.secrecy import DataKeys, subject_hash
 
 NIK = "3276014505850001"
 HASH_KEY = b"h" * 32

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from connectors.base import utcnow
+from identity.clock import utcnow
 from identity.record_memo import RecordMemo
 
 BODY = b'{"nik":"3171011505900001","facets":{"identity":{"data":{"full_name":"SITI AMINAH"}}}}'

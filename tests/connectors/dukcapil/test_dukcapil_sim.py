@@ -20,8 +20,7 @@ from connectors.base import (
 from connectors.dukcapil import PLUGIN
 from connectors.dukcapil.client import DukcapilClient
 from connectors.dukcapil.simulator import DEFAULT_PASSWORD, DEFAULT_USER_ID, person_fields
-
-WIB = dt.timezone(dt.timedelta(hours=7))
+from identity.clock import WIB
 
 
 class Clock:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlmodel import Session
 
 from tests.core.conftest import POPULATION, sim_requests
 
@@ -166,8 +165,8 @@ def test_repeated_warm_lookups_are_remembered_encrypted_and_each_is_audited(  # 
     assert all(f["provenance"]["cached"] for f in warm[2].json()["facets"].values())
     other = api.get(url, headers=counter, params={"purpose": "identity_check"})
     assert other.status_code == 200 and len(assembled) == 3, "another purpose is another record"
-    from core.audit.log import subject_of
-    subject = subject_of(person.nik, api.app.state.secrets)  # type: ignore[attr-defined]
+    from identity.secrecy import subject_hash
+    subject = subject_hash(api.app.state.secrets.nik_hash_key, person.nik)  # type: ignore[attr-defined]
     assert set(memo._records) == {subject} == {api.app.state.cache.record_key(person.nik)}  # type: ignore[attr-defined]
     for key, slots in memo._records.items():
         assert person.nik not in key

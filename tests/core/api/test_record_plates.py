@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 from connectors.registry import discover
 from connectors.samsat.simulator import SamsatState
-from core.audit.log import subject_of
 from core.api.app import create_app
 from core.demo import agency_environment
 from core.settings import Settings
+from identity.secrecy import subject_hash
 from tests.conftest import BUS_SECRETS
 from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS, POPULATION, sim_requests
 
@@ -74,9 +74,9 @@ def test_plates_fill_the_vehicles_facet_with_only_the_citizens_vehicles(plate_on
     reads = [e["entry"]["detail"] for e in page.json()["entries"] if e["entry"]["action"] == "citizen.read"]
     assert len(reads) == 5
     with_plates = [r for r in reads if "plates" in r]
-    secrets = plate_only.app.state.secrets  # type: ignore[attr-defined]
-    assert with_plates[0]["plates"] == [subject_of(mine, secrets), subject_of(stranger.vehicles[0].plate, secrets)]
-    assert len(with_plates) == 3 and with_plates[2]["plates"] == [subject_of(stranger.vehicles[0].plate, secrets)]
+    key = plate_only.app.state.secrets.nik_hash_key  # type: ignore[attr-defined]
+    assert with_plates[0]["plates"] == [subject_hash(key, mine), subject_hash(key, stranger.vehicles[0].plate)]
+    assert len(with_plates) == 3 and with_plates[2]["plates"] == [subject_hash(key, stranger.vehicles[0].plate)]
     assert mine not in page.text and mine.replace(" ", "") not in page.text, "plates are kept as keyed hashes only"
 
 

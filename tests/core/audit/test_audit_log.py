@@ -24,10 +24,10 @@ from core.audit.log import (
     format_time,
     record,
     sequence,
-    subject_of,
 )
 from core.audit.models import checkpoint_table, entry_table, pending_table
 from core.db import make_engine, session_factory
+from identity.secrecy import subject_hash
 from tests.conftest import AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY
 
 SIGNER = note.parse_signer(AUDIT_SIGNER_KEY)
@@ -137,9 +137,9 @@ def test_record_refuses_bad_entries_at_once(kwargs: dict[str, Any]) -> None:
 
 def test_subject_is_a_keyed_hash() -> None:
     key = b"k" * 32
-    subject = subject_of("3171011505900001", key)
+    subject = subject_hash(key, "3171011505900001")
     assert len(subject) == 64 and "3171011505900001" not in subject
-    assert subject == subject_of(" 3171011505900001 ", key) != subject_of("3171011505900001", b"j" * 32)
+    assert subject == subject_hash(key, " 3171011505900001 ") != subject_hash(b"j" * 32, "3171011505900001")
 
 
 # --- sequencing -------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from connectors.oss.simulator import decision as oss_decision
 from connectors.oss.simulator import owner_of as oss_owner
 from connectors.samsat.simulator import SamsatState
 from connectors.simkit.population import Population
+from identity.clock import WIB
 
-WIB = dt.timezone(dt.timedelta(hours=7))
 Request = dict[str, Any]   # {"nik", "agency", "service", "payload"}
 
 

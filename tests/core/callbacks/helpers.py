@@ -14,11 +14,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from connectors.base import utcnow
 from connectors.simkit import serving
 from core.callbacks.delivery import Config, Deliverer
 from core.callbacks.events import emit
 from core.settings import Settings
+from identity.clock import utcnow
 
 FAST = Config(allowed_hosts=("127.0.0.1",), poll_s=0.05, retry_base_s=0.05, retry_max_s=0.2, max_age_s=60,
               connect_timeout_s=1, read_timeout_s=2)

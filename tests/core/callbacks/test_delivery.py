@@ -10,14 +10,13 @@ from typing import Any
 
 from sqlmodel import select
 
-from connectors.base import utcnow
-
 from core.callbacks import service
 from core.callbacks.events import emit
 from core.callbacks.models import Batch, Subscription
 from core.callbacks.secrets import callback_key
 from core.security.secrets import load_secrets
 from core.settings import Settings
+from identity.clock import utcnow
 from tests.core.bus.helpers import wait_until
 from tests.core.callbacks.helpers import (
     FAST,

@@ -19,7 +19,6 @@ from typing import Any
 import pika
 from sqlalchemy import text
 
-from connectors.base import utcnow
 from core.callbacks import service
 from core.callbacks.events import emit
 from core.callbacks.secrets import callback_key
@@ -27,6 +26,7 @@ from core.db import make_engine, session_factory
 from core.security.clients import create_client
 from core.security.secrets import load_secrets
 from core.settings import Settings
+from identity.clock import utcnow
 from tests.conftest import BUS_SECRETS
 from tests.core.bus.conftest import AMQP_URL, needs_bus
 from tests.core.bus.helpers import SUPPLY, submit, wait_until

@@ -24,7 +24,7 @@ from core.db import make_engine
 from core.demo import agency_environment
 from core.security.rotation import keys_in_use, reencrypt
 from core.settings import Settings, get_settings
-from identity.cache import DataKeys
+from identity.secrecy import DataKeys
 from tests.conftest import BUS_SECRETS
 from tests.core.bus.helpers import FAST, SUPPLY, wait_status
 from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS, POPULATION

@@ -1,0 +1,32 @@
+"""The clock every part of Gerbang reads, and the Indonesian (WIB) time zone the agencies count days in.
+
+One home, so a timestamp is always timezone-aware: `utcnow()` for now, `as_utc()` for a value read back from a
+database that drops the zone (SQLite), `WIB` for the agencies' calendar (Asia/Jakarta, UTC+7, no daylight saving).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import overload
+
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, so every timestamp Gerbang emits carries its offset."""
+    return dt.datetime.now(dt.UTC)
+
+
+@overload
+def as_utc(value: dt.datetime) -> dt.datetime: ...
+
+
+@overload
+def as_utc(value: None) -> None: ...
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """`value` with its zone; a naive one (SQLite keeps no zone) is taken as UTC, as Gerbang wrote it."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
