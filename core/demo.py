@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session, col, select
 
 from connectors.base import ConnectorPlugin
@@ -28,6 +30,7 @@ from core.db.engine import describe_database
 from core.db.models import ApiKey, Client
 from core.security.clients import create_client
 from core.security.keys import generate_key, hash_key, key_id
+from core.security.secrets import write_private_json
 from core.settings import AGENCY_PREFIX, Settings
 from identity.clock import utcnow
 from identity.purposes import load_purposes
@@ -72,11 +75,7 @@ def demo_keys(settings: Settings) -> dict[str, str]:
     }
     if keys != stored:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{KEYS_FILE}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(keys, handle)
-        os.replace(temporary, path)
+        write_private_json(path, keys)
     return keys
 
 
@@ -144,10 +143,13 @@ def private_sqlite_file(url: str) -> None:
     """Make an SQLite database file readable by its owner only (0600), as the key files beside it are: it holds
     the API keys' hashes, the sealed applications and the audit log. SQLite gives its -wal and -shm files the
     database file's mode."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # not a URL: migrating it says so
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
-    path = Path(url[len(prefix) :].split("?", 1)[0])
+    path = Path(parsed.database)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     os.chmod(path, 0o600)

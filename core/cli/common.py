@@ -13,22 +13,22 @@ from typing import NoReturn, TextIO
 import typer
 from sqlmodel import Session
 
+from core.cli.errors import database_named, say
 from core.db import make_engine, session_factory
 from core.settings import Settings, get_settings
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print `error: message` to stderr and exit non-zero."""
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    say(message)
     raise typer.Exit(code)
 
 
 def database_failed(exc: Exception, settings: Settings | None = None) -> NoReturn:
     """Fail on a database error, naming the database (file) that was looked at."""
-    from core.db.engine import describe_database
-
-    where = describe_database((settings or get_settings()).database_url)
-    fail(f"database error ({type(exc).__name__}) on {where}; has `gerbang db upgrade` been run on it?")
+    fail(
+        f"database error ({type(exc).__name__}) on {database_named(settings)}; has `gerbang db upgrade` been run on it?"
+    )
 
 
 @contextmanager

@@ -12,14 +12,19 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
 
+if TYPE_CHECKING:
+    from core.settings import Settings
+
 USAGE, FAILED = 2, 1
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
+    """`error: message` on stderr, in red: how every command and the last resort below tell an error."""
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
 
 
@@ -28,14 +33,14 @@ def _first_line(value: object) -> str:
     return text[0][:300] if text else type(value).__name__
 
 
-def _database() -> str:
-    """The database the settings name (an SQLite file by its absolute path), or a neutral phrase if they do not
-    load."""
+def database_named(settings: Settings | None = None) -> str:
+    """The database `settings` (else the environment's) name, an SQLite file by its absolute path, or a neutral
+    phrase if the settings do not load."""
     from core.db.engine import describe_database
     from core.settings import get_settings
 
     try:
-        return describe_database(get_settings().database_url)
+        return describe_database((settings or get_settings()).database_url)
     except Exception:  # noqa: BLE001 - a message about a message; the settings error is told elsewhere
         return "the configured database"
 
@@ -55,7 +60,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, SQLAlchemyError):
         cause = getattr(exc, "orig", None) or exc
         return (
-            f"database error ({type(cause).__name__}: {_first_line(cause)}) on {_database()}; is it "
+            f"database error ({type(cause).__name__}: {_first_line(cause)}) on {database_named()}; is it "
             "reachable, and has `gerbang db upgrade` been run on it?"
         ), FAILED
     if isinstance(exc, CommandError):
@@ -80,5 +85,5 @@ def guarded(app: Callable[[], object]) -> None:
         if os.environ.get("GERBANG_DEBUG"):
             traceback.print_exc()
         message, code = describe(exc)
-        _say(message)
+        say(message)
         sys.exit(code)

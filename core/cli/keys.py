@@ -27,7 +27,7 @@ from core.security.secrets import (
     data_keys_from_file,
     new_secret_values,
     stored_secrets,
-    write_stored_secrets,
+    write_private_json,
 )
 from core.settings import get_settings
 from identity.secrecy import DataKeys
@@ -82,7 +82,7 @@ def current_text() -> str:
 def save(items: list[tuple[str, str]]) -> None:
     settings = get_settings()
     stored = stored_secrets(settings.data_dir)
-    write_stored_secrets(settings.data_dir, {**stored, "data_keys": joined(items)})
+    write_private_json(settings.data_dir / SECRETS_FILE, {**stored, "data_keys": joined(items)})
 
 
 @app.command("list")

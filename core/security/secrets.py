@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,10 +96,11 @@ def file_reloader(path: Path) -> Callable[[], DataKeys | None]:
     return reload
 
 
-def write_stored_secrets(data_dir: Path, values: dict[str, str]) -> None:
-    """Replace `<data_dir>/secrets.json` atomically (0600): readers see the old file or the new, never half."""
-    path = data_dir / SECRETS_FILE
-    temporary = path.with_name(f".{SECRETS_FILE}.{os.getpid()}.tmp")
+def write_private_json(path: Path, values: Mapping[str, str]) -> None:
+    """Replace a file of keys (the secrets file, the demo's keys) atomically, readable by its owner only (0600):
+    readers see the old file or the new, never half, and the bytes are on disk before the rename, so a crash
+    leaves no empty file in its place."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(values, handle)
