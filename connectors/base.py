@@ -140,6 +140,13 @@ def elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
+OPTIONAL_CALLS: Mapping[str, str] = {"lookup_plates": "lookup"}
+"""Calls a connector may offer beyond the `Connector` protocol, each with the call it counts as: the wrappers
+around a connector (circuit breaker, concurrency limit) pass exactly these through, guarded as that call.
+`lookup_plates(nik, plates)` looks vehicles up by registration plate (identity.record asks it when a read names
+plates)."""
+
+
 @runtime_checkable
 class Connector(Protocol):
     """The four things the bus asks of any agency. Implementations are async and never raise anything but
@@ -196,11 +203,27 @@ class Inbound:
     `read(method, headers, body, config, now)` checks the agency's credential (headers with lower-case names,
     the connector's settings) and parses the body into an `InboundPush`, or raises `InboundRefused`;
     `answer(method, outcome, message)` is the agency's reply as (HTTP status, JSON body) for an outcome:
-    "stored", "failed", or one of `InboundRefused`'s."""
+    "stored", "failed", or one of `InboundRefused`'s; an empty `message` asks for the agency's own words for the
+    outcome (the bus refuses "forbidden" a push that names another owner's record)."""
 
     methods: frozenset[str]
     read: Callable[[str, Mapping[str, str], bytes, Mapping[str, str], dt.datetime], InboundPush]
     answer: Callable[[str, str, str], tuple[int, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class DemoTour:
+    """What the demo banner offers to try with one agency, drawn from the demo's population by `ConnectorPlugin.demo`.
+
+    `push` makes the agency's simulator push to the bus: the body of its `POST /_sim/push` (the bus adds `url`, its
+    inbound route for `push_method`), said in `push_note`. `submission` is an application its simulator accepts
+    (`{"nik", "agency", "service", "payload"}` of `POST /v1/applications`), said in `submission_note`."""
+
+    submission: Mapping[str, Any] | None = None
+    submission_note: str = ""
+    push: Mapping[str, Any] | None = None
+    push_method: str = ""
+    push_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,11 +239,15 @@ class ConnectorPlugin:
     `mappings/`; `facet` is the canonical facet the agency fills; `services` maps each submission service to the
     JSON Schema of its payload.
 
-    For connectors packaged on their own (see docs/writing-a-connector.md): `mapping_path` is a mapping file shipped
-    in the package, read instead of `mappings/<mapping>.yaml`; `purposes` declares purposes that may read the new
-    facet ({name: {"title": ..., "facets": ["identity", facet]}}), added to identity/purposes.yaml's; `contract`
-    gives the contract kit (connectors/contract) sample inputs its simulator answers, from the population.
-    `inbound` is the agency's push route, if it pushes to us (OSS: receiveNIB).
+    `purposes` declares the purposes that may read the agency's facet ({name: {"title": ..., "facets": ["identity",
+    facet, …]}}), added to identity/purposes.yaml's root purposes. For connectors packaged on their own (see
+    docs/writing-a-connector.md): `mapping_path` is a mapping file shipped in the package, read instead of
+    `mappings/<mapping>.yaml`; `contract` gives the contract kit (connectors/contract) sample inputs its simulator
+    answers, from the population.
+
+    The hooks an agency may bring, so the bus names no agency: `inbound` is its push route, if it pushes to us
+    (OSS: receiveNIB); `decides` joins a decision to the pushed record it decides; `demo(population)` is what the
+    demo banner offers to try with it (`DemoTour`).
     """
 
     name: str
@@ -240,6 +267,7 @@ class ConnectorPlugin:
     decides: Callable[[str, Mapping[str, Any]], tuple[str, str] | None] | None = None
     """For a submission (service, payload): the (owner, reference) of the pushed record it decides, if any (OSS: a
     `license_status` names its NIB and id_izin); the bus then adds a step to that record."""
+    demo: Callable[[Any], DemoTour] | None = None
 
 
 def lazy(module: str, attribute: str) -> Callable[..., Any]:
@@ -254,3 +282,24 @@ def lazy(module: str, attribute: str) -> Callable[..., Any]:
     call.__name__ = call.__qualname__ = attribute
     call.__doc__ = f"{module}.{attribute}, imported on first call."
     return call
+
+
+def agency_plugin(
+    package: str, title: str, facet: str, create: Callable[[Mapping[str, str]], Connector], **more: Any
+) -> ConnectorPlugin:
+    """The plug-in of an agency laid out in one folder (`connectors/<name>/`, as `gerbang connectors new` lays one
+    out): named after its package, its mapping `mappings/<name>.yaml`, its simulator and simulator settings
+    `<package>.simulator.simulator`/`sim_config`, imported on first call. `more` are the other `ConnectorPlugin`
+    fields it declares (services, purposes, protocol …)."""
+    name = package.rsplit(".", 1)[-1]
+    simulator = f"{package}.simulator"
+    return ConnectorPlugin(
+        name=name,
+        title=title,
+        facet=facet,
+        mapping=name,
+        create=create,
+        simulator=lazy(simulator, "simulator"),
+        sim_config=lazy(simulator, "sim_config"),
+        **more,
+    )

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from connectors import tracing
 from connectors.base import (
+    OPTIONAL_CALLS,
     AgencyError,
     AgencyProtocolError,
     AgencyUnavailable,
@@ -177,9 +178,9 @@ class BreakerConnector:
         await self.inner.aclose()
 
     def __getattr__(self, name: str) -> Any:
-        """An optional lookup the connector offers (Samsat's `lookup_plates`), guarded like `lookup`; nothing else
-        of the inner connector shows through."""
-        if name != "lookup_plates":
+        """An optional call the connector offers (`OPTIONAL_CALLS`), guarded like the call it counts as; nothing
+        else of the inner connector shows through."""
+        if name not in OPTIONAL_CALLS:
             raise AttributeError(name)
-        by_plates = getattr(self.inner, name)
-        return lambda nik, plates: self._guarded("lookup", lambda: by_plates(nik, plates))
+        call = getattr(self.inner, name)
+        return lambda *args: self._guarded(OPTIONAL_CALLS[name], lambda: call(*args))

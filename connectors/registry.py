@@ -6,10 +6,12 @@ found here without any change to Gerbang's core.
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib.metadata import entry_points
 
 from connectors.base import ConnectorPlugin
+from identity.model import ROOT_FACET
 
 GROUP = "gerbang.connectors"
 log = logging.getLogger(__name__)
@@ -32,3 +34,10 @@ def discover() -> dict[str, ConnectorPlugin]:
             continue
         plugins[plugin.name] = plugin
     return dict(sorted(plugins.items()))
+
+
+@functools.cache
+def root_agency() -> str:
+    """The agency whose plug-in fills the root facet (the civil registry): what a read that stops at the root of
+    identity, and a verification, are counted and audited under. The facet's name when no plug-in fills it."""
+    return next((name for name, plugin in discover().items() if plugin.facet == ROOT_FACET), ROOT_FACET)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session, col, select
 
-from connectors.base import ConnectorPlugin
+from connectors.base import ConnectorPlugin, DemoTour
 from connectors.registry import discover
 from connectors.simkit import serving
 from connectors.simkit.population import Person, Population
@@ -44,13 +44,15 @@ KEYS_FILE = "demo-keys.json"
 
 @dataclass
 class Demo:
-    """What the demo started: settings for the API, simulator servers, the population and the demo key."""
+    """What the demo started: settings for the API, simulator servers, the population, the demo key and each
+    agency's demo tour."""
 
     settings: Settings
     population: Population
     api_key: str
     admin_key: str
     simulators: dict[str, serving.RunningServer] = field(default_factory=dict)
+    tours: dict[str, DemoTour] = field(default_factory=dict)
 
     def stop(self) -> None:
         for server in self.simulators.values():
@@ -184,6 +186,7 @@ def prepare(
         api_key=keys["counter"],
         admin_key=keys["admin"],
         simulators=simulators,
+        tours=demo_tours(plugins, population),
     )
 
 
@@ -220,7 +223,7 @@ def _accepts(port: int) -> bool:
 
 
 def pick_samples(population: Population) -> list[Person]:
-    """A few people worth trying: alive ones, a deceased, an inactive and one Dukcapil does not know."""
+    """A few people worth trying: alive ones, a deceased, an inactive and one the civil registry does not know."""
     chosen: list[Person] = []
     wanted = [
         ("alive", True),
@@ -241,7 +244,7 @@ def pick_samples(population: Population) -> list[Person]:
 
 
 def banner(demo: Demo, api_url: str) -> str:
-    """What the demo prints: the key, the simulators, sample NIKs and a ready curl line."""
+    """What the demo prints: the key, the simulators, sample NIKs and ready curl lines (each agency's own tour)."""
     lines = [
         f"Gerbang demo — API at {api_url} (docs at {api_url}/docs)",
         "",
@@ -256,72 +259,62 @@ def banner(demo: Demo, api_url: str) -> str:
     lines += [f"  {name:<22} {server.url}" for name, server in demo.simulators.items()]
     lines += ["", "Sample NIKs (synthetic people):"]
     for person in pick_samples(demo.population):
-        note = person.life_status if person.in_dukcapil else "unknown to Dukcapil"
+        note = person.life_status if person.in_dukcapil else "unknown to the civil registry"
         lines.append(f"  {person.nik}  {note}")
     first = pick_samples(demo.population)[0]
     auth = shlex.quote("Authorization: Bearer " + demo.api_key)
     context = ["Officer-Id: petugas-01", "Counter-Id: loket-01", "Mpp-Site: mpp-demo"]
     desk = " ".join(f"-H {shlex.quote(h)}" for h in context)  # who reads, at which counter of which MPP
-    lines += ["", "Try (identity only, then a full record from four agencies at once):"]
-    for purpose in ("identity_check", "business_licensing"):
+    purposes = sorted(load_purposes().values(), key=lambda purpose: len(purpose.facets))  # stable: ties keep order
+    narrowest, widest = purposes[0], purposes[-1]
+    lines += ["", f"Try (identity only, then a full record from {len(widest.facets)} agencies at once):"]
+    for purpose in (narrowest.name, widest.name):
         url = f"{api_url}/v1/citizens/{first.nik}?purpose={purpose}"
         lines.append(f"  curl -s -H {auth} {desk} {shlex.quote(url)}")
-    submission = sample_submission(demo.population)
-    if submission is not None:
-        headers = " ".join(
-            f"-H {shlex.quote(h)}"
-            for h in [
-                "Authorization: Bearer " + demo.api_key,
-                "Content-Type: application/json",
-                "Idempotency-Key: demo-oss-1",
-                *context,
-            ]
-        )
-        oss = demo.simulators.get("oss")
-        if oss is not None:
-            push = {"url": f"{api_url}/v1/inbound/oss/receiveNIB", "nib": submission["payload"]["nib"]}  # type: ignore
-            lines += [
-                "",
-                "Make OSS push the licences of a NIB for the region to process (they appear as "
-                "applications in status received):",
-                f"  curl -s -X POST -H 'Content-Type: application/json' -d {shlex.quote(json.dumps(push))} "
-                f"{shlex.quote(oss.url + '/_sim/push')}",
-                f"  curl -s -H {auth} {shlex.quote(api_url + '/v1/applications?status=received')}",
-            ]
-        lines += [
-            "",
-            "Decide one (receiveLicenseStatus back to OSS through the outbox; the same key answers the same "
-            "application), then follow it by the id it returns:",
-            f"  curl -s -X POST {headers} -d {shlex.quote(json.dumps(submission))} "
-            f"{shlex.quote(api_url + '/v1/applications')}",
-            f"  curl -s -H {auth} {shlex.quote(api_url + '/v1/applications/<id>')}",
-        ]
+    for name, tour in demo.tours.items():
+        lines += tour_lines(name, tour, demo, api_url, [f"Authorization: Bearer {demo.api_key}", *context])
     lines += ["", "Ctrl-C stops everything."]
     return "\n".join(lines)
 
 
+def tour_lines(name: str, tour: DemoTour, demo: Demo, api_url: str, headers: list[str]) -> list[str]:
+    """One agency's tour as curl lines: make its simulator push to the bus, then submit its sample application."""
+    auth = shlex.quote(headers[0])
+    lines: list[str] = []
+    simulator = demo.simulators.get(name)
+    if tour.push is not None and simulator is not None:
+        order = {"url": f"{api_url}/v1/inbound/{name}/{tour.push_method}", **tour.push}
+        lines += [
+            "",
+            tour.push_note,
+            f"  curl -s -X POST -H 'Content-Type: application/json' -d {shlex.quote(json.dumps(order))} "
+            f"{shlex.quote(simulator.url + '/_sim/push')}",
+            f"  curl -s -H {auth} {shlex.quote(api_url + '/v1/applications?status=received')}",
+        ]
+    if tour.submission is not None:
+        posted = [headers[0], "Content-Type: application/json", f"Idempotency-Key: demo-{name}-1", *headers[1:]]
+        flags = " ".join(f"-H {shlex.quote(h)}" for h in posted)
+        lines += [
+            "",
+            tour.submission_note,
+            f"  curl -s -X POST {flags} -d {shlex.quote(json.dumps(tour.submission))} "
+            f"{shlex.quote(api_url + '/v1/applications')}",
+            f"  curl -s -H {auth} {shlex.quote(api_url + '/v1/applications/<id>')}",
+        ]
+    return lines
+
+
+def demo_tours(plugins: Mapping[str, ConnectorPlugin], population: Population) -> dict[str, DemoTour]:
+    """Each plug-in's demo tour (`ConnectorPlugin.demo`) over the population, for those that bring one."""
+    return {name: plugin.demo(population) for name, plugin in plugins.items() if plugin.demo is not None}
+
+
 def sample_submission(population: Population) -> dict[str, object] | None:
-    """A decision OSS's simulator accepts (receiveLicenseStatus): approving a licence of a living person's own
-    active NIB."""
-    from connectors.oss.simulator import decision, owner_of
-
-    for person in population.people:
-        if person.life_status != "alive" or not person.in_dukcapil:
-            continue
-        owner = owner_of(population, person)
-        for nib in owner.nibs if owner else ():
-            if nib.status == "01" and nib.licences:
-                return {
-                    "nik": person.nik,
-                    "agency": "oss",
-                    "service": "license_status",
-                    "payload": decision(owner, nib, nib.licences[0]),
-                }
+    """The first application an agency's simulator accepts, from the plug-ins' demo tours."""
+    for tour in demo_tours(discover(), population).values():
+        if tour.submission is not None:
+            return dict(tour.submission)
     return None
-
-
-def sample_json(person: Person) -> str:
-    return json.dumps({"nik": person.nik, "name": person.name, "life_status": person.life_status})
 
 
 __all__ = ["Demo", "prepare", "banner", "Path"]

@@ -1,7 +1,7 @@
 """Logging set-up for every Gerbang process, and the redaction every log record goes through.
 
 Personal data must not reach plain logs (UU 27/2022 on personal data protection): HTTP client libraries log full
-URLs at INFO — and some agency URLs carry a NIK (BPJS `Peserta/nik/{nik}`) — so they are held at WARNING;
+URLs at INFO — and some agency URLs carry a NIK (`Peserta/nik/{nik}`) — so they are held at WARNING;
 uvicorn's access log (paths carry NIKs too) is never enabled.
 
 Those are precautions; the guarantee is `install_redaction()`: a log-record factory, so *every* record created in

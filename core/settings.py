@@ -2,7 +2,7 @@
 
 One place, so an operator can read the whole surface in `docs/settings.md` and nothing reads `os.environ` on its
 own. Agency endpoints and credentials are open-ended (connectors are plug-ins): every `GERBANG_AGENCY_…` variable
-is kept, and `Settings.agency("bpjs_kesehatan")` picks those starting `GERBANG_AGENCY_BPJS_KESEHATAN_`.
+is kept, and `Settings.agency("pajak_daerah")` picks those starting `GERBANG_AGENCY_PAJAK_DAERAH_`.
 """
 
 from __future__ import annotations

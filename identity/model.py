@@ -3,7 +3,7 @@
 Every agency's fields are mapped (see `mappings/`) onto one of the facet models registered in `FACET_MODELS`;
 the record a counter receives is a set of facets, each saying which agency said it, when, and with what outcome.
 Enumerations use stable lower-case codes; free-text values (occupation, education, names) keep the registry's
-upper-case spelling so that what Dukcapil said is what the counter sees.
+upper-case spelling so that what the civil registry said is what the counter sees.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Address(CanonicalModel):
 
 
 class Citizen(CanonicalModel):
-    """The identity facet: what the civil registry (Dukcapil) holds about a person."""
+    """The identity facet (the root facet): what the civil registry holds about a person."""
 
     nik: str
     kk_number: str | None = Field(default=None, description="Nomor Kartu Keluarga, 16 digits")
@@ -83,9 +83,13 @@ class Citizen(CanonicalModel):
     ektp_status: str | None = None
 
 
-FACET_MODELS: dict[str, type[CanonicalModel]] = {"identity": Citizen}
-"""Facet name → canonical model. Mappings target one of these. Agency facets live in `identity/facets/` (one module
-each, calling `register_facet`); an out-of-tree connector registers its own the same way."""
+ROOT_FACET = "identity"
+"""The root of every record: the civil registry's facet, read first; every purpose includes it."""
+
+FACET_MODELS: dict[str, type[CanonicalModel]] = {ROOT_FACET: Citizen}
+"""Facet name → canonical model. Mappings target one of these. An agency's facet lives in its connector's folder
+(`connectors/<agency>/facet.py`, calling `register_facet`), registered when its plug-in is loaded: discovering the
+plug-ins (connectors.registry) registers them all."""
 
 
 def register_facet(name: str, model: type[CanonicalModel]) -> type[CanonicalModel]:
@@ -98,13 +102,12 @@ def register_facet(name: str, model: type[CanonicalModel]) -> type[CanonicalMode
 
 
 def facet_model(name: str) -> type[CanonicalModel]:
-    """The canonical model of a facet, loading the built-in agency facets on first use."""
-    import identity.facets  # noqa: F401  (registers the built-in facets)
-
+    """The canonical model of a registered facet (an agency's is registered when its plug-in is loaded)."""
     try:
         return FACET_MODELS[name]
     except KeyError:
-        raise KeyError(f"unknown facet {name!r}; known: {', '.join(sorted(FACET_MODELS))}") from None
+        known = ", ".join(sorted(FACET_MODELS))
+        raise KeyError(f"unknown facet {name!r} (is its connector plug-in installed?); known: {known}") from None
 
 
 class Provenance(BaseModel):
@@ -127,7 +130,8 @@ class Facet(BaseModel):
 
 
 class Conflict(BaseModel):
-    """A field where an agency holds another value than Dukcapil (the "single data" report)."""
+    """A field where an agency holds another value than the civil registry (the "single data" report);
+    `dukcapil_value` is the root facet's value, named as the public API has always named it."""
 
     field: str
     agency: str

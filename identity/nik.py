@@ -1,7 +1,7 @@
 """Parse and check a NIK (Nomor Induk Kependudukan) by its structure: ``PP KK CC DDMMYY SSSS``.
 
-A structural check cannot prove Dukcapil knows a NIK; it only rejects numbers that cannot be one, early and cheaply,
-before any agency is asked. The rules (see also docs/nik.md):
+A structural check cannot prove the civil registry knows a NIK; it only rejects numbers that cannot be one, early
+and cheaply, before any agency is asked. The rules (see also docs/nik.md):
 
 Normalisation
     Leading and trailing whitespace is stripped (``str.strip``: any Unicode whitespace). Inside the number only
@@ -29,7 +29,8 @@ Birth date ``DDMMYY`` and sex
     branch with a real ``today`` is 29-02-00 before 29 February 2000, i.e. never in practice; it exists so that
     a test with an old ``today`` gets a clear answer instead of a made-up date. Any chosen date after ``today``
     carries ``birth_date_future``.
-    The rule cannot tell someone born in 1924 from someone born in 2024: Dukcapil's birth date is authoritative.
+    The rule cannot tell someone born in 1924 from someone born in 2024: the civil registry's birth date is
+    authoritative.
 
 Serial ``SSSS``
     ``0000`` → ``serial_invalid``.

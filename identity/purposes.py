@@ -1,7 +1,8 @@
-"""Purposes are declared data (`purposes.yaml`): each names the facets a lookup for it may see.
+"""Purposes are declared data: each names the facets a lookup for it may see.
 
-A connector packaged on its own adds the purposes that may read its facet through `ConnectorPlugin.purposes`,
-so a new agency needs no edit here; it cannot redefine a purpose already declared.
+`purposes.yaml` holds the root purposes (only the root facet); every connector plug-in adds the purposes that may
+read its facet through `ConnectorPlugin.purposes`, so a new agency needs no edit here; it cannot redefine a purpose
+already declared.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from importlib import resources
 
 import yaml
 
-ROOT_FACET = "identity"
+from identity.model import ROOT_FACET
+
 log = logging.getLogger(__name__)
 
 

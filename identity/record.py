@@ -1,7 +1,8 @@
-"""Assemble one verified record for a NIK: Dukcapil first, then the purpose's other agencies in parallel.
+"""Assemble one verified record for a NIK: the civil registry first, then the purpose's other agencies in parallel.
 
-Dukcapil is the root of identity: a NIK it does not know raises `CitizenNotFound`; a deceased or inactive person
-gets a record with the identity facet only and the life status said plainly. Every other agency is asked
+The civil registry (the root facet's agency) is the root of identity: a NIK it does not know raises
+`CitizenNotFound`; a deceased or inactive person gets a record with the identity facet only and the life status
+said plainly. Every other agency is asked
 concurrently, each under its own timeout inside the overall budget; whatever happens to one of them becomes that
 facet's status (`unavailable`, `timeout`, `error`, `not_found`), never a failed lookup.
 """
@@ -52,7 +53,7 @@ class Agency:
 
 
 class CitizenNotFound(Exception):
-    """Dukcapil does not know this NIK (or says it is not a valid NIK)."""
+    """The civil registry does not know this NIK (or says it is not a valid NIK)."""
 
     def __init__(self, agency_code: str | None = None):
         super().__init__("citizen not found")
@@ -60,7 +61,7 @@ class CitizenNotFound(Exception):
 
 
 class IdentityUnavailable(Exception):
-    """Dukcapil could not be asked; without the root of identity there is no record."""
+    """The civil registry could not be asked; without the root of identity there is no record."""
 
     def __init__(self, reason: str, retry_after_s: float | None = None, status: FacetStatus = FacetStatus.unavailable):
         super().__init__(reason)
@@ -125,24 +126,24 @@ async def ask(agency: Agency, nik: str, timeout_s: float, plates: Sequence[str] 
 
 
 async def ask_identity(root: Agency, nik: str, timeout_s: float) -> Facet:
-    """Dukcapil's facet (with `life_status` in its data); raises CitizenNotFound or IdentityUnavailable when there
+    """The root facet (with `life_status` in its data); raises CitizenNotFound or IdentityUnavailable when there
     can be no record."""
     try:
         result = await asyncio.wait_for(root.connector.lookup(nik), timeout_s)
     except TimeoutError:
-        raise IdentityUnavailable("Dukcapil did not answer in time", status=FacetStatus.timeout) from None
+        raise IdentityUnavailable("the civil registry did not answer in time", status=FacetStatus.timeout) from None
     except AgencyUnavailable as exc:
         raise IdentityUnavailable(exc.message, exc.retry_after_s, status_of(exc)) from exc
     except AgencyError as exc:
         raise IdentityUnavailable(exc.message, status=FacetStatus.error) from exc
-    except Exception as exc:  # a reply the connector could not read is Dukcapil unavailable, never a 500
+    except Exception as exc:  # a reply the connector could not read is the registry unavailable, never a 500
         log.error("connector %s raised %s", root.name, type(exc).__name__)
-        raise IdentityUnavailable("Dukcapil's reply could not be read", status=FacetStatus.error) from exc
+        raise IdentityUnavailable("the civil registry's reply could not be read", status=FacetStatus.error) from exc
     if result.status is FacetStatus.not_found:
         raise CitizenNotFound(result.agency_code)
     facet = facet_from(root, result)
     if facet.provenance.status is not FacetStatus.ok:
-        raise IdentityUnavailable("Dukcapil's reply could not be used", status=facet.provenance.status)
+        raise IdentityUnavailable("the civil registry's reply could not be used", status=facet.provenance.status)
     life_status = result.life_status or LifeStatus.alive
     if facet.data is None:
         facet.data = {"nik": nik}
@@ -151,7 +152,7 @@ async def ask_identity(root: Agency, nik: str, timeout_s: float) -> Facet:
 
 
 def conflicts_with(identity: Facet, others: Iterable[Facet]) -> list[Conflict]:
-    """Fields where another agency holds a different name, birth date or sex than Dukcapil."""
+    """Fields where another agency holds a different name, birth date or sex than the civil registry."""
     root = identity.data or {}
     found: list[Conflict] = []
     for facet in others:
@@ -208,7 +209,7 @@ async def assemble_record(
     started = time.monotonic()
     root = agencies.get(ROOT_FACET)
     if root is None:
-        raise IdentityUnavailable("no Dukcapil connector is configured")
+        raise IdentityUnavailable("no connector for the civil registry is configured")
     selected = set(facets) if facets is not None else None
     wanted = [f for f in purpose.facets if f != ROOT_FACET and (selected is None or f in selected) and f in agencies]
     plated = {name for name in wanted if plates and by_plate(agencies[name])}

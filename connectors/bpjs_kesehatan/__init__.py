@@ -2,26 +2,21 @@
 
 REST JSON in the VClaim style: HMAC-SHA256 signed headers, replies whose `response` is AES-256-CBC encrypted
 LZ-string (recipe in `crypto.py`, codes and paths in `protocol.py`). The client is `client.BpjsKesehatanClient`,
-the simulator `simulator.simulator`, the mapping `mappings/bpjs_kesehatan.yaml` (facet `health_insurance`).
+the simulator `simulator.simulator`, the facet `health_insurance` (`facet.py`), the mapping
+`mappings/bpjs_kesehatan.yaml`.
 """
 
 from __future__ import annotations
 
-from connectors.base import ConnectorPlugin, lazy
+from connectors.base import agency_plugin
 from connectors.bpjs_kesehatan.client import BpjsKesehatanClient, create
-from connectors.bpjs_kesehatan.protocol import AGENCY, CODE_LISTS, SERVICES
+from connectors.bpjs_kesehatan.facet import FACET
+from connectors.bpjs_kesehatan.protocol import CODE_LISTS, SERVICES
+from identity.model import ROOT_FACET
 
-PLUGIN = ConnectorPlugin(
-    name=AGENCY,
-    title="BPJS Kesehatan",
-    facet="health_insurance",
-    mapping="bpjs_kesehatan",
-    create=create,
-    simulator=lazy("connectors.bpjs_kesehatan.simulator", "simulator"),
-    sim_config=lazy("connectors.bpjs_kesehatan.simulator", "sim_config"),
-    services=SERVICES,
-    code_lists=CODE_LISTS,
-    protocol="rest",
+PURPOSES = {"health_insurance": {"title": "Health insurance services (BPJS Kesehatan)", "facets": [ROOT_FACET, FACET]}}
+PLUGIN = agency_plugin(
+    __name__, "BPJS Kesehatan", FACET, create, services=SERVICES, code_lists=CODE_LISTS, purposes=PURPOSES
 )
 
 __all__ = ["PLUGIN", "BpjsKesehatanClient", "create"]

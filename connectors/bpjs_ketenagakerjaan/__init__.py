@@ -15,24 +15,24 @@ only in a mapping (setting `mapping`); see docs/agencies.md.
 
 from __future__ import annotations
 
-from connectors.base import ConnectorPlugin, lazy
+from connectors.base import agency_plugin
 from connectors.bpjs_ketenagakerjaan.client import (
     MEMBERSHIP_REGISTRATION_SCHEMA,
     SERVICE_REGISTRATION,
     BpjsKetenagakerjaanClient,
     create,
 )
+from connectors.bpjs_ketenagakerjaan.facet import FACET
+from identity.model import ROOT_FACET
 
-PLUGIN = ConnectorPlugin(
-    name="bpjs_ketenagakerjaan",
-    title="BPJS Ketenagakerjaan — workers' social security membership",
-    facet="employment_insurance",
-    mapping="bpjs_ketenagakerjaan",
-    create=create,
-    simulator=lazy("connectors.bpjs_ketenagakerjaan.simulator", "simulator"),
-    sim_config=lazy("connectors.bpjs_ketenagakerjaan.simulator", "sim_config"),
-    services={SERVICE_REGISTRATION: MEMBERSHIP_REGISTRATION_SCHEMA},
-    protocol="soap",
-)
+TITLE = "BPJS Ketenagakerjaan — workers' social security membership"
+PURPOSES = {
+    "employment_insurance": {
+        "title": "Employment insurance services (BPJS Ketenagakerjaan)",
+        "facets": [ROOT_FACET, FACET],
+    }
+}
+SERVICES = {SERVICE_REGISTRATION: MEMBERSHIP_REGISTRATION_SCHEMA}
+PLUGIN = agency_plugin(__name__, TITLE, FACET, create, services=SERVICES, purposes=PURPOSES, protocol="soap")
 
 __all__ = ["PLUGIN", "BpjsKetenagakerjaanClient", "create"]

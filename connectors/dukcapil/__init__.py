@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from connectors.base import ConnectorPlugin, lazy
+from connectors.base import agency_plugin
 from connectors.dukcapil.client import DukcapilClient
+from identity.model import ROOT_FACET
 
 
 def create(config: Mapping[str, str]) -> DukcapilClient:
@@ -13,13 +14,5 @@ def create(config: Mapping[str, str]) -> DukcapilClient:
     return DukcapilClient(config)
 
 
-PLUGIN = ConnectorPlugin(
-    name="dukcapil",
-    title="Dukcapil (civil registry)",
-    facet="identity",
-    mapping="dukcapil",
-    create=create,
-    simulator=lazy("connectors.dukcapil.simulator", "simulator"),
-    sim_config=lazy("connectors.dukcapil.simulator", "sim_config"),
-    protocol="rest",
-)
+PLUGIN = agency_plugin(__name__, "Dukcapil (civil registry)", ROOT_FACET, create)
+"""The root facet's agency: its purpose (identity_check, the root facet alone) is identity/purposes.yaml's."""

@@ -15,19 +15,14 @@ only in a mapping (setting `mapping`); see docs/agencies.md.
 
 from __future__ import annotations
 
-from connectors.base import ConnectorPlugin, lazy
+from connectors.base import agency_plugin
 from connectors.imigrasi.client import PASSPORT_APPLICATION_SCHEMA, SERVICE_APPLICATION, ImigrasiClient, create
+from connectors.imigrasi.facet import FACET
+from identity.model import ROOT_FACET
 
-PLUGIN = ConnectorPlugin(
-    name="imigrasi",
-    title="Direktorat Jenderal Imigrasi — passports",
-    facet="passports",
-    mapping="imigrasi",
-    create=create,
-    simulator=lazy("connectors.imigrasi.simulator", "simulator"),
-    sim_config=lazy("connectors.imigrasi.simulator", "sim_config"),
-    services={SERVICE_APPLICATION: PASSPORT_APPLICATION_SCHEMA},
-    protocol="soap",
-)
+PURPOSES = {"passport_application": {"title": "Passport application (Imigrasi)", "facets": [ROOT_FACET, FACET]}}
+TITLE = "Direktorat Jenderal Imigrasi — passports"
+SERVICES = {SERVICE_APPLICATION: PASSPORT_APPLICATION_SCHEMA}
+PLUGIN = agency_plugin(__name__, TITLE, FACET, create, services=SERVICES, purposes=PURPOSES, protocol="soap")
 
 __all__ = ["PLUGIN", "ImigrasiClient", "create"]

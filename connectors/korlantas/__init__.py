@@ -15,19 +15,14 @@ only in a mapping (setting `mapping`); see docs/agencies.md.
 
 from __future__ import annotations
 
-from connectors.base import ConnectorPlugin, lazy
+from connectors.base import agency_plugin
 from connectors.korlantas.client import SERVICE_RENEWAL, SIM_RENEWAL_SCHEMA, KorlantasClient, create
+from connectors.korlantas.facet import FACET
+from identity.model import ROOT_FACET
 
-PLUGIN = ConnectorPlugin(
-    name="korlantas",
-    title="Korlantas Polri — SIM (driving licences)",
-    facet="driving_licences",
-    mapping="korlantas",
-    create=create,
-    simulator=lazy("connectors.korlantas.simulator", "simulator"),
-    sim_config=lazy("connectors.korlantas.simulator", "sim_config"),
-    services={SERVICE_RENEWAL: SIM_RENEWAL_SCHEMA},
-    protocol="soap",
-)
+PURPOSES = {"sim_renewal": {"title": "Driving licence renewal (Korlantas)", "facets": [ROOT_FACET, FACET]}}
+TITLE = "Korlantas Polri — SIM (driving licences)"
+SERVICES = {SERVICE_RENEWAL: SIM_RENEWAL_SCHEMA}
+PLUGIN = agency_plugin(__name__, TITLE, FACET, create, services=SERVICES, purposes=PURPOSES, protocol="soap")
 
 __all__ = ["PLUGIN", "KorlantasClient", "create"]

@@ -18,10 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import ConnectorPlugin, lazy
+from connectors.base import agency_plugin, lazy
+from connectors.bpjs_kesehatan.facet import FACET as HEALTH_INSURANCE
+from connectors.bpjs_ketenagakerjaan.facet import FACET as EMPLOYMENT_INSURANCE
 from connectors.oss.client import SERVICE_FINAL, SERVICE_STATUS, OssClient, create
 from connectors.oss.codes import LICENCE_KINDS, LICENCE_STATUSES
+from connectors.oss.facet import FACET
 from connectors.oss.inbound import INBOUND
+from identity.model import ROOT_FACET
 
 _TEXT = "^[^\\x00-\\x1f]*$"  # one line of text (no control characters)
 
@@ -171,18 +175,22 @@ def decided_licence(service: str, payload: Mapping[str, Any]) -> tuple[str, str]
     return (nib, id_izin) if isinstance(nib, str) and isinstance(id_izin, str) else None
 
 
-PLUGIN = ConnectorPlugin(
-    name="oss",
-    title="OSS RBA (business licensing)",
-    facet="business",
-    mapping="oss",
-    create=create,
-    simulator=lazy("connectors.oss.simulator", "simulator"),
-    sim_config=lazy("connectors.oss.simulator", "sim_config"),
+PURPOSES = {
+    "business_licensing": {
+        "title": "Business licensing (OSS)",  # a licence needs the owner's social-security accounts too
+        "facets": [ROOT_FACET, FACET, EMPLOYMENT_INSURANCE, HEALTH_INSURANCE],
+    }
+}
+PLUGIN = agency_plugin(
+    __name__,
+    "OSS RBA (business licensing)",
+    FACET,
+    create,
     services={SERVICE_STATUS: LICENCE_STATUS_SCHEMA, SERVICE_FINAL: LICENCE_FINAL_SCHEMA},
-    protocol="rest",
+    purposes=PURPOSES,
     inbound=INBOUND,
     decides=decided_licence,
+    demo=lazy("connectors.oss.demo", "tour"),
 )
 
 __all__ = ["PLUGIN", "OssClient", "LICENCE_STATUS_SCHEMA", "LICENCE_FINAL_SCHEMA"]

@@ -2,7 +2,7 @@
 
 Source: the public OSS RBA integration guide (PIA) v4.3.22, repository `oss-rba/oss-rba.github.io` at commit 90fac4f,
 `src/footer.md` (Lampiran = appendix) and `src/endpoint.js` (the `@api` blocks). The canonical words on the right are
-Gerbang's (identity/facets/business.py); the Indonesian labels are the guide's.
+Gerbang's (connectors/oss/facet.py); the Indonesian labels are the guide's.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import Inbound, InboundItem, InboundPush, InboundRefused
-from connectors.oss.codes import IDENTITY_KTP, RECEIVE_NIB_FAILED, RECEIVE_NIB_OK
+from connectors.oss.codes import IDENTITY_KTP, RECEIVE_NIB_FAILED, RECEIVE_NIB_OK, RESPONSE_CODES
 from connectors.oss.push import TOKEN_HEADER, token_valid
 
 METHOD = "receiveNIB"
@@ -128,8 +128,9 @@ def answer(method: str, outcome: str, message: str) -> tuple[int, dict[str, Any]
     """OSS's reply shape: `{"responreceiveNIB": {"status": "1"|"2", "keterangan"}}`, with an HTTP status that says
     the same to anything in between (200 stored or not stored, 400/401/403 refused)."""
     status = RECEIVE_NIB_OK if outcome == "stored" else RECEIVE_NIB_FAILED
-    text = {"stored": STORED_TEXT, "failed": FAILED_TEXT}.get(outcome, message) or FAILED_TEXT
-    return HTTP_STATUS.get(outcome, 400), {f"respon{method}": {"status": status, "keterangan": text}}
+    http_status = HTTP_STATUS.get(outcome, 400)
+    text = {"stored": STORED_TEXT, "failed": FAILED_TEXT}.get(outcome, message) or RESPONSE_CODES[http_status]
+    return http_status, {f"respon{method}": {"status": status, "keterangan": text}}
 
 
 INBOUND = Inbound(methods=frozenset({METHOD}), read=read, answer=answer)

@@ -26,9 +26,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from connectors.base import ConnectorPlugin, lazy
+from connectors.base import agency_plugin
 from connectors.examples import today
 from connectors.samsat.client import SERVICE_PKB, SamsatClient, create
+from connectors.samsat.facet import FACET
+from identity.model import ROOT_FACET
 
 
 def payable_year(month: int, day: int, on: dt.date | None = None) -> int:
@@ -65,16 +67,9 @@ PKB_PAYMENT_SCHEMA: dict[str, Any] = {
 }
 
 
-PLUGIN = ConnectorPlugin(
-    name="samsat",
-    title="Samsat (vehicle registration and tax)",
-    facet="vehicles",
-    mapping="samsat",
-    create=create,
-    simulator=lazy("connectors.samsat.simulator", "simulator"),
-    sim_config=lazy("connectors.samsat.simulator", "sim_config"),
-    services={SERVICE_PKB: PKB_PAYMENT_SCHEMA},
-    protocol="rest",
-)
+PURPOSES = {"vehicle_tax": {"title": "Annual vehicle tax (Samsat)", "facets": [ROOT_FACET, FACET]}}
+TITLE = "Samsat (vehicle registration and tax)"
+SERVICES = {SERVICE_PKB: PKB_PAYMENT_SCHEMA}
+PLUGIN = agency_plugin(__name__, TITLE, FACET, create, services=SERVICES, purposes=PURPOSES)
 
 __all__ = ["PLUGIN", "SamsatClient", "PKB_PAYMENT_SCHEMA"]

@@ -209,7 +209,7 @@ async def search_codes(
         ),
     ],
 ) -> CodeList:
-    """Search one of the agency's code lists (`code_lists` in its listing) at the agency, e.g. BPJS Kesehatan's
+    """Search one of the agency's code lists (`code_lists` in its listing) at the agency, e.g. a health insurer's
     clinics for `new_clinic_code` (scope `application:submit:<agency>`)."""
     registry = readable_agency(request, agency, principal)
     lists = registry.plugins[agency].code_lists

@@ -1,4 +1,4 @@
-"""Typed answers of the routes that build their JSON by hand (audit, subscriptions, the OSS push), for the OpenAPI
+"""Typed answers of the routes that build their JSON by hand (audit, subscriptions, an agency's push), for the OpenAPI
 document: `responses=answer(Model)` declares the model without re-validating what the route returns, so the
 document types every success answer while the answers stay byte for byte what they were."""
 
@@ -73,7 +73,7 @@ class AccessHistory(Open):
 
 
 class AgencyReply(Open):
-    """An agency's own reply to its push (OSS: `{"respon<method>": {"kode", "keterangan"}}`)."""
+    """An agency's own reply to its push, in the format its connector's inbound hook builds."""
 
 
 # --- callbacks -------------------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ class ApplicationView(ApplicationSummary):
     idempotency_key: str
     agency_detail: dict[str, Any] | None = Field(
         default=None,
-        description="What the agency answered with its reference (e.g. Samsat's payment code, amount, expiry)",
+        description="What the agency answered with its reference (e.g. a tax payment code, amount, expiry)",
     )
     reason: str | None = Field(
         default=None, description="The agency's reason for a rejection, or the last transient error"

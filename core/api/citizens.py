@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from connectors import tracing
 from connectors.base import AgencyError, AgencyRejected
+from connectors.registry import root_agency
 from core.api import audit_trail
 from core.api.auth import current_principal, require
 from core.api.context import CONTEXT_PARAMETERS, counter_context
@@ -150,7 +151,7 @@ QUERY_PARAMETERS = [
             "plates",
             {"type": "string", "minLength": 1, "maxLength": 140, "pattern": PLATES_PATTERN},
             f"Comma-separated registration plates (at most {MAX_PLATES}, e.g. `D 4127 UBX,B 1234 XYZ`): an agency that "
-            "looks vehicles up by plate (Samsat West Java) is asked for these, and keeps only those registered to the "
+            "looks vehicles up by plate (a tax office) is asked for these, and keeps only those registered to the "
             "NIK; such a facet is never cached",
         ),
     )
@@ -271,7 +272,7 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
             subject=subject,
             plates=plates,
         )
-        raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK") from None
+        raise Problem(404, "citizen_not_found", "The civil registry does not know this NIK") from None
     except IdentityUnavailable as exc:
         await audit_trail.read(
             request,
@@ -287,9 +288,9 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
         raise Problem(
             503,
             "agency_unavailable",
-            "Dukcapil cannot be reached",
+            "The civil registry cannot be reached",
             exc.reason,
-            agency="dukcapil",
+            agency=root_agency(),
             status_detail=exc.status.value,
             headers={"Retry-After": str(max(retry, 1))},
         ) from None
@@ -314,7 +315,7 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
 
 
 class Claims(BaseModel):
-    """What the counter was told, to be checked against Dukcapil without Dukcapil's data being disclosed."""
+    """What the counter was told, to be checked against the civil registry without its data being disclosed."""
 
     model_config = ConfigDict(extra="forbid")
     full_name: str | None = Field(default=None, max_length=200)
@@ -338,11 +339,11 @@ class Verification(BaseModel):
     fields: dict[str, Verdict]
     life_status: Literal["alive", "deceased", "inactive"] | None = Field(
         default=None,
-        description="What Dukcapil said of the person when it gave it; a deceased person (and a "
+        description="What the civil registry said of the person when it gave it; a deceased person (and a "
         "duplicate record) is known but gets no verdicts: `fields` is then empty",
     )
     agency_message: str | None = Field(
-        default=None, max_length=200, description="Dukcapil's own text when it gave no verdicts"
+        default=None, max_length=200, description="The civil registry's own text when it gave no verdicts"
     )
 
 
@@ -359,7 +360,7 @@ async def verify_citizen(
     principal: Annotated[Principal, Depends(require("citizen:verify"))],
     purpose: Annotated[str | None, Query(include_in_schema=False)] = None,  # documented: QUERY_PARAMETERS[0]
 ) -> Verification:
-    """Yes/no per claimed field, via Dukcapil's verify call; nothing else about the person is disclosed."""
+    """Yes/no per claimed field, via the civil registry's verify call; nothing else about the person is disclosed."""
     counter_context(request)
     chosen = resolve_purpose(purpose, principal)
     info = checked_nik(nik)
@@ -371,8 +372,8 @@ async def verify_citizen(
         raise Problem(
             503,
             "agency_unavailable",
-            "No Dukcapil connector is configured",
-            agency="dukcapil",
+            "No connector for the civil registry is configured",
+            agency=root_agency(),
             headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
         )
     try:
@@ -384,38 +385,38 @@ async def verify_citizen(
         raise Problem(
             503,
             "agency_unavailable",
-            "Dukcapil did not answer in time",
-            agency="dukcapil",
+            "The civil registry did not answer in time",
+            agency=root_agency(),
             status_detail="timeout",
             headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
         ) from None
     except AgencyRejected as exc:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="claims_invalid")
-        raise Problem(400, "claims_invalid", "Dukcapil cannot check these claims", exc.message) from None
+        raise Problem(400, "claims_invalid", "The civil registry cannot check these claims", exc.message) from None
     except AgencyError as exc:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
         retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
         raise Problem(
             503,
             "agency_unavailable",
-            "Dukcapil cannot be reached",
+            "The civil registry cannot be reached",
             exc.message,
-            agency="dukcapil",
+            agency=root_agency(),
             headers={"Retry-After": str(max(retry, 1))},
         ) from None
-    except Exception as exc:  # a reply the connector could not read: Dukcapil unavailable, never a 500
+    except Exception as exc:  # a reply the connector could not read: the registry unavailable, never a 500
         logging.getLogger(__name__).error("connector %s raised %s on verify", agency.name, type(exc).__name__)
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
         raise Problem(
             503,
             "agency_unavailable",
-            "Dukcapil's reply could not be read",
-            agency="dukcapil",
+            "The civil registry's reply could not be read",
+            agency=root_agency(),
             headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
         ) from None
     if not result.found:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="citizen_not_found")
-        raise Problem(404, "citizen_not_found", "Dukcapil does not know this NIK")
+        raise Problem(404, "citizen_not_found", "The civil registry does not know this NIK")
     await audit_trail.verify(
         request,
         principal,

@@ -32,7 +32,7 @@ class Agreement(BaseModel):
     """The cooperation agreement (PKS) the client acts under; dates inclusive, in WIB."""
 
     model_config = ConfigDict(extra="forbid")
-    reference: str = Field(min_length=1, max_length=100, examples=["PKS-DUKCAPIL-001/2025"])
+    reference: str = Field(min_length=1, max_length=100, examples=["PKS-001/2025"])
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
 

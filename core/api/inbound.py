@@ -61,7 +61,7 @@ PUSH_BODY = {
     openapi_extra={"requestBody": PUSH_BODY},
 )
 async def receive_push(agency: str, method: str, request: Request) -> JSONResponse:
-    """An agency's push (e.g. OSS `receiveNIB`), answered in the agency's own reply format."""
+    """An agency's push (a method its connector's inbound hook takes), answered in the agency's own reply format."""
     hook = _hook(request, agency, method)
     config = request.app.state.settings.agency(agency)
     headers = {name.lower(): value for name, value in request.headers.items()}
@@ -87,7 +87,7 @@ async def receive_push(agency: str, method: str, request: Request) -> JSONRespon
                 return refuse(
                     "forbidden",
                     "owner_mismatch",
-                    "Ilegal Inquery /Akses",
+                    "",  # the agency's own words for it: its connector's
                     owner=push.owner,
                     reference=mismatch.reference,
                     application_id=mismatch.application_id,

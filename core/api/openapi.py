@@ -167,7 +167,7 @@ def _complete_operation(route: APIRoute, operation: dict[str, Any]) -> None:
         response = responses.setdefault(status, {})
         content = response.get("content") or {}
         own = {t: c for t, c in content.items() if t != "application/json" or "HTTPValidationError" not in str(c)}
-        if own and PROBLEM_TYPE not in own:  # an agency's own reply format (the OSS push): left as declared
+        if own and PROBLEM_TYPE not in own:  # an agency's own reply format (its push): left as declared
             response.setdefault(CODES_KEY, listed)
             continue
         response["content"] = {PROBLEM_TYPE: {"schema": PROBLEM_REF}}

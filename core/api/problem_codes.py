@@ -27,7 +27,7 @@ CODES: dict[str, Code] = {
     "idempotency_key_missing": Code(400, "no `Idempotency-Key` header on a submission"),
     "idempotency_key_invalid": Code(400, "the `Idempotency-Key` is longer than 200 or not printable ASCII"),
     "claims_empty": Code(400, "a verification that names no field to check"),
-    "claims_invalid": Code(400, "Dukcapil cannot check the claims as given"),
+    "claims_invalid": Code(400, "the civil registry cannot check the claims as given"),
     "cursor_invalid": Code(400, "a `cursor` this API did not hand out"),
     "time_invalid": Code(400, "a time outside the years 1 to 9999"),
     "action_invalid": Code(400, "an audit `action` filter that is not a dotted name (optionally ending in `.*`)"),
@@ -57,7 +57,7 @@ CODES: dict[str, Code] = {
     "purpose_not_allowed": Code(403, "the client may not read records for that purpose"),
     "facet_not_allowed": Code(403, "the facet is not available for that purpose"),
     # 404: the path names nothing
-    "citizen_not_found": Code(404, "Dukcapil does not know the NIK"),
+    "citizen_not_found": Code(404, "the civil registry does not know the NIK"),
     "application_not_found": Code(404, "no such application (or not this client's)"),
     "subscription_not_found": Code(404, "no such subscription"),
     "event_not_found": Code(404, "the event id given as `from_event` or `after` is unknown"),
@@ -93,7 +93,8 @@ CODES: dict[str, Code] = {
     "internal_error": Code(500, "a fault of Gerbang's own (logged); the request can be retried"),
     "agency_unavailable": Code(
         503,
-        "Dukcapil (or the agency a code list is searched at) cannot be reached; `Retry-After` says when to try again",
+        "The civil registry (or the agency a code list is searched at) cannot be reached; `Retry-After` says when to "
+        "try again",
     ),
     "not_ready": Code(503, "`/readyz`: a check fails (`checks` says which); `Retry-After`"),
     "audit_unavailable": Code(503, "the audit log cannot be sequenced, signed or read right now; `Retry-After`"),

@@ -4,7 +4,7 @@ Why applications: a pushed licence is work the region must do, and counters and 
 and follow an application (GET /v1/applications/{id}, its history, its audit entries, its callback events). The
 row belongs to the agency's inbox client (setting `inbox_client`, else a client named `<agency>-inbound`, made on
 first use), so the counters that act under that client see it. The record's NIK travels sealed like every
-payload; the owner the push's credential covered (e.g. the NIB) is sealed with it.
+payload; the owner the push's credential covered (e.g. a business number) is sealed with it.
 
 Binding: a push may change only records of the owner its credential covers. A record that already belongs to
 another owner refuses the whole push (nothing is stored) and the refusal is an audit entry.

@@ -1,9 +1,9 @@
 """The JSON Schema check of application payloads, as strict as the agencies' own systems read them.
 
 Why not jsonschema as it comes: (1) it runs `pattern` through Python's `re.search`, whose `$` also matches before
-a final newline, so `"nib": "9948380000000\\n"` passed `^[0-9]{13}$` and reached the agency; JSON Schema means
+a final newline, so `"number": "9948380000000\\n"` passed `^[0-9]{13}$` and reached the agency; JSON Schema means
 ECMA-262 regular expressions, where `$` is the end of the string. (2) JSON Schema counts 2024.0 as an integer,
-but it is sent on as a float, which agencies' systems refuse (Samsat rejected `"year": 2024.0` after the 202);
+but it is sent on as a float, which agencies' systems refuse (a tax office rejected `"year": 2024.0` after the 202);
 here an integer must be written as one.
 """
 
@@ -42,7 +42,7 @@ def ecma_pattern(pattern: str) -> re.Pattern[str]:
 
 
 # Longest string any `pattern` is matched against. Python's regular expressions backtrack, and a pattern with
-# adjacent optional parts (Samsat's plate: ` *[0-9]{1,4} *[A-Za-z]{0,3} *$`) takes quadratic time on a long run of
+# adjacent optional parts (a plate: ` *[0-9]{1,4} *[A-Za-z]{0,3} *$`) takes quadratic time on a long run of
 # spaces; under this length the worst agency pattern stays under a millisecond (tests/core/security/test_regex_time.py).
 PATTERN_INPUT_MAX = 1024
 

@@ -16,7 +16,7 @@ deliveries) with the items' primary key (subscription, event) as its inbox: a re
 and an event already cut into a batch keeps that batch. Deliveries are acknowledged only after the commit.
 
 Anyone may bind a queue of their own to the exchange (routing key `<agency>.<event type>`, e.g.
-`oss.application.submitted`; bind `oss.#` for all of OSS's): an agency's own systems, analytics. See
+`pajak.application.submitted`; bind `pajak.#` for all of that agency's): an agency's own systems, analytics. See
 docs/callbacks.md, "Distributed mode: the events exchange".
 """
 
@@ -51,7 +51,7 @@ class BadEvent(ValueError):
 
 
 def routing_key(agency: str, event_type: str) -> str:
-    """`<agency>.<event type>`, e.g. `oss.application.submitted` (topic bindings: `oss.#`, `*.application.*`)."""
+    """`<agency>.<event type>`, e.g. `pajak.application.submitted` (topic bindings: `pajak.#`, `*.application.*`)."""
     return f"{agency}.{event_type}"
 
 

@@ -1,7 +1,7 @@
 """`gerbang simulate …`: look at the synthetic population the simulators serve (and, later, run them).
 
 `sample` prints people as JSON lines so a demo script or a tester can pick NIKs: ordinary ones, and the deceased,
-inactive and unknown-to-Dukcapil cases every sample of five or more includes.
+inactive and unknown-to-the-civil-registry cases every sample of five or more includes.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import re
 from typing import Any
 
 import typer
@@ -46,8 +47,23 @@ def sample(
         typer.echo(json.dumps(person_json(person), ensure_ascii=False))
 
 
-@app.command()
+def allow_lists(args: list[str]) -> dict[str, list[str]]:
+    """`--<agency>-allow ADDRESS` (repeatable, or `--<agency>-allow=ADDRESS`) → {agency: [addresses]}: an agency's
+    simulator that checks callers' addresses (the civil registry's does) allows these; anything else is refused."""
+    lists: dict[str, list[str]] = {}
+    words = iter(args)
+    for word in words:
+        match = re.fullmatch(r"--([a-z][a-z0-9_]*)-allow(?:=(.+))?", word)
+        value = (match.group(2) or next(words, None)) if match else None
+        if match is None or value is None:
+            raise typer.BadParameter(f"unexpected argument {word!r} (expected --<agency>-allow ADDRESS)")
+        lists.setdefault(match.group(1), []).append(value)
+    return lists
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def serve(
+    context: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 inside a container)."),
     port_base: int = typer.Option(
         9001,
@@ -61,13 +77,12 @@ def serve(
     public_url: str = typer.Option(
         "", help="Base URL the bus uses to reach this host, e.g. http://simulators (default: http://HOST)."
     ),
-    dukcapil_allow: list[str] = typer.Option(
-        ["127.0.0.1"], "--dukcapil-allow", help="Addresses or CIDR networks on Dukcapil's IP allow-list."
-    ),
 ) -> None:
     """Run every agency simulator on its own (docker compose, distributed runs) until Ctrl-C.
 
-    Prints each simulator's URL and the GERBANG_AGENCY_* settings that point a bus at them."""
+    Prints each simulator's URL and the GERBANG_AGENCY_* settings that point a bus at them. `--<agency>-allow
+    ADDRESS` (repeatable) puts an address or CIDR network on that agency simulator's IP allow-list (default
+    127.0.0.1)."""
     import threading
 
     from connectors.registry import discover
@@ -76,12 +91,15 @@ def serve(
     from core.logs import setup
 
     setup("WARNING")
+    allowed = allow_lists(context.args)
     population = Population(seed=seed, size=size)
     plugins = {name: plugin for name, plugin in discover().items() if plugin.simulator is not None}
+    if set(allowed) - set(plugins):
+        fail(f"no simulator for: {', '.join(sorted(set(allowed) - set(plugins)))}")
     running: dict[str, serving.RunningServer] = {}
     try:
         for offset, (name, plugin) in enumerate(plugins.items()):
-            options = {"ip_allow": dukcapil_allow} if name == "dukcapil" else {}
+            options = {"ip_allow": allowed[name]} if name in allowed else {}
             assert plugin.simulator is not None
             running[name] = serving.start(
                 plugin.simulator(population, **options), host, port_base + offset if port_base else 0

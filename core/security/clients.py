@@ -2,7 +2,7 @@
 
 A client — a counter application, an auditor, an agency or an operator — holds scopes, allowed purposes and any
 number of API keys (stored hashed; several at once so a key can be rotated without downtime). Under UU 27/2022 and
-Dukcapil's cooperation agreements (PKS) every access is made under an agreement: its reference and validity
+the civil registry's cooperation agreements (PKS) every access is made under an agreement: its reference and validity
 dates are part of the client, and outside them the client is refused (`agreement_state`). Every change is an
 audit entry (`admin.client_*`) naming the client concerned and, through the API, the operator who made it.
 """

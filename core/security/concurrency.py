@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.base import Health, LookupResult, SubmitResult, VerifyResult
+from connectors.base import OPTIONAL_CALLS, Health, LookupResult, SubmitResult, VerifyResult
 from core.security.models import process_table as processes
 
 log = logging.getLogger(__name__)
@@ -215,8 +215,8 @@ class LimitedConnector:
     async def aclose(self) -> None:
         await self.inner.aclose()
 
-    def __getattr__(self, name: str) -> Any:  # e.g. a connector's own extras (OSS push secrets)
+    def __getattr__(self, name: str) -> Any:  # e.g. a connector's own extras (its push secrets)
         value = getattr(self.inner, name)
-        if name == "lookup_plates":  # an optional lookup (Samsat by plate) waits for a slot like `lookup`
-            return lambda nik, plates: self._call(lambda: value(nik, plates))
+        if name in OPTIONAL_CALLS:  # an optional call waits for a slot like the four
+            return lambda *args: self._call(lambda: value(*args))
         return value

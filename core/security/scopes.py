@@ -1,7 +1,7 @@
 """Scopes a client may hold, and how a granted scope satisfies a required one.
 
-Scopes are colon-separated (`citizen:read:identity`, `application:submit:imigrasi`, `audit:read`,
-`callbacks:pull:oss`, `admin`). A
+Scopes are colon-separated (`citizen:read:identity`, `application:submit:<agency>`, `audit:read`,
+`callbacks:pull:<agency>`, `admin`). A
 granted scope ending in `:*` covers everything below it (`citizen:read:*`); `admin` covers only admin endpoints.
 """
 

@@ -3,9 +3,9 @@ for which purpose — counted from the signed audit log, and signed with the log
 
 Counted (entries of the client within the period, WIB calendar days, inclusive):
 - `citizen.read`: one access per facet delivered (status ok or not_found), under that facet's agency and the
-  read's purpose; `from_cache` says how many of them came from the record cache. A read that stopped at Dukcapil
-  (unknown NIK, Dukcapil unavailable) counts one access to Dukcapil (`outcome` ≠ ok are in `refused`).
-- `citizen.verify`: one verification at Dukcapil under the stated purpose.
+  read's purpose; `from_cache` says how many of them came from the record cache. A read that stopped at the civil
+  registry (unknown NIK, registry unavailable) counts one access to it (`outcome` ≠ ok are in `refused`).
+- `citizen.verify`: one verification at the civil registry under the stated purpose.
 - `application.accepted`: one submission to the agency, under purpose `application:<service>`.
 
 The report is anchored to the audit log: it counts exactly the entries below a signed checkpoint, whose size and
@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from connectors.registry import root_agency
 from core.audit import decode_entry, note, store
 from core.audit.models import entry_table as entries
 from identity.clock import WIB
@@ -84,7 +85,7 @@ def count(engine: Engine, client: str, start: dt.date, end: dt.date) -> tuple[di
 def tally(rows: Any, action: str, agency: str | None, detail: dict[str, Any]) -> None:
     purpose = str(detail.get("purpose") or "-")
     if action == "citizen.verify":
-        rows[(agency or "dukcapil", purpose)]["verifications"] += 1
+        rows[(agency or root_agency(), purpose)]["verifications"] += 1
     elif action == "application.accepted":
         rows[(agency or "-", f"application:{detail.get('service', '-')}")]["submissions"] += 1
     elif detail.get("facets"):
@@ -94,7 +95,7 @@ def tally(rows: Any, action: str, agency: str | None, detail: dict[str, Any]) ->
                 counts["reads"] += 1
                 counts["from_cache"] += 1 if facet.get("cached") else 0
     else:  # stopped at the root of identity
-        counts = rows[("dukcapil", purpose)]
+        counts = rows[(root_agency(), purpose)]
         counts["reads"] += 1
         counts["refused"] += 1 if detail.get("outcome", "ok") != "ok" else 0
 

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from connectors.base import AgencyAccessDenied, FacetStatus
 from connectors.bpjs_kesehatan import PLUGIN, crypto
 from connectors.simkit.serving import RunningServer, serving
-from identity.facets.health_insurance import HealthInsurance
+from connectors.bpjs_kesehatan.facet import HealthInsurance
 from mappings.engine import load_mapping
 from tests.connectors.helpers import run
 

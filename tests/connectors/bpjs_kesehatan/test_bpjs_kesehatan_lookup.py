@@ -16,7 +16,7 @@ from connectors.base import (
 from connectors.bpjs_kesehatan import crypto
 from connectors.bpjs_kesehatan.client import BpjsKesehatanClient
 from connectors.bpjs_kesehatan.simulator import DEFAULT_CONS_ID, DEFAULT_SECRET, DEFAULT_USER_KEY
-from identity.facets.health_insurance import HealthInsurance
+from connectors.bpjs_kesehatan.facet import HealthInsurance
 from mappings.engine import load_mapping
 
 

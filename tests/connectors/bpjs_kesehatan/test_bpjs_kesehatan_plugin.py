@@ -15,7 +15,7 @@ from connectors.bpjs_kesehatan.participants import (
 )
 from connectors.registry import discover
 from connectors.simkit.population import Population
-from identity.facets.health_insurance import HealthInsurance
+from connectors.bpjs_kesehatan.facet import HealthInsurance
 from identity.model import facet_model
 from mappings.engine import load_mapping
 

@@ -19,7 +19,7 @@ from connectors.bpjs_ketenagakerjaan import PLUGIN
 from connectors.bpjs_ketenagakerjaan.simulator import employers, member_of
 from connectors.simkit.population import Population
 from connectors.simkit.serving import serving
-from identity.facets.employment_insurance import EmploymentInsuranceFacet, MembershipStatus, ProgrammeCode, Segment
+from connectors.bpjs_ketenagakerjaan.facet import EmploymentInsuranceFacet, MembershipStatus, ProgrammeCode, Segment
 from mappings.engine import load_mapping
 
 TODAY = dt.date(2025, 6, 2)

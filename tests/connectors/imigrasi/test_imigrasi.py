@@ -19,7 +19,7 @@ from connectors.imigrasi import PLUGIN
 from connectors.imigrasi.simulator import traveller_of, validity_years
 from connectors.simkit.population import Population
 from connectors.simkit.serving import serving
-from identity.facets.passports import PassportsFacet, PassportStatus, PassportType
+from connectors.imigrasi.facet import PassportsFacet, PassportStatus, PassportType
 from mappings.engine import load_mapping
 
 TODAY = dt.date(2025, 6, 2)  # a Monday

@@ -20,7 +20,7 @@ from connectors.korlantas.client import KorlantasClient
 from connectors.korlantas.simulator import driver_of
 from connectors.simkit.population import Population
 from connectors.simkit.serving import serving
-from identity.facets.driving_licences import DrivingLicencesFacet, LicenceStatus
+from connectors.korlantas.facet import DrivingLicencesFacet, LicenceStatus
 from mappings.engine import load_mapping
 
 TODAY = dt.date(2025, 6, 1)

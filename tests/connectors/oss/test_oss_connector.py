@@ -26,7 +26,7 @@ from connectors.oss.push import check_push_token, push_token, token_days
 from connectors.oss.simulator import OssState, active_licences, decision, owner_of
 from connectors.simkit.population import Population
 from connectors.simkit.serving import serving
-from identity.facets.business import ActorType, BusinessFacet, BusinessScale, NibStatus
+from connectors.oss.facet import ActorType, BusinessFacet, BusinessScale, NibStatus
 from mappings.engine import load_mapping
 from tests.connectors.helpers import first_known, reset, run_mocked, running_simulator, set_fault, sim_stats
 from tests.connectors.helpers import run as run_client

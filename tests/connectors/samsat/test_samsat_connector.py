@@ -21,7 +21,7 @@ from connectors.samsat import PLUGIN
 from connectors.samsat.client import SamsatClient, split_plate
 from connectors.samsat.simulator import SWDKLLJ, SamsatState
 from connectors.simkit.population import Population
-from identity.facets.vehicles import PlateColour, VehiclesFacet
+from connectors.samsat.facet import PlateColour, VehiclesFacet
 from mappings.engine import load_mapping
 from tests.connectors.helpers import first_known, reset, run_mocked, running_simulator, set_fault, sim_stats
 from tests.connectors.helpers import run as run_client

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request, Response
 from connectors.base import FacetStatus
 from connectors.samsat import PLUGIN
 from connectors.simkit.serving import RunningServer, serving
-from identity.facets.vehicles import VehiclesFacet
+from connectors.samsat.facet import VehiclesFacet
 from mappings.engine import load_mapping
 from tests.connectors.helpers import run
 

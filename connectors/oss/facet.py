@@ -14,6 +14,8 @@ from pydantic import Field
 
 from identity.model import CanonicalModel, Sex, register_facet
 
+FACET = "business"
+
 
 class BusinessScale(str, Enum):
     """OSS `skala_usaha` (guide Lampiran 31): 01 micro, 02 small, 03 medium, 04 large."""
@@ -67,4 +69,4 @@ class BusinessFacet(CanonicalModel):
     businesses: list[Business] = Field(default_factory=list)
 
 
-register_facet("business", BusinessFacet)
+register_facet(FACET, BusinessFacet)

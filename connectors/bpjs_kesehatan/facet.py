@@ -14,6 +14,8 @@ from pydantic import Field
 
 from identity.model import CanonicalModel, Sex, register_facet
 
+FACET = "health_insurance"
+
 
 class PrimaryClinic(CanonicalModel):
     """The first-level clinic (FKTP, "faskes tingkat 1") the participant is registered with: VClaim's provUmum."""
@@ -49,4 +51,4 @@ class HealthInsurance(CanonicalModel):
     chronic_programme: str | None = Field(default=None, description="informasi.prolanisPRB (PROLANIS / PRB)")
 
 
-register_facet("health_insurance", HealthInsurance)
+register_facet(FACET, HealthInsurance)

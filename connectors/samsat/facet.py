@@ -15,6 +15,8 @@ from pydantic import Field, field_validator
 
 from identity.model import CanonicalModel, register_facet
 
+FACET = "vehicles"
+
 
 class PlateColour(str, Enum):
     """TNKB colour: white (private, since 2022) or black (private, older), yellow (public transport), red
@@ -61,4 +63,4 @@ class VehiclesFacet(CanonicalModel):
     vehicles: list[Vehicle] = Field(default_factory=list)
 
 
-register_facet("vehicles", VehiclesFacet)
+register_facet(FACET, VehiclesFacet)

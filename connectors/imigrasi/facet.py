@@ -14,6 +14,8 @@ from pydantic import Field
 
 from identity.model import CanonicalModel, Sex, register_facet
 
+FACET = "passports"
+
 
 class PassportType(str, Enum):
     """Imigrasi `jenis`: BIASA (ordinary, non-electronic) or ELEKTRONIK (e-paspor, with a chip)."""
@@ -50,4 +52,4 @@ class PassportsFacet(CanonicalModel):
     passports: list[Passport] = Field(default_factory=list)
 
 
-register_facet("passports", PassportsFacet)
+register_facet(FACET, PassportsFacet)

@@ -15,6 +15,8 @@ from pydantic import Field
 
 from identity.model import CanonicalModel, Sex, register_facet
 
+FACET = "driving_licences"
+
 
 class LicenceStatus(str, Enum):
     """Korlantas `status`: AKTIF, KEDALUWARSA (past its five years), DIBLOKIR (blocked, e.g. by a court)."""
@@ -44,4 +46,4 @@ class DrivingLicencesFacet(CanonicalModel):
     licences: list[DrivingLicence] = Field(default_factory=list)
 
 
-register_facet("driving_licences", DrivingLicencesFacet)
+register_facet(FACET, DrivingLicencesFacet)

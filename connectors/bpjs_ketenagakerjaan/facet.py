@@ -14,6 +14,8 @@ from pydantic import Field
 
 from identity.model import CanonicalModel, Sex, register_facet
 
+FACET = "employment_insurance"
+
 
 class Segment(str, Enum):
     """PU (penerima upah), BPU (bukan penerima upah), PMI (pekerja migran Indonesia)."""
@@ -66,4 +68,4 @@ class EmploymentInsuranceFacet(CanonicalModel):
     programmes: list[Programme] = Field(default_factory=list)
 
 
-register_facet("employment_insurance", EmploymentInsuranceFacet)
+register_facet(FACET, EmploymentInsuranceFacet)
