@@ -6,7 +6,6 @@ A folder or module may override `population` (another size) and `server` (a simu
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from connectors.base import ConnectorPlugin
 from connectors.simkit.population import Population
 from connectors.simkit.serving import RunningServer
-from tests.connectors.helpers import reset, running_simulator
+from tests.connectors.helpers import agency_simulator, reset
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +26,8 @@ def population() -> Population:
 def agency(request: pytest.FixtureRequest, population: Population) -> Iterator[tuple[ConnectorPlugin, RunningServer]]:
     """An agency's plug-in and its simulator on loopback, started once per module and agency. Parametrise it
     indirectly: `pytestmark = pytest.mark.parametrize("agency", ["oss", "samsat"], indirect=True, scope="module")`."""
-    plugin = importlib.import_module(f"connectors.{request.param}").PLUGIN
-    with running_simulator(plugin, population) as server:
-        yield plugin, server
+    with agency_simulator(request.param, population) as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -4,11 +4,13 @@ call to completion, answer a client from respx, and pick a person an agency know
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 import respx
 
 from connectors.base import ConnectorPlugin
@@ -24,6 +26,47 @@ def running_simulator(plugin: ConnectorPlugin, population: Population, **options
     assert plugin.simulator is not None, f"{plugin.name} has no simulator"
     with serving(plugin.simulator(population, **options)) as server:
         yield server
+
+
+@contextmanager
+def agency_simulator(
+    name: str, population: Population, **options: Any
+) -> Iterator[tuple[ConnectorPlugin, RunningServer]]:
+    """A built-in agency's plug-in (by its folder name) and its simulator, served on loopback for the block."""
+    plugin = importlib.import_module(f"connectors.{name}").PLUGIN
+    with running_simulator(plugin, population, **options) as server:
+        yield plugin, server
+
+
+def each_agency(names: list[str]) -> Any:
+    """An `agency` fixture serving each of `names` in turn, once per module (the `plugin` and `server` fixtures of
+    tests/connectors/conftest.py read it). Use: `agency = each_agency(["korlantas", "imigrasi"])`."""
+
+    @pytest.fixture(scope="module", params=names, name="agency")
+    def agency(request: pytest.FixtureRequest, population: Population) -> Iterator[tuple[ConnectorPlugin, Any]]:
+        with agency_simulator(request.param, population) as pair:
+            yield pair
+
+    return agency
+
+
+def simulated_agency(plugin: ConnectorPlugin, **options: Any) -> tuple[Any, Any]:
+    """A test module's `server` and `config` fixtures for one agency: `server` its simulator built with `options`
+    (once per module, on the module's `population`), `config` the demo settings for it, with the simulator's faults
+    and counters reset after each test. Use: `server, config = simulated_agency(PLUGIN, today=TODAY)`."""
+
+    @pytest.fixture(scope="module", name="server")
+    def server(population: Population) -> Iterator[RunningServer]:
+        with running_simulator(plugin, population, **options) as running:
+            yield running
+
+    @pytest.fixture(name="config")
+    def config(server: RunningServer) -> Iterator[dict[str, str]]:
+        assert plugin.sim_config is not None
+        yield plugin.sim_config(server.url)
+        reset(server.url)
+
+    return server, config
 
 
 def set_fault(url: str, mode: str, delay_ms: int = 0) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
-import importlib
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from connectors.simkit.serving import serving
 from connectors.soap import (SoapSession, check_payload, fault_error, password_token, plain, strict_settings,
                              transport_error)
 from mappings.engine import load_mapping
+from tests.connectors.helpers import each_agency, run, set_fault
 
 NS = "urn:test:layanan"
 USERS = {"petugas": "rahasia"}
@@ -238,40 +237,7 @@ def population() -> Population:
     return Population(seed=2024, size=40)
 
 
-@pytest.fixture(scope="module", params=SOAP_AGENCIES)
-def agency(request: pytest.FixtureRequest, population: Population) -> Iterator[tuple[ConnectorPlugin, Any]]:
-    plugin = importlib.import_module(f"connectors.{request.param}").PLUGIN
-    with serving(plugin.simulator(population)) as running:
-        yield plugin, running
-
-
-@pytest.fixture
-def plugin(agency: tuple[ConnectorPlugin, Any]) -> Iterator[ConnectorPlugin]:
-    """The plugin under test; its simulator's faults are switched back off after each test."""
-    yield agency[0]
-    httpx.post(f"{agency[1].url}/_sim/reset").raise_for_status()
-
-
-@pytest.fixture
-def server(agency: tuple[ConnectorPlugin, Any]) -> Any:
-    return agency[1]
-
-
-def run(plugin: ConnectorPlugin, config: dict[str, str], action: Callable[[Any], Awaitable[Any]]) -> Any:
-    """Create the plugin's client, run `action(client)`, close the client."""
-
-    async def main() -> Any:
-        client = plugin.create(config)
-        try:
-            return await action(client)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
-
-
-def set_fault(server: Any, mode: str, delay_ms: int = 0) -> None:
-    httpx.post(f"{server.url}/_sim/faults", json={"mode": mode, "delay_ms": delay_ms}).raise_for_status()
+agency = each_agency(SOAP_AGENCIES)
 
 
 def fault_code_of(reply: httpx.Response) -> str | None:
@@ -341,7 +307,7 @@ def test_health_is_up_and_timed(plugin: ConnectorPlugin, server: Any) -> None:
 
 
 def test_down_is_unavailable(plugin: ConnectorPlugin, server: Any, population: Population) -> None:
-    set_fault(server, "down")
+    set_fault(server.url, "down")
     config = plugin.sim_config(server.url)
     with pytest.raises(AgencyUnavailable) as caught:
         run(plugin, config, lambda c: c.lookup(population.people[0].nik))
@@ -351,14 +317,14 @@ def test_down_is_unavailable(plugin: ConnectorPlugin, server: Any, population: P
 
 
 def test_slow_beyond_the_timeout_is_a_timeout(plugin: ConnectorPlugin, server: Any, population: Population) -> None:
-    set_fault(server, "slow", delay_ms=600)
+    set_fault(server.url, "slow", delay_ms=600)
     with pytest.raises(AgencyTimeout):
         run(plugin, {**plugin.sim_config(server.url), "timeout_s": "0.2"},
             lambda c: c.lookup(population.people[0].nik))
 
 
 def test_error_is_a_server_fault_and_unavailable(plugin: ConnectorPlugin, server: Any, population: Population) -> None:
-    set_fault(server, "error")
+    set_fault(server.url, "error")
     config = plugin.sim_config(server.url)
     raw = httpx.post(config["url"], headers={"Content-Type": "text/xml"}, content=b"<x/>")
     assert raw.status_code == 500 and fault_code_of(raw) == "soap:Server"
@@ -368,7 +334,7 @@ def test_error_is_a_server_fault_and_unavailable(plugin: ConnectorPlugin, server
 
 
 def test_garbage_is_a_protocol_error(plugin: ConnectorPlugin, server: Any, population: Population) -> None:
-    set_fault(server, "garbage")
+    set_fault(server.url, "garbage")
     config = plugin.sim_config(server.url)
     assert httpx.post(config["url"], content=b"").headers["content-type"].startswith("text/xml")
     with pytest.raises(AgencyProtocolError):

@@ -9,19 +9,19 @@ import gzip
 import importlib
 import time
 import tracemalloc
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from connectors.base import AgencyProtocolError, ConnectorPlugin, FacetStatus
-from connectors.simkit import soap as sim
+from connectors.rest import ReplyRefused as HostileReply
+from connectors.rest import read_bounded
 from connectors.simkit.population import Population
 from connectors.simkit.serving import serving
-from connectors.rest import ReplyRefused as HostileReply, read_bounded
 from identity.record import Agency, ask
 from mappings.engine import load_mapping
+from tests.connectors.helpers import each_agency, set_fault
 
 SOAP_AGENCIES = ["korlantas", "imigrasi", "bpjs_ketenagakerjaan"]
 HOSTILE = ["billion_laughs", "external_entity", "huge_body"]
@@ -34,16 +34,11 @@ def population() -> Population:
     return Population(seed=2024, size=40)
 
 
-@pytest.fixture(scope="module", params=SOAP_AGENCIES)
-def agency(request: pytest.FixtureRequest, population: Population) -> Iterator[tuple[ConnectorPlugin, Any]]:
-    plugin = importlib.import_module(f"connectors.{request.param}").PLUGIN
-    with serving(plugin.simulator(population)) as running:
-        yield plugin, running
-        httpx.post(f"{running.url}/_sim/reset")
+agency = each_agency(SOAP_AGENCIES)
 
 
 def set_mode(server: Any, mode: str) -> None:
-    httpx.post(f"{server.url}/_sim/faults", json={"mode": mode}).raise_for_status()
+    set_fault(server.url, mode)
 
 
 def test_simulator_really_is_hostile(agency: tuple[ConnectorPlugin, Any]) -> None:

@@ -6,9 +6,7 @@ of them in tests/connectors/test_soap.py.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,39 +16,19 @@ from connectors.base import AgencyRejected, FacetStatus
 from connectors.bpjs_ketenagakerjaan import PLUGIN
 from connectors.bpjs_ketenagakerjaan.simulator import employers, member_of
 from connectors.simkit.population import Population
-from connectors.simkit.serving import serving
 from connectors.bpjs_ketenagakerjaan.facet import EmploymentInsuranceFacet, MembershipStatus, ProgrammeCode, Segment
 from mappings.engine import load_mapping
+from tests.connectors.helpers import run as run_client
+from tests.connectors.helpers import simulated_agency
 
 TODAY = dt.date(2025, 6, 2)
 
 
-@pytest.fixture(scope="module")
-def population() -> Population:
-    return Population(seed=2024, size=300)
-
-
-@pytest.fixture(scope="module")
-def server(population: Population) -> Iterator[Any]:
-    with serving(PLUGIN.simulator(population, today=TODAY)) as running:
-        yield running
-
-
-@pytest.fixture
-def config(server: Any) -> Iterator[dict[str, str]]:
-    yield PLUGIN.sim_config(server.url)
-    httpx.post(f"{server.url}/_sim/reset")
+server, config = simulated_agency(PLUGIN, today=TODAY)
 
 
 def run(config: dict[str, str], action: Any) -> Any:
-    async def main() -> Any:
-        client = PLUGIN.create(config)
-        try:
-            return await action(client)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
+    return run_client(PLUGIN, config, action)
 
 
 def members(population: Population) -> list[tuple[Any, Any]]:

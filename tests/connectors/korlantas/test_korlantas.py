@@ -6,9 +6,7 @@ of them in tests/connectors/test_soap.py.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,42 +17,19 @@ from connectors.korlantas import PLUGIN
 from connectors.korlantas.client import KorlantasClient
 from connectors.korlantas.simulator import driver_of
 from connectors.simkit.population import Population
-from connectors.simkit.serving import serving
 from connectors.korlantas.facet import DrivingLicencesFacet, LicenceStatus
 from mappings.engine import load_mapping
+from tests.connectors.helpers import run as run_client
+from tests.connectors.helpers import simulated_agency
 
 TODAY = dt.date(2025, 6, 1)
 
 
-@pytest.fixture(scope="module")
-def population() -> Population:
-    return Population(seed=2024, size=300)
-
-
-@pytest.fixture(scope="module")
-def server(population: Population) -> Iterator[Any]:
-    with serving(PLUGIN.simulator(population, today=TODAY)) as running:
-        yield running
-
-
-@pytest.fixture
-def config(server: Any) -> Iterator[dict[str, str]]:
-    """The simulator's demo settings; faults are switched back off after each test."""
-    yield PLUGIN.sim_config(server.url)
-    httpx.post(f"{server.url}/_sim/reset")
+server, config = simulated_agency(PLUGIN, today=TODAY)
 
 
 def run(config: dict[str, str], action: Any) -> Any:
-    """Create a client from `config`, run `action(client)` to completion, close the client."""
-
-    async def main() -> Any:
-        client = PLUGIN.create(config)
-        try:
-            return await action(client)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
+    return run_client(PLUGIN, config, action)
 
 
 def drivers(population: Population) -> list[tuple[Any, Any]]:
