@@ -7,6 +7,7 @@ required value (it may be a password or key).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -53,4 +54,17 @@ def timeout_s(
         raise ValueError(f"{agency}: timeout_s must be positive")
     if maximum is not None and value > maximum:
         raise ValueError(f"{agency}: timeout_s must be at most {maximum:g} seconds")
+    return value
+
+
+def name_setting(config: Mapping[str, Any], agency: str, key: str, default: str, pattern: re.Pattern[str]) -> str:
+    """An optional name-like setting (a URL path or segment, a body key, an XML operation or element): `default`
+    when unset; when set, stripped and wholly matching `pattern`, and never dots alone or `..` (a path must not
+    climb), else a ValueError naming the setting."""
+    raw = config.get(key)
+    if _blank(raw):
+        return default
+    value = str(raw).strip()
+    if not pattern.fullmatch(value) or ".." in value or not value.strip("."):
+        raise ValueError(f"{agency}: setting {key} must match {pattern.pattern}, not {value[:40]!r}")
     return value

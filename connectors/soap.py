@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -52,12 +53,13 @@ from connectors.base import (
     NotSupported,
     VerifyResult,
 )
-from connectors.config import DEFAULT_TIMEOUT_S, required
+from connectors.config import DEFAULT_TIMEOUT_S, name_setting, required
 from connectors.config import timeout_s as configured_timeout_s
 from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded, quicken
 from connectors.tracing import add_traceparent
 from identity.text import first_not_text
 
+XML_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")  # an operation or element a deployment names in settings
 # WS-Security 1.1 fault codes (SOAP 1.1 carries them as the faultcode QName); all mean "your credentials".
 AUTH_FAULTS = frozenset(
     {
@@ -156,12 +158,14 @@ class LookupContract:
             "not_found_code": not_found_code,
             "message_element": message_element,
         }
-        chosen = {key: _name_setting(config, agency, f"lookup_{key}", value) for key, value in defaults.items()}
+        chosen = {
+            key: name_setting(config, agency, f"lookup_{key}", value, XML_NAME) for key, value in defaults.items()
+        }
         self.agency = agency
         self.operation, self.nik_argument = chosen["operation"], chosen["nik_argument"]
         self.code_element, self.message_element = chosen["code_element"], chosen["message_element"]
         self.found_code, self.not_found_code = chosen["found_code"], chosen["not_found_code"]
-        self.health_operation = _name_setting(config, agency, "health_operation", health_operation)
+        self.health_operation = name_setting(config, agency, "health_operation", health_operation, XML_NAME)
         self.lists = dict(lists or {})
 
     def check(self, session: SoapSession) -> None:
@@ -193,16 +197,6 @@ class LookupContract:
             if wrapper is None or isinstance(wrapper, dict):  # our contract wraps lists: {"daftarSIM": {"sim": [...]}}
                 fields[key] = (wrapper or {}).get(inner) or []
         return LookupResult(agency=self.agency, status=FacetStatus.ok, fields=fields, agency_code=code)
-
-
-def _name_setting(config: Mapping[str, Any], agency: str, key: str, default: str) -> str:
-    raw = config.get(key)
-    if raw is None or str(raw).strip() == "":
-        return default
-    value = str(raw).strip()
-    if len(value) > 80 or not value.replace("_", "").replace("-", "").replace(".", "").isalnum() or not value.isascii():
-        raise ValueError(f"{agency}: setting {key} must be a plain XML name, not {value[:40]!r}")
-    return value
 
 
 class HostileReply(zeep.exceptions.Error):

@@ -51,7 +51,7 @@ from connectors.base import (
     SubmitResult,
     VerifyResult,
 )
-from connectors.config import require_all, timeout_s
+from connectors.config import name_setting, require_all, timeout_s
 from identity.clock import WIB
 
 AGENCY = "dukcapil"
@@ -126,8 +126,10 @@ class DukcapilClient:
         self.timeout_s = timeout_s(config, AGENCY)
         self.threshold = _threshold(config)
         self.institution_path = _institution(self.institution)
-        self.calls = {key: _setting(config, key, default, _SEGMENT) for key, default in CALL_NAMES.items()}
-        self.body_keys = {key: _setting(config, key, default, _BODY_KEY) for key, default in BODY_KEYS.items()}
+        self.calls = {key: name_setting(config, AGENCY, key, default, _SEGMENT) for key, default in CALL_NAMES.items()}
+        self.body_keys = {
+            key: name_setting(config, AGENCY, key, default, _BODY_KEY) for key, default in BODY_KEYS.items()
+        }
         if len(set(self.body_keys.values())) != len(self.body_keys):
             raise ValueError("dukcapil: settings key_nik, key_user_id, key_password, key_ip_user must differ")
         self._http = rest.make_client(
@@ -289,17 +291,6 @@ def _threshold(config: Mapping[str, str]) -> int:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
-
-
-def _setting(config: Mapping[str, str], key: str, default: str, pattern: re.Pattern[str]) -> str:
-    """An optional name-like setting (a path segment, a body key): its default when unset, checked when set."""
-    raw = config.get(key)
-    if raw is None or str(raw).strip() == "":
-        return default
-    value = str(raw).strip()
-    if not pattern.fullmatch(value) or not value.strip("."):
-        raise ValueError(f"dukcapil: setting {key} must match {pattern.pattern}, not {value[:40]!r}")
-    return value
 
 
 def _institution(value: str) -> str:

@@ -27,7 +27,9 @@ def tour(population: Population) -> DemoTour:
         if person.life_status != "alive" or not person.in_dukcapil:
             continue
         owner = owner_of(population, person)
-        for nib in owner.nibs if owner else ():
+        if owner is None:
+            continue
+        for nib in owner.nibs:
             if nib.status == NIB_ACTIVE and nib.licences:
                 submission = {
                     "nik": person.nik,

@@ -43,6 +43,7 @@ from connectors.base import (
     VerifyResult,
     probe_health,
 )
+from connectors.config import name_setting
 from connectors.rest import client_from_settings, json_body, read_reply, send
 from connectors.samsat.provinces import PROVINCES, Province, ShapeError, lookups
 
@@ -134,16 +135,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _setting(config: Mapping[str, str], key: str, default: str, pattern: re.Pattern[str]) -> str:
-    raw = config.get(key)
-    if raw is None or str(raw).strip() == "":
-        return default
-    value = str(raw).strip()
-    if not pattern.fullmatch(value) or ".." in value:
-        raise ValueError(f"samsat: setting {key} must match {pattern.pattern}, not {value[:40]!r}")
-    return value
-
-
 def province_of(config: Mapping[str, str]) -> Province:
     """The `province` setting's profile (default jabar); an unknown province is a ValueError naming the known."""
     name = str(config.get("province") or "jabar").strip().lower()
@@ -162,9 +153,9 @@ class SamsatClient:
     def __init__(self, config: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None):
         self.province = province_of(config)
         self.lookup_by = lookups(config.get("lookup_by"), self.province.lookup_by)
-        self.path_lookup = _setting(config, "path_lookup", self.province.path_lookup, _PATH)
-        self.key_plate = _setting(config, "key_plate", self.province.key_plate, _KEY)
-        self.key_nik = _setting(config, "key_nik", self.province.key_nik, _KEY)
+        self.path_lookup = name_setting(config, AGENCY, "path_lookup", self.province.path_lookup, _PATH)
+        self.key_plate = name_setting(config, AGENCY, "key_plate", self.province.key_plate, _KEY)
+        self.key_nik = name_setting(config, AGENCY, "key_nik", self.province.key_nik, _KEY)
         self._http = client_from_settings(config, AGENCY, key_headers={API_KEY_HEADER: "api_key"}, transport=transport)
 
     async def call(self, method: str, path: str, what: str, **kwargs: Any) -> tuple[str, Mapping[str, Any]]:
