@@ -383,9 +383,9 @@ def check_payload(
         # only these messages are free of payload values (they name schema keys); the others quote the value
         what = error.message if error.validator in ("required", "additionalProperties") else error.validator
         raise AgencyRejected(agency, f"{service}: {where} does not match the schema ({what})")
-    where = first_not_text(dict(payload))
-    if where is not None:  # zeep would fail building the request, which read as the agency's fault (its breaker)
-        raise AgencyRejected(agency, f"{service}: {where} holds characters XML cannot carry", code="payload_not_xml")
+    not_text = first_not_text(dict(payload))
+    if not_text is not None:  # zeep would fail building the request, which read as the agency's fault (its breaker)
+        raise AgencyRejected(agency, f"{service}: {not_text} holds characters XML cannot carry", code="payload_not_xml")
 
 
 def plain(value: Any) -> Any:

@@ -108,6 +108,7 @@ class _Recorded:
     status ERROR with its type name only. A plain class, not a generator: this runs for every traced point."""
 
     __slots__ = ("span", "current", "token")
+    token: Token[Context] | None
 
     def __init__(self, span: otel.Span, current: bool) -> None:
         self.span, self.current = span, current

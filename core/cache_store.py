@@ -13,10 +13,11 @@ from sqlalchemy import Engine, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from core.db.models import FacetCacheRow
+from core.db.tables import table_of
 from identity.cache import CachedFacet
 from identity.clock import as_utc
 
-TABLE = FacetCacheRow.__table__  # type: ignore[attr-defined]
+TABLE = table_of(FacetCacheRow)
 
 
 def timestamp(value: dt.datetime | str) -> dt.datetime:

@@ -115,17 +115,17 @@ def agency_environment(
 def ensure_demo_client(session: Session, name: str, scopes: list[str], key: str, kind: str) -> None:
     """Client `name` exists with exactly these scopes and every purpose, `key` is its one live key (any other key it
     had, e.g. from an older demo that made a new one per start, is revoked)."""
-    client = session.exec(select(Client).where(Client.name == name)).first()
+    client = session.exec(select(Client).where(col(Client.name) == name)).first()
     if client is None:
         create_client(session, name, scopes, sorted(load_purposes()), key=key, kind=kind)
         return
     client.scopes, client.purposes, client.kind, client.disabled = scopes, sorted(load_purposes()), kind, False
     assert client.id is not None
-    live = session.exec(select(ApiKey).where(ApiKey.client_id == client.id, col(ApiKey.revoked_at).is_(None)))
+    live = session.exec(select(ApiKey).where(col(ApiKey.client_id) == client.id, col(ApiKey.revoked_at).is_(None)))
     for old in live.all():
         if old.key_hash != hash_key(key):
             old.revoked_at = utcnow()
-    if session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first() is None:
+    if session.exec(select(ApiKey).where(col(ApiKey.key_hash) == hash_key(key))).first() is None:
         session.add(ApiKey(client_id=client.id, key_id=key_id(key), key_hash=hash_key(key)))
 
 

@@ -48,8 +48,9 @@ def load_purposes() -> dict[str, Purpose]:
 
 def purpose_of(name: str, spec: Mapping[str, object]) -> Purpose:
     """One purpose from its declaration {title, facets}; it must include the root facet."""
-    facets = tuple(spec["facets"])  # type: ignore[arg-type]
-    if not all(isinstance(facet, str) for facet in facets):
+    declared = spec["facets"]
+    facets = tuple(facet for facet in declared if isinstance(facet, str)) if isinstance(declared, list) else ()
+    if not isinstance(declared, list) or len(facets) != len(declared):
         raise ValueError(f"purpose {name!r}: facets must be names")
     if ROOT_FACET not in facets:
         raise ValueError(f"purpose {name!r} must include the {ROOT_FACET!r} facet")

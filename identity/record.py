@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from connectors import tracing
 from connectors.base import (
@@ -105,14 +105,25 @@ def facet_from(agency: Agency, result: LookupResult) -> Facet:
     return Facet(name=agency.facet, provenance=provenance, data=data)
 
 
+class PlateLookup(Protocol):
+    """A connector's optional lookup of vehicles by plate (plates a counter passes)."""
+
+    async def lookup_plates(self, nik: str, plates: list[str]) -> LookupResult: ...
+
+
+def _plate_lookup(connector: object) -> TypeGuard[PlateLookup]:
+    return callable(getattr(connector, "lookup_plates", None))
+
+
 def by_plate(agency: Agency) -> bool:
     """Whether the agency's connector can look vehicles up by plate (`lookup_plates(nik, plates)`)."""
-    return callable(getattr(agency.connector, "lookup_plates", None))
+    return _plate_lookup(agency.connector)
 
 
 async def ask(agency: Agency, nik: str, timeout_s: float, plates: Sequence[str] = ()) -> Facet:
     """One agency's facet, whatever happens to the call; by `plates` where given and the connector can."""
-    call = agency.connector.lookup_plates(nik, list(plates)) if plates else agency.connector.lookup(nik)
+    connector = agency.connector
+    call = connector.lookup_plates(nik, list(plates)) if plates and _plate_lookup(connector) else connector.lookup(nik)
     try:
         result = await asyncio.wait_for(call, timeout_s)
     except TimeoutError:

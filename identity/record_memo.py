@@ -57,7 +57,7 @@ class RecordMemo:
         """The body and audit summary remembered for `subject` (a keyed NIK hash) and `variant`, if still good."""
         slots = self._records.get(subject)
         slot = slots.get(variant) if slots is not None else None
-        if slot is None:
+        if slots is None or slot is None:
             return None
         if slot.until < time.monotonic() or slot.expires_at <= utcnow():
             slots.pop(variant, None)

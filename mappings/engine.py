@@ -391,6 +391,8 @@ def _compile_steps(raw: Any, origin: str, label: str) -> list[Step]:
         fn = TRANSFORMS.get(name) if isinstance(name, str) else None
         if fn is None:
             raise MappingError(f"{origin}: canonical field {label!r}: unknown transform {name!r}")
+        args: tuple[Any, ...]
+        kwargs: dict[str, Any]
         if arg is _MISSING or arg is None:
             args, kwargs = (), {}
         elif isinstance(arg, dict):

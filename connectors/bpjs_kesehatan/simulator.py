@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from connectors.bpjs_kesehatan import crypto
 from connectors.bpjs_kesehatan.participants import PopulationLike, Registry
@@ -114,7 +114,7 @@ def simulator(
         return envelope(CODE_OK, message, crypto.seal(payload, creds.cons_id, creds.secret, timestamp))
 
     @app.get("/" + PESERTA_BY_NIK)
-    async def peserta_by_nik(request: Request, nik: str, service_date: str) -> JSONResponse:
+    async def peserta_by_nik(request: Request, nik: str, service_date: str) -> Response:
         timestamp = authenticate(request)
         if isinstance(timestamp, PlainTextResponse):
             return timestamp
@@ -135,14 +135,14 @@ def simulator(
         return sealed(timestamp, {"peserta": membership.peserta(on, today)})
 
     @app.get("/" + REFERENCE_PROVINCES)
-    async def provinces(request: Request) -> JSONResponse:
+    async def provinces(request: Request) -> Response:
         timestamp = authenticate(request)
         if isinstance(timestamp, PlainTextResponse):
             return timestamp
         return sealed(timestamp, {"list": registry.provinces})
 
     @app.get("/" + REFERENCE_CLINICS)
-    async def clinics(request: Request, query: str, level: str) -> JSONResponse:
+    async def clinics(request: Request, query: str, level: str) -> Response:
         timestamp = authenticate(request)
         if isinstance(timestamp, PlainTextResponse):
             return timestamp
@@ -159,7 +159,7 @@ def simulator(
         return sealed(timestamp, {"faskes": found[:MAX_CLINICS]})
 
     @app.post("/" + UPDATE_CLINIC)
-    async def update_clinic(request: Request) -> JSONResponse:
+    async def update_clinic(request: Request) -> Response:
         timestamp = authenticate(request)
         if isinstance(timestamp, PlainTextResponse):
             return timestamp

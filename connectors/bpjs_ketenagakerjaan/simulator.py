@@ -195,7 +195,9 @@ def contribution(segment: str, wage: Decimal, programmes: set[str]) -> Decimal:
     if segment == "BPU":
         total = wage * BPU_JKK_RATE + BPU_JKM_FLAT + (wage * BPU_JHT_RATE if "JHT" in programmes else 0)
     else:
-        total = sum((min(wage, JP_WAGE_CAP) if code == "JP" else wage) * PU_RATES[code] for code in programmes)
+        total = sum(
+            ((min(wage, JP_WAGE_CAP) if code == "JP" else wage) * PU_RATES[code] for code in programmes), Decimal(0)
+        )
     return Decimal(total).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
 
 

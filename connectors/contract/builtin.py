@@ -97,7 +97,7 @@ def bpjs_ketenagakerjaan(population: Any) -> dict[str, Any]:
     companies = employers(population.seed)
     members = {p.nik: member_of(population, p, companies) for p in _living(population)}
     found = next(nik for nik, member in members.items() if member is not None)
-    person = next(p for p in _living(population) if members[p.nik] is None or not members[p.nik].active)
+    person = next(p for p in _living(population) if (member := members[p.nik]) is None or not member.active)
     return {
         "found": found,
         "service": "membership_registration",

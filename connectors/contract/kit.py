@@ -10,6 +10,7 @@ shared control surface (`POST /_sim/faults`) comes out as the right `AgencyError
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -148,7 +149,7 @@ async def _run(plugin: ConnectorPlugin, url: str, population: Any, samples: Samp
         await record("submit", lambda: _submit(plugin, client, control, samples))
         nik = found.get("nik") or samples.missing
         for mode, expected in (("down", AgencyUnavailable), ("error", AgencyError), ("garbage", AgencyProtocolError)):
-            await record(f"fault {mode}", lambda m=mode, e=expected: _fault(client, fault, nik, m, e))
+            await record(f"fault {mode}", functools.partial(_fault, client, fault, nik, mode, expected))
         await record("fault down: health", lambda: _down_health(client, fault))
         await record("fault slow", lambda: _slow(plugin, config, fault, nik))
         await record("fault ok (recovered)", lambda: _recovered(client, fault, nik))

@@ -417,10 +417,10 @@ def simulator(
             return jabar_reply(owner, (vehicle,), day(), {"no_polisi": str(body["no_polisi"])})
         if by_nik and "no_ktp" in body:
             nik = _field(body, "no_ktp", r"[0-9]{16}")
-            owner = state.owners.get(nik)
-            if owner is None or not owner.vehicles:
+            holder = state.owners.get(nik)
+            if holder is None or not holder.vehicles:
                 return envelope(NOT_FOUND, "Data kendaraan tidak ditemukan")
-            return jabar_reply(owner, owner.vehicles, day(), {"no_ktp": nik})
+            return jabar_reply(holder, holder.vehicles, day(), {"no_ktp": nik})
         raise Refusal(BAD_REQUEST, "Parameter no_polisi wajib diisi" + ("" if not by_nik else " (atau no_ktp)"))
 
     @app.post(PATH_PAYMENT_CODE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import keyword
 import re
 import shutil
+from collections.abc import Set as AbstractSet
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -35,7 +36,7 @@ class ScaffoldError(ValueError):
     """Input the scaffold refuses (bad name, existing folder, unusable WSDL); the message says why."""
 
 
-def check_name(name: str, taken: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def check_name(name: str, taken: AbstractSet[str] = frozenset()) -> None:
     if not NAME.fullmatch(name or "") or "__" in name:
         raise ScaffoldError(
             f"not a connector name: {name!r} (3-32 characters: lower-case letters, digits and "
@@ -56,8 +57,13 @@ def camel(name: str) -> str:
 
 
 def scaffold(
-    name: str, directory: Path, *, wsdl: Path | None = None, title: str | None = None, taken: set[str] = frozenset()
-) -> Path:  # type: ignore[assignment]
+    name: str,
+    directory: Path,
+    *,
+    wsdl: Path | None = None,
+    title: str | None = None,
+    taken: AbstractSet[str] = frozenset(),
+) -> Path:
     """Write the connector project for `name` under `directory`; returns its folder. `wsdl` given → SOAP."""
     check_name(name, taken)
     if title is not None and (

@@ -445,6 +445,12 @@ def _date_between(rng: random.Random, first: datetime.date, last: datetime.date)
     return datetime.date.fromordinal(rng.randint(first.toordinal(), last.toordinal()))
 
 
+def _birth_date(member: dict[str, object]) -> datetime.date:
+    born = member["birth_date"]
+    assert isinstance(born, datetime.date)
+    return born
+
+
 def _add_years(date: datetime.date, years: int) -> datetime.date:
     try:
         return date.replace(year=date.year + years)
@@ -763,19 +769,19 @@ class _Builder:
                     members.append(child)
         members = members[:room]
 
-        oldest = min(m["birth_date"] for m in members)  # type: ignore[type-var]
+        oldest = min(_birth_date(m) for m in members)
         issued = _date_between(rng, max(datetime.date(2005, 1, 1), _add_years(oldest, 17)), datetime.date(2024, 12, 31))
         kk = self.kk(district_code, issued)
         for m in members:
-            born = m["birth_date"]
-            sex = m["sex"]  # type: ignore[assignment]
+            born = _birth_date(m)
+            sex = "L" if m["sex"] == "L" else "P"
             m.update(place)
             m["household"] = number
             m["kk_number"] = kk
-            m["nik"] = self.nik(district_code, sex, born)  # type: ignore[arg-type]
+            m["nik"] = self.nik(district_code, sex, born)
             m["blood_type"] = _weighted(rng, BLOOD)
-            m["ektp_status"] = "ELEKTRONIK" if born.year < 2008 or rng.random() < 0.8 else "BELUM REKAM"  # type: ignore
-            has_akta = born.year >= 1990 or rng.random() < 0.35  # type: ignore[union-attr]
+            m["ektp_status"] = "ELEKTRONIK" if born.year < 2008 or rng.random() < 0.8 else "BELUM REKAM"
+            has_akta = born.year >= 1990 or rng.random() < 0.35
             m["birth_certificate_no"] = (
                 f"{regency_code.replace('.', '')}-LT-{born:%d%m%Y}-{rng.randint(1, 9999):04d}" if has_akta else None
             )

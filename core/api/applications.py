@@ -164,7 +164,7 @@ def _summary(app: Application) -> dict[str, Any]:
 
 def _view(session: Session, app: Application, request: Request) -> ApplicationView:
     steps = session.exec(
-        select(Transition).where(Transition.application_id == app.id).order_by(col(Transition.id))
+        select(Transition).where(col(Transition.application_id) == app.id).order_by(col(Transition.id))
     ).all()
     return ApplicationView(
         **_summary(app),
@@ -187,7 +187,7 @@ def _answer(app: Application, status_code: int, *, replayed: bool = False) -> JS
         "service": app.service,
         "created_at": as_utc(app.created_at).isoformat(),
         "links": {"self": location},
-    }  # type: ignore[union-attr]
+    }
     headers = {"Location": location}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -355,7 +355,7 @@ async def get_application(
 
 
 def _cursor(app: Application) -> str:
-    raw = json.dumps([as_utc(app.created_at).isoformat(), app.id]).encode()  # type: ignore[union-attr]
+    raw = json.dumps([as_utc(app.created_at).isoformat(), app.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -386,13 +386,13 @@ async def list_applications(
     def load() -> ApplicationPage:
         query = select(Application)
         if not allowed(principal.scopes, "admin"):
-            query = query.where(Application.client_id == principal.client_id)
+            query = query.where(col(Application.client_id) == principal.client_id)
         if status is not None:
-            query = query.where(Application.status == status.value)
+            query = query.where(col(Application.status) == status.value)
         if agency:
-            query = query.where(Application.agency == agency)
+            query = query.where(col(Application.agency) == agency)
         if nik_hash:
-            query = query.where(Application.nik_hash == nik_hash)
+            query = query.where(col(Application.nik_hash) == nik_hash)
         if after:
             query = query.where(
                 (col(Application.created_at) < after[0])
@@ -420,9 +420,9 @@ async def dead_applications(
     """Failed (dead-lettered) applications, newest first."""
 
     def load() -> ApplicationPage:
-        query = select(Application).where(Application.status == Status.failed.value)
+        query = select(Application).where(col(Application.status) == Status.failed.value)
         if agency:
-            query = query.where(Application.agency == agency)
+            query = query.where(col(Application.agency) == agency)
         with request.app.state.sessions() as session:
             rows = session.exec(query.order_by(col(Application.updated_at).desc()).limit(limit)).all()
         return ApplicationPage(items=[ApplicationSummary(**_summary(a)) for a in rows])

@@ -82,6 +82,11 @@ def _fresh(request: Request) -> Any:
     return latest
 
 
+def _sizes(from_: int, to: int | None) -> dict[str, Any]:
+    """The tree sizes a query names, as the audit entry records them (`from` is a keyword in Python)."""
+    return {"from": from_, "to": to}
+
+
 def _query(request: Request, principal: Principal, endpoint: str, *, subject: str | None = None, **params: Any) -> Any:
     """Record the auditor's query, then return a checkpoint covering it."""
     detail = {"endpoint": endpoint, **{k: v for k, v in params.items() if v is not None}}
@@ -105,10 +110,8 @@ def _b64(b: bytes) -> str:
     return base64.b64encode(b).decode("ascii")
 
 
-def _us(value: dt.datetime | None) -> int | None:
+def _us(value: dt.datetime) -> int:
     """Microseconds since the epoch; a time whose UTC value falls outside years 1-9999 is refused (400)."""
-    if value is None:
-        return None
     try:
         value = as_utc(value).astimezone(dt.UTC)
     except OverflowError:
@@ -283,7 +286,7 @@ def audit_consistency(
     ] = None,
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof that the tree of `from` entries is a prefix of the tree of `to`."""
-    latest = _query(request, principal, "proof.consistency", **{"from": from_, "to": to})
+    latest = _query(request, principal, "proof.consistency", **_sizes(from_, to))
     to, cp = _signed_size(request, latest, to)
     if from_ > to:
         raise _range_problem(f"from ({from_}) is larger than to ({to})")
@@ -318,7 +321,7 @@ def audit_export(
 ) -> StreamingResponse:
     """A self-contained bundle (gerbang-audit-bundle/v1) of entries [from, to): verify it offline with
     `gerbang audit verify BUNDLE --key VKEY`."""
-    latest = _query(request, principal, "export", **{"from": from_, "to": to})
+    latest = _query(request, principal, "export", **_sizes(from_, to))
     to = latest.size if to is None else to
     if not from_ <= to <= latest.size:
         raise _range_problem(f"need 0 <= from <= to <= {latest.size} (the latest checkpoint)")

@@ -8,7 +8,7 @@ citizen as a keyed hash — never the NIK, never record contents.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -83,7 +83,7 @@ async def verify(
     principal: Principal,
     nik: str,
     purpose: str,
-    asked: Sequence[str],
+    asked: Iterable[str],
     *,
     results: Mapping[str, bool] | None = None,
     outcome: str = "ok",

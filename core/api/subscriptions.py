@@ -225,7 +225,7 @@ async def pull_events(
                 required_scope=required,
             )
     try:
-        return await _run(request, service.pull, subscription_id, after, limit)  # type: ignore[no-any-return]
+        return await _run(request, service.pull, subscription_id, after, limit)
     except LookupError as exc:
         if isinstance(exc, service.NotFound):
             raise

@@ -61,10 +61,9 @@ _SAFE_INT = 2**53  # RFC 8785 (I-JSON) integers are exact only below this
 _MAX_VALUES = 100_000
 # The C encoder built once (json.dumps builds one per call, half its cost for a small object). No circular-
 # reference markers: it only ever sees objects `_plain` walked completely, which are finite trees of plain values.
+_C_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)  # private to the json module: undeclared
 try:
-    _c_encode = json.encoder.c_make_encoder(  # type: ignore[misc]
-        None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False
-    )
+    _c_encode = _C_MAKE_ENCODER(None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False)
 except TypeError:  # no C accelerator, or another signature: json.dumps does the same, slower
     _c_encode = None
 
@@ -407,7 +406,7 @@ def _round(
     state = conn.execute(select(state_table).where(state_table.c.id == 1)).one()
     cr = CompactRange(state.size, _split_frontier(state.frontier))
     cp_size, cp_us = state.checkpoint_size, state.checkpoint_us
-    prev = (
+    prev: Any = (  # the last checkpoint's row, then each one signed below (a _Prev)
         None
         if cp_size is None
         else conn.execute(
@@ -423,7 +422,7 @@ def _round(
         "SELECT id, time_us, action, client, subject, agency, detail FROM audit_pending ORDER BY id LIMIT "
         f"{int(policy.batch)}"
     ).fetchall()
-    todo: list[Any] = rows
+    todo: Sequence[Any] = rows
     if extra:
         todo = [
             *rows,

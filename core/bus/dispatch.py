@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.bus.models import Outbox
 from core.bus.states import Policy
@@ -125,10 +125,10 @@ class Dispatcher:
 
     def _claim(self, limit: int) -> list[Outbox]:
         with self.sessions() as session:
-            query = select(Outbox).where(Outbox.sent_at.is_(None))  # type: ignore[union-attr]
+            query = select(Outbox).where(col(Outbox.sent_at).is_(None))
             if self.inflight:
-                query = query.where(Outbox.id.not_in(list(self.inflight)))  # type: ignore[union-attr]
-            return list(session.exec(query.order_by(Outbox.id).limit(limit)).all())
+                query = query.where(col(Outbox.id).not_in(list(self.inflight)))
+            return list(session.exec(query.order_by(col(Outbox.id)).limit(limit)).all())
 
     async def _one(self, row: Outbox) -> None:
         assert row.id is not None

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from connectors.base import InboundItem, InboundPush
 from core.audit.log import record
@@ -56,7 +56,7 @@ def inbox_client(session: Session, agency: str, config: Mapping[str, str]) -> Cl
     """The client that owns the agency's pushed records: `inbox_client` if set (it must exist), else
     `<agency>-inbound` (kind agency, no scopes, no key), created on first use."""
     name = (config.get("inbox_client") or "").strip() or f"{agency}-inbound"
-    client = session.exec(select(Client).where(Client.name == name)).first()
+    client = session.exec(select(Client).where(col(Client.name) == name)).first()
     if client is None:
         if config.get("inbox_client"):
             raise LookupError(f"inbox client {name!r} is not registered")
@@ -95,9 +95,9 @@ def _store(
         app = session.exec(
             select(Application)
             .where(
-                Application.agency == agency,
-                Application.agency_reference == item.reference,
-                Application.service == item.service,
+                col(Application.agency) == agency,
+                col(Application.agency_reference) == item.reference,
+                col(Application.service) == item.service,
             )  # not its decision
             .with_for_update()
         ).first()
@@ -125,6 +125,7 @@ def _sealed(secrets: BusSecrets, app_id: str, item: InboundItem) -> tuple[str, b
 def _open(
     session: Session, secrets: BusSecrets, agency: str, method: str, client: Client, item: InboundItem, now: dt.datetime
 ) -> str:
+    assert client.id is not None, "the pushing client is a stored row"
     app_id = str(uuid.uuid4())
     key_id, blob = _sealed(secrets, app_id, item)
     app = Application(
@@ -212,9 +213,9 @@ def join_decision(
     app = session.exec(
         select(Application)
         .where(
-            Application.agency == agency,
-            Application.agency_reference == reference,
-            Application.status == Status.received.value,
+            col(Application.agency) == agency,
+            col(Application.agency_reference) == reference,
+            col(Application.status) == Status.received.value,
         )
         .with_for_update()
     ).first()

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlalchemy import select, update
+from sqlmodel import Session
 
 from connectors import tracing
 from core.bus.amqp import ConfirmPublisher, NotConnected, Outgoing
@@ -27,6 +27,7 @@ from core.bus.models import Application, Outbox, Status
 from core.bus.states import Moves, Policy, Step
 from core.bus.worker import Message, Sessions, sweep
 from core.callbacks.exchange import relay_events_once
+from core.db.tables import table_of
 from identity.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def relay_once(
     session: Session, publisher: ConfirmPublisher, exchange: str, limit: int, timeout_s: float = 10.0
 ) -> int:
     """Publish one batch of unsent rows; returns how many were confirmed (and marked sent)."""
-    table = Outbox.__table__  # type: ignore[attr-defined]
+    table = table_of(Outbox)
     rows = session.execute(
         select(table.c.id, table.c.message_id, table.c.application_id, table.c.agency, table.c.traceparent)
         .where(table.c.sent_at.is_(None))
@@ -97,7 +98,7 @@ def mark_queued(session: Session, application_ids: Sequence[str], at: dt.datetim
     consumer which read one as accepted reads it again."""
     if not application_ids:
         return
-    table = Application.__table__  # type: ignore[attr-defined]
+    table = table_of(Application)
     locked = (
         select(table.c.id)
         .where(table.c.id.in_(list(application_ids)), table.c.status == Status.accepted.value)

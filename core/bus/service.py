@@ -22,13 +22,14 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from connectors import tracing
 from core.bus.models import Application, Outbox, Status
 from core.bus.payload_schema import validator_of
 from core.bus.states import Moves, Policy, move
 from core.db.group_commit import batch_or_each
+from core.db.tables import table_of
 from core.security.secrets import BusSecrets
 from identity.clock import utcnow
 from identity.secrecy import DataKeys, seal, subject_hash, unseal
@@ -171,8 +172,8 @@ class Submission:
 
 
 _ACCEPT_FIELDS = ("client_id", "client_name", "idempotency_key", "nik", "agency", "service", "payload", "audit")
-_APPLICATIONS = insert(Application.__table__)  # type: ignore[attr-defined]
-_OUTBOX = insert(Outbox.__table__)  # type: ignore[attr-defined]
+_APPLICATIONS = insert(table_of(Application))
+_OUTBOX = insert(table_of(Outbox))
 
 
 def accept_many(
@@ -242,7 +243,7 @@ def _accept_all(
 
 def _by_key(session: Session, client_id: int, key: str) -> Application | None:
     return session.exec(
-        select(Application).where(Application.client_id == client_id, Application.idempotency_key == key)
+        select(Application).where(col(Application.client_id) == client_id, col(Application.idempotency_key) == key)
     ).first()
 
 

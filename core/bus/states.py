@@ -19,6 +19,7 @@ from core.audit.log import record, record_many
 from core.bus.models import Application, Status, Transition
 from core.callbacks.events import emit_for_status, emit_many, status_event
 from core.db.bulk import bulk_insert
+from core.db.tables import table_of
 from core.settings import Settings
 
 DETAIL_MAX = 1000
@@ -121,7 +122,7 @@ class Step:
     updated_at: dt.datetime | None = None
 
 
-_TRANSITIONS = insert(Transition.__table__)  # type: ignore[attr-defined]
+_TRANSITIONS = insert(table_of(Transition))
 _TRANSITION_COLUMNS = ("application_id", "status", "at", "attempt", "detail")
 _TRANSITION_TYPES = ("text", "text", "timestamptz", "int4", "text")
 

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, insert, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -44,6 +44,7 @@ from connectors.base import AgencyAccessDenied, AgencyError, AgencyRejected, Not
 from core.bus.models import FINAL, Application, Inbox, Outbox, Status
 from core.bus.service import new_outbox, open_request
 from core.bus.states import Moves, Policy, Step, audit_step, move
+from core.db.tables import table_of
 from core.security.secrets import BusSecrets
 from identity.clock import as_utc, utcnow
 from identity.secrecy import seal
@@ -186,7 +187,7 @@ def _begin_batch(
     session: Session, messages: Sequence[Message], secrets: BusSecrets, policy: Policy, now: dt.datetime
 ) -> list[Work | Skip | BaseException] | None:
     """Decide and claim every message's application in one transaction; None if a compare-and-set lost."""
-    inbox = Inbox.__table__  # type: ignore[attr-defined]
+    inbox = table_of(Inbox)
     seen = set(
         session.execute(
             select(inbox.c.message_id).where(  # Core, not ORM: cheaper to compile and run
@@ -194,11 +195,14 @@ def _begin_batch(
             )
         ).scalars()
     )
-    table = Application.__table__  # type: ignore[attr-defined]
+    table = table_of(Application)
     # plain rows, not ORM objects (the claim is one compare-and-set UPDATE below, not the unit of work; and
     # loading ORM objects cost more than the rest of the step)
     rows = session.execute(
-        select(table).where(table.c.id.in_({m.application_id for m in messages})).order_by(table.c.id).with_for_update()
+        table.select()
+        .where(table.c.id.in_({m.application_id for m in messages}))
+        .order_by(table.c.id)
+        .with_for_update()
     ).all()
     apps: dict[str, Any] = {row.id: SimpleNamespace(**row._mapping) for row in rows}
     results: list[Work | Skip | BaseException] = []
@@ -272,30 +276,38 @@ def _claim(
     """The compare-and-set of `begin` for a batch; returns how many rows it claimed. On PostgreSQL one UPDATE
     for the whole batch (a statement per row cost more than the rest of the step)."""
     if not _one_statement(session):
-        return session.execute(  # type: ignore[attr-defined, no-any-return]
-            update(table)
-            .where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
-            .values(
-                version=bindparam("_next"),
-                attempts=bindparam("_attempts"),
-                status=Status.submitting.value,
-                lease_until=lease_until,
-                next_attempt_at=None,
-                updated_at=now,
-            ),
-            claims,
-        ).rowcount
-    return session.execute(
-        _CLAIM,
-        {  # type: ignore[attr-defined, no-any-return]
-            "status": Status.submitting.value,
-            "lease_until": lease_until,
-            "now": now,
-            "ids": [c["_id"] for c in claims],
-            "versions": [c["_version"] for c in claims],
-            "attempts": [c["_attempts"] for c in claims],
-        },
-    ).rowcount
+        return (
+            session.connection()
+            .execute(
+                update(table)
+                .where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
+                .values(
+                    version=bindparam("_next"),
+                    attempts=bindparam("_attempts"),
+                    status=Status.submitting.value,
+                    lease_until=lease_until,
+                    next_attempt_at=None,
+                    updated_at=now,
+                ),
+                claims,
+            )
+            .rowcount
+        )
+    return (
+        session.connection()
+        .execute(
+            _CLAIM,
+            {
+                "status": Status.submitting.value,
+                "lease_until": lease_until,
+                "now": now,
+                "ids": [c["_id"] for c in claims],
+                "versions": [c["_version"] for c in claims],
+                "attempts": [c["_attempts"] for c in claims],
+            },
+        )
+        .rowcount
+    )
 
 
 def _one_statement(session: Session) -> bool:
@@ -357,7 +369,7 @@ async def call_agency(connector: Any, work: Work, policy: Policy) -> Outcome:
     return Outcome(Status.submitted.value, reference=result.reference, detail=dict(result.detail), calls=calls)
 
 
-_INBOX = insert(Inbox.__table__)  # type: ignore[attr-defined]
+_INBOX = insert(table_of(Inbox))
 FINISH_COLUMNS = (
     "status",
     "agency_reference",
@@ -441,7 +453,7 @@ def _finish_batch(
             }
         )
         steps.append((work, status, detail, extra))
-    table = Application.__table__  # type: ignore[attr-defined]
+    table = table_of(Application)
     if _write_outcomes(session, table, rows) != len(rows):
         return None
     if inbox:  # the messages' inbox rows, in the same transaction (a duplicate id fails the batch: one by one)
@@ -482,18 +494,22 @@ def _write_outcomes(session: Session, table: Table, rows: list[dict[str, Any]]) 
     how many rows it changed. On PostgreSQL one UPDATE for the whole batch (varchar, not the columns' lengths:
     a value too long fails as in a plain UPDATE)."""
     if not _one_statement(session):
-        return session.execute(  # type: ignore[attr-defined, no-any-return]
-            update(table)
-            .where(
-                table.c.id == bindparam("_id"),
-                table.c.version == bindparam("_version"),
-                table.c.status == Status.submitting.value,
+        return (
+            session.connection()
+            .execute(
+                update(table)
+                .where(
+                    table.c.id == bindparam("_id"),
+                    table.c.version == bindparam("_version"),
+                    table.c.status == Status.submitting.value,
+                )
+                .values(**{name: bindparam(f"_{name}") for name in FINISH_COLUMNS}),
+                rows,
             )
-            .values(**{name: bindparam(f"_{name}") for name in FINISH_COLUMNS}),
-            rows,
-        ).rowcount
+            .rowcount
+        )
     arrays = {name: [row[f"_{name}"] for row in rows] for name in _FINISH_TYPES}
-    return session.execute(_FINISH, {**arrays, "submitting": Status.submitting.value}).rowcount  # type: ignore
+    return session.connection().execute(_FINISH, {**arrays, "submitting": Status.submitting.value}).rowcount
 
 
 def _outcome(
@@ -531,8 +547,8 @@ def sweep(session: Session, policy: Policy, now: dt.datetime | None = None, limi
     count = 0
     due = session.exec(
         select(Application)
-        .where(Application.status == Status.queued.value, Application.next_attempt_at <= now)  # type: ignore[operator]
-        .order_by(Application.next_attempt_at)
+        .where(col(Application.status) == Status.queued.value, col(Application.next_attempt_at) <= now)
+        .order_by(col(Application.next_attempt_at))
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
@@ -544,8 +560,8 @@ def sweep(session: Session, policy: Policy, now: dt.datetime | None = None, limi
         count += 1
     lost = session.exec(
         select(Application)
-        .where(Application.status == Status.submitting.value, Application.lease_until < now)  # type: ignore[operator]
-        .order_by(Application.lease_until)
+        .where(col(Application.status) == Status.submitting.value, col(Application.lease_until) < now)
+        .order_by(col(Application.lease_until))
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
@@ -570,14 +586,16 @@ def release_leases(session: Session) -> int:
     leases can go at once; their outbox rows are still unsent (embedded marks a row sent only when its attempt
     is finished), so they are simply picked up again."""
     rows = session.exec(
-        select(Application).where(Application.status == Status.submitting.value, Application.lease_until.is_not(None))
-    ).all()  # type: ignore
+        select(Application).where(
+            col(Application.status) == Status.submitting.value, col(Application.lease_until).is_not(None)
+        )
+    ).all()
     for app in rows:
         app.lease_until = None
         app.version += 1
         pending = session.exec(
-            select(Outbox.id).where(Outbox.application_id == app.id, Outbox.sent_at.is_(None))
-        ).first()  # type: ignore
+            select(col(Outbox.id)).where(col(Outbox.application_id) == app.id, col(Outbox.sent_at).is_(None))
+        ).first()
         if pending is None:
             session.add(new_outbox(app, utcnow()))
     session.commit()
@@ -588,7 +606,7 @@ def fail_unprocessable(session: Session, application_id: str, error: str, now: d
     """A message about this application crashed its consumer too often: end it as failed (replayable) instead
     of leaving it waiting forever. False if there is no such application or it is already final."""
     now = now or utcnow()
-    app = session.exec(select(Application).where(Application.id == application_id).with_for_update()).first()
+    app = session.exec(select(Application).where(col(Application.id) == application_id).with_for_update()).first()
     if app is None or app.status in FINAL:
         session.rollback()
         return False
@@ -614,7 +632,7 @@ def replay(
 ) -> Application:
     """Send a failed application again: a new deadline, a new outbox message, the same idempotency key."""
     now = now or utcnow()
-    app = session.exec(select(Application).where(Application.id == application_id).with_for_update()).first()
+    app = session.exec(select(Application).where(col(Application.id) == application_id).with_for_update()).first()
     if app is None:
         raise LookupError(application_id)
     if app.status != Status.failed.value:

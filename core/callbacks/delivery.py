@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import func, select, text, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connectors import tracing
 from core.audit.log import record
@@ -34,6 +34,7 @@ from core.callbacks import signing
 from core.callbacks.events import fan_out
 from core.callbacks.models import Attempt, Batch, Event, Item, Subscription
 from core.callbacks.secrets import callback_key, signing_secrets
+from core.db.tables import table_of
 from core.security.secrets import load_secrets
 from core.settings import Settings
 from identity.clock import as_utc, utcnow
@@ -122,7 +123,7 @@ def body_of(batch_id: str, subscription_id: str, rows: list[Any]) -> bytes:
         {
             "id": r.event_id,
             "type": r.type,
-            "occurred_at": as_utc(r.occurred_at).isoformat(),  # type: ignore
+            "occurred_at": as_utc(r.occurred_at).isoformat(),
             "data": json.loads(r.data),
         }
         for r in rows
@@ -135,10 +136,10 @@ def body_of(batch_id: str, subscription_id: str, rows: list[Any]) -> bytes:
 def _events_of(session: Session, subscription_id: str, batch_id: str) -> list[Any]:
     return list(
         session.execute(
-            select(Event.event_id, Event.type, Event.occurred_at, Event.data)  # type: ignore[call-overload]
-            .join(Item, Item.event_id == Event.id)  # type: ignore[arg-type]
-            .where(Item.subscription_id == subscription_id, Item.batch_id == batch_id)
-            .order_by(Event.id)
+            select(col(Event.event_id), col(Event.type), col(Event.occurred_at), col(Event.data))
+            .join(Item, col(Item.event_id) == col(Event.id))
+            .where(col(Item.subscription_id) == subscription_id, col(Item.batch_id) == batch_id)
+            .order_by(col(Event.id))
         ).all()
     )
 
@@ -146,8 +147,8 @@ def _events_of(session: Session, subscription_id: str, batch_id: str) -> list[An
 def claim(session: Session, subscription_id: str, lease_s: float, now: dt.datetime | None = None) -> bool:
     """Take the subscription's lease (compare-and-set); False if another sender holds it or it is not active."""
     now = now or utcnow()
-    table = Subscription.__table__  # type: ignore[attr-defined]
-    done = session.execute(
+    table = table_of(Subscription)
+    done = session.connection().execute(
         update(table)
         .where(
             table.c.id == subscription_id,
@@ -161,7 +162,7 @@ def claim(session: Session, subscription_id: str, lease_s: float, now: dt.dateti
 
 
 def release(session: Session, subscription_id: str) -> None:
-    table = Subscription.__table__  # type: ignore[attr-defined]
+    table = table_of(Subscription)
     session.execute(update(table).where(table.c.id == subscription_id).values(lease_until=None))
     session.commit()
 
@@ -181,8 +182,8 @@ def next_batch(
     pending = (
         session.execute(
             select(Batch)
-            .where(Batch.subscription_id == subscription_id, Batch.status == "pending")
-            .order_by(Batch.seq)
+            .where(col(Batch.subscription_id) == subscription_id, col(Batch.status) == "pending")
+            .order_by(col(Batch.seq))
             .limit(1)
         )
         .scalars()
@@ -209,9 +210,9 @@ def next_batch(
         return ready
     ids = list(
         session.execute(
-            select(Item.event_id)  # type: ignore[call-overload]
-            .where(Item.subscription_id == subscription_id, Item.batch_id.is_(None))  # type: ignore[union-attr]
-            .order_by(Item.event_id)
+            select(col(Item.event_id))
+            .where(col(Item.subscription_id) == subscription_id, col(Item.batch_id).is_(None))
+            .order_by(col(Item.event_id))
             .limit(sub.batch_max * CUT_AHEAD)
         ).scalars()
     )
@@ -223,21 +224,19 @@ def next_batch(
         chunks.pop()  # a partial batch is cut only as the first (below, once its window has passed)
     if len(chunks[0]) < sub.batch_max:  # a partial batch goes only once its oldest event has waited the window
         oldest = as_utc(
-            session.execute(
-                select(func.min(Event.occurred_at)).where(Event.id.in_(chunks[0]))  # type: ignore[call-overload]
-            ).scalar_one()
-        )  # type: ignore[union-attr]
+            session.execute(select(func.min(col(Event.occurred_at))).where(col(Event.id).in_(chunks[0]))).scalar_one()
+        )
         if oldest is not None and oldest > now - dt.timedelta(seconds=sub.batch_window_s):
             session.commit()  # ends the transaction (and a caller's settle)
             return None
-    items = Item.__table__  # type: ignore[attr-defined]
+    items = table_of(Item)
     first: str | None = None
     for chunk in chunks:
         batch_id = str(uuid.uuid4())
         # the chunk is a run of this subscription's open items in event order, so a range names it: an IN list
         # let PostgreSQL's generic plan (no statistics yet on a table that just filled) scan every open item
         # of the subscription per chunk; a range is one index range scan whatever the statistics say
-        cut = session.execute(
+        cut = session.connection().execute(
             update(items)
             .where(
                 items.c.subscription_id == subscription_id,
@@ -364,7 +363,7 @@ def settle(
     assert batch is not None
     batch.attempts = ready.attempt
     outcome = result.outcome
-    sub_table = Subscription.__table__  # type: ignore[attr-defined]
+    sub_table = table_of(Subscription)
     if outcome == "delivered":
         batch.status, batch.delivered_at, batch.next_attempt_at = "delivered", now, None
     elif outcome in ("gone", "refused"):
@@ -546,11 +545,11 @@ def event_traces(session: Session, batch_id: str, limit: int = 128) -> list[str]
     """The traces a batch's events belong to: their applications' submissions (the outbox rows' traceparents)."""
     rows = (
         session.execute(
-            select(Outbox.traceparent)
-            .distinct()  # type: ignore[call-overload]
-            .join(Event, Event.application_id == Outbox.application_id)
-            .join(Item, Item.event_id == Event.id)
-            .where(Item.batch_id == batch_id, Outbox.traceparent.is_not(None))  # type: ignore[union-attr]
+            select(col(Outbox.traceparent))
+            .distinct()
+            .join(Event, col(Event.application_id) == col(Outbox.application_id))
+            .join(Item, col(Item.event_id) == col(Event.id))
+            .where(col(Item.batch_id) == batch_id, col(Outbox.traceparent).is_not(None))
             .limit(limit)
         )
         .scalars()
@@ -562,17 +561,17 @@ def event_traces(session: Session, batch_id: str, limit: int = 128) -> list[str]
 
 def _active_with_work(session: Session) -> list[str]:
     """Active subscriptions with an unassigned item or a pending batch (cheap: both are indexed)."""
-    with_items = select(Item.subscription_id).where(Item.batch_id.is_(None)).distinct()  # type: ignore[union-attr]
-    with_batches = select(Batch.subscription_id).where(Batch.status == "pending").distinct()
+    with_items = select(col(Item.subscription_id)).where(col(Item.batch_id).is_(None)).distinct()
+    with_batches = select(col(Batch.subscription_id)).where(col(Batch.status) == "pending").distinct()
     ids = (
         session.execute(
-            select(Subscription.id).where(  # type: ignore[call-overload]
-                Subscription.status == "active", Subscription.id.in_(with_items.union(with_batches))
+            select(col(Subscription.id)).where(
+                col(Subscription.status) == "active", col(Subscription.id).in_(with_items.union(with_batches))
             )
         )
         .scalars()
         .all()
-    )  # type: ignore[attr-defined]
+    )
     session.rollback()
     return list(ids)
 
@@ -580,6 +579,6 @@ def _active_with_work(session: Session) -> list[str]:
 def count_pending(session: Session, subscription_id: str) -> int:
     return int(
         session.execute(
-            select(func.count()).select_from(Item).where(Item.subscription_id == subscription_id)
+            select(func.count()).select_from(Item).where(col(Item.subscription_id) == subscription_id)
         ).scalar_one()
     )

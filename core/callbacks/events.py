@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core.callbacks.models import Event, Item, Subscription
 from core.db.bulk import bulk_insert
+from core.db.tables import table_of
 from identity.clock import utcnow
 
 EMITTED = {
@@ -29,7 +30,7 @@ EMITTED = {
     "failed": "application.failed",
 }
 FANOUT_LOCK = 0x6765_7262_6362  # "gerbcb": the advisory lock id of the fan-out
-_INSERT = insert(Event.__table__)  # type: ignore[attr-defined]
+_INSERT = insert(table_of(Event))
 _COLUMNS = ("event_id", "type", "agency", "application_id", "occurred_at", "data", "fanned_at")
 _PG_TYPES = ("text", "text", "text", "text", "timestamptz", "text", "timestamptz")
 
@@ -98,7 +99,9 @@ def item_rows(session: Session, events: Sequence[Any], now: dt.datetime) -> list
     """One item row per (subscription, event) where a live subscription of the event's agency wants its type;
     `events` are (id, type, agency) rows in event order."""
     subs = session.execute(
-        select(Subscription.id, Subscription.agency, Subscription.events).where(Subscription.status != "deleted")  # type: ignore
+        select(col(Subscription.id), col(Subscription.agency), col(Subscription.events)).where(
+            col(Subscription.status) != "deleted"
+        )
     ).all()
     wants: dict[str, list[tuple[str, set[str]]]] = {}
     for sub_id, agency, types in subs:
@@ -116,23 +119,19 @@ def fan_out(session: Session, limit: int = 2000) -> int:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FANOUT_LOCK})
     events = session.execute(
-        select(Event.id, Event.type, Event.agency)  # type: ignore[call-overload]
-        .where(Event.fanned_at.is_(None))
-        .order_by(Event.id)
+        select(col(Event.id), col(Event.type), col(Event.agency))
+        .where(col(Event.fanned_at).is_(None))
+        .order_by(col(Event.id))
         .limit(limit)
-    ).all()  # type: ignore
+    ).all()
     if not events:
         session.rollback()
         return 0
     now = utcnow()
     rows = item_rows(session, events, now)
     if rows:
-        session.execute(insert(Item.__table__), rows)  # type: ignore[attr-defined]
+        session.execute(insert(table_of(Item)), rows)
     ids = [e[0] for e in events]
-    session.execute(
-        update(Event.__table__)
-        .where(Event.__table__.c.id.in_(ids))  # type: ignore[attr-defined]
-        .values(fanned_at=now)
-    )
+    session.execute(update(table_of(Event)).where(table_of(Event).c.id.in_(ids)).values(fanned_at=now))
     session.commit()
     return len(events)

@@ -33,11 +33,12 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core.bus.amqp import Consumer, Delivery
 from core.callbacks.events import item_rows
 from core.callbacks.models import Event, Item
+from core.db.tables import table_of
 from identity.clock import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -102,18 +103,18 @@ def relay_events_once(
             return 0
     rows = session.execute(
         select(
-            Event.id,
-            Event.event_id,
-            Event.type,
-            Event.agency,  # type: ignore[call-overload]
-            Event.application_id,
-            Event.occurred_at,
-            Event.data,
+            col(Event.id),
+            col(Event.event_id),
+            col(Event.type),
+            col(Event.agency),
+            col(Event.application_id),
+            col(Event.occurred_at),
+            col(Event.data),
         )
-        .where(Event.fanned_at.is_(None))
-        .order_by(Event.id)
+        .where(col(Event.fanned_at).is_(None))
+        .order_by(col(Event.id))
         .limit(limit)
-    ).all()  # type: ignore
+    ).all()
     if not rows:
         session.rollback()
         return 0
@@ -130,14 +131,14 @@ def relay_events_once(
             break
         confirmed.append(row.id)
     if confirmed:
-        table = Event.__table__  # type: ignore[attr-defined]
+        table = table_of(Event)
         session.execute(update(table).where(table.c.id.in_(confirmed)).values(fanned_at=utcnow()))
     session.commit()
     return len(confirmed)
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:
-    table = Item.__table__  # type: ignore[attr-defined]
+    table = table_of(Item)
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
 
@@ -146,9 +147,9 @@ def fan_out_events(session: Session, event_ids: Sequence[str]) -> int:
     """Give these (published) events to the matching subscriptions, in event order; commits. Items that exist
     already are left alone (a redelivery). Returns how many items were new."""
     events = session.execute(
-        select(Event.id, Event.type, Event.agency)  # type: ignore[call-overload]
-        .where(Event.event_id.in_(list(set(event_ids))))
-        .order_by(Event.id)
+        select(col(Event.id), col(Event.type), col(Event.agency))
+        .where(col(Event.event_id).in_(list(set(event_ids))))
+        .order_by(col(Event.id))
     ).all()
     if len(events) < len(set(event_ids)):
         log.error("callback fan-out: %d event message(s) about no stored event", len(set(event_ids)) - len(events))
@@ -158,7 +159,7 @@ def fan_out_events(session: Session, event_ids: Sequence[str]) -> int:
     rows = item_rows(session, events, utcnow())
     added = 0
     if rows:
-        added = session.execute(_insert_ignoring_duplicates(session), rows).rowcount or 0
+        added = session.connection().execute(_insert_ignoring_duplicates(session), rows).rowcount or 0
     session.commit()
     return max(added, 0)
 

@@ -11,11 +11,12 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core.audit.log import record
 from core.callbacks.models import EVENT_TYPES, Attempt, Batch, Event, Item, Subscription
 from core.callbacks.secrets import new_stored, reveal, rotated
+from core.db.tables import table_of
 from identity.clock import as_utc, utcnow
 
 
@@ -120,12 +121,12 @@ def replay(session: Session, subscription_id: str, from_event: str, actor: str |
     """Send again, with their own batch ids, every batch holding `from_event` or a later event; re-enables a
     disabled subscription. Returns how many batches were queued again."""
     sub = get(session, subscription_id)
-    event_pk = session.execute(select(Event.id).where(Event.event_id == from_event)).scalar()  # type: ignore
+    event_pk = session.execute(select(col(Event.id)).where(col(Event.event_id) == from_event)).scalar()
     if event_pk is None:
         raise LookupError(from_event)
     now = utcnow()
-    table = Batch.__table__  # type: ignore[attr-defined]
-    done = session.execute(
+    table = table_of(Batch)
+    done = session.connection().execute(
         update(table)
         .where(table.c.subscription_id == sub.id, table.c.last_event >= event_pk)
         .values(status="pending", next_attempt_at=None, created_at=now)
@@ -148,17 +149,18 @@ def deliveries(session: Session, subscription_id: str, limit: int = 50) -> list[
     get(session, subscription_id)
     batches = (
         session.execute(
-            select(Batch).where(Batch.subscription_id == subscription_id).order_by(Batch.seq.desc()).limit(limit)
+            select(Batch)
+            .where(col(Batch.subscription_id) == subscription_id)
+            .order_by(col(Batch.seq).desc())
+            .limit(limit)
         )
         .scalars()
         .all()
-    )  # type: ignore
+    )
     attempts: dict[str, list[dict[str, Any]]] = {}
     if batches:
         for a in session.execute(
-            select(Attempt)
-            .where(Attempt.batch_id.in_([b.id for b in batches]))  # type: ignore
-            .order_by(Attempt.id)
+            select(Attempt).where(col(Attempt.batch_id).in_([b.id for b in batches])).order_by(col(Attempt.id))
         ).scalars():
             attempts.setdefault(a.batch_id, []).append(
                 {
@@ -189,16 +191,16 @@ def pull(session: Session, subscription_id: str, after: str | None, limit: int =
     """Events for this subscription after the event id `after` (oldest first): the pull fallback."""
     get(session, subscription_id)
     query = (
-        select(Event.event_id, Event.type, Event.occurred_at, Event.data, Event.id)  # type: ignore
-        .join(Item, Item.event_id == Event.id)
-        .where(Item.subscription_id == subscription_id)
-    )  # type: ignore
+        select(col(Event.event_id), col(Event.type), col(Event.occurred_at), col(Event.data), col(Event.id))
+        .join(Item, col(Item.event_id) == col(Event.id))
+        .where(col(Item.subscription_id) == subscription_id)
+    )
     if after:
-        after_pk = session.execute(select(Event.id).where(Event.event_id == after)).scalar()  # type: ignore
+        after_pk = session.execute(select(col(Event.id)).where(col(Event.event_id) == after)).scalar()
         if after_pk is None:
             raise LookupError(after)
-        query = query.where(Event.id > after_pk)  # type: ignore[operator]
-    rows = session.execute(query.order_by(Event.id).limit(limit)).all()
+        query = query.where(col(Event.id) > after_pk)
+    rows = session.execute(query.order_by(col(Event.id)).limit(limit)).all()
     events = [
         {"id": r.event_id, "type": r.type, "occurred_at": _iso(r.occurred_at), "data": json.loads(r.data)} for r in rows
     ]

@@ -24,9 +24,9 @@ def dead(
     """List failed applications (newest first), one JSON line each: id, agency, service, attempts, reason."""
     from core.bus.models import Application, Status
 
-    query = select(Application).where(Application.status == Status.failed.value)
+    query = select(Application).where(col(Application.status) == Status.failed.value)
     if agency:
-        query = query.where(Application.agency == agency)
+        query = query.where(col(Application.agency) == agency)
     try:
         with session() as s:
             rows = s.exec(query.order_by(col(Application.updated_at).desc()).limit(limit)).all()

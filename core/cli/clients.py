@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.cli.common import database_failed, fail, session
 from core.db.models import Client
@@ -132,7 +132,7 @@ def list_clients() -> None:
     """List clients (never their keys) as JSON lines."""
 
     def work(s: Session) -> None:
-        for client in s.exec(select(Client).order_by(Client.name)):
+        for client in s.exec(select(Client).order_by(col(Client.name))):
             shown = registry.describe(s, client)
             echo(
                 {
@@ -180,7 +180,7 @@ def update(
             empties += ["rate_per_s", "rate_burst"]
         else:
             fail(f"--clear takes agreement or rate, not {item!r}")
-    changes = {
+    changes: dict[str, Any] = {
         "scopes": split(scopes) or None,
         "purposes": split(purposes) or None,
         "kind": kind or None,

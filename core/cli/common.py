@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import IO, NoReturn
 
 import typer
 from sqlmodel import Session
@@ -43,7 +43,7 @@ def session(settings: Settings | None = None) -> Iterator[Session]:
 
 
 @contextmanager
-def atomic_file(path: Path) -> Iterator[TextIO]:
+def atomic_file(path: Path) -> Iterator[IO[str]]:
     """A file that appears at `path` whole or not at all: written beside it under a temporary name and renamed
     into place when the block ends without error, so a Ctrl-C or a full disk leaves no truncated file (and an
     earlier file at `path` stays as it was). Opening it first also tells an unwritable path before any work."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core.api.auth import lookup_principal
 from core.console.models import logout_table
@@ -102,7 +102,9 @@ def lookup_digest(sessions: Any, digest: str) -> Principal | None:
     """As `core.security.clients.authenticate`, from the key's hash: None when unknown, revoked or disabled."""
     with sessions() as session:
         row = session.exec(
-            select(ApiKey, Client).join(Client, Client.id == ApiKey.client_id).where(ApiKey.key_hash == digest)
+            select(ApiKey, Client)
+            .join(Client, col(Client.id) == col(ApiKey.client_id))
+            .where(col(ApiKey.key_hash) == digest)
         ).first()
     if row is None:
         return None

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import select
+from sqlmodel import col
 
 from core.api.agencies import probe
 from core.api.applications import dead_applications, list_applications
@@ -98,8 +99,8 @@ def deliveries(state: Any) -> list[dict[str, Any]]:
         subs = (
             session.execute(
                 select(Subscription)
-                .where(Subscription.status != "deleted")  # type: ignore
-                .order_by(Subscription.created_at.desc())
+                .where(col(Subscription.status) != "deleted")
+                .order_by(col(Subscription.created_at).desc())
                 .limit(SUBSCRIPTION_LIMIT)
             )
             .scalars()

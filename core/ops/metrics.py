@@ -23,6 +23,7 @@ from connectors.breaker import BreakerState, CircuitBreaker
 from core.audit import store
 from core.audit.models import state_table
 from core.bus.models import Application, Outbox, Status
+from core.db.tables import table_of
 from core.ops.probe import BrokerProbe
 from identity.clock import as_utc
 
@@ -72,16 +73,16 @@ class StateCollector(Collector):
 
     def _database(self) -> Iterator[Any]:
         now = self.clock()
-        o, a = Outbox.__table__.c, Application.__table__.c
+        o, a = table_of(Outbox).c, table_of(Application).c
         with self.engine.connect() as conn:
             oldest = conn.execute(select(o.created_at).where(o.sent_at.is_(None)).order_by(o.id).limit(1)).scalar()
             unsent = conn.execute(
-                select(func.count()).select_from(Outbox.__table__).where(o.sent_at.is_(None))
+                select(func.count()).select_from(table_of(Outbox)).where(o.sent_at.is_(None))
             ).scalar_one()
-            by_status = dict(conn.execute(select(a.status, func.count()).group_by(a.status)).all())
+            by_status: dict[str, int] = dict(conn.execute(select(a.status, func.count()).group_by(a.status)).all())
             retrying = conn.execute(
                 select(func.count())
-                .select_from(Application.__table__)
+                .select_from(table_of(Application))
                 .where(a.status == Status.queued.value, a.attempts > 0)
             ).scalar_one()
             audit = conn.execute(select(state_table.c.size)).first()

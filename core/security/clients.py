@@ -130,7 +130,7 @@ def create_client(
         validate_scope(scope)
     check_agreement(agreement, agreement_from, agreement_to)
     check_limit(rate_per_s, rate_burst)
-    if session.exec(select(Client).where(Client.name == name)).first() is not None:
+    if session.exec(select(Client).where(col(Client.name) == name)).first() is not None:
         raise ClientExists(f"a client named {name!r} already exists")
     if key is None:
         key = generate_key()
@@ -160,14 +160,14 @@ def create_client(
 
 
 def get_client(session: Session, name: str) -> Client:
-    client = session.exec(select(Client).where(Client.name == name)).first()
+    client = session.exec(select(Client).where(col(Client.name) == name)).first()
     if client is None:
         raise ClientNotFound(f"no client named {name!r}")
     return client
 
 
 def keys_of(session: Session, client: Client) -> list[ApiKey]:
-    return list(session.exec(select(ApiKey).where(ApiKey.client_id == client.id).order_by(col(ApiKey.id))))
+    return list(session.exec(select(ApiKey).where(col(ApiKey.client_id) == client.id).order_by(col(ApiKey.id))))
 
 
 def key_live(api_key: ApiKey, now: dt.datetime) -> bool:
@@ -196,13 +196,13 @@ def describe(session: Session, client: Client, now: dt.datetime | None = None) -
         "keys": [
             {
                 "key_id": k.key_id,
-                "created_at": as_utc(k.created_at).isoformat(),  # type: ignore[union-attr]
+                "created_at": as_utc(k.created_at).isoformat(),
                 "revoked_at": as_utc(k.revoked_at).isoformat() if k.revoked_at else None,
                 "live": key_live(k, now),
             }
             for k in keys_of(session, client)
         ],
-        "created_at": as_utc(client.created_at).isoformat(),  # type: ignore[union-attr]
+        "created_at": as_utc(client.created_at).isoformat(),
     }
 
 
@@ -266,7 +266,7 @@ def rotate_key(
     ends = now + grace
     retiring = [k for k in keys_of(session, client) if key_live(k, now)]
     for old in retiring:
-        if old.revoked_at is None or as_utc(old.revoked_at) > ends:  # type: ignore[operator]
+        if old.revoked_at is None or as_utc(old.revoked_at) > ends:
             old.revoked_at = ends
             session.add(old)
     new = ApiKey(client_id=client.id, key_id=key_id(key), key_hash=hash_key(key))  # type: ignore[arg-type]
@@ -346,7 +346,9 @@ def authenticate(session: Session, key: str, now: dt.datetime | None = None) -> 
     """The principal owning `key`, or None if the key is unknown, revoked (or past its grace period) or its client
     disabled. Agreement dates are checked by the caller, per request (`Principal.agreement_state`)."""
     row = session.exec(
-        select(ApiKey, Client).join(Client, Client.id == ApiKey.client_id).where(ApiKey.key_hash == hash_key(key))
+        select(ApiKey, Client)
+        .join(Client, col(Client.id) == col(ApiKey.client_id))
+        .where(col(ApiKey.key_hash) == hash_key(key))
     ).first()
     if row is None:
         return None

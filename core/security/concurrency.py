@@ -196,21 +196,19 @@ class LimitedConnector:
             slots.release()
 
     async def lookup(self, nik: str) -> LookupResult:
-        return await self._call(lambda: self.inner.lookup(nik))  # type: ignore[no-any-return]
+        return await self._call(lambda: self.inner.lookup(nik))
 
     async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
-        return await self._call(lambda: self.inner.verify(nik, claims))  # type: ignore[no-any-return]
+        return await self._call(lambda: self.inner.verify(nik, claims))
 
     async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
-        return await self._call(  # type: ignore[no-any-return]
-            lambda: self.inner.submit(service, payload, idempotency_key)
-        )
+        return await self._call(lambda: self.inner.submit(service, payload, idempotency_key))
 
     async def health(self) -> Health:
         return await self.inner.health()  # a probe must not wait behind (or count against) real calls
 
     async def codes(self, name: str, query: str) -> list[dict[str, str]]:
-        return await self._call(lambda: self.inner.codes(name, query))  # type: ignore[no-any-return]
+        return await self._call(lambda: self.inner.codes(name, query))
 
     async def aclose(self) -> None:
         await self.inner.aclose()

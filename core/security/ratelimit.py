@@ -68,10 +68,12 @@ def lease(engine: Engine, name: str, limit: Limit, want: int, now: float | None 
 def insert_ignore(engine: Engine) -> Any:
     """INSERT … ON CONFLICT DO NOTHING into the bucket table, in the engine's dialect."""
     if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(bucket).on_conflict_do_nothing(index_elements=["name"])
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(bucket).on_conflict_do_nothing(index_elements=["name"])
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(bucket).on_conflict_do_nothing(index_elements=["name"])
 
 
 class _Local:

@@ -17,10 +17,11 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from core.bus.models import Application
 from core.db.models import FacetCacheRow
+from core.db.tables import table_of
 from identity.secrecy import DataKeys, seal, unseal
 
-CACHE = FacetCacheRow.__table__  # type: ignore[attr-defined]
-APPS = Application.__table__  # type: ignore[attr-defined]
+CACHE = table_of(FacetCacheRow)
+APPS = table_of(Application)
 BATCH = 500
 
 
