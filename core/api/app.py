@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from core.agencies import AgencyRegistry, build_registry
 from core.api import audit as audit_api
-from core.api import openapi, problems
+from core.api import health, openapi, problems
 from core.api.agencies import router as agencies_router
 from core.api.applications import admin_router as applications_admin_router
 from core.api.applications import router as applications_router
@@ -35,7 +35,6 @@ from core.callbacks.delivery import Deliverer
 from core.console.routes import router as console_router
 from core.db import make_engine, session_factory
 from core.logs import install_redaction
-from core.ops import health as ops_health
 from core.ops import tracing
 from core.ops.middleware import RequestContext
 from core.security.ratelimit import Limit, RateLimiter
@@ -77,7 +76,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         sequencer = audit_api.start(app, settings)
         app.state.policy = Policy.from_settings(settings)
         connectors = {name: agency.connector for name, agency in app.state.agencies.active.items()}
-        ops_health.start(app, settings)
+        health.start(app, settings)
         app.state.dispatcher = start_embedded(app.state.sessions, connectors, secrets, settings, app.state.agencies)
         # distributed: the workers deliver callbacks, from the events exchange (core/callbacks/exchange.py)
         app.state.callbacks = (
@@ -125,7 +124,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
     app.include_router(clients_admin_router)
     app.include_router(subscriptions_router)
     app.include_router(inbound_router)
-    app.include_router(ops_health.router)
+    app.include_router(health.router)
     app.include_router(console_router)
 
     @app.get("/healthz", tags=["operations"])
