@@ -165,6 +165,20 @@ class Connector(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class PlateLookup(Protocol):
+    """A connector's optional lookup of vehicles by plate (plates a counter passes)."""
+
+    async def lookup_plates(self, nik: str, plates: list[str]) -> LookupResult: ...
+
+
+@runtime_checkable
+class CodeLists(Protocol):
+    """A connector that serves its agency's code lists (`ConnectorPlugin.code_lists`)."""
+
+    async def codes(self, name: str, query: str) -> list[dict[str, str]]: ...
+
+
 @dataclass(frozen=True)
 class InboundItem:
     """One record an agency's push opens or updates: `reference` is the agency's id for it (OSS: id_izin),

@@ -20,6 +20,7 @@ from connectors.base import (
     AgencyError,
     AgencyProtocolError,
     AgencyUnavailable,
+    CodeLists,
     Connector,
     Health,
     LookupResult,
@@ -172,7 +173,10 @@ class BreakerConnector:
 
     async def codes(self, name: str, query: str) -> list[dict[str, str]]:
         """One of the agency's code lists (ConnectorPlugin.code_lists), searched for `query`."""
-        return await self._guarded("codes", lambda: self.inner.codes(name, query))  # type: ignore[attr-defined]
+        inner = self.inner
+        if not isinstance(inner, CodeLists):
+            raise AttributeError("codes")
+        return await self._guarded("codes", lambda: inner.codes(name, query))
 
     async def aclose(self) -> None:
         await self.inner.aclose()

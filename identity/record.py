@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeGuard
+from typing import Any, Protocol
 
 from connectors import tracing
 from connectors.base import (
@@ -25,6 +25,7 @@ from connectors.base import (
     FacetStatus,
     LifeStatus,
     LookupResult,
+    PlateLookup,
 )
 from identity.cache import RecordCache
 from identity.clock import utcnow
@@ -105,25 +106,19 @@ def facet_from(agency: Agency, result: LookupResult) -> Facet:
     return Facet(name=agency.facet, provenance=provenance, data=data)
 
 
-class PlateLookup(Protocol):
-    """A connector's optional lookup of vehicles by plate (plates a counter passes)."""
-
-    async def lookup_plates(self, nik: str, plates: list[str]) -> LookupResult: ...
-
-
-def _plate_lookup(connector: object) -> TypeGuard[PlateLookup]:
-    return callable(getattr(connector, "lookup_plates", None))
-
-
 def by_plate(agency: Agency) -> bool:
     """Whether the agency's connector can look vehicles up by plate (`lookup_plates(nik, plates)`)."""
-    return _plate_lookup(agency.connector)
+    return callable(getattr(agency.connector, "lookup_plates", None))  # cheaper than isinstance(…, PlateLookup)
 
 
 async def ask(agency: Agency, nik: str, timeout_s: float, plates: Sequence[str] = ()) -> Facet:
     """One agency's facet, whatever happens to the call; by `plates` where given and the connector can."""
     connector = agency.connector
-    call = connector.lookup_plates(nik, list(plates)) if plates and _plate_lookup(connector) else connector.lookup(nik)
+    call = (
+        connector.lookup_plates(nik, list(plates))
+        if plates and isinstance(connector, PlateLookup)
+        else connector.lookup(nik)
+    )
     try:
         result = await asyncio.wait_for(call, timeout_s)
     except TimeoutError:

@@ -81,7 +81,7 @@ PLATE = re.compile(r"\s*([A-Z]{1,2})\s*([0-9]{1,4})\s*([A-Z]{0,3})\s*")
 _MAX_TEXT = 200
 
 
-def split_plate(plate: str) -> tuple[str, str, str]:
+def split_plate(plate: object) -> tuple[str, str, str]:
     """ "B 1234 XYZ" (or "B1234XYZ") → ("B", "1234", "XYZ"): Samsat keys a vehicle on these three parts."""
     match = PLATE.fullmatch(plate.upper()) if isinstance(plate, str) else None
     if match is None:
@@ -239,7 +239,7 @@ class SamsatClient:
         if not idempotency_key:
             raise ValueError("an idempotency key is required")
         try:
-            area, number, series = split_plate(payload.get("plate"))  # type: ignore[arg-type]
+            area, number, series = split_plate(payload.get("plate"))
         except ValueError as exc:
             raise AgencyRejected(AGENCY, f"payment code: {exc}") from None
         body = {

@@ -19,7 +19,7 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -99,10 +99,10 @@ def install(
     simulator offers to their replies, `replies` the modes named after its agency's real error replies."""
     hostile = dict(hostile or {})
     own = dict(replies or {})
-    clash = set(own) & (set(FaultMode.__args__) | set(hostile))  # type: ignore[attr-defined]
+    clash = set(own) & (set(get_args(FaultMode)) | set(hostile))
     if clash:
         raise ValueError(f"reply modes {sorted(clash)} clash with the shared fault modes")
-    offered = {mode for mode in FaultMode.__args__ if mode not in HOSTILE_MODES} | set(hostile) | set(own)  # type: ignore[attr-defined]
+    offered = {mode for mode in get_args(FaultMode) if mode not in HOSTILE_MODES} | set(hostile) | set(own)
 
     @app.post("/_sim/faults", include_in_schema=False, response_model=None)
     async def set_faults(setting: FaultSetting) -> dict[str, object] | JSONResponse:
@@ -141,12 +141,12 @@ def install(
             await asyncio.sleep(delay_ms / 1000)
         if mode == "error":
             reply = error_reply(request)
-            return await reply if asyncio.iscoroutine(reply) else reply  # type: ignore[return-value]
+            return reply if isinstance(reply, Response) else await reply
         if mode == "garbage":
             return Response(garbage_body, media_type=garbage_type)
         if mode in hostile:
             return hostile[mode](request)
         if mode in own:
             reply = own[mode](request)
-            return await reply if asyncio.iscoroutine(reply) else reply  # type: ignore[return-value]
+            return reply if isinstance(reply, Response) else await reply
         return await call_next(request)

@@ -751,9 +751,9 @@ class _Builder:
                 mother_name = wife["name"]
             if kind in ("family", "single_parent"):
                 father_name = head["name"] if head_sex == "L" else _name(rng, lineage, "L", head_born.year)
-                mother_born = members[-1]["birth_date"] if mother_name else head_born
+                mother_born = _birth_date(members[-1]) if mother_name else head_born
                 for _ in range(rng.randint(1, 3)):
-                    born_min = max(head_born, mother_born) + datetime.timedelta(days=20 * 365)  # type: ignore
+                    born_min = max(head_born, mother_born) + datetime.timedelta(days=20 * 365)
                     child_born = _date_between(rng, born_min, born_min + datetime.timedelta(days=20 * 365))
                     if child_born > BIRTH_LAST:
                         continue

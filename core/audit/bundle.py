@@ -417,11 +417,11 @@ def _check_earlier(b: Mapping[str, Any], earlier: Checkpoint, cp: Checkpoint) ->
             raw = item.get("proof")
             if not isinstance(raw, list):
                 raise _fmt("a consistency proof is a list of base64 hashes")
-            proof = [_unb64(s) for s in raw]
-            if any(p is None for p in proof):
+            proof = [p for p in map(_unb64, raw) if p is not None]
+            if len(proof) != len(raw):
                 raise _fmt("a consistency proof is a list of base64 hashes")
             try:
-                check_consistent(earlier, cp, proof)  # type: ignore[arg-type]
+                check_consistent(earlier, cp, proof)
             except ConsistencyError as exc:
                 raise BundleError(
                     "consistency", f"your checkpoint at size {earlier.size} is not a prefix of this one: {exc}"

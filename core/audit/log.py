@@ -45,7 +45,7 @@ from core.audit.merkle import (
     verify_consistency,
 )
 from core.audit.models import checkpoint_table, pending_table, state_table
-from core.db.bulk import bulk_insert
+from core.db.bulk import bulk_insert, driver_connection
 
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 NAME_MAX = {"client": 100, "agency": 64}
@@ -510,7 +510,7 @@ def _delete_pending(conn: Connection, ids: list[int]) -> None:
     if not ids:
         return
     if conn.dialect.name == "postgresql":
-        with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+        with driver_connection(conn).cursor() as cur:
             cur.execute("DELETE FROM audit_pending WHERE id = ANY(%s)", (ids,))
         return
     conn.execute(delete(pending_table).where(pending_table.c.id <= max(ids)))

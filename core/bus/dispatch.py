@@ -110,7 +110,8 @@ class Dispatcher:
                 free = self.concurrency - len(self.inflight)
                 if free > 0:
                     for row in await asyncio.to_thread(self._claim, free):
-                        self.inflight[row.id] = asyncio.create_task(self._one(row))  # type: ignore[index]
+                        assert row.id is not None  # a stored row
+                        self.inflight[row.id] = asyncio.create_task(self._one(row))
             except Exception:
                 log.exception("embedded dispatcher: database error; retrying")
             self._wakeup.clear()

@@ -9,12 +9,19 @@ executemany (values must then be what sqlite3 stores as is: no datetimes, which 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from typing import Any
 
 from sqlalchemy import Connection
 
 COPY_FROM = 16  # rows from which COPY beats a pipelined executemany on PostgreSQL
+
+
+def driver_connection(conn: Connection) -> Any:
+    """The driver's own connection under `conn` (psycopg's or sqlite3's): COPY and pipelines are its methods."""
+    raw = conn.connection.driver_connection
+    assert raw is not None, "a connection in use has its driver connection"
+    return raw
 
 
 def bulk_insert(
@@ -27,13 +34,15 @@ def bulk_insert(
 ) -> None:
     """Insert `rows` (a sequence, or an iterator of `count`) of `columns` into `table`. `pg_types` are the
     PostgreSQL type names of the columns (binary COPY sends each value in that type's wire format)."""
-    count = len(rows) if count is None else count  # type: ignore[arg-type]
+    if count is None:
+        assert isinstance(rows, Sized), "an iterator of rows comes with its count"
+        count = len(rows)
     if not count:
         return
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
-        with raw.cursor() as cur:  # type: ignore[union-attr]
+        with raw.cursor() as cur:
             if count < COPY_FROM:
                 sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
                 if count == 1:  # one plain statement, no pipeline (rows may be a generator: run it out)
@@ -47,7 +56,7 @@ def bulk_insert(
                 for row in rows:
                     copy.write_row(row)
         return
-    cur = raw.cursor()  # type: ignore[union-attr]
+    cur = raw.cursor()
     try:
         cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
     finally:

@@ -269,7 +269,8 @@ def rotate_key(
         if old.revoked_at is None or as_utc(old.revoked_at) > ends:
             old.revoked_at = ends
             session.add(old)
-    new = ApiKey(client_id=client.id, key_id=key_id(key), key_hash=hash_key(key))  # type: ignore[arg-type]
+    assert client.id is not None  # a stored client
+    new = ApiKey(client_id=client.id, key_id=key_id(key), key_hash=hash_key(key))
     session.add(new)
     record(
         session,

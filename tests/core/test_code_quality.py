@@ -54,8 +54,6 @@ PENDING_MYPY = {
     'core/security/clients.py: Item "None" of "datetime | None" has no attribute "isoformat"',
     'core/api/applications.py: Item "None" of "datetime | None" has no attribute "isoformat"',
 }
-# Until the same change removes the `_utc(...)  # type: ignore` it needs at five call sites.
-TYPE_IGNORES_NOW = 33
 
 
 def _run(tool: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -134,7 +132,7 @@ def test_import_contracts() -> None:
 
 def test_type_ignores() -> None:
     count = sum(type_ignores(text) for text in product_modules().values())
-    assert count <= max(MAX_TYPE_IGNORES, TYPE_IGNORES_NOW)
+    assert count <= MAX_TYPE_IGNORES
 
 
 def test_module_sizes_only_shrink() -> None:
