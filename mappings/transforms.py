@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,8 +29,7 @@ ARG_CHECKS: dict[str, Callable[..., None]] = {}
 _DIGITS = re.compile(r"[0-9]+")
 _SIGNED_INT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-_SPACES = re.compile(r"\s+")
-_MISSING: Any = object()
+SPACES = re.compile(r"\s+")
 
 
 def register_transform(name: str, fn: Transform, check: Callable[..., None] | None = None) -> Transform:
@@ -53,18 +52,18 @@ def transform(name: str, check: Callable[..., None] | None = None) -> Callable[[
     return decorate
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     """The type name of a value, for error messages that must not show the value itself."""
     return type(value).__name__
 
 
-def _text(value: Any, what: str) -> str:
+def text_of(value: Any, what: str) -> str:
     """Text of a string or an int (ints render exactly); anything else, floats above all, is an error."""
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise TransformError(f"{what}: expected text, got {_kind(value)}")
+    raise TransformError(f"{what}: expected text, got {kind_of(value)}")
 
 
 # --- text -------------------------------------------------------------------------------------------------------
@@ -73,19 +72,19 @@ def _text(value: Any, what: str) -> str:
 @transform("strip")
 def strip(value: Any) -> str | None:
     """Trim surrounding whitespace; blank becomes null."""
-    return _text(value, "strip").strip() or None
+    return text_of(value, "strip").strip() or None
 
 
 @transform("upper")
 def upper(value: Any) -> str | None:
     """Trim and upper-case."""
-    return _text(value, "upper").strip().upper() or None
+    return text_of(value, "upper").strip().upper() or None
 
 
 @transform("name")
 def name(value: Any) -> str | None:
     """Registry spelling of a name or any free text: upper-case, inner whitespace collapsed, trimmed."""
-    return _SPACES.sub(" ", _text(value, "name")).strip().upper() or None
+    return SPACES.sub(" ", text_of(value, "name")).strip().upper() or None
 
 
 def _check_null_if(values: Any) -> None:
@@ -112,7 +111,7 @@ def join(values: Any, sep: str = " ") -> str | None:
     """Join several source values (a list `from`) into one text, skipping nulls."""
     if not isinstance(values, list | tuple):
         values = [values]
-    parts = [_text(v, "join").strip() for v in values if v is not None]
+    parts = [text_of(v, "join").strip() for v in values if v is not None]
     return sep.join(p for p in parts if p) or None
 
 
@@ -128,7 +127,7 @@ def _check_length(length: Any = None) -> None:
 def digits_exact(value: Any, length: int | None = None) -> str:
     """An identifier made of digits (NIK, KK, card number) as text, exactly; never via float."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TransformError(f"digits_exact: expected an integer or digit string, got {_kind(value)}")
+        raise TransformError(f"digits_exact: expected an integer or digit string, got {kind_of(value)}")
     if isinstance(value, int):
         if value < 0:
             raise TransformError("digits_exact: negative number")
@@ -151,7 +150,7 @@ def _check_pad(width: Any) -> None:
 def pad(value: Any, width: int) -> str:
     """Zero-pad a number to `width` digits (RT/RW "5" or 5 → "005"); a longer number is an error."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TransformError(f"pad: expected an integer or digit string, got {_kind(value)}")
+        raise TransformError(f"pad: expected an integer or digit string, got {kind_of(value)}")
     text = str(value).strip()
     if not _DIGITS.fullmatch(text):
         raise TransformError("pad: not a non-negative whole number")
@@ -170,7 +169,7 @@ def to_int(value: Any) -> int:
         return value
     if isinstance(value, str) and _SIGNED_INT.fullmatch(value.strip()):
         return int(value.strip())
-    raise TransformError(f"int: expected an integer or digit string, got {_kind(value)}")
+    raise TransformError(f"int: expected an integer or digit string, got {kind_of(value)}")
 
 
 @transform("decimal")
@@ -189,7 +188,7 @@ def to_decimal(value: Any) -> Decimal:
             return Decimal(value.strip())
         except InvalidOperation:  # pragma: no cover - the pattern already guarantees a valid literal
             pass
-    raise TransformError(f"decimal: expected a decimal string or integer, got {_kind(value)}")
+    raise TransformError(f"decimal: expected a decimal string or integer, got {kind_of(value)}")
 
 
 _TRUE = {"TRUE", "1", "Y", "YA", "YES", "T"}
@@ -268,7 +267,7 @@ def to_date(value: Any, formats: Iterable[str] | None = None, today: dt.date | N
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str):
-        raise TransformError(f"date: expected text, got {_kind(value)}")
+        raise TransformError(f"date: expected text, got {kind_of(value)}")
     text = _english_month(value.strip())
     for fmt in formats or DEFAULT_DATE_FORMATS:
         try:
@@ -280,140 +279,5 @@ def to_date(value: Any, formats: Iterable[str] | None = None, today: dt.date | N
     raise TransformError("date: not in any accepted format")
 
 
-# --- codes ------------------------------------------------------------------------------------------------------
-
-
-def _lookup(table: Mapping[str, Any], value: Any, what: str) -> Any:
-    key = _SPACES.sub(" ", _text(value, what)).strip().upper()
-    try:
-        return table[key]
-    except KeyError:
-        raise TransformError(f"{what}: not a known value") from None
-
-
-_SEX = {
-    "LAKI-LAKI": "L",
-    "LAKI LAKI": "L",
-    "L": "L",
-    "PRIA": "L",
-    "1": "L",
-    "PEREMPUAN": "P",
-    "P": "P",
-    "WANITA": "P",
-    "2": "P",
-}
-
-
-@transform("sex")
-def sex(value: Any) -> str:
-    """Registry sex labels and codes → "L" / "P"."""
-    return _lookup(_SEX, value, "sex")
-
-
-_RELIGION = {
-    "ISLAM": "islam",
-    "KRISTEN": "protestant",
-    "KRISTEN PROTESTAN": "protestant",
-    "PROTESTAN": "protestant",
-    "KATOLIK": "catholic",
-    "KATHOLIK": "catholic",
-    "KRISTEN KATOLIK": "catholic",
-    "HINDU": "hindu",
-    "BUDHA": "buddhist",
-    "BUDDHA": "buddhist",
-    "KONGHUCU": "confucian",
-    "KHONGHUCU": "confucian",
-    "KONG HU CU": "confucian",
-}
-
-
-@transform("religion")
-def religion(value: Any) -> str:
-    """Dukcapil religion labels → `identity.model.Religion` values; any KEPERCAYAAN... is `belief`."""
-    key = _SPACES.sub(" ", _text(value, "religion")).strip().upper()
-    if key.startswith("KEPERCAYAAN"):
-        return "belief"
-    return _lookup(_RELIGION, key, "religion")
-
-
-_MARITAL = {
-    "BELUM KAWIN": "single",
-    "KAWIN": "married",
-    "KAWIN TERCATAT": "married",
-    "KAWIN BELUM TERCATAT": "married",
-    "CERAI HIDUP": "divorced",
-    "CERAI HIDUP TERCATAT": "divorced",
-    "CERAI HIDUP BELUM TERCATAT": "divorced",
-    "CERAI MATI": "widowed",
-}
-
-
-@transform("marital")
-def marital(value: Any) -> str:
-    """Dukcapil marital status labels → `identity.model.MaritalStatus` values."""
-    return _lookup(_MARITAL, value, "marital")
-
-
-_BLOOD = re.compile(r"(AB|A|B|O)[+-]?")
-
-
-@transform("blood_type")
-def blood_type(value: Any) -> str | None:
-    """A, B, AB, O with an optional rhesus sign; "TIDAK TAHU" or "-" (unknown) → null."""
-    text = _SPACES.sub("", _text(value, "blood_type")).upper()
-    if text in {"TIDAKTAHU", "-", ""}:
-        return None
-    if not _BLOOD.fullmatch(text):
-        raise TransformError("blood_type: not a known blood type")
-    return text
-
-
-def _check_code(table: Any, default: Any = _MISSING) -> None:
-    if not isinstance(table, Mapping) or not table:
-        raise TransformError("code: table must be a non-empty mapping")
-    bad = [k for k in table if not isinstance(k, str)]
-    if bad:
-        raise TransformError(
-            f"code: table keys must be quoted strings (YAML read {len(bad)} key(s) as "
-            f"{', '.join(sorted({_kind(k) for k in bad}))}, e.g. 01 as 1 or NO as false)"
-        )
-    keys = [k.strip().upper() for k in table]
-    if len(set(keys)) != len(keys):
-        raise TransformError("code: table has keys that differ only in case or spaces")
-
-
-@transform("code", check=_check_code)
-def code(value: Any, table: Mapping[str, Any], default: Any = _MISSING) -> Any:
-    """Look an agency code up in a table from the mapping file; unknown → `default` if given, else an error."""
-    key = _text(value, "code").strip().upper()
-    for k, v in table.items():
-        if k.strip().upper() == key:
-            return v
-    if default is _MISSING:
-        raise TransformError("code: not in the table")
-    return default
-
-
-_REGION_WIDTHS = (2, 2, 2, 4)  # province, regency/city, district, village (Kemendagri)
-
-
-@transform("region_code")
-def region_code(value: Any) -> str | None:
-    """Dotted Kemendagri code from its parts ([32, 76, 1, 1001] → "32.76.01.1001"), or one dotted code normalised."""
-    if isinstance(value, str) and "." in value:
-        parts: list[Any] = value.strip().split(".")
-    elif isinstance(value, list | tuple):
-        parts = list(value)
-    else:
-        parts = [value]
-    if not 1 <= len(parts) <= len(_REGION_WIDTHS):
-        raise TransformError(f"region_code: expected 1 to {len(_REGION_WIDTHS)} parts, got {len(parts)}")
-    if any(p is None for p in parts):
-        return None
-    out = []
-    for level, (part, width) in enumerate(zip(parts, _REGION_WIDTHS, strict=False), start=1):
-        try:
-            out.append(pad(part, width))
-        except TransformError:
-            raise TransformError(f"region_code: part {level} is not a number of at most {width} digits") from None
-    return ".".join(out)
+# The code-table transforms (sex, religion, marital, blood_type, code, region_code) register from their own module.
+from mappings import codes  # noqa: E402, F401

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from mappings import codes
 from mappings import transforms as t
 from mappings.transforms import TRANSFORMS, TransformError
 
@@ -188,18 +189,18 @@ def test_date_rejects_bad_input() -> None:
 
 @pytest.mark.parametrize("label", ["LAKI-LAKI", "laki-laki ", "L", "PRIA", "1", 1])
 def test_sex_male(label: object) -> None:
-    assert t.sex(label) == "L"
+    assert codes.sex(label) == "L"
 
 
 @pytest.mark.parametrize("label", ["PEREMPUAN", "P", "WANITA", "2", 2])
 def test_sex_female(label: object) -> None:
-    assert t.sex(label) == "P"
+    assert codes.sex(label) == "P"
 
 
 def test_sex_rejects_unknown() -> None:
-    rejects(t.sex, "X")
-    rejects(t.sex, "LAKI")
-    rejects(t.sex, 3)
+    rejects(codes.sex, "X")
+    rejects(codes.sex, "LAKI")
+    rejects(codes.sex, 3)
 
 
 @pytest.mark.parametrize(
@@ -209,11 +210,11 @@ def test_sex_rejects_unknown() -> None:
      ("KEPERCAYAAN TERHADAP TUHAN YME", "belief"), ("KEPERCAYAAN", "belief"), ("islam ", "islam")],
 )
 def test_religion(label: str, expected: str) -> None:
-    assert t.religion(label) == expected
+    assert codes.religion(label) == expected
 
 
 def test_religion_rejects_unknown() -> None:
-    rejects(t.religion, "LAINNYA")
+    rejects(codes.religion, "LAINNYA")
 
 
 @pytest.mark.parametrize(
@@ -223,31 +224,31 @@ def test_religion_rejects_unknown() -> None:
      ("cerai  mati", "widowed")],
 )
 def test_marital(label: str, expected: str) -> None:
-    assert t.marital(label) == expected
+    assert codes.marital(label) == expected
 
 
 def test_marital_rejects_unknown() -> None:
-    rejects(t.marital, "PISAH")
+    rejects(codes.marital, "PISAH")
 
 
 def test_blood_type() -> None:
-    assert t.blood_type("TIDAK TAHU") is None
-    assert t.blood_type("-") is None
-    assert t.blood_type("ab") == "AB"
-    assert t.blood_type("O+") == "O+"
-    assert t.blood_type(" A - ") == "A-"
-    rejects(t.blood_type, "C")
-    rejects(t.blood_type, "ABO")
+    assert codes.blood_type("TIDAK TAHU") is None
+    assert codes.blood_type("-") is None
+    assert codes.blood_type("ab") == "AB"
+    assert codes.blood_type("O+") == "O+"
+    assert codes.blood_type(" A - ") == "A-"
+    rejects(codes.blood_type, "C")
+    rejects(codes.blood_type, "ABO")
 
 
 def test_code_table() -> None:
     table = {"01": "micro", "02": "small", "A": "active"}
-    assert t.code("01", table=table) == "micro"
-    assert t.code(" a ", table=table) == "active"
-    assert t.code("99", table=table, default=None) is None
-    assert t.code("99", table=table, default="other") == "other"
-    rejects(t.code, "99", table=table)
-    rejects(t.code, 1.0, table=table)
+    assert codes.code("01", table=table) == "micro"
+    assert codes.code(" a ", table=table) == "active"
+    assert codes.code("99", table=table, default=None) is None
+    assert codes.code("99", table=table, default="other") == "other"
+    rejects(codes.code, "99", table=table)
+    rejects(codes.code, 1.0, table=table)
 
 
 def test_code_table_checks() -> None:
@@ -261,21 +262,21 @@ def test_code_table_checks() -> None:
 
 
 def test_region_code_from_parts() -> None:
-    assert t.region_code([32, 76, 1, 1001]) == "32.76.01.1001"
-    assert t.region_code(["32", "76", "01", "1001"]) == "32.76.01.1001"
-    assert t.region_code([32, 76, 1]) == "32.76.01"
-    assert t.region_code([32, 76]) == "32.76"
-    assert t.region_code([32]) == "32"
-    assert t.region_code(32) == "32"
-    assert t.region_code([9, 1]) == "09.01"
-    assert t.region_code("32.76.1.1001") == "32.76.01.1001"
-    assert t.region_code([32, None, 1]) is None
+    assert codes.region_code([32, 76, 1, 1001]) == "32.76.01.1001"
+    assert codes.region_code(["32", "76", "01", "1001"]) == "32.76.01.1001"
+    assert codes.region_code([32, 76, 1]) == "32.76.01"
+    assert codes.region_code([32, 76]) == "32.76"
+    assert codes.region_code([32]) == "32"
+    assert codes.region_code(32) == "32"
+    assert codes.region_code([9, 1]) == "09.01"
+    assert codes.region_code("32.76.1.1001") == "32.76.01.1001"
+    assert codes.region_code([32, None, 1]) is None
 
 
 def test_region_code_rejects_bad_parts() -> None:
-    rejects(t.region_code, [320, 76])
-    rejects(t.region_code, [32, 76, 1, 10010])
-    rejects(t.region_code, [32.0, 76])
-    rejects(t.region_code, [32, 76, 1, 1001, 5])
-    rejects(t.region_code, [])
-    rejects(t.region_code, ["3A", 76])
+    rejects(codes.region_code, [320, 76])
+    rejects(codes.region_code, [32, 76, 1, 10010])
+    rejects(codes.region_code, [32.0, 76])
+    rejects(codes.region_code, [32, 76, 1, 1001, 5])
+    rejects(codes.region_code, [])
+    rejects(codes.region_code, ["3A", 76])

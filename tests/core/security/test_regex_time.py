@@ -147,7 +147,7 @@ CODE_PATTERNS = {name: (pattern, mode) for name, pattern, mode in [*_module_patt
 def test_the_walk_finds_the_patterns_we_know_of() -> None:
     names = set(CODE_PATTERNS)
     assert {"core.logs._KEY_VALUE", "core.api.text_checks._JSON_SUSPECT",
-            "connectors.samsat.client.PLATE", "mappings.engine._SEGMENT"} <= names
+            "connectors.samsat.client.PLATE", "mappings.plan._SEGMENT"} <= names
     assert len(CODE_PATTERNS) >= 30
 
 
