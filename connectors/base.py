@@ -13,28 +13,10 @@ import importlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
 from identity.clock import utcnow
-
-
-class FacetStatus(str, Enum):
-    """Outcome of asking one agency about one citizen, as shown in the record's provenance."""
-
-    ok = "ok"
-    not_found = "not_found"
-    unavailable = "unavailable"
-    timeout = "timeout"
-    error = "error"
-
-
-class LifeStatus(str, Enum):
-    """What the civil registry says of the person behind a NIK."""
-
-    alive = "alive"
-    deceased = "deceased"
-    inactive = "inactive"
+from identity.model import FacetStatus, LifeStatus  # part of the connector API: connectors import them from here
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import FacetStatus, LifeStatus
-
 Sex = Literal["L", "P"]
+
+
+class FacetStatus(str, Enum):
+    """Outcome of asking one agency about one citizen, as shown in the record's provenance."""
+
+    ok = "ok"
+    not_found = "not_found"
+    unavailable = "unavailable"
+    timeout = "timeout"
+    error = "error"
+
+
+class LifeStatus(str, Enum):
+    """What the civil registry says of the person behind a NIK."""
+
+    alive = "alive"
+    deceased = "deceased"
+    inactive = "inactive"
 
 
 class Religion(str, Enum):
