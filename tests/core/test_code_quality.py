@@ -1,5 +1,5 @@
-"""The product code's checks, in the suite: ruff (lint and format), mypy, the import-linter contracts of
-docs/architecture.md, the number of `# type: ignore`, and module sizes.
+"""The product code's checks, in the suite: ruff (lint and format), mypy, the import-linter contracts of the
+rooms' layering (pyproject.toml), the number of `# type: ignore`, and module sizes.
 
 Why here and not only in CI: a renovation that several people land at once stays one layout only if every
 landing is held to the same rules. Each check goes through one small runner, and a test feeds that runner a bad
