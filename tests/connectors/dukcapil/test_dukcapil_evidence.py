@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request, Response
 
 from connectors.base import AgencyAccessDenied, AgencyUnavailable, FacetStatus, LifeStatus
 from connectors.dukcapil import PLUGIN
-from connectors.dukcapil.client import seconds_to_midnight_wib
+from connectors.dukcapil.replies import seconds_to_midnight_wib
 from connectors.simkit.serving import RunningServer, serving
 from identity.model import Citizen
 from mappings.engine import load_mapping

@@ -17,7 +17,8 @@ from connectors.base import (
     FacetStatus,
     LifeStatus,
 )
-from connectors.dukcapil.client import DukcapilClient, parse_verdict, seconds_to_midnight_wib
+from connectors.dukcapil.client import DukcapilClient, parse_verdict
+from connectors.dukcapil.replies import seconds_to_midnight_wib
 from tests.connectors.helpers import run_with
 
 BASE = "http://dukcapil.test"
