@@ -54,23 +54,36 @@ Dukcapil takes no submissions: there is no such endpoint.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import ipaddress
 import json
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
+from connectors.dukcapil.simdata import FIELD_SETS, FULL_FIELDS, DateFormat, person_fields, shape_of
+from connectors.dukcapil.simmatch import verdict
+from connectors.dukcapil.simreplies import (
+    DECEASED_TEXT,
+    IP_TEXT,
+    LOGIN_TEXT,
+    MEDIA_TYPE,
+    NOT_FOUND_TEXT,
+    QUOTA_TEXT,
+    VERIFY_ERRORS,
+    Reply,
+    code_item,
+    envelope,
+    json_reply,
+    nik_code,
+    respon,
+    spring_error,
+)
 from connectors.simkit.control import SimControl, install
-from connectors.simkit.population import Person, Population
+from connectors.simkit.population import Population
 from identity.clock import WIB
-
-DateFormat = Literal["dotted", "iso"]
-FieldSet = Literal["full", "short", "foto"]
 
 DEFAULT_INSTITUTION = "GERBANG"
 DEFAULT_USER_ID = "20240814GERBANG0001"
@@ -78,128 +91,7 @@ DEFAULT_PASSWORD = "sim-dukcapil-2024"
 DEFAULT_IP = "127.0.0.1"
 DEFAULT_THRESHOLD = 80
 DEFAULT_BODY_KEYS = {"nik": "NIK", "user_id": "user_id", "password": "password", "ip_user": "ip_user"}
-MEDIA_TYPE = "application/json;charset=UTF-8"
-
-#: CALL_NIK's bare RESPON texts
-NOT_FOUND_TEXT = "Data Tidak Ditemukan"
-LOGIN_TEXT = "Login Gagal"
-IP_TEXT = "IP Address Tidak Sesuai"
-QUOTA_TEXT = "Kuota Akses Hari ini telah Habis"
-#: verify's (RESPONSE_CODE, RESPONSE) pairs, and CALL_NIK's for the person's status
-VERIFY_ERRORS = {
-    "03": "Login Gagal",
-    "04": "IP Tidak Sesuai",
-    "05": "Kuota Akses Hari Ini Telah Habis",
-    "07": "Permintaan tidak lengkap",
-    "11": "meninggal dunia",
-    "12": "Data Ditemukan, Data Ganda",
-    "13": "Data Tidak Ditemukan, NIK tidak terdapat di database Kependudukan",
-    "14": "NIK Tidak Aktif",
-}
-DECEASED_TEXT = "Data Ditemukan, Meninggal Dunia"
-FULL_FIELDS = (
-    "NIK",
-    "NO_KK",
-    "NAMA_LGKP",
-    "JENIS_KLMIN",
-    "TMPT_LHR",
-    "TGL_LHR",
-    "NO_AKTA_LHR",
-    "ALAMAT",
-    "NO_RT",
-    "NO_RW",
-    "KEL_NAME",
-    "NO_KEL",
-    "KEC_NAME",
-    "NO_KEC",
-    "KAB_NAME",
-    "NO_KAB",
-    "PROP_NAME",
-    "NO_PROP",
-    "KODE_POS",
-    "DUSUN",
-    "AGAMA",
-    "GOL_DARAH",
-    "JENIS_PKRJN",
-    "PDDK_AKH",
-    "STATUS_KAWIN",
-    "TGL_KWN",
-    "NO_AKTA_KWN",
-    "STAT_HBKEL",
-    "TGL_CRAI",
-    "NO_AKTA_CRAI",
-    "PNYDNG_CCT",
-    "NAMA_LGKP_AYAH",
-    "NAMA_LGKP_IBU",
-    "EKTP_STATUS",
-)
-SHORT_FIELDS = (
-    "NO_KK",
-    "NIK",
-    "NAMA_LGKP",
-    "KAB_NAME",
-    "AGAMA",
-    "NAMA_LGKP_AYAH",
-    "NO_RW",
-    "KEC_NAME",
-    "JENIS_PKRJN",
-    "NO_RT",
-    "ALAMAT",
-    "TMPT_LHR",
-    "PDDK_AKH",
-    "STATUS_KAWIN",
-    "NAMA_LGKP_IBU",
-    "PROP_NAME",
-    "GOL_DARAH",
-    "KEL_NAME",
-    "JENIS_KLMIN",
-    "TGL_LHR",
-)
-FOTO_FIELDS = (
-    "NAMA_LGKP",
-    "AGAMA",
-    "JENIS_PKRJN",
-    "PDDK_AKH",
-    "TMPT_LHR",
-    "STATUS_KAWIN",
-    "GOL_DARAH",
-    "JENIS_KLMIN",
-    "NIK",
-    "NO_KK",
-    "KAB_NAME",
-    "NO_RW",
-    "KEC_NAME",
-    "NO_RT",
-    "NO_KEL",
-    "ALAMAT",
-    "NO_KEC",
-    "NO_PROP",
-    "PROP_NAME",
-    "NO_KAB",
-    "TGL_LHR",
-    "KEL_NAME",
-    "FOTO",
-)
-FIELD_SETS: dict[str, tuple[str, ...]] = {"full": FULL_FIELDS, "short": SHORT_FIELDS, "foto": FOTO_FIELDS}
-SHAPE_DATES: dict[str, DateFormat] = {"full": "dotted", "short": "iso", "foto": "iso"}
-#: a 1×1 JPEG: the shape of the FOTO some gateways add, without anyone's face
-FOTO = (
-    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0"
-    "Hyc5PTgyPC4zNDL/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8A"
-    "Kp//2Q=="
-)
-FUZZY_FIELDS = frozenset({"NAMA_LGKP", "ALAMAT", "TMPT_LHR", "NAMA_LGKP_AYAH", "NAMA_LGKP_IBU"})
-NUMERIC_FIELDS = frozenset({"NIK", "NO_KK", "NO_RT", "NO_RW", "NO_KEL", "NO_KEC", "NO_KAB", "NO_PROP", "KODE_POS"})
 REPLY_MODES = ("quota", "login", "ip", "not_found", "deceased", "duplicate")
-
-
-class Reply(Exception):
-    """Stops a request with the agency's answer: a bare RESPON text on CALL_NIK, a code on verify."""
-
-    def __init__(self, code: str, text: str | None = None):
-        super().__init__(code)
-        self.code = code
-        self.text = text
 
 
 # --- quota -----------------------------------------------------------------------------------------------------
@@ -236,202 +128,6 @@ class DailyQuota:
         with self.lock:
             self._roll()
             self.used = used
-
-
-# --- rendering a person ------------------------------------------------------------------------------------------
-def format_date(date: dt.date, date_format: DateFormat) -> str:
-    if date_format == "dotted":
-        return f"{date.day:02d}.{date.month:02d}.{date.year:04d}"
-    return date.isoformat()
-
-
-def _number(text: str | None) -> int | None:
-    """A code or number the gateway sends as a JSON number ("007" → 7); None stays None."""
-    return int(text) if text is not None and str(text).strip().isdigit() else None
-
-
-def shape_of(population: Population, person: Person, field_sets: tuple[str, ...]) -> str:
-    """Which field set this gateway answers for this person (fixed per person and seed)."""
-    if len(field_sets) == 1:
-        return field_sets[0]
-    quirks = population.rng(person, "dukcapil-shape")
-    return field_sets[int(quirks.random() * len(field_sets))]
-
-
-def person_fields(
-    population: Population, person: Person, date_format: DateFormat | None = None, shape: str = "full"
-) -> dict[str, Any]:
-    """The person as a found CALL_NIK item of the given field set: no response code, numbers as JSON numbers."""
-    quirks = population.rng(person, "dukcapil")
-    name_pad = " " * quirks.choice((1, 1, 2, 3)) if quirks.random() < 0.35 else ""
-    parents_pad = " " if shape == "full" else ""
-    _, regency, district, village = person.village_code.split(".")
-    foto = shape == "foto"
-    every = {
-        "NIK": int(person.nik),
-        "NO_KK": int(person.kk_number),
-        "NAMA_LGKP": person.name.title() if foto else person.name + name_pad,
-        "JENIS_KLMIN": ("Laki-Laki" if foto else "LAKI-LAKI")
-        if person.sex == "L"
-        else ("Perempuan" if foto else "PEREMPUAN"),
-        "TMPT_LHR": person.birth_place,
-        "TGL_LHR": format_date(person.birth_date, date_format or SHAPE_DATES[shape]),
-        "NO_AKTA_LHR": person.birth_certificate_no,
-        "ALAMAT": person.street,
-        "NO_RT": _number(person.rt),
-        "NO_RW": _number(person.rw),
-        "KEL_NAME": person.village,
-        "NO_KEL": _number(village),
-        "KEC_NAME": person.district,
-        "NO_KEC": _number(district),
-        "KAB_NAME": person.regency,
-        "NO_KAB": _number(regency),
-        "PROP_NAME": person.province,
-        "NO_PROP": _number(person.province_code),
-        "KODE_POS": _number(person.postal_code),
-        "DUSUN": person.hamlet,
-        "AGAMA": person.religion,
-        "GOL_DARAH": person.blood_type,
-        "JENIS_PKRJN": person.occupation,
-        "PDDK_AKH": person.education,
-        "STATUS_KAWIN": person.marital_status,
-        "TGL_KWN": None,
-        "NO_AKTA_KWN": None,
-        "STAT_HBKEL": person.family_role,
-        "TGL_CRAI": None,
-        "NO_AKTA_CRAI": None,
-        "PNYDNG_CCT": None,
-        "NAMA_LGKP_AYAH": person.father_name + parents_pad,
-        "NAMA_LGKP_IBU": person.mother_name + parents_pad,
-        "EKTP_STATUS": person.ektp_status,
-        "FOTO": FOTO,
-    }
-    return {key: every[key] for key in FIELD_SETS[shape]}
-
-
-def envelope(items: list[dict[str, Any]], quota_left: int | None = None) -> dict[str, Any]:
-    """Spring Data's page wrapper: CALL_NIK's with `sort`; verify's (`quota_left` given) with `quotaLimiter` and
-    `totalElements`/`size` 10, as the public samples show them."""
-    if quota_left is None:
-        return {
-            "content": items,
-            "lastPage": True,
-            "numberOfElements": len(items),
-            "sort": None,
-            "totalElements": len(items),
-            "firstPage": True,
-            "number": 0,
-            "size": max(len(items), 1),
-        }
-    return {
-        "content": items,
-        "lastPage": True,
-        "numberOfElements": len(items),
-        "totalElements": 10,
-        "firstPage": True,
-        "number": 0,
-        "size": 10,
-        "quotaLimiter": quota_left,
-    }
-
-
-def json_reply(payload: Mapping[str, Any], status_code: int = 200) -> Response:
-    # Python writes ints exactly, so NIK and NO_KK go out as 16-digit JSON numbers, never through a float.
-    return Response(
-        json.dumps(payload, ensure_ascii=False).encode("utf-8"), media_type=MEDIA_TYPE, status_code=status_code
-    )
-
-
-def spring_error(status: int, error: str, path: str) -> Response:
-    """Spring Boot's default error body, as a Java gateway answers what never reaches its handler."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
-    return json_reply({"timestamp": stamp, "status": status, "error": error, "path": path}, status)
-
-
-def respon(text: str) -> dict[str, Any]:
-    """CALL_NIK's error item: a bare RESPON, no code."""
-    return {"RESPON": text}
-
-
-def code_item(code: str, text: str | None = None) -> dict[str, Any]:
-    """Verify's error item: RESPONSE_CODE, RESPONSE_DESC and RESPONSE, no verdicts."""
-    message = text or VERIFY_ERRORS[code]
-    return {"RESPONSE_CODE": code, "RESPONSE_DESC": message, "RESPONSE": message}
-
-
-# --- NIK structure (the simulator checks on its own: connectors do not depend on identity/) ---------------------
-def nik_code(value: Any) -> str:
-    """The NIK as 16 digits, or Reply 13 (not found): missing, not 16 digits, or structurally impossible."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise Reply("13")
-    text = str(value).strip()
-    if not re.fullmatch(r"[0-9]{16}", text):
-        raise Reply("13")
-    day, month, yy, serial = int(text[6:8]), int(text[8:10]), int(text[10:12]), text[12:]
-    if day > 40:
-        day -= 40
-    if text[0:2] == "00" or text[2:4] == "00" or text[4:6] == "00" or serial == "0000" or not 1 <= month <= 12:
-        raise Reply("13")
-    if not any(_exists(century + yy, month, day) for century in (1900, 2000)):
-        raise Reply("13")
-    return text
-
-
-def _exists(year: int, month: int, day: int) -> bool:
-    try:
-        dt.date(year, month, day)
-    except ValueError:
-        return False
-    return True
-
-
-# --- verify ---------------------------------------------------------------------------------------------------------
-_PUNCT = re.compile(r"[^0-9A-Z ]+")
-_SPACES = re.compile(r"\s+")
-
-
-def _text(value: Any) -> str:
-    return _SPACES.sub(" ", str(value).upper()).strip()
-
-
-def _loose(value: Any) -> str:
-    return _SPACES.sub(" ", _PUNCT.sub(" ", _text(value))).strip()
-
-
-def parse_claimed_date(value: Any) -> dt.date | None:
-    text = _text(value)
-    for pattern in ("%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text, pattern).date()
-        except ValueError:
-            pass
-    return None
-
-
-def _sex(value: Any) -> str | None:
-    text = _loose(value)
-    return {"L": "L", "LAKI LAKI": "L", "LAKI": "L", "PRIA": "L", "P": "P", "PEREMPUAN": "P", "WANITA": "P"}.get(text)
-
-
-def similarity(a: Any, b: Any) -> int:
-    """0–100, difflib's ratio of the two texts after normalisation."""
-    return round(difflib.SequenceMatcher(None, _loose(a), _loose(b)).ratio() * 100)
-
-
-def verdict(field_name: str, claimed: Any, held: Any, person: Person, threshold: int) -> str:
-    if field_name in FUZZY_FIELDS:
-        score = similarity(claimed, held)
-        return f"{'Sesuai' if score >= threshold else 'Tidak Sesuai'} ({score})"
-    if field_name == "TGL_LHR":
-        same = parse_claimed_date(claimed) == person.birth_date
-    elif field_name == "JENIS_KLMIN":
-        same = _sex(claimed) == person.sex
-    elif field_name in NUMERIC_FIELDS:
-        a, b = _text(claimed), _text(held if held is not None else "")
-        same = a.isdigit() and b.isdigit() and int(a) == int(b)
-    else:
-        same = held is not None and _loose(claimed) == _loose(held)
-    return "Sesuai" if same else "Tidak Sesuai"
 
 
 # --- the app ----------------------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from connectors.base import (
 )
 from connectors.dukcapil import PLUGIN
 from connectors.dukcapil.client import DukcapilClient
-from connectors.dukcapil.simulator import DEFAULT_PASSWORD, DEFAULT_USER_ID, person_fields
+from connectors.dukcapil.simdata import person_fields
+from connectors.dukcapil.simulator import DEFAULT_PASSWORD, DEFAULT_USER_ID
 from identity.clock import WIB
 
 
@@ -61,7 +62,7 @@ def test_found_person_has_dukcapil_fields_and_no_code(other_sim) -> None:
 
 def test_field_sets_vary_per_person_and_map(duk, population) -> None:
     """The three shapes seen in public samples all come out of the default simulator and all map."""
-    from connectors.dukcapil.simulator import shape_of
+    from connectors.dukcapil.simdata import shape_of
     from mappings.engine import load_mapping
 
     shapes = {}
