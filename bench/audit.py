@@ -32,13 +32,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.pool import StaticPool
 
 from core.audit import bundle, merkle, note, store
 from core.audit.log import Policy, append_many, record, record_many, sequence
 from core.db import make_engine, session_factory, upgrade
-from core.db.engine import normalise_url
+from tests.database import scratch_schema
 
 # One key for the run, shared with the spawned writer processes (they re-import this module) through the environment.
 if "GERBANG_BENCH_AUDIT_KEYS" not in os.environ:
@@ -78,19 +78,8 @@ def database(kind: str, base: Path) -> Iterator[str]:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
-    pg = os.environ["GERBANG_DATABASE_URL"]
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(pg), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{pg}{'&' if '?' in pg else '?'}options=-csearch_path%3D{schema}"
-    try:
-        upgrade(url)
+    with scratch_schema(os.environ["GERBANG_DATABASE_URL"], prefix="bench_") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _start_together(sessions: Any, ready: Any, go: Any) -> None:

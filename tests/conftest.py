@@ -7,19 +7,17 @@ PostgreSQL (CI sets it), against PostgreSQL too — each test in a schema of its
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from core.audit.note import generate_signer
 from core.db import make_engine, session_factory, upgrade
-from core.db.engine import normalise_url
 from core.security.clients import create_client
 from core.security.secrets import new_secret_values
+from tests.database import scratch_schema
 
 AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY = generate_signer("gerbang.test/audit")
 BUS_SECRETS = {**new_secret_values(), "signing_key": AUDIT_SIGNER_KEY}
@@ -27,6 +25,9 @@ BUS_SECRETS = {**new_secret_values(), "signing_key": AUDIT_SIGNER_KEY}
 set)."""
 
 POSTGRES_URL = os.environ.get("GERBANG_TEST_DATABASE_URL")
+EVERY_SCOPE = ["citizen:read:*", "citizen:verify", "application:submit:*", "application:read", "audit:read",
+               "subjects:history", "callbacks:pull:*", "admin"]
+"""A scope of each kind, the wildcard where there is one: the client that may call every route."""
 
 
 def backends() -> list:
@@ -50,21 +51,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @contextmanager
 def postgres_schema() -> Iterator[str]:
-    """A migrated PostgreSQL schema of its own (search_path in the URL), dropped afterwards."""
+    """A migrated PostgreSQL schema of its own on the test server, dropped afterwards."""
     assert POSTGRES_URL
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    try:
-        upgrade(url)
+    with scratch_schema(POSTGRES_URL) as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -73,6 +63,18 @@ def sessions(database_url: str) -> Iterator:
     engine = make_engine(database_url)
     yield session_factory(engine)
     engine.dispose()
+
+
+def sqlite_with_client(work: Path, name: str, scopes: list[str] = EVERY_SCOPE) -> tuple[str, str]:
+    """A migrated SQLite file in `work` with one client `name` holding `scopes` for every purpose: (URL, its API
+    key). For module-scoped fixtures, which cannot take the per-test `database_url`."""
+    url = f"sqlite:///{(work / 'api.db').as_posix()}"
+    upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        _, key = create_client(session, name, scopes, ["*"])
+    engine.dispose()
+    return url, key
 
 
 @pytest.fixture

@@ -56,13 +56,14 @@ def sim_requests(simulators: dict[str, serving.RunningServer], agency: str) -> i
 @pytest.fixture
 def make_api(database_url: str, simulators: dict[str, serving.RunningServer],
              tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
-    """`make_api(**settings)` → a started TestClient on the test database, wired to every simulator."""
+    """`make_api(**settings)` → a started TestClient on the test database, wired to every simulator (a setting
+    given here wins over the defaults, the bus secrets included)."""
     clients: list[TestClient] = []
     env = agency_environment(discover(), simulators)
 
     def make(**overrides: object) -> TestClient:
-        settings = Settings(database_url=database_url, agency_env=env, data_dir=tmp_path, **BUS_SECRETS,
-                            **{"agency_timeout_s": 2.0, "lookup_budget_s": 4.0, **GENEROUS_LIMITS, **overrides})
+        settings = Settings(**{"database_url": database_url, "agency_env": env, "data_dir": tmp_path, **BUS_SECRETS,
+                               "agency_timeout_s": 2.0, "lookup_budget_s": 4.0, **GENEROUS_LIMITS, **overrides})
         client = TestClient(create_app(settings), headers=COUNTER_CONTEXT)
         client.__enter__()
         clients.append(client)

@@ -74,15 +74,7 @@ def test_demo_runs_answers_and_stops_cleanly(tmp_path: Path) -> None:
     process = subprocess.Popen([gerbang_bin(), "demo", "--port", "0"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()  # type: ignore[union-attr]
-            if not line:
-                break
-            lines.append(line)
-            if "Ctrl-C" in line:
-                break
+        lines = banner_of(process)
         banner = "".join(lines)
         assert key in banner, banner
         urls = [line.split()[-1].strip("'") for line in lines
@@ -135,6 +127,11 @@ def start_demo(cwd: Path, port: int = 0) -> tuple[subprocess.Popen[str], list[st
     env = {k: v for k, v in os.environ.items() if not k.startswith("GERBANG_")}
     process = subprocess.Popen([gerbang_bin(), "demo", "--port", str(port)], env=env, cwd=cwd,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return process, banner_of(process)
+
+
+def banner_of(process: subprocess.Popen[str]) -> list[str]:
+    """The lines a starting demo printed up to its closing "Ctrl-C" line (at most a minute's worth)."""
     lines: list[str] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -144,7 +141,7 @@ def start_demo(cwd: Path, port: int = 0) -> tuple[subprocess.Popen[str], list[st
         lines.append(line)
         if "Ctrl-C" in line:
             break
-    return process, lines
+    return lines
 
 
 def stop_demo(process: subprocess.Popen[str]) -> str:

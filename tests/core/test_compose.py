@@ -15,8 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from core.security.secrets import load_secrets
 from core.settings import Settings
 from tests.conftest import POSTGRES_URL
 from tests.core.conftest import COUNTER_CONTEXT
+from tests.database import scratch_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -144,23 +144,6 @@ def answers(url: str) -> bool:
         return False
 
 
-@contextmanager
-def empty_schema() -> Iterator[str]:
-    """An empty PostgreSQL schema of this test's own (the migrate service must create the tables)."""
-    assert POSTGRES_URL
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def delete_topology(prefix: str) -> None:
     assert AMQP_URL
     topology = Topology(prefix)
@@ -193,7 +176,8 @@ def test_each_service_command_runs_with_its_compose_environment(tmp_path: Path) 
         processes.append(process)
         return process
 
-    with empty_schema() as database_url:
+    assert POSTGRES_URL
+    with scratch_schema(POSTGRES_URL, migrate=False) as database_url:  # the migrate service creates the tables
         base = {k: v for k, v in os.environ.items() if not k.startswith("GERBANG_")}
         compose_env = {k: localise(str(v), sim_base) for k, v in COMPOSE["x-gerbang-env"].items()}
         # the local servers go in under compose's own names, so a misspelt name stays misspelt

@@ -24,18 +24,14 @@ from hypothesis import strategies as st
 
 from connectors.registry import discover
 from core.api.app import create_app
-from core.db import make_engine, session_factory, upgrade
 from core.demo import agency_environment
-from core.security.clients import create_client
 from core.settings import Settings
-from tests.conftest import BUS_SECRETS
+from tests.conftest import BUS_SECRETS, sqlite_with_client
 from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS
 
 MAX_EXAMPLES = int(os.environ.get("GERBANG_FUZZ_EXAMPLES", "200"))
 ANSWER_BOUND_S = 3.0
 MEMORY_GROWTH = 16 * 1024 * 1024
-EVERY_SCOPE = ["citizen:read:*", "citizen:verify", "application:submit:*", "application:read", "audit:read",
-               "subjects:history", "callbacks:pull:*", "admin"]
 NIK = "3603282512770002"
 ROUTES = [("GET", f"/v1/citizens/{NIK}"), ("GET", "/v1/citizens/{text}"), ("POST", f"/v1/citizens/{NIK}/verify"),
           ("POST", "/v1/applications"), ("GET", "/v1/applications"), ("GET", "/v1/applications/{text}"),
@@ -83,12 +79,7 @@ def requests(draw: Any) -> tuple[str, str, list[tuple[str, str]], bytes | None]:
 @pytest.fixture(scope="module")
 def api(simulators: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
     work = tmp_path_factory.mktemp("fuzz")
-    url = f"sqlite:///{(work / 'api.db').as_posix()}"
-    upgrade(url)
-    engine = make_engine(url)
-    with session_factory(engine)() as session:
-        _, key = create_client(session, "fuzz", EVERY_SCOPE, ["*"])
-    engine.dispose()
+    url, key = sqlite_with_client(work, "fuzz")
     app = create_app(Settings(database_url=url, data_dir=Path(work), agency_timeout_s=1.0, lookup_budget_s=2.0,
                               agency_env=agency_environment(discover(), simulators), **BUS_SECRETS,
                               **GENEROUS_LIMITS))

@@ -8,7 +8,7 @@ import base64
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +17,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from connectors.registry import discover
-from core.api.app import create_app
 from core.cli.main import app as cli
 from core.db import make_engine
-from core.demo import agency_environment
 from core.security.rotation import keys_in_use, reencrypt
-from core.settings import Settings, get_settings
+from core.settings import get_settings
 from identity.secrecy import DataKeys
 from tests.conftest import BUS_SECRETS
 from tests.core.bus.helpers import FAST, SUPPLY, wait_status
-from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS, POPULATION
+from tests.core.conftest import POPULATION
 
 runner = CliRunner()
 ALIVE = [p for p in POPULATION.people if p.life_status == "alive" and p.in_dukcapil]
@@ -38,25 +35,9 @@ def key(kid: str) -> str:
 
 
 @pytest.fixture
-def start_api(database_url: str, simulators, tmp_path: Path) -> Iterator[Callable[..., TestClient]]:  # type: ignore[no-untyped-def]
-    """`start_api(data_keys=…)`: an API on the test database; data_keys None = embedded secrets file."""
-    env = agency_environment(discover(), simulators)
-    started: list[TestClient] = []
-
-    def start(data_keys: str | None) -> TestClient:
-        secrets = {"nik_hash_key": BUS_SECRETS["nik_hash_key"], "signing_key": BUS_SECRETS["signing_key"]}
-        if data_keys:
-            secrets["data_keys"] = data_keys
-        settings = Settings(database_url=database_url, agency_env=env, data_dir=tmp_path, **secrets,
-                            **{**GENEROUS_LIMITS, **FAST})
-        api = TestClient(create_app(settings), headers=COUNTER_CONTEXT)
-        api.__enter__()
-        started.append(api)
-        return api
-
-    yield start
-    for api in started:
-        api.__exit__(None, None, None)
+def start_api(make_api: Callable[..., TestClient]) -> Callable[[str | None], TestClient]:
+    """`start_api(data_keys)`: an API on the test database; data_keys None = the embedded secrets file."""
+    return lambda data_keys: make_api(data_keys=data_keys or None, **FAST)
 
 
 @pytest.fixture

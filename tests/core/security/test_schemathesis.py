@@ -29,19 +29,15 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 from connectors.registry import discover  # noqa: E402
 from connectors.simkit import serving  # noqa: E402
 from core.api.app import create_app  # noqa: E402
-from core.db import make_engine, session_factory, upgrade  # noqa: E402
 from core.demo import agency_environment  # noqa: E402
-from core.security.clients import create_client  # noqa: E402
 from core.security.scopes import KNOWN_ROOTS  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from tests.conftest import BUS_SECRETS  # noqa: E402
+from tests.conftest import BUS_SECRETS, EVERY_SCOPE, sqlite_with_client  # noqa: E402
 from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS  # noqa: E402
 
 EXAMPLES = int(os.environ.get("GERBANG_SCHEMATHESIS_EXAMPLES", "20"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
-EVERY_SCOPE = ["citizen:read:*", "citizen:verify", "application:submit:*", "application:read", "audit:read",
-               "subjects:history", "callbacks:pull:*", "admin"]
 assert {s.rsplit(":", 1)[0] if s.endswith(":*") else s for s in EVERY_SCOPE} == set(KNOWN_ROOTS)
 
 
@@ -49,12 +45,7 @@ assert {s.rsplit(":", 1)[0] if s.endswith(":*") else s for s in EVERY_SCOPE} == 
 def server(simulators: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The API over HTTP on a fresh database; yields (base URL, API key)."""
     work = tmp_path_factory.mktemp("schemathesis")
-    url = f"sqlite:///{(work / 'api.db').as_posix()}"
-    upgrade(url)
-    engine = make_engine(url)
-    with session_factory(engine)() as session:
-        _, key = create_client(session, "schemathesis", EVERY_SCOPE, ["*"])
-    engine.dispose()
+    url, key = sqlite_with_client(work, "schemathesis")
     settings_ = Settings(database_url=url, data_dir=Path(work), agency_env=agency_environment(discover(), simulators),
                          agency_timeout_s=2.0, lookup_budget_s=4.0, **BUS_SECRETS, **GENEROUS_LIMITS)
     running = serving.start(create_app(settings_))
