@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from bench.submit import (  # noqa: E402
     AGENCIES,
@@ -53,8 +54,8 @@ from bench.submit import (  # noqa: E402
     wait_http,
 )
 from core.bus.amqp import Topology  # noqa: E402
-from core.db.engine import normalise_url  # noqa: E402
 from tests.core.bus.processes import wait_consumers  # noqa: E402
+from tests.database import scratch_schema  # noqa: E402
 
 APIS, WORKERS = 2, 2
 
@@ -122,11 +123,8 @@ def main() -> None:
     parser.add_argument("--kill-at", type=float, default=0.25, help="fraction submitted when a worker is killed")
     args = parser.parse_args()
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(DB_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{DB_URL}{'&' if '?' in DB_URL else '?'}options=-csearch_path%3D{schema}"
+    schema = ExitStack()
+    url = schema.enter_context(scratch_schema(DB_URL, prefix="bench_", migrate=False))  # bring_up migrates it
     topology = Topology(f"bench{uuid.uuid4().hex[:6]}")
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -208,7 +206,7 @@ def main() -> None:
               f"received more often than attempted: {sum(1 for i in app_ids if receipts.get(i, 0) > attempts[i])}")
         engine.dispose()
     finally:
-        tear_down(processes, admin, schema, topology)
+        tear_down(processes, schema, topology)
 
 
 if __name__ == "__main__":

@@ -36,26 +36,28 @@ import tempfile
 import textwrap
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pika
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.oss.simulator import decision as oss_decision  # noqa: E402
 from connectors.oss.simulator import owner_of as oss_owner  # noqa: E402
-from connectors.samsat.simulator import WIB, SamsatState  # noqa: E402
+from connectors.samsat.simulator import SamsatState  # noqa: E402
 from connectors.simkit.population import Population  # noqa: E402
 from core.audit.note import generate_signer  # noqa: E402
 from core.bus.amqp import ConfirmPublisher, Topology  # noqa: E402
 from core.db import make_engine, session_factory, upgrade  # noqa: E402
-from core.db.engine import normalise_url  # noqa: E402
 from core.security.clients import create_client  # noqa: E402
 from core.security.secrets import new_secret_values  # noqa: E402
+from identity.clock import WIB  # noqa: E402
+from tests.database import scratch_schema  # noqa: E402
 
 DB_URL = os.environ.get("GERBANG_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 AMQP_URL = os.environ.get("GERBANG_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -245,12 +247,8 @@ def main() -> None:
         piped = raw_pipelined(args.count, body)
         print(f"raw pika confirmed publish (pipelined, batches of 500)        : {piped:8.0f} msg/s")
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(DB_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in DB_URL else "?"
-    url = f"{DB_URL}{separator}options=-csearch_path%3D{schema}"
+    schema = ExitStack()
+    url = schema.enter_context(scratch_schema(DB_URL, prefix="bench_", migrate=False))  # bring_up migrates it
     topology = Topology(f"bench{uuid.uuid4().hex[:6]}")
     processes: list[subprocess.Popen[bytes]] = []
     data_dir = tempfile.mkdtemp(prefix="gerbang-bench-")
@@ -331,7 +329,7 @@ def main() -> None:
         if not args.skip_floor:
             floor(url, bodies, sim_ports, sims.pid, args, e2e)
     finally:
-        tear_down(processes, admin, schema, topology)
+        tear_down(processes, schema, topology)
 
 
 def floor(url: str, bodies: list[dict[str, Any]], sim_ports: list[int], sims_pid: int, args: argparse.Namespace,
@@ -507,12 +505,11 @@ def bring_up(url: str, processes: list[subprocess.Popen[bytes]]
     return engine, key, env, sims, sim_ports
 
 
-def tear_down(processes: list[subprocess.Popen[bytes]], admin: Any, schema: str, topology: Topology) -> None:
-    """Stop the processes (SIGTERM, then kill), drop the run's schema, delete its exchanges and queues."""
+def tear_down(processes: list[subprocess.Popen[bytes]], schema: ExitStack, topology: Topology) -> None:
+    """Stop the processes (SIGTERM, then kill), drop the run's schema (closing `schema`), delete its exchanges and
+    queues."""
     stop(processes)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    schema.close()
     drop_topology(topology)
 
 
