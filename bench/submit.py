@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from connectors.oss.simulator import decision as oss_decision  # noqa: E402
 from connectors.oss.simulator import owner_of as oss_owner  # noqa: E402
-from connectors.samsat.simulator import SamsatState  # noqa: E402
+from connectors.samsat.simdata import SamsatState  # noqa: E402
 from connectors.simkit.population import Population  # noqa: E402
 from core.audit.note import generate_signer  # noqa: E402
 from core.bus.amqp import ConfirmPublisher, Topology  # noqa: E402

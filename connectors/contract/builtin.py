@@ -23,7 +23,7 @@ def dukcapil(population: Any) -> dict[str, Any]:
 
 
 def samsat(population: Any) -> dict[str, Any]:
-    from connectors.samsat.simulator import SamsatState
+    from connectors.samsat.simdata import SamsatState
 
     today = dt.datetime.now(WIB).date()
     owner = next(iter(SamsatState(population).owners.values()))

@@ -19,7 +19,7 @@ from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyReje
                              FacetStatus, NotSupported)
 from connectors.samsat import PLUGIN
 from connectors.samsat.client import SamsatClient, split_plate
-from connectors.samsat.simulator import SWDKLLJ, SamsatState
+from connectors.samsat.simdata import SWDKLLJ, SamsatState
 from connectors.simkit.population import Population
 from connectors.samsat.facet import PlateColour, VehiclesFacet
 from mappings.engine import load_mapping

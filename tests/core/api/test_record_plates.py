@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from connectors.registry import discover
-from connectors.samsat.simulator import SamsatState
+from connectors.samsat.simdata import SamsatState
 from core.api.app import create_app
 from core.demo import agency_environment
 from core.settings import Settings

@@ -14,7 +14,7 @@ from connectors.bpjs_ketenagakerjaan.simulator import employers, member_of
 from connectors.korlantas.simulator import driver_of
 from connectors.oss.simulator import decision as oss_decision
 from connectors.oss.simulator import owner_of as oss_owner
-from connectors.samsat.simulator import SamsatState
+from connectors.samsat.simdata import SamsatState
 from connectors.simkit.population import Population
 from identity.clock import WIB
 
