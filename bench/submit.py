@@ -47,8 +47,8 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connectors.oss.simulator import decision as oss_decision  # noqa: E402
-from connectors.oss.simulator import owner_of as oss_owner  # noqa: E402
+from connectors.oss.simdata import decision as oss_decision  # noqa: E402
+from connectors.oss.simdata import owner_of as oss_owner  # noqa: E402
 from connectors.samsat.simdata import SamsatState  # noqa: E402
 from connectors.simkit.population import Population  # noqa: E402
 from core.audit.note import generate_signer  # noqa: E402

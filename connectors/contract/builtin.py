@@ -36,7 +36,7 @@ def samsat(population: Any) -> dict[str, Any]:
 
 
 def oss(population: Any) -> dict[str, Any]:
-    from connectors.oss.simulator import OssState, active_licences, decision
+    from connectors.oss.simdata import OssState, active_licences, decision
 
     for owner, nib, licence in active_licences(OssState(population)):
         return {"found": owner.nik, "service": "license_status", "payload": decision(owner, nib, licence)}

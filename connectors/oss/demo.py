@@ -9,7 +9,7 @@ from connectors.base import DemoTour
 from connectors.oss.client import SERVICE_STATUS
 from connectors.oss.codes import NIB_ACTIVE
 from connectors.oss.inbound import METHOD
-from connectors.oss.simulator import decision, owner_of
+from connectors.oss.simdata import decision, owner_of
 from connectors.simkit.population import Population
 
 PUSH_NOTE = (

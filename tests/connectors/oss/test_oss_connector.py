@@ -23,7 +23,7 @@ from connectors.oss import PLUGIN
 from connectors.oss.client import OssClient, find_reply, izinstatus
 from connectors.oss.codes import ACTOR_TYPES, NIB_STATUSES, SCALES, canonical
 from connectors.oss.push import check_push_token, push_token, token_days
-from connectors.oss.simulator import OssState, active_licences, decision, owner_of
+from connectors.oss.simdata import OssState, active_licences, decision, owner_of
 from connectors.simkit.population import Population
 from connectors.simkit.serving import serving
 from connectors.oss.facet import ActorType, BusinessFacet, BusinessScale, NibStatus

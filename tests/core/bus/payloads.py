@@ -12,8 +12,8 @@ from typing import Any
 from connectors.bpjs_kesehatan.participants import Registry
 from connectors.bpjs_ketenagakerjaan.simulator import employers, member_of
 from connectors.korlantas.simulator import driver_of
-from connectors.oss.simulator import decision as oss_decision
-from connectors.oss.simulator import owner_of as oss_owner
+from connectors.oss.simdata import decision as oss_decision
+from connectors.oss.simdata import owner_of as oss_owner
 from connectors.samsat.simdata import SamsatState
 from connectors.simkit.population import Population
 from identity.clock import WIB

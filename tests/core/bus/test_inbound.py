@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from connectors.oss.push import push_token
-from connectors.oss.simulator import (DEFAULT_PUSH_PASSWORD, DEFAULT_PUSH_USER, WIB, OssState, active_licences,
-                                      decision, push_body)
+from connectors.oss.simdata import OssState, active_licences, decision
+from connectors.oss.simulator import DEFAULT_PUSH_PASSWORD, DEFAULT_PUSH_USER, push_body
 from connectors.registry import discover
 from connectors.simkit import serving
 from core.api.app import create_app
@@ -25,6 +25,7 @@ from core.audit.models import entry_table
 from core.audit.log import sequence
 from core.demo import agency_environment
 from core.settings import Settings
+from identity.clock import WIB
 from tests.core.bus.helpers import FAST, wait_status
 from tests.conftest import BUS_SECRETS
 from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS, POPULATION
