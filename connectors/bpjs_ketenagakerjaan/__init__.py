@@ -1,16 +1,11 @@
 """BPJS Ketenagakerjaan (workers' social security): membership and programmes by NIK, and member registration.
 
-No public specification of a BPJS Ketenagakerjaan membership web service exists. The protocol here is Gerbang's
-design in the style of Indonesian government SOAP services: SOAP 1.1 document/literal (`service.wsdl`, namespace
-`urn:id:bpjsketenagakerjaan:kepesertaan:v1`), WS-Security UsernameToken on every call, Indonesian element names,
-`kodeRespon`/`pesan` reply pairs (00 found, 01 not found), Client/Server faults with `kesalahan/kode` in the detail.
-Operations: `CekKepesertaan` (KPJ number, segment PU/BPU/PMI, status, employer name and NPP, programmes JHT, JKK,
-JKM, JP, JKP), `StatusLayanan` (health), `PendaftaranPeserta` (registration; idempotency key in the
-`KunciIdempotensi` SOAP header). The programme rules follow the regulations (PP 44, 45, 46/2015; PP 37/2021).
-The WSDL is therefore Gerbang's **adapter contract**: what an agency (or an adapter in front of it) implements to
-be reached. A deployment can point the connector at the agency's own WSDL instead (setting `wsdl`: a file or an
-http(s) URL) with its lookup operation and reply code named in settings (`lookup_*`) and the reply's field names
-only in a mapping (setting `mapping`); see docs/agencies.md.
+No public specification of a BPJS Ketenagakerjaan membership web service exists: `service.wsdl` (namespace
+`urn:id:bpjsketenagakerjaan:kepesertaan:v1`) is Gerbang's design in the style of Indonesian government SOAP
+services, its **adapter contract**, which a deployment may replace by the agency's own (docs/agencies.md,
+connectors/soap.py). Operations: `CekKepesertaan` (KPJ number, segment PU/BPU/PMI, status, employer name and NPP,
+programmes JHT, JKK, JKM, JP, JKP), `StatusLayanan` (health), `PendaftaranPeserta` (registration; idempotency key
+in the `KunciIdempotensi` SOAP header). The programme rules follow the regulations (PP 44, 45, 46/2015; PP 37/2021).
 """
 
 from __future__ import annotations

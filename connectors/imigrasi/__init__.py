@@ -1,16 +1,11 @@
 """Direktorat Jenderal Imigrasi (passports): passports held by a NIK, and passport applications.
 
-No public specification of an Imigrasi passport web service exists. The protocol here is Gerbang's design in the
-style of Indonesian government SOAP services: SOAP 1.1 document/literal (`service.wsdl`, namespace
-`urn:id:imigrasi:paspor:v1`), WS-Security UsernameToken on every call, Indonesian element names,
-`kodeRespon`/`pesan` reply pairs (00 found, 01 not found), Client/Server faults with `kesalahan/kode` in the detail.
+No public specification of an Imigrasi passport web service exists: `service.wsdl` (namespace
+`urn:id:imigrasi:paspor:v1`) is Gerbang's design in the style of Indonesian government SOAP services, its
+**adapter contract**, which a deployment may replace by the agency's own (docs/agencies.md, connectors/soap.py).
 Operations: `CariPasporByNIK`, `CekKoneksi` (health), `PermohonanPaspor` (application; the idempotency key travels
 as the `idTransaksi` element). The business rules follow what is known of the real service: the applicant's NIK is
 validated against Dukcapil, the fee is billed at once and paid within two hours, each office has a daily quota.
-The WSDL is therefore Gerbang's **adapter contract**: what an agency (or an adapter in front of it) implements to
-be reached. A deployment can point the connector at the agency's own WSDL instead (setting `wsdl`: a file or an
-http(s) URL) with its lookup operation and reply code named in settings (`lookup_*`) and the reply's field names
-only in a mapping (setting `mapping`); see docs/agencies.md.
 """
 
 from __future__ import annotations

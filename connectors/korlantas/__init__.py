@@ -1,16 +1,11 @@
 """Korlantas Polri SIM (driving licences): licences held by a NIK, and online renewal of SIM A and C.
 
-No public specification of the Korlantas SIM web service exists. The protocol here is Gerbang's design in the
-style of Indonesian government SOAP services: SOAP 1.1 document/literal (`service.wsdl`, namespace
-`urn:id:polri:korlantas:sim:v1`), WS-Security UsernameToken on every call, Indonesian element names,
-`kodeRespon`/`pesan` reply pairs (00 found, 01 not found), Client/Server faults with `kesalahan/kode` in the detail.
+No public specification of the Korlantas SIM web service exists: `service.wsdl` (namespace
+`urn:id:polri:korlantas:sim:v1`) is Gerbang's design in the style of Indonesian government SOAP services, its
+**adapter contract**, which a deployment may replace by the agency's own (docs/agencies.md, connectors/soap.py).
 Operations: `CekSIMByNIK`, `CekStatusLayanan` (health), `PerpanjanganSIM` (renewal; idempotency key in the
 `KunciIdempotensi` SOAP header). The business rules follow what is known of the real service: renewal for SIM A
 and C only, five years' validity from issue, e-Rikkes and e-PPSI results required, SIM number checked against the NIK.
-The WSDL is therefore Gerbang's **adapter contract**: what an agency (or an adapter in front of it) implements to
-be reached. A deployment can point the connector at the agency's own WSDL instead (setting `wsdl`: a file or an
-http(s) URL) with its lookup operation and reply code named in settings (`lookup_*`) and the reply's field names
-only in a mapping (setting `mapping`); see docs/agencies.md.
 """
 
 from __future__ import annotations
