@@ -68,34 +68,19 @@ IZIN_NOT_FOUND = "Data izin tidak ditemukan"  # guide's receiveLicenseStatus err
 
 
 def checklist_item(licence: OssLicence) -> dict[str, Any]:
-    """A data_checklist item of receiveNIB, with the keys of the guide's example."""
-    return {
-        "id_produk": "",
-        "id_proyek": "",
-        "id_izin": licence.id_izin,
-        "jenis_izin": licence.jenis_izin,
-        "kd_izin": licence.kd_izin,
-        "kd_daerah": licence.kd_daerah,
-        "nama_izin": licence.nama_izin,
-        "instansi": "",
-        "id_bidang_spesifik": "",
-        "bidang_spesifik": "",
-        "id_kewenangan": "",
-        "parameter_kewenangan": "",
-        "kewenangan": "02",
-        "flag_checklist": "Y",
-        "flag_transaksional": "",
-        "kbli_konversi": "",
-        "flag_perpanjangan": "",
-        "no_izin": "",
-        "tgl_izin": "",
-        "file_izin": "",
-        "kd_dokumen": "",
-        "nm_dokumen": "",
-        "data_persyaratan": [
-            {"id_syarat": "", "no_dokumen": "", "tgl_dokumen": "", "file_dokumen": "", "keterangan": ""}
-        ],
-    }
+    """A data_checklist item of receiveNIB, with the keys of the guide's example (its blank item's, without the
+    halal product data a food licence's checklist leaves out)."""
+    item = {key: value for key, value in blank_data_nib()["data_checklist"][0].items() if key != "data_produk_halal"}
+    item.update(
+        id_izin=licence.id_izin,
+        jenis_izin=licence.jenis_izin,
+        kd_izin=licence.kd_izin,
+        kd_daerah=licence.kd_daerah,
+        nama_izin=licence.nama_izin,
+        kewenangan="02",
+        flag_checklist="Y",
+    )
+    return item
 
 
 def data_nib(owner: OssOwner, nib: OssNib, *, pushed: bool = False) -> dict[str, Any]:
