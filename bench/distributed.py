@@ -46,15 +46,13 @@ from bench.submit import (  # noqa: E402
     DB_URL,
     LOGS,
     bring_up,
-    free_port,
     requests_for,
     start,
     status_counts,
     tear_down,
-    wait_http,
 )
 from core.bus.amqp import Topology  # noqa: E402
-from tests.core.bus.processes import wait_consumers  # noqa: E402
+from tests.core.bus.processes import free_port, wait_consumers, wait_http  # noqa: E402
 from tests.database import scratch_schema  # noqa: E402
 
 APIS, WORKERS = 2, 2

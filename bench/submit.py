@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from core.db import make_engine, session_factory, upgrade  # noqa: E402
 from core.security.clients import create_client  # noqa: E402
 from core.security.secrets import new_secret_values  # noqa: E402
 from identity.clock import WIB  # noqa: E402
+from tests.core.bus.processes import free_port, wait_http  # noqa: E402
 from tests.database import scratch_schema  # noqa: E402
 
 DB_URL = os.environ.get("GERBANG_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -105,11 +105,6 @@ def raw_pipelined(count: int, body: bytes, batch: int = 500) -> float:
 
 
 # --- the system under test -------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 SIMULATORS = textwrap.dedent("""
     # uvicorn binds host:port itself here (not connectors.simkit.serving.bind, whose protocol-0 socket makes
@@ -142,20 +137,6 @@ def start(args: list[str], env: dict[str, str], name: str, *, pipe: bool = False
     log = open(LOGS / f"{name}-{len(list(LOGS.iterdir()))}.log", "wb")
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE if pipe else subprocess.DEVNULL,
                             stderr=log)
-
-
-def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited; see the logs in {LOGS}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def requests_for(count: int) -> list[dict[str, Any]]:

@@ -7,11 +7,13 @@ PostgreSQL (CI sets it), against PostgreSQL too — each test in a schema of its
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from core.audit.note import generate_signer
 from core.db import make_engine, session_factory, upgrade
@@ -58,11 +60,17 @@ def postgres_schema() -> Iterator[str]:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator:
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the test database, disposed afterwards."""
+    made = make_engine(database_url)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> Callable[[], Session]:
     """A session factory on the test database."""
-    engine = make_engine(database_url)
-    yield session_factory(engine)
-    engine.dispose()
+    return session_factory(engine)
 
 
 def sqlite_with_client(work: Path, name: str, scopes: list[str] = EVERY_SCOPE) -> tuple[str, str]:

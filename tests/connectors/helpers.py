@@ -16,6 +16,7 @@ import respx
 from connectors.base import ConnectorPlugin
 from connectors.simkit.population import Person, Population
 from connectors.simkit.serving import RunningServer, serving
+from mappings.engine import load_mapping
 
 Record = TypeVar("Record")
 
@@ -112,6 +113,14 @@ def run_mocked(plugin: ConnectorPlugin, config: Mapping[str, str], endpoint: str
         else:
             route.return_value = answer
         return run(plugin, config, action)
+
+
+def assert_agency_spelling(plugin: ConnectorPlugin, config: Mapping[str, str], person: Person, holder: Any) -> None:
+    """The facet mapped from the agency's answer about `person` names and dates them as the agency's own record
+    (`holder`) does, not as the civil registry does: the conflict a merged record reports."""
+    facet = load_mapping(plugin.mapping).apply(run(plugin, config, lambda c: c.lookup(person.nik)).fields)
+    assert (facet.full_name, facet.birth_date) != (person.name, person.birth_date)
+    assert (facet.full_name, facet.birth_date) == (holder.name, holder.birth_date)
 
 
 def first_known(population: Population, known: Mapping[str, Record], *, variant: bool = False,

@@ -19,7 +19,7 @@ from connectors.simkit.population import Population
 from connectors.bpjs_ketenagakerjaan.facet import EmploymentInsuranceFacet, MembershipStatus, ProgrammeCode, Segment
 from mappings.engine import load_mapping
 from tests.connectors.helpers import run as run_client
-from tests.connectors.helpers import simulated_agency
+from tests.connectors.helpers import assert_agency_spelling, simulated_agency
 
 TODAY = dt.date(2025, 6, 2)
 
@@ -70,9 +70,7 @@ def test_civil_servant_and_non_member_are_not_found(population: Population, conf
 
 def test_conflict_person_carries_another_spelling(population: Population, config: dict[str, str]) -> None:
     person, member = next((p, m) for p, m in members(population) if m.holder.variant is not None)
-    facet = load_mapping("bpjs_ketenagakerjaan").apply(run(config, lambda c: c.lookup(person.nik)).fields)
-    assert (facet.full_name, facet.birth_date) != (person.name, person.birth_date)
-    assert (facet.full_name, facet.birth_date) == (member.holder.name, member.holder.birth_date)
+    assert_agency_spelling(PLUGIN, config, person, member.holder)
 
 
 def test_mapping_applied_to_a_real_lookup_gives_the_facet(population: Population, config: dict[str, str]) -> None:

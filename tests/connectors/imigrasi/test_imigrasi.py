@@ -19,7 +19,7 @@ from connectors.simkit.population import Population
 from connectors.imigrasi.facet import PassportsFacet, PassportStatus, PassportType
 from mappings.engine import load_mapping
 from tests.connectors.helpers import run as run_client
-from tests.connectors.helpers import simulated_agency
+from tests.connectors.helpers import assert_agency_spelling, simulated_agency
 
 TODAY = dt.date(2025, 6, 2)  # a Monday
 
@@ -65,9 +65,7 @@ def test_never_held_a_passport_is_not_found(population: Population, config: dict
 
 def test_conflict_person_carries_another_spelling(population: Population, config: dict[str, str]) -> None:
     person, traveller = next((p, t) for p, t in travellers(population) if t.holder.variant is not None)
-    facet = load_mapping("imigrasi").apply(run(config, lambda c: c.lookup(person.nik)).fields)
-    assert (facet.full_name, facet.birth_date) != (person.name, person.birth_date)
-    assert (facet.full_name, facet.birth_date) == (traveller.holder.name, traveller.holder.birth_date)
+    assert_agency_spelling(PLUGIN, config, person, traveller.holder)
 
 
 def test_mapping_applied_to_a_real_lookup_gives_the_facet(population: Population, config: dict[str, str]) -> None:

@@ -20,7 +20,7 @@ from connectors.simkit.population import Population
 from connectors.korlantas.facet import DrivingLicencesFacet, LicenceStatus
 from mappings.engine import load_mapping
 from tests.connectors.helpers import run as run_client
-from tests.connectors.helpers import simulated_agency
+from tests.connectors.helpers import assert_agency_spelling, simulated_agency
 
 TODAY = dt.date(2025, 6, 1)
 
@@ -65,9 +65,7 @@ def test_not_registered_is_not_found(population: Population, config: dict[str, s
 
 def test_conflict_person_carries_another_spelling(population: Population, config: dict[str, str]) -> None:
     person, driver = next((p, d) for p, d in drivers(population) if d.holder.variant is not None)
-    facet = load_mapping("korlantas").apply(run(config, lambda c: c.lookup(person.nik)).fields)
-    assert (facet.full_name, facet.birth_date) != (person.name, person.birth_date)
-    assert (facet.full_name, facet.birth_date) == (driver.holder.name, driver.holder.birth_date)
+    assert_agency_spelling(PLUGIN, config, person, driver.holder)
 
 
 def test_variant_share_is_about_five_percent(population: Population) -> None:

@@ -5,7 +5,6 @@ process-wide cache of the tree's upper levels that the API's proofs use."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,13 +18,6 @@ from tests.conftest import AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY
 
 SIGNER = note.parse_signer(AUDIT_SIGNER_KEY)
 SUBJECT = "cd" * 32
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    yield eng
-    eng.dispose()
 
 
 def batch(start: int, count: int) -> list[dict[str, Any]]:

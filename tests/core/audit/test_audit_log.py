@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,19 +25,12 @@ from core.audit.log import (
     sequence,
 )
 from core.audit.models import checkpoint_table, entry_table, pending_table
-from core.db import make_engine, session_factory
+from core.db import session_factory
 from identity.secrecy import subject_hash
 from tests.conftest import AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY
 
 SIGNER = note.parse_signer(AUDIT_SIGNER_KEY)
 SUBJECT = "ab" * 32
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    yield eng
-    eng.dispose()
 
 
 def add(engine: Engine, count: int, *, action: str = "citizen.read", client: str = "counter-1",

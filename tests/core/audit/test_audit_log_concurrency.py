@@ -10,10 +10,8 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, func, select
 
 from core.audit import decode_entry, merkle, note, store
@@ -25,13 +23,6 @@ from tests.conftest import AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY
 
 SIGNER = note.parse_signer(AUDIT_SIGNER_KEY)
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    yield eng
-    eng.dispose()
 
 
 def check_log(engine: Engine, expected: dict[str, int]) -> None:
