@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.pool import StaticPool
 
-from core.audit import bundle, merkle, note, store
-from core.audit.log import Policy, append_many, record, record_many, sequence
+from core.audit import bundle, export, merkle, note, store
+from core.audit.log import record, record_many
+from core.audit.sequencer import Policy, append_many, sequence
 from core.db import make_engine, session_factory, upgrade
 from tests.database import scratch_schema
 
@@ -91,32 +92,37 @@ def _start_together(sessions: Any, ready: Any, go: Any) -> None:
         go.wait()
 
 
-def write_with_record(url: str, start: int, count: int, batch: int = BATCH, ready: Any = None,
-                      go: Any = None) -> None:
-    """A writer: record() calls, `batch` per transaction."""
+def _writer(url: str, start: int, count: int, batch: int, ready: Any, go: Any, write: Any) -> None:
+    """A writer process: `write(session, lo, hi)` for each `batch` of its entries, one transaction each."""
     engine = make_engine(url)
     sessions = session_factory(engine)
     _start_together(sessions, ready, go)
     for b in range(start, start + count, batch):
         with sessions() as session:
-            for i in range(b, min(b + batch, start + count)):
-                record(session, "citizen.read", client=f"counter-{i % 40}", subject=subject(i), detail=detail(i))
+            write(session, b, min(b + batch, start + count))
             session.commit()
     engine.dispose()
+
+
+def _record_each(session: Any, lo: int, hi: int) -> None:
+    for i in range(lo, hi):
+        record(session, "citizen.read", client=f"counter-{i % 40}", subject=subject(i), detail=detail(i))
+
+
+def _record_batch(session: Any, lo: int, hi: int) -> None:
+    record_many(session, entries(lo, hi))
+
+
+def write_with_record(url: str, start: int, count: int, batch: int = BATCH, ready: Any = None,
+                      go: Any = None) -> None:
+    """A writer: record() calls, `batch` per transaction."""
+    _writer(url, start, count, batch, ready, go, _record_each)
 
 
 def write_with_record_many(url: str, start: int, count: int, batch: int = BATCH, ready: Any = None,
                            go: Any = None) -> None:
     """A writer: one record_many() of `batch` entries per transaction."""
-    engine = make_engine(url)
-    sessions = session_factory(engine)
-    _start_together(sessions, ready, go)
-    for b in range(start, start + count, batch):
-        with sessions() as session:
-            record_many(session, [{"action": "citizen.read", "client": f"counter-{i % 40}", "subject": subject(i),
-                                   "detail": detail(i)} for i in range(b, min(b + batch, start + count))])
-            session.commit()
-    engine.dispose()
+    _writer(url, start, count, batch, ready, go, _record_batch)
 
 
 def write_with_append_many(url: str, start: int, count: int, batch: int = APPEND_BATCH, ready: Any = None,
@@ -301,7 +307,7 @@ def million(url: str, n: int, workdir: Path) -> None:
             path = workdir / f"export-{uuid.uuid4().hex[:6]}.json"
             t = time.perf_counter()
             with path.open("w", encoding="utf-8") as handle:
-                for part in store.export_chunks(conn, 0, size, latest):
+                for part in export.export_chunks(conn, 0, size, latest):
                     handle.write(part)
             export_s = time.perf_counter() - t
         mb = path.stat().st_size / 1e6

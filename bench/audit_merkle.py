@@ -12,8 +12,10 @@ import random
 import statistics
 import time
 
-from core.audit import bundle, merkle, note
+from core.audit import bundle, export, merkle, note
 from core.audit.checkpoint import Checkpoint, sign_checkpoint
+from core.audit.compact_range import CompactRange
+from core.audit.memory_tree import MemoryTree
 
 
 def _entry(i: int) -> bytes:
@@ -48,7 +50,7 @@ def main() -> None:
     hashes = [merkle.leaf_hash(e) for e in entries]
     dt_hash = time.perf_counter() - t
 
-    tree = merkle.MemoryTree()
+    tree = MemoryTree()
     t = time.perf_counter()
     for h in hashes:
         tree.append(h)
@@ -75,7 +77,7 @@ def main() -> None:
     )
 
     t = time.perf_counter()
-    cr = merkle.CompactRange()
+    cr = CompactRange()
     cr.append_entries(entries)
     dt = time.perf_counter() - t
     assert cr.root() == root
@@ -86,10 +88,10 @@ def main() -> None:
 
     m = min(args.bundle, n)
     skey, vkey = note.generate_signer("bench.example/audit")
-    small = merkle.MemoryTree(hashes[:m])
+    small = MemoryTree(hashes[:m])
     signed = sign_checkpoint(Checkpoint("bench.example/audit", m, small.root()), skey)
-    b = bundle.build_bundle(checkpoint=signed, store=small, start=0, entries=entries[:m])
-    text = bundle.dumps(b)
+    b = export.build_bundle(checkpoint=signed, store=small, start=0, entries=entries[:m])
+    text = export.dumps(b)
     t = time.perf_counter()
     bundle.verify(text, vkey)
     dt = time.perf_counter() - t

@@ -28,9 +28,10 @@ from core.api.auth import require
 from core.api.citizens import checked_nik
 from core.api.openapi import problems
 from core.api.problems import Problem
-from core.audit import store
-from core.audit.log import Sequencer, SequencerError, format_time
+from core.audit import export, store
+from core.audit.entry import format_time
 from core.audit.models import entry_table
+from core.audit.sequencer import Sequencer, SequencerError
 from core.callbacks import signing
 from core.security.clients import Principal
 from core.settings import Settings
@@ -327,7 +328,7 @@ def audit_export(
         raise _range_problem(f"need 0 <= from <= to <= {latest.size} (the latest checkpoint)")
     sizes = sorted({m for m in (earlier or []) if 0 < m < latest.size})[:64]
     conn = request.app.state.engine.connect()
-    chunks = store.export_chunks(conn, from_, to, latest, sizes)
+    chunks = export.export_chunks(conn, from_, to, latest, sizes)
     try:  # the head (prefix, suffix, proofs) before the status line goes out: a damaged tree is still a 503
         head = next(chunks)
     except store.StoreError as exc:

@@ -1,8 +1,8 @@
-"""Gerbang's signed audit log: the cryptographic core (no database here).
+"""Gerbang's signed audit log.
 
 Entries are RFC 8785 (JCS) canonical JSON; their bytes are the leaves of an RFC 6962 Merkle tree
-(`merkle`); the log signs C2SP checkpoints (`checkpoint`) as Ed25519 signed notes (`note`); an
-auditor verifies an export offline (`bundle`). Formats: docs/audit-format.md.
+(`merkle`, grown by `compact_range`); the log signs C2SP checkpoints (`checkpoint`) as Ed25519 signed notes (`note`); an
+auditor verifies an export (`export`) offline (`bundle`). Formats: docs/audit-format.md.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from typing import Any
 import rfc8785
 
 from core.audit import bundle, checkpoint, merkle, note
-from core.audit.bundle import BundleError, Verified, build_bundle
+from core.audit.bundle import BundleError, Verified
 from core.audit.checkpoint import Checkpoint, CheckpointError, check_consistent, open_checkpoint, sign_checkpoint
+from core.audit.export import build_bundle
+from core.audit.memory_tree import MemoryTree
 from core.audit.merkle import (
     ConsistencyError,
     InclusionError,
-    MemoryTree,
     ProofError,
     TreeStore,
     leaf_hash,

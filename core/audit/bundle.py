@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from core.audit import merkle, note
 from core.audit.checkpoint import Checkpoint, CheckpointError, check_consistent
-from core.audit.merkle import CompactRange, ConsistencyError, TreeStore
+from core.audit.compact_range import CompactRange
+from core.audit.compact_range import append as append_node
+from core.audit.merkle import ConsistencyError
 
 FORMAT = "gerbang-audit-bundle/v1"
 
@@ -71,73 +73,6 @@ class Verified:
     @property
     def count(self) -> int:
         return self.end - self.start
-
-
-# --- building ---------------------------------------------------------------------------------
-
-
-def _b64(b: bytes) -> str:
-    return binascii.b2a_base64(b, newline=False).decode("ascii")
-
-
-def build_bundle(
-    *,
-    checkpoint: str,
-    store: TreeStore,
-    start: int,
-    entries: Sequence[bytes],
-    checkpoints: Iterable[str] = (),
-    consistency_from: Iterable[int] = (),
-    include_hashes: bool = True,
-) -> dict[str, Any]:
-    """Assemble a bundle for entries `[start, start + len(entries))` against a signed checkpoint.
-
-    `store` holds the log's perfect-subtree hashes up to at least the checkpoint's size; the
-    signed notes in `checkpoints` should have sizes within the range (others are skipped);
-    `consistency_from` lists older tree sizes the auditor may hold.
-    """
-    text, _ = note.parse(checkpoint)
-    cp = Checkpoint.parse(text)
-    end = start + len(entries)
-    if not 0 <= start <= end <= cp.size:
-        raise ValueError(f"range [{start}, {end}) is not inside the checkpoint's {cp.size} entries")
-    subtree = merkle.store_subtree(store)
-    rows: list[dict[str, Any]] = []
-    for i, data in enumerate(entries, start):
-        row: dict[str, Any] = {"index": i, "data": _b64(data)}
-        if include_hashes:
-            row["hash"] = _b64(store.node(0, i))
-        rows.append(row)
-    inner = []
-    for signed in checkpoints:
-        size = Checkpoint.parse(note.parse(signed)[0]).size
-        if start <= size <= end:
-            inner.append((size, signed))
-    inner.sort(key=lambda pair: pair[0])
-    proofs = []
-    for m in sorted(set(consistency_from)):
-        if 0 < m < cp.size and not start <= m <= end:
-            proofs.append({"size": m, "proof": [_b64(h) for h in merkle.consistency_proof(m, cp.size, subtree)]})
-    bundle: dict[str, Any] = {
-        "format": FORMAT,
-        "origin": cp.origin,
-        "checkpoint": checkpoint,
-        "start": start,
-        "end": end,
-        "prefix": [_b64(store.node(lv, ix)) for lv, ix in merkle.prefix_nodes(start)],
-        "suffix": [_b64(store.node(lv, ix)) for lv, ix in merkle.suffix_nodes(end, cp.size)],
-        "entries": rows,
-    }
-    if inner:
-        bundle["checkpoints"] = [signed for _, signed in inner]
-    if proofs:
-        bundle["consistency"] = proofs
-    return bundle
-
-
-def dumps(bundle: Mapping[str, Any]) -> str:
-    """Bundle as JSON text (one document, UTF-8, no insignificant whitespace)."""
-    return json.dumps(bundle, separators=(",", ":"), ensure_ascii=False)
 
 
 # --- verifying --------------------------------------------------------------------------------
@@ -293,7 +228,6 @@ def verify(
     # Hot loop: the compact range is updated inline (no call per entry); cr.size is synced when read.
     sha = merkle.hashlib.sha256
     a2b = binascii.a2b_base64
-    node = b"\x01"
     stack = cr.hashes
     size = cr.size
     for pos, row in enumerate(rows):
@@ -323,11 +257,7 @@ def verify(
                 listed = cr.copy()
         if listed is not None:
             listed.append_leaf(h if rh is None else rh)
-        i = size
-        while i & 1:
-            h = sha(node + stack.pop() + h).digest()
-            i >>= 1
-        stack.append(h)
+        append_node(stack, size, h)
         size += 1
         if size == next_check:
             cr.size = size

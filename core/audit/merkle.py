@@ -7,7 +7,8 @@ like golang.org/x/mod/sumdb/tlog's stored hashes or C2SP tlog tiles. Every proof
 either such a node or the fold of a few of them along the tree's right edge, so proof
 generation is a handful of lookups whatever the size. `inclusion_ranges` / `consistency_ranges`
 say *which* subtrees a proof needs, `nodes_for` which stored nodes, so a database can fetch
-them all in one query; `MemoryTree` is the in-memory store used by tests and the benchmark.
+them all in one query. Growing a tree: core/audit/compact_range.py; stores: core/audit/memory_tree.py
+(in memory) and core/audit/store.py (the database).
 """
 
 from __future__ import annotations
@@ -127,15 +128,16 @@ def suffix_nodes(start: int, size: int) -> list[tuple[int, int]]:
     return perfect_subtrees(start, size)
 
 
-def _check_size(name: str, value: int) -> None:
+def check_size(name: str, value: int) -> None:
+    """A tree size or index: an integer in [0, 2**64-1], else ValueError."""
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SIZE:
         raise ValueError(f"{name} must be an integer in [0, 2**64-1], got {value!r}")
 
 
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     """The subtrees `[start, end)` whose hashes form PATH(index, D[0:size]) (RFC 9162 2.1.3.1), in proof order."""
-    _check_size("index", index)
-    _check_size("size", size)
+    check_size("index", index)
+    check_size("size", size)
     if index >= size:
         raise ValueError(f"index {index} is not in a tree of size {size}")
     top_down: list[tuple[int, int]] = []
@@ -154,8 +156,8 @@ def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
 
 def consistency_ranges(size1: int, size2: int) -> list[tuple[int, int]]:
     """The subtrees whose hashes form PROOF(size1, D[0:size2]) (RFC 9162 2.1.4.1), in proof order."""
-    _check_size("size1", size1)
-    _check_size("size2", size2)
+    check_size("size1", size1)
+    check_size("size2", size2)
     if size1 == 0 or size1 > size2:
         raise ValueError(f"no consistency proof from size {size1} to size {size2}")
     if size1 == size2:
@@ -217,160 +219,6 @@ def store_subtree(store: TreeStore) -> Subtree:
         return fold([store.node(level, index) for level, index in perfect_subtrees(start, end)])
 
     return subtree
-
-
-class MemoryTree:
-    """Append-only tree in memory keeping every perfect subtree hash, level by level.
-
-    Each level is one bytearray of 32-byte hashes, so a million leaves cost ~64 MB rather than
-    the ~140 MB of two million `bytes` objects; appends are amortised two hashes.
-    """
-
-    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
-        self._levels: list[bytearray] = [bytearray()]
-        self._size = 0
-        for h in leaf_hashes:
-            self.append(h)
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def __len__(self) -> int:
-        return self._size
-
-    def append(self, leaf_hash_: bytes) -> int:
-        """Add one leaf hash; returns its index."""
-        if len(leaf_hash_) != HASH_SIZE:
-            raise ValueError(f"a leaf hash is {HASH_SIZE} bytes, got {len(leaf_hash_)}")
-        index = self._size
-        levels = self._levels
-        levels[0] += leaf_hash_
-        i, lvl = index, 0
-        while i & 1:
-            row = levels[lvl]
-            off = (i - 1) * HASH_SIZE
-            parent = _sha256(_NODE + row[off : off + 2 * HASH_SIZE]).digest()
-            lvl += 1
-            if lvl == len(levels):
-                levels.append(bytearray())
-            levels[lvl] += parent
-            i >>= 1
-        self._size = index + 1
-        return index
-
-    def append_entry(self, data: bytes) -> int:
-        """Hash entry bytes as a leaf and append it."""
-        return self.append(leaf_hash(data))
-
-    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
-        for h in leaf_hashes:
-            self.append(h)
-
-    def node(self, level: int, index: int) -> bytes:
-        if level < 0 or level >= len(self._levels):
-            raise IndexError(f"no level {level} in a tree of size {self._size}")
-        row = self._levels[level]
-        off = index * HASH_SIZE
-        if index < 0 or off + HASH_SIZE > len(row):
-            raise IndexError(f"no complete subtree ({level}, {index}) in a tree of size {self._size}")
-        return bytes(row[off : off + HASH_SIZE])
-
-    def leaf_hash(self, index: int) -> bytes:
-        return self.node(0, index)
-
-    def subtree(self, start: int, end: int) -> bytes:
-        if not 0 <= start < end <= self._size:
-            raise IndexError(f"range [{start}, {end}) is outside a tree of size {self._size}")
-        return fold([self.node(level, index) for level, index in perfect_subtrees(start, end)])
-
-    def _size_or_current(self, size: int | None) -> int:
-        if size is None:
-            return self._size
-        if not 0 <= size <= self._size:
-            raise ValueError(f"size {size} is beyond the tree's {self._size} leaves")
-        return size
-
-    def root(self, size: int | None = None) -> bytes:
-        size = self._size_or_current(size)
-        return self.subtree(0, size) if size else EMPTY_ROOT
-
-    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
-        return inclusion_proof(index, self._size_or_current(size), self.subtree)
-
-    def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
-        return consistency_proof(size1, self._size_or_current(size2), self.subtree)
-
-
-class CompactRange:
-    """Streaming hasher of a tree prefix `[0, size)`: keeps only one hash per set bit of size.
-
-    Lets a verifier recompute a root from (compact range of the entries before an export) +
-    (the exported entries) + (perfect subtrees after it) in one pass and O(log n) memory, and read
-    off the root of every intermediate size on the way.
-    """
-
-    __slots__ = ("hashes", "size")
-
-    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
-        _check_size("size", size)
-        if len(hashes) != size.bit_count():
-            raise ValueError(f"a compact range of size {size} has {size.bit_count()} hashes, got {len(hashes)}")
-        for h in hashes:
-            if len(h) != HASH_SIZE:
-                raise ValueError(f"a subtree hash is {HASH_SIZE} bytes, got {len(h)}")
-        self.size = size
-        self.hashes = list(hashes)
-
-    def append_leaf(self, leaf_hash_: bytes) -> None:
-        """Append one leaf hash (caller guarantees 32 bytes; this sits on the hot path)."""
-        stack = self.hashes
-        h = leaf_hash_
-        i = self.size
-        while i & 1:
-            h = _sha256(_NODE + stack.pop() + h).digest()
-            i >>= 1
-        stack.append(h)
-        self.size += 1
-
-    def append_entries(self, entries: Iterable[bytes]) -> None:
-        """Hash and append raw entries (the fast path for verifying an export)."""
-        stack = self.hashes
-        size = self.size
-        sha = _sha256
-        for data in entries:
-            h = sha(_LEAF + data).digest()
-            i = size
-            while i & 1:
-                h = sha(_NODE + stack.pop() + h).digest()
-                i >>= 1
-            stack.append(h)
-            size += 1
-        self.size = size
-
-    def append_subtree(self, level: int, hash_: bytes) -> None:
-        """Append a perfect subtree of 2**level leaves; it must start at a multiple of its width."""
-        if len(hash_) != HASH_SIZE:
-            raise ValueError(f"a subtree hash is {HASH_SIZE} bytes, got {len(hash_)}")
-        if self.size & ((1 << level) - 1):
-            raise ValueError(f"a level-{level} subtree cannot start at {self.size}")
-        stack = self.hashes
-        h = hash_
-        i = self.size >> level
-        while i & 1:
-            h = _sha256(_NODE + stack.pop() + h).digest()
-            i >>= 1
-        stack.append(h)
-        self.size += 1 << level
-
-    def root(self) -> bytes:
-        return fold(self.hashes)
-
-    def copy(self) -> CompactRange:
-        c = CompactRange.__new__(CompactRange)
-        c.size = self.size
-        c.hashes = list(self.hashes)
-        return c
 
 
 # --- verification (RFC 9162 2.1.3.2 and 2.1.4.2) ---------------------------------------------

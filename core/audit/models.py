@@ -12,6 +12,8 @@ Core tables (not SQLModel): `record()` and the sequencer write them with plain m
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -29,15 +31,23 @@ from sqlmodel import SQLModel
 metadata = SQLModel.metadata
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER PRIMARY KEY
 
+
+def _entry_columns() -> list[Column[Any]]:
+    """What an entry says, the same in both stages (new Column objects: a column belongs to one table)."""
+    return [
+        Column("time_us", BigInteger, nullable=False),
+        Column("action", String(64), nullable=False),
+        Column("client", String(100), nullable=True),
+        Column("subject", String(64), nullable=True),
+        Column("agency", String(64), nullable=True),
+    ]
+
+
 pending_table = Table(
     "audit_pending",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("time_us", BigInteger, nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("client", String(100), nullable=True),
-    Column("subject", String(64), nullable=True),
-    Column("agency", String(64), nullable=True),
+    *_entry_columns(),
     Column("detail", Text, nullable=True),  # canonical JSON (RFC 8785) of the detail object, or NULL
 )
 
@@ -45,11 +55,7 @@ entry_table = Table(
     "audit_entry",
     metadata,
     Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
-    Column("time_us", BigInteger, nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("client", String(100), nullable=True),
-    Column("subject", String(64), nullable=True),
-    Column("agency", String(64), nullable=True),
+    *_entry_columns(),
     Column("data", LargeBinary, nullable=False),
     Column("leaf_hash", LargeBinary, nullable=False),
     Index("ix_audit_entry_subject", "subject", "leaf_index"),

@@ -8,20 +8,16 @@ nodes below level 10 come from the database (the upper levels are immutable and 
 
 from __future__ import annotations
 
-import binascii
-import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from core.audit import merkle
-from core.audit.bundle import FORMAT
-from core.audit.models import checkpoint_table, entry_table, state_table
+from core.audit.models import checkpoint_table, state_table
 
 CHUNK = 400  # keys per statement
-EXPORT_PAGE = 5000
 
 
 class StoreError(LookupError):
@@ -258,63 +254,3 @@ def checkpoint_notes(conn: Connection, lo: int, hi: int) -> list[str]:
     """Signed notes of every checkpoint with lo <= size <= hi, ascending."""
     c = checkpoint_table.c
     return list(conn.execute(select(c.note).where(c.size >= lo, c.size <= hi).order_by(c.size)).scalars())
-
-
-# --- export -----------------------------------------------------------------------------------
-
-
-def _b64(b: bytes) -> str:
-    return binascii.b2a_base64(b, newline=False).decode("ascii")
-
-
-def export_chunks(
-    conn: Connection, start: int, end: int, checkpoint: Any, consistency_from: Iterable[int] = ()
-) -> Iterator[str]:
-    """Stream a `gerbang-audit-bundle/v1` (docs/audit-format.md §5) for entries [start, end) against the
-    checkpoint row given, page by page, so a million-entry export never sits in memory.
-
-    Same content as `bundle.build_bundle`: prefix/suffix hashes, entries with their recorded leaf hashes,
-    every signed checkpoint inside the range, and consistency proofs from the requested older sizes.
-    """
-    size = checkpoint.size
-    if not 0 <= start <= end <= size:
-        raise ValueError(f"range [{start}, {end}) is not inside the checkpoint's {size} entries")
-    tree = DbTreeStore(conn)
-    prefix, suffix = merkle.prefix_nodes(start), merkle.suffix_nodes(end, size)
-    tree.prefetch([*prefix, *suffix])
-    origin = checkpoint.note.split("\n", 1)[0]
-    head = {
-        "format": FORMAT,
-        "origin": origin,
-        "checkpoint": checkpoint.note,
-        "start": start,
-        "end": end,
-        "prefix": [_b64(tree.node(lv, ix)) for lv, ix in prefix],
-        "suffix": [_b64(tree.node(lv, ix)) for lv, ix in suffix],
-    }
-    proofs = [
-        {"size": m, "proof": [_b64(h) for h in consistency_proof(conn, m, size)]}
-        for m in sorted(set(consistency_from))
-        if 0 < m < size and not start <= m <= end
-    ]
-    tail: dict[str, Any] = {}
-    inner = checkpoint_notes(conn, start, end)
-    if inner:
-        tail["checkpoints"] = inner
-    if proofs:
-        tail["consistency"] = proofs
-    yield json.dumps(head, separators=(",", ":"))[:-1] + ',"entries":['
-    e = entry_table.c
-    first = True
-    for pos in range(start, end, EXPORT_PAGE):  # indexes are dense: a page is an index range, no LIMIT/sort
-        rows = conn.execute(
-            select(e.leaf_index, e.data, e.leaf_hash)
-            .where(e.leaf_index >= pos, e.leaf_index < min(pos + EXPORT_PAGE, end))
-            .order_by(e.leaf_index)
-        ).all()
-        if not rows:
-            continue
-        parts = [f'{{"index":{index},"data":"{_b64(data)}","hash":"{_b64(h)}"}}' for index, data, h in rows]
-        yield ("" if first else ",") + ",".join(parts)
-        first = False
-    yield "]" + ("," + json.dumps(tail, separators=(",", ":"))[1:] if tail else "}")

@@ -115,8 +115,8 @@ def verify(
 @app.command("sequence")
 def sequence(checkpoint: bool = typer.Option(True, help="Also sign a checkpoint covering everything")) -> None:
     """Sequence pending entries now (the API does this every 200 ms; useful for workers-only deployments)."""
-    from core.audit.log import Policy, SequencerError
-    from core.audit.log import sequence as run
+    from core.audit.sequencer import Policy, SequencerError
+    from core.audit.sequencer import sequence as run
     from core.audit.signer import load_signer
     from core.db import make_engine
     from core.settings import get_settings
@@ -166,7 +166,7 @@ def export(
     end: int = typer.Option(None, "--to", min=0, help="End index, exclusive (default: latest checkpoint size)"),
 ) -> None:
     """Write an export bundle straight from the database (operators; auditors use GET /v1/audit/export)."""
-    from core.audit import store
+    from core.audit import export, store
     from core.db import make_engine
     from core.settings import get_settings
 
@@ -180,7 +180,7 @@ def export(
             if not start <= stop <= latest.size:
                 fail(f"need 0 <= --from <= --to <= {latest.size} (the latest checkpoint)")
             with atomic_file(out) as handle:  # whole or not at all: a Ctrl-C leaves no truncated bundle
-                for chunk in store.export_chunks(conn, start, stop, latest):
+                for chunk in export.export_chunks(conn, start, stop, latest):
                     handle.write(chunk)
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")

@@ -57,7 +57,8 @@ def _build_and_record(
     settings: Any, signer: Any, client: str, first: dt.date, last: dt.date
 ) -> tuple[str, dict[str, Any]]:
     """The signed report, after its `admin.usage_report` entry is committed."""
-    from core.audit.log import Policy, SequencerError, record, sequence
+    from core.audit.log import record
+    from core.audit.sequencer import Policy, SequencerError, sequence
     from core.db import make_engine, session_factory
     from core.security.clients import ClientNotFound, get_client
     from core.security.usage import ReportError, build, sign_report

@@ -11,8 +11,12 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from core.audit import bundle, merkle, note, store
-from core.audit.log import Policy, SequencerError, append_many, canonical_detail, record_many, sequence
+from core.audit.entry import canonical_detail
+from core.audit.export import export_chunks
+from core.audit.log import record_many
+from core.audit.memory_tree import MemoryTree
 from core.audit.models import entry_table, pending_table
+from core.audit.sequencer import Policy, SequencerError, append_many, sequence
 from core.db import make_engine, session_factory
 from tests.conftest import AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY
 
@@ -34,7 +38,7 @@ def counts(engine: Engine) -> tuple[int, int]:
 def export(engine: Engine) -> str:
     with engine.connect() as conn:
         latest = store.latest_checkpoint(conn)
-        return "".join(store.export_chunks(conn, 0, latest.size, latest))
+        return "".join(export_chunks(conn, 0, latest.size, latest))
 
 
 def test_append_many_sequences_and_checkpoints_at_once(engine: Engine) -> None:
@@ -106,7 +110,7 @@ def test_cached_proofs_equal_the_stored_tree_and_follow_a_recreated_log(database
     try:
         append_many(first, SIGNER, batch(0, size), Policy(every=1000))
         sequence(first, SIGNER, force_checkpoint=True)
-        tree = merkle.MemoryTree()
+        tree = MemoryTree()
         with first.connect() as conn:
             for (h,) in conn.execute(select(entry_table.c.leaf_hash).order_by(entry_table.c.leaf_index)):
                 tree.append(bytes(h))

@@ -9,8 +9,10 @@ import json
 import pytest
 
 from core.audit import decode_entry, encode_entry, merkle, note
-from core.audit.bundle import BundleError, build_bundle, dumps, verify
+from core.audit.bundle import BundleError, verify
 from core.audit.checkpoint import Checkpoint, sign_checkpoint
+from core.audit.export import build_bundle, dumps
+from core.audit.memory_tree import MemoryTree
 
 ORIGIN = "gerbang.test/audit"
 SKEY, VKEY = note.generate_signer(ORIGIN)
@@ -21,7 +23,7 @@ class Log:
 
     def __init__(self, n: int, every: int = 0, tag: str = "main", fork_at: int | None = None) -> None:
         self.entries: list[bytes] = []
-        self.tree = merkle.MemoryTree()
+        self.tree = MemoryTree()
         self.signed: dict[int, str] = {}
         for i in range(n):
             branch = tag if fork_at is not None and i >= fork_at else "main"

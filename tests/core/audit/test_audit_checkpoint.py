@@ -15,6 +15,7 @@ from core.audit.checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
+from core.audit.memory_tree import MemoryTree
 
 
 def test_marshal_vectors(signed_notes):
@@ -99,7 +100,7 @@ def test_tessera_roots_recomputed_from_entry_bundles_and_tiles(tessera):
 
 def test_tessera_checkpoints_are_mutually_consistent(tessera):
     logdir = tessera["dir"]
-    tree = merkle.MemoryTree(merkle.leaf_hash(s.encode()) for s in tessera["leaves_ascii"])
+    tree = MemoryTree(merkle.leaf_hash(s.encode()) for s in tessera["leaves_ascii"])
     cps = [open_checkpoint((logdir / f"checkpoint.{n}").read_text(), tessera["vkey"]) for n in range(16)]
     for old in cps:
         for new in cps[old.size :]:
@@ -113,8 +114,8 @@ def test_tessera_checkpoints_are_mutually_consistent(tessera):
 
 def test_check_consistent_refuses_forks_and_strangers():
     signer_skey, _ = note.generate_signer("log.example")
-    a = merkle.MemoryTree(merkle.leaf_hash(bytes([i])) for i in range(10))
-    b = merkle.MemoryTree(merkle.leaf_hash(bytes([i])) for i in range(10))
+    a = MemoryTree(merkle.leaf_hash(bytes([i])) for i in range(10))
+    b = MemoryTree(merkle.leaf_hash(bytes([i])) for i in range(10))
     b.append(merkle.leaf_hash(b"fork"))
     a.append(merkle.leaf_hash(b"main"))
     old = Checkpoint("log.example", 11, a.root())

@@ -15,16 +15,12 @@ from sqlalchemy import Engine, func, select, text
 
 from core.audit import bundle, merkle, note, store
 from core.audit.checkpoint import Checkpoint, check_consistent, open_checkpoint
-from core.audit.log import (
-    Policy,
-    SequencerError,
-    canonical_detail,
-    entry_bytes,
-    format_time,
-    record,
-    sequence,
-)
+from core.audit.entry import canonical_detail, entry_bytes, format_time
+from core.audit.export import build_bundle, export_chunks
+from core.audit.log import record
+from core.audit.memory_tree import MemoryTree
 from core.audit.models import checkpoint_table, entry_table, pending_table
+from core.audit.sequencer import Policy, SequencerError, sequence
 from core.db import session_factory
 from identity.secrecy import subject_hash
 from tests.conftest import AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY
@@ -148,7 +144,7 @@ def test_append_sequence_checkpoint(engine: Engine) -> None:
 
     rows = entries(engine)
     assert [r.leaf_index for r in rows] == list(range(2500))
-    tree = merkle.MemoryTree()
+    tree = MemoryTree()
     for row in rows:
         entry = bundle_decode(row.data)
         assert entry["index"] == row.leaf_index and entry["action"] == "citizen.read"
@@ -255,7 +251,7 @@ def test_a_tampered_frontier_is_refused(engine: Engine) -> None:
 def export(engine: Engine, start: int = 0, end: int | None = None, earlier: tuple[int, ...] = ()) -> str:
     with engine.connect() as conn:
         latest = store.latest_checkpoint(conn)
-        return "".join(store.export_chunks(conn, start, latest.size if end is None else end, latest, earlier))
+        return "".join(export_chunks(conn, start, latest.size if end is None else end, latest, earlier))
 
 
 def test_streamed_export_equals_build_bundle_and_verifies(engine: Engine) -> None:
@@ -269,7 +265,7 @@ def test_streamed_export_equals_build_bundle_and_verifies(engine: Engine) -> Non
     with engine.connect() as conn:
         latest = store.latest_checkpoint(conn)
         rows = entries(engine)
-        built = bundle.build_bundle(checkpoint=latest.note, store=store.DbTreeStore(conn), start=100,
+        built = build_bundle(checkpoint=latest.note, store=store.DbTreeStore(conn), start=100,
                                     entries=[r.data for r in rows[100:250]],
                                     checkpoints=store.checkpoint_notes(conn, 100, 250), consistency_from=[64, 290])
     import json

@@ -16,8 +16,10 @@ from sqlalchemy import Engine, func, select
 
 from core.audit import decode_entry, merkle, note, store
 from core.audit.checkpoint import check_consistent, open_checkpoint
-from core.audit.log import Policy, record, sequence
+from core.audit.log import record
+from core.audit.memory_tree import MemoryTree
 from core.audit.models import checkpoint_table, entry_table, pending_table
+from core.audit.sequencer import Policy, sequence
 from core.db import make_engine, session_factory
 from tests.conftest import AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY
 
@@ -37,7 +39,7 @@ def check_log(engine: Engine, expected: dict[str, int]) -> None:
             check_consistent(old, new, store.consistency_proof(conn, old.size, new.size))
     assert [r.leaf_index for r in rows] == list(range(sum(expected.values())))
     seen: dict[str, list[int]] = {}
-    tree = merkle.MemoryTree()
+    tree = MemoryTree()
     for index, data, leaf in rows:
         entry = decode_entry(data)
         assert entry["index"] == index and leaf == merkle.leaf_hash(data)
@@ -96,7 +98,8 @@ def test_writer_threads_and_competing_sequencers(engine: Engine, database_url: s
 PROCESS = textwrap.dedent("""
     import os, sys
     from core.audit import note
-    from core.audit.log import Policy, record, sequence
+    from core.audit.log import record
+    from core.audit.sequencer import Policy, sequence
     from core.db import make_engine, session_factory
     url, name, count, die = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "die"
     signer = note.parse_signer(os.environ["AUDIT_KEY"])

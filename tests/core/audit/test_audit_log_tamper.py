@@ -10,7 +10,9 @@ from sqlalchemy import Engine, text
 
 from core.audit import bundle, note, store
 from core.audit.checkpoint import Checkpoint, sign_checkpoint
-from core.audit.log import Policy, record, sequence
+from core.audit.export import export_chunks
+from core.audit.log import record
+from core.audit.sequencer import Policy, sequence
 from core.db import make_engine, session_factory
 from tests.conftest import AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY
 
@@ -33,7 +35,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 def export(engine: Engine, start: int = 0, end: int = SIZE) -> str:
     with engine.connect() as conn:
         latest = store.latest_checkpoint(conn)
-        return "".join(store.export_chunks(conn, start, end, latest))
+        return "".join(export_chunks(conn, start, end, latest))
 
 
 def fails(engine: Engine, **kwargs: object) -> bundle.BundleError:

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from core.audit import merkle
-from core.audit.merkle import CompactRange, ConsistencyError, InclusionError, MemoryTree, ProofError
+from core.audit.compact_range import CompactRange
+from core.audit.memory_tree import MemoryTree
+from core.audit.merkle import ConsistencyError, InclusionError, ProofError
 
 PROBES = json.loads((Path(__file__).parent / "vectors" / "rfc6962_probes.json").read_text())["probes"]
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from core.audit.log import sequence
 from core.audit.models import entry_table
+from core.audit.sequencer import sequence
 from core.bus.models import Application, Outbox, Status
 from core.bus.service import accept
 from core.bus.states import Policy

@@ -22,7 +22,7 @@ from connectors.registry import discover
 from connectors.simkit import serving
 from core.api.app import create_app
 from core.audit.models import entry_table
-from core.audit.log import sequence
+from core.audit.sequencer import sequence
 from core.demo import agency_environment
 from core.settings import Settings
 from identity.clock import WIB

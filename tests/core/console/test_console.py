@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from core.audit.log import sequence
+from core.audit.sequencer import sequence
 from core.audit.models import entry_table
 from core.console import session as console_session
 from core.security.clients import revoke_keys, set_disabled, update_client
