@@ -1,20 +1,19 @@
-"""SOAP 1.1 plumbing shared by the zeep-based connectors (Korlantas, Imigrasi, BPJS Ketenagakerjaan).
+"""SOAP 1.1 on the wire for the zeep-based connectors: session, hardened WSDL loading, reply limits, fault mapping.
 
-Why it looks the way it does:
+The connectors themselves are declarations on the base in connectors/soap_connector.py. Why the wire looks the way
+it does:
 - The WSDL ships inside the connector package and is parsed from disk with zeep's strict, hardened settings (no
   DTDs, no entities, no external references); the WSDL loader's HTTP client is wired to a transport that refuses
-  every request, so nothing is ever fetched from the network at run time. The shipped WSDLs of the three SOAP
-  agencies are Gerbang's **adapter contract** (no public specification exists): a deployment may point the
-  connector at the agency's own WSDL instead (setting `wsdl`: a file, or an http(s) URL read once at start-up
-  from that origin only), name the lookup operation and its reply's code element (`lookup_*` settings,
-  `LookupContract`) and map the reply's own field names in a mapping file (setting `mapping`).
+  every request, so nothing is ever fetched from the network at run time. A deployment may point a connector at
+  the agency's own WSDL instead (setting `wsdl`: a file, or an http(s) URL read once at start-up from that origin
+  only; `wsdl_location`).
 - The endpoint comes from configuration (`url`), overriding the WSDL's `soap:address`: the address in a shipped
   WSDL is documentation, not configuration.
 - Calls go through an httpx AsyncClient with timeouts and no redirects; envelopes are never logged (they carry NIKs).
 - Replies are hostile until proven otherwise: the body is read by REST's bounded reader (`fetch_bounded`: streamed,
   dropped past MAX_BODY_BYTES after decompression, the whole call within the time budget; compressed bodies are not
-  asked for), and a reply carrying a DTD (which SOAP
-  1.1 forbids: the door to entity expansion and external entities) is refused before any parser sees it.
+  asked for), and a reply carrying a DTD (which SOAP 1.1 forbids: the door to entity expansion and external
+  entities) is refused before any parser sees it.
 - Every failure is mapped to the `AgencyError` hierarchy: auth faults (WS-Security) → AgencyAccessDenied, other
   Client faults → AgencyRejected, Server faults and 5xx → AgencyUnavailable, unparseable replies →
   AgencyProtocolError, timeouts → AgencyTimeout.
@@ -24,11 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import jsonschema
@@ -47,19 +44,13 @@ from connectors.base import (
     AgencyRejected,
     AgencyTimeout,
     AgencyUnavailable,
-    FacetStatus,
-    Health,
-    LookupResult,
     NotSupported,
-    VerifyResult,
 )
-from connectors.config import DEFAULT_TIMEOUT_S, name_setting, required
-from connectors.config import timeout_s as configured_timeout_s
+from connectors.config import DEFAULT_TIMEOUT_S
 from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded, quicken
 from connectors.tracing import add_traceparent
 from identity.text import first_not_text
 
-XML_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")  # an operation or element a deployment names in settings
 # WS-Security 1.1 fault codes (SOAP 1.1 carries them as the faultcode QName); all mean "your credentials".
 AUTH_FAULTS = frozenset(
     {
@@ -125,78 +116,6 @@ def wsdl_location(config: Mapping[str, Any], agency: str, packaged: Path) -> Pat
     if not path.is_file():
         raise ValueError(f"{agency}: setting wsdl names no readable file or http(s) URL: {text[:120]!r}")
     return path
-
-
-class LookupContract:
-    """How a SOAP connector's lookup reads its agency: the operation, the NIK argument, the reply element holding
-    the outcome code, the codes for found and not found, and list wrappers to flatten ({"daftarSIM": "sim"}).
-
-    Defaults are Gerbang's adapter contract (the packaged WSDL); settings `lookup_operation`, `lookup_nik_argument`,
-    `lookup_code_element`, `lookup_found_code`, `lookup_not_found_code`, `lookup_message_element` and
-    `health_operation` fit another WSDL without code. The reply is handed on with its own field names: the mapping
-    is where they meet the canonical model."""
-
-    def __init__(
-        self,
-        agency: str,
-        config: Mapping[str, Any],
-        *,
-        operation: str,
-        health_operation: str,
-        lists: Mapping[str, str] | None = None,
-        nik_argument: str = "nik",
-        code_element: str = "kodeRespon",
-        found_code: str = "00",
-        not_found_code: str = "01",
-        message_element: str = "pesan",
-    ):
-        defaults = {
-            "operation": operation,
-            "nik_argument": nik_argument,
-            "code_element": code_element,
-            "found_code": found_code,
-            "not_found_code": not_found_code,
-            "message_element": message_element,
-        }
-        chosen = {
-            key: name_setting(config, agency, f"lookup_{key}", value, XML_NAME) for key, value in defaults.items()
-        }
-        self.agency = agency
-        self.operation, self.nik_argument = chosen["operation"], chosen["nik_argument"]
-        self.code_element, self.message_element = chosen["code_element"], chosen["message_element"]
-        self.found_code, self.not_found_code = chosen["found_code"], chosen["not_found_code"]
-        self.health_operation = name_setting(config, agency, "health_operation", health_operation, XML_NAME)
-        self.lists = dict(lists or {})
-
-    def check(self, session: SoapSession) -> None:
-        """The WSDL must offer the lookup and health operations: a ValueError at start-up, not at a lookup."""
-        offered = set(session.operations())
-        missing = [op for op in (self.operation, self.health_operation) if op not in offered]
-        if missing:
-            raise ValueError(
-                f"{self.agency}: the WSDL has no operation {', '.join(missing)} "
-                f"(set lookup_operation / health_operation; it offers {', '.join(sorted(offered))})"
-            )
-
-    async def lookup(self, session: SoapSession, nik: str) -> LookupResult:
-        """Call the lookup operation and classify the reply by its code element."""
-        reply = plain(await session.call(self.operation, **{self.nik_argument: nik}))
-        if not isinstance(reply, dict):
-            raise AgencyProtocolError(self.agency, "lookup reply is not a structure")
-        code = reply.get(self.code_element)
-        code = str(code).strip() if code is not None else None
-        message = reply.get(self.message_element)
-        message = str(message)[:200] if message is not None else None
-        if code == self.not_found_code:
-            return LookupResult(agency=self.agency, status=FacetStatus.not_found, agency_code=code, message=message)
-        if code != self.found_code:
-            raise AgencyProtocolError(self.agency, f"unexpected {self.code_element} {str(code)[:10]!r}", code=code)
-        fields = dict(reply)
-        for key, inner in self.lists.items():
-            wrapper = fields.get(key)
-            if wrapper is None or isinstance(wrapper, dict):  # our contract wraps lists: {"daftarSIM": {"sim": [...]}}
-                fields[key] = (wrapper or {}).get(inner) or []
-        return LookupResult(agency=self.agency, status=FacetStatus.ok, fields=fields, agency_code=code)
 
 
 class HostileReply(zeep.exceptions.Error):
@@ -370,6 +289,27 @@ def transport_error(agency: str, exc: zeep.exceptions.TransportError) -> AgencyE
     return AgencyProtocolError(agency, f"agency answered HTTP {status} without a usable SOAP envelope")
 
 
+def payload_schema(
+    title: str,
+    required: list[str],
+    properties: Mapping[str, Any],
+    examples: list[dict[str, Any]],
+    conditions: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A submission service's JSON Schema (draft 2020-12): an object of `properties` and nothing else, the `required`
+    ones present, `conditions` (if/then) met; `examples` are payloads the agency's simulator accepts."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "type": "object",
+        "additionalProperties": False,
+        "required": required,
+        "properties": dict(properties),
+        **(conditions or {}),
+        "examples": examples,
+    }
+
+
 def check_payload(
     agency: str, services: Mapping[str, Mapping[str, Any]], service: str, payload: Mapping[str, Any]
 ) -> None:
@@ -406,78 +346,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value
-
-
-class SoapConnector:
-    """Common shape of the SOAP connectors: a session, a cheap `ping` operation for health, no verify."""
-
-    name: str = "soap"
-    ping_operation: str = ""
-    services: Mapping[str, Mapping[str, Any]] = {}
-
-    def __init__(self, session: SoapSession, contract: LookupContract | None = None):
-        self.session = session
-        self.contract = contract
-        if contract is not None:
-            contract.check(session)
-
-    async def health(self) -> Health:
-        """Call the agency's cheapest operation and time it; any failure is `up=False` with the reason."""
-        started = time.perf_counter()
-        try:
-            await self.session.call(self.contract.health_operation if self.contract else self.ping_operation)
-        except AgencyError as exc:
-            return Health(
-                agency=self.name, up=False, latency_ms=_ms(started), detail=f"{type(exc).__name__}: {exc.message}"
-            )
-        return Health(agency=self.name, up=True, latency_ms=_ms(started))
-
-    async def lookup(self, nik: str) -> LookupResult:
-        """The reply of the lookup operation, its own field names kept (see `LookupContract`)."""
-        if self.contract is None:
-            raise NotSupported(self.name, "no lookup contract")
-        return await self.contract.lookup(self.session, nik)
-
-    async def verify(self, nik: str, claims: Mapping[str, Any]) -> VerifyResult:
-        raise NotSupported(self.name, "this agency offers no per-field verification")
-
-    async def aclose(self) -> None:
-        await self.session.aclose()
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
-
-
-C = TypeVar("C", bound="SoapConnector")
-
-
-def open_soap_client(
-    cls: type[C], config: Mapping[str, str], *, wsdl: Path, binding: str, contract: LookupContract
-) -> C:
-    """A SOAP connector of class `cls` from its settings. The session is closed again if the WSDL lacks what the
-    lookup contract needs (the connector's constructor raises ValueError).
-
-    Settings: `url` (the endpoint), `user`, `password`, `password_type` (`digest` default, or `text`), `timeout_s`
-    (default 5). Where no public specification exists, the packaged WSDL is Gerbang's adapter contract (an agency,
-    or an adapter in front of it, implements it). A deployment may instead point the connector at the agency's own
-    WSDL (setting `wsdl`: a file path or an http(s) URL, `wsdl_location`) and name its lookup operation, NIK argument
-    and reply code element (`lookup_*`, `health_operation`; see `LookupContract`); the reply's field names then live
-    only in the mapping (setting `mapping`). Submissions stay on the adapter contract."""
-    agency = cls.name
-    token = password_token(
-        required(config, agency, "user"), required(config, agency, "password"), config.get("password_type") or "digest"
-    )
-    session = SoapSession(
-        agency,
-        wsdl_location(config, agency, wsdl),
-        required(config, agency, "url"),
-        binding=binding,
-        wsse=token,
-        timeout_s=configured_timeout_s(config, agency),
-    )
-    try:
-        return cls(session, contract)
-    except ValueError:
-        session.close_now()
-        raise

@@ -2,7 +2,7 @@
 
 No public specification exists: the WSDL packaged next to this module (`service.wsdl`) is **Gerbang's adapter
 contract**, not the agency's published interface. Its settings, and how a deployment points the connector at
-the agency's own WSDL instead, are those of every SOAP connector: see `connectors.soap.open_soap_client`.
+the agency's own WSDL instead, are those of every SOAP connector: see `connectors.soap_connector`.
 
 - `lookup(nik)` calls `CekKepesertaan`: kodeRespon 00 → ok with fields {kodeRespon, pesan, peserta{nomorKPJ, nama,
   tanggalLahir, jenisKelamin, segmen, statusKepesertaan, tanggalKepesertaan}, perusahaan{npp, namaPerusahaan} or
@@ -20,22 +20,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connectors.base import AgencyProtocolError, SubmitResult
 from connectors.examples import today
-from connectors.soap import LookupContract, SoapConnector, check_payload, open_soap_client, plain
+from connectors.soap import payload_schema
+from connectors.soap_connector import LookupContract, SoapConnector, SoapSubmission
 
 AGENCY = "bpjs_ketenagakerjaan"
 WSDL = Path(__file__).with_name("service.wsdl")
 BINDING = "{urn:id:bpjsketenagakerjaan:kepesertaan:v1}LayananKepesertaanBinding"
 SERVICE_REGISTRATION = "membership_registration"
 
-MEMBERSHIP_REGISTRATION_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "Pendaftaran peserta BPJS Ketenagakerjaan (membership registration)",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["nik", "nama", "tanggalLahir", "jenisKelamin", "segmen", "upah", "tanggalMulai", "daftarProgram"],
-    "properties": {
+MEMBERSHIP_REGISTRATION_SCHEMA = payload_schema(
+    "Pendaftaran peserta BPJS Ketenagakerjaan (membership registration)",
+    ["nik", "nama", "tanggalLahir", "jenisKelamin", "segmen", "upah", "tanggalMulai", "daftarProgram"],
+    properties={
         "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16},
         "nama": {"type": "string", "minLength": 1, "maxLength": 100, "description": "Full name as Dukcapil holds it"},
         "tanggalLahir": {
@@ -77,9 +74,8 @@ MEMBERSHIP_REGISTRATION_SCHEMA: dict[str, Any] = {
             "items": {"type": "string", "enum": ["JHT", "JKK", "JKM", "JP", "JKP"]},
         },
     },
-    "if": {"properties": {"segmen": {"const": "PU"}}},
-    "then": {"required": ["npp"]},
-    "examples": [
+    conditions={"if": {"properties": {"segmen": {"const": "PU"}}}, "then": {"required": ["npp"]}},
+    examples=[
         {
             "nik": "3603281007080027",
             "nama": "ADE RUKMANA",
@@ -92,31 +88,32 @@ MEMBERSHIP_REGISTRATION_SCHEMA: dict[str, Any] = {
             "daftarProgram": ["JHT", "JKK", "JKM", "JP", "JKP"],
         }
     ],
-}
+)
+
+
+def registration_arguments(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The wage as an exact decimal, the programme codes in the WSDL's `daftarProgram/kodeProgram` wrapper."""
+    return {
+        **payload,
+        "upah": Decimal(payload["upah"]),
+        "daftarProgram": {"kodeProgram": list(payload["daftarProgram"])},
+    }
+
+
+REGISTRATION = SoapSubmission(
+    "PendaftaranPeserta",
+    MEMBERSHIP_REGISTRATION_SCHEMA,
+    "nomorRegistrasi",
+    key_header="kunci",
+    noun="registration",
+    arguments=registration_arguments,
+)
 
 
 class BpjsKetenagakerjaanClient(SoapConnector):
-    name = AGENCY
-    ping_operation = "StatusLayanan"
-    services = {SERVICE_REGISTRATION: MEMBERSHIP_REGISTRATION_SCHEMA}
-
-    async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
-        check_payload(AGENCY, self.services, service, payload)
-        body = {
-            **payload,
-            "upah": Decimal(payload["upah"]),
-            "daftarProgram": {"kodeProgram": list(payload["daftarProgram"])},
-        }
-        reply = plain(await self.session.call("PendaftaranPeserta", **body, _soapheaders={"kunci": idempotency_key}))
-        reference = reply.get("nomorRegistrasi")
-        if reply.get("kodeRespon") != "00" or not reference:
-            raise AgencyProtocolError(AGENCY, "registration reply without a reference", code=reply.get("kodeRespon"))
-        return SubmitResult(agency=AGENCY, reference=reference, detail=reply)
+    name, wsdl, binding = AGENCY, WSDL, BINDING
+    contract = LookupContract("CekKepesertaan", health_operation="StatusLayanan", lists={"daftarProgram": "program"})
+    submissions = {SERVICE_REGISTRATION: REGISTRATION}
 
 
-def create(config: Mapping[str, str]) -> BpjsKetenagakerjaanClient:
-    """A client from its settings (`GERBANG_AGENCY_BPJS_KETENAGAKERJAAN_*`)."""
-    contract = LookupContract(
-        AGENCY, config, operation="CekKepesertaan", health_operation="StatusLayanan", lists={"daftarProgram": "program"}
-    )
-    return open_soap_client(BpjsKetenagakerjaanClient, config, wsdl=WSDL, binding=BINDING, contract=contract)
+create = BpjsKetenagakerjaanClient.from_settings  # settings: GERBANG_AGENCY_BPJS_KETENAGAKERJAAN_*

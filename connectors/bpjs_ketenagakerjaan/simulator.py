@@ -28,32 +28,25 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from lxml import etree
 
-from connectors.simkit.control import SimControl
-from connectors.simkit.soap import (
-    Builder,
-    Holder,
-    IdempotentReplies,
-    SoapRequest,
-    SoapService,
-    add_years,
-    client_fault,
-    holder_as_known,
-    mount,
-)
+from connectors.simkit.envelope import SoapRequest, client_fault
+from connectors.simkit.soap import Call, Holder, Register, SoapAgency, add_years, holder_as_known
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
 
-NS = "urn:id:bpjsketenagakerjaan:kepesertaan:v1"
-PATH = "/ws/kepesertaan"
-WSDL = Path(__file__).with_name("service.wsdl")
-DEMO_USER, DEMO_PASSWORD = "mpp-gerbang", "bpjstk-demo-rahasia"
+AGENCY = SoapAgency.from_wsdl(
+    "BPJS Ketenagakerjaan Kepesertaan",
+    Path(__file__).with_name("service.wsdl"),
+    prefix="tk",
+    demo_password="bpjstk-demo-rahasia",
+)
 DATA_END = dt.date(2024, 12, 31)
 JP_FROM, JKP_FROM = dt.date(2015, 7, 1), dt.date(2022, 2, 1)
 PROGRAMS = {
@@ -91,7 +84,6 @@ OCCUPATIONS: dict[str, tuple[float, str, float]] = {
     "PELAJAR/MAHASISWA": (0.05, "BPU", 0.5),
 }
 NOT_COVERED = ("PEGAWAI NEGERI SIPIL", "TENTARA NASIONAL", "KEPOLISIAN")  # TASPEN / ASABRI
-_NIK = re.compile(r"[0-9]{16}")
 _NPP = re.compile(r"[0-9]{8}")
 _WORDS = (
     "MAJU",
@@ -115,8 +107,10 @@ _WORDS = (
     "UTAMA",
     "TEKNIK",
 )
+MEMBER = ("nomorKPJ", "nama", "tanggalLahir", "jenisKelamin", "segmen", "statusKepesertaan", "tanggalKepesertaan")
+PROGRAMME = ("kodeProgram", "namaProgram", "status", "tanggalMulai")  # the WSDL's Peserta and Program, in order
 
-b = Builder(NS, "tk")
+b = AGENCY.builder
 
 
 @dataclass(frozen=True)
@@ -193,7 +187,7 @@ def member_of(population: Population, person: Person, companies: Mapping[str, Em
 def contribution(segment: str, wage: Decimal, programmes: set[str]) -> Decimal:
     """Monthly contribution in rupiah from the simulator's rate table."""
     if segment == "BPU":
-        total = wage * BPU_JKK_RATE + BPU_JKM_FLAT + (wage * BPU_JHT_RATE if "JHT" in programmes else 0)
+        total = wage * BPU_JKK_RATE + BPU_JKM_FLAT + (wage * BPU_JHT_RATE if "JHT" in programmes else Decimal(0))
     else:
         total = sum(
             ((min(wage, JP_WAGE_CAP) if code == "JP" else wage) * PU_RATES[code] for code in programmes), Decimal(0)
@@ -202,81 +196,36 @@ def contribution(segment: str, wage: Decimal, programmes: set[str]) -> Decimal:
 
 
 class Registry:
-    """Members of one population (on first use), the employers, and registrations accepted since start."""
+    """Members of one population (on first use, and registrations accepted since start), and the employers."""
 
     def __init__(self, population: Population):
         self.population = population
         self.employers = employers(population.seed)
-        self._members: dict[str, Member | None] = {}
-
-    def member(self, nik: str) -> Member | None:
-        if nik not in self._members:
-            person = self.population.by_nik(nik)
-            self._members[nik] = member_of(self.population, person, self.employers) if person is not None else None
-        return self._members[nik]
-
-    def enrol(self, nik: str, member: Member) -> None:
-        self._members[nik] = member
+        self.members = Register(population, partial(member_of, population, companies=self.employers))
 
 
-def _nik(request: SoapRequest) -> str:
-    nik = request.text("nik")
-    if not _NIK.fullmatch(nik or ""):
-        raise client_fault("NIK harus 16 digit angka", kode="TK-01")
-    return nik  # type: ignore[return-value]
-
-
-def cek_kepesertaan(registry: Registry, request: SoapRequest) -> etree._Element:
+def cek_kepesertaan(call: Call[Registry]) -> etree._Element:
     """CekKepesertaan: the member, their employer (PU) and programmes, or kodeRespon 01."""
-    member = registry.member(_nik(request))
-    reply = b.el("CekKepesertaanResponse")
+    member = call.state.members.get(call.request.nik("TK-01"))
     if member is None:
-        b.sub(reply, "kodeRespon", "01")
-        b.sub(reply, "pesan", "NIK TIDAK TERDAFTAR SEBAGAI PESERTA")
-        return reply
-    b.sub(reply, "kodeRespon", "00")
-    b.sub(reply, "pesan", "DATA DITEMUKAN")
-    peserta = b.sub(reply, "peserta")
-    for name, value in (
-        ("nomorKPJ", member.kpj),
-        ("nama", member.holder.name),
-        ("tanggalLahir", member.holder.birth_date),
-        ("jenisKelamin", member.holder.sex),
-        ("segmen", member.segment),
-        ("statusKepesertaan", "AKTIF" if member.active else "NONAKTIF"),
-        ("tanggalKepesertaan", member.since),
-    ):
-        b.sub(peserta, name, value)
+        return AGENCY.reply("CekKepesertaan", "01", "NIK TIDAK TERDAFTAR SEBAGAI PESERTA")
+    reply = AGENCY.reply("CekKepesertaan", "00", "DATA DITEMUKAN")
+    holder, status = member.holder, "AKTIF" if member.active else "NONAKTIF"
+    values = (member.kpj, holder.name, holder.birth_date, holder.sex, member.segment, status, member.since)
+    b.fields(reply, "peserta", MEMBER, values)
     if member.employer is not None:
-        company = b.sub(reply, "perusahaan")
-        b.sub(company, "npp", member.employer.npp)
-        b.sub(company, "namaPerusahaan", member.employer.name)
+        b.fields(reply, "perusahaan", ("npp", "namaPerusahaan"), (member.employer.npp, member.employer.name))
     listing = b.sub(reply, "daftarProgram")
-    for programme in member.programmes:
-        item = b.sub(listing, "program")
-        b.sub(item, "kodeProgram", programme.code)
-        b.sub(item, "namaProgram", PROGRAMS[programme.code])
-        b.sub(item, "status", "AKTIF" if programme.active else "NONAKTIF")
-        b.sub(item, "tanggalMulai", programme.since)
+    for p in member.programmes:
+        b.fields(
+            listing, "program", PROGRAMME, (p.code, PROGRAMS[p.code], "AKTIF" if p.active else "NONAKTIF", p.since)
+        )
     return reply
-
-
-def status_layanan(request: SoapRequest) -> etree._Element:
-    """StatusLayanan: the cheap call used for health checks."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return b.el("StatusLayananResponse", children=[b.el("status", "NORMAL"), b.el("waktuServer", now)])
-
-
-def _date(request: SoapRequest, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(request.text(name) or "")
-    except ValueError:
-        raise client_fault(f"{name} harus tanggal YYYY-MM-DD", kode="TK-02") from None
 
 
 def _wage(request: SoapRequest) -> Decimal:
     try:
-        wage = Decimal(request.text("upah") or "")
+        wage = Decimal(request.text("upah"))
     except InvalidOperation:
         raise client_fault("upah harus angka", kode="TK-02") from None
     if not wage.is_finite() or wage < MIN_WAGE:
@@ -284,26 +233,27 @@ def _wage(request: SoapRequest) -> Decimal:
     return wage
 
 
-def pendaftaran(registry: Registry, replies: IdempotentReplies, today: dt.date, request: SoapRequest) -> etree._Element:
+def pendaftaran(call: Call[Registry]) -> etree._Element:
     """PendaftaranPeserta: register a wage-earner (PU) or non-wage (BPU) member; deduplicated by KunciIdempotensi."""
-    key = request.header_text("KunciIdempotensi")
-    if not key:
-        raise client_fault("header KunciIdempotensi wajib diisi", kode="TK-20")
-    earlier = replies.replay(key)
-    if earlier is not None:
-        return earlier
-    nik, name, birth = _nik(request), request.text("nama"), _date(request, "tanggalLahir")
-    sex, segment, start = request.text("jenisKelamin"), request.text("segmen"), _date(request, "tanggalMulai")
+    key = call.request.required_header("KunciIdempotensi", kode="TK-20")
+    return call.replies.once(key, partial(registration, call, key))
+
+
+def registration(call: Call[Registry], key: str) -> etree._Element:
+    """The registration's rules, and its reply (and the new membership) when they are met."""
+    request, registry, today = call.request, call.state, call.today
+    nik, name, birth = request.nik("TK-01"), request.text("nama"), request.date("tanggalLahir", "TK-02")
+    sex, segment, start = request.text("jenisKelamin"), request.text("segmen"), request.date("tanggalMulai", "TK-02")
     wage, npp = _wage(request), request.text("npp", required=False)
     codes = request.texts("kodeProgram", parent="daftarProgram")
     if segment not in ("PU", "BPU") or sex not in ("L", "P") or not set(codes) <= set(PROGRAMS):
         raise client_fault("segmen, jenisKelamin atau kodeProgram tidak valid", kode="TK-03")
-    person = registry.population.by_nik(nik)
-    if person is None or not person.in_dukcapil or person.life_status != "alive":
+    person = registry.population.registered(nik)
+    if person is None:
         raise client_fault("NIK tidak terdaftar atau tidak aktif di Dukcapil", kode="TK-11")
-    if " ".join((name or "").upper().split()) != person.name or birth != person.birth_date or sex != person.sex:
+    if not person.named(name) or birth != person.birth_date or sex != person.sex:
         raise client_fault("data identitas tidak sesuai dengan data Dukcapil", kode="TK-16")
-    current = registry.member(nik)
+    current = registry.members.get(nik)
     if current is not None and current.active:
         raise client_fault("NIK sudah terdaftar sebagai peserta aktif", kode="TK-12")
     if not today - dt.timedelta(days=31) <= start <= today + dt.timedelta(days=90):
@@ -321,47 +271,29 @@ def pendaftaran(registry: Registry, replies: IdempotentReplies, today: dt.date, 
     kpj = current.kpj if current is not None else f"{start:%y}{serial:09d}"
     holder = Holder(person.name, person.birth_date, person.sex)
     programmes = tuple(Programme(code, True, start) for code in PROGRAMS if code in codes)
-    registry.enrol(nik, Member(kpj, holder, segment, True, start, employer, programmes))
+    registry.members.put(nik, Member(kpj, holder, segment, True, start, employer, programmes))
     reference = "REG-" + hashlib.sha256(f"{key}|{nik}".encode()).hexdigest()[:12].upper()
-    reply = b.el(
-        "PendaftaranPesertaResponse",
-        children=[
-            b.el("kodeRespon", "00"),
-            b.el("pesan", "PENDAFTARAN BERHASIL"),
-            b.el("nomorRegistrasi", reference),
-            b.el("nomorKPJ", kpj),
-            b.el("iuranBulanan", contribution(segment, wage, set(codes))),
-            b.el("tanggalMulai", start),
-        ],
-    )
-    return replies.keep(key, reply)
+    details = [
+        b.el("nomorRegistrasi", reference),
+        b.el("nomorKPJ", kpj),
+        b.el("iuranBulanan", contribution(segment, wage, set(codes))),
+        b.el("tanggalMulai", start),
+    ]
+    return AGENCY.reply("PendaftaranPeserta", "00", "PENDAFTARAN BERHASIL", details)
+
+
+OPERATIONS = {
+    "CekKepesertaan": cek_kepesertaan,
+    "StatusLayanan": AGENCY.status("NORMAL"),
+    "PendaftaranPeserta": pendaftaran,
+}
 
 
 def simulator(
     population: Population, *, users: Mapping[str, str] | None = None, today: dt.date | None = None
 ) -> FastAPI:
     """The BPJS Ketenagakerjaan membership service over `population` as a FastAPI app."""
-    app = FastAPI(title="BPJS Ketenagakerjaan Kepesertaan (simulator)", docs_url=None, redoc_url=None, openapi_url=None)
-    control = SimControl()
-    app.state.control = control
-    registry, replies = Registry(population), IdempotentReplies(control)
-    app.state.registry = registry
-
-    def day() -> dt.date:
-        return today or dt.date.today()
-
-    operations = {
-        "CekKepesertaan": lambda request: cek_kepesertaan(registry, request),
-        "StatusLayanan": status_layanan,
-        "PendaftaranPeserta": lambda request: pendaftaran(registry, replies, day(), request),
-    }
-    service = SoapService(
-        path=PATH, wsdl=WSDL, namespace=NS, operations=operations, users=dict(users or {DEMO_USER: DEMO_PASSWORD})
-    )
-    mount(app, service, control)
-    return app
+    return AGENCY.serve(Registry(population), OPERATIONS, users=users, today=today)
 
 
-def sim_config(base_url: str) -> dict[str, str]:
-    """Client settings that talk to a simulator at `base_url` with its demo account."""
-    return {"url": base_url.rstrip("/") + PATH, "user": DEMO_USER, "password": DEMO_PASSWORD, "password_type": "digest"}
+sim_config = AGENCY.sim_config

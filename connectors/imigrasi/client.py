@@ -2,7 +2,7 @@
 
 No public specification exists: the WSDL packaged next to this module (`service.wsdl`) is **Gerbang's adapter
 contract**, not the agency's published interface. Its settings, and how a deployment points the connector at
-the agency's own WSDL instead, are those of every SOAP connector: see `connectors.soap.open_soap_client`.
+the agency's own WSDL instead, are those of every SOAP connector: see `connectors.soap_connector`.
 
 - `lookup(nik)` calls `CariPasporByNIK`: kodeRespon 00 → ok with fields {kodeRespon, pesan, pemilik{namaLengkap,
   tempatLahir, tanggalLahir, jenisKelamin}, daftarPaspor: [{nomorPaspor, jenis, tanggalTerbit, tanggalHabisBerlaku,
@@ -15,13 +15,11 @@ the agency's own WSDL instead, are those of every SOAP connector: see `connector
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from connectors.base import AgencyProtocolError, SubmitResult
 from connectors.examples import working_day
-from connectors.soap import LookupContract, SoapConnector, check_payload, open_soap_client, plain
+from connectors.soap import payload_schema
+from connectors.soap_connector import LookupContract, SoapConnector, SoapSubmission
 
 AGENCY = "imigrasi"
 WSDL = Path(__file__).with_name("service.wsdl")
@@ -43,13 +41,10 @@ KANTOR_IMIGRASI: dict[str, str] = {
 """The immigration offices (kantor imigrasi, kanim) that take passport appointments through this service, by the
 code `kodeKanim` names: the schema's enum, and the list the simulator checks."""
 
-PASSPORT_APPLICATION_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "Permohonan paspor (passport application with an appointment at an immigration office)",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["nik", "namaLengkap", "tanggalLahir", "jenisPaspor", "kodeKanim", "tanggalKedatangan", "tujuan"],
-    "properties": {
+PASSPORT_APPLICATION_SCHEMA = payload_schema(
+    "Permohonan paspor (passport application with an appointment at an immigration office)",
+    ["nik", "namaLengkap", "tanggalLahir", "jenisPaspor", "kodeKanim", "tanggalKedatangan", "tujuan"],
+    properties={
         "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The applicant's NIK"},
         "namaLengkap": {
             "type": "string",
@@ -88,7 +83,7 @@ PASSPORT_APPLICATION_SCHEMA: dict[str, Any] = {
             "description": "Purpose of travel",
         },
     },
-    "examples": [
+    examples=[
         {
             "nik": "3603282512770002",
             "namaLengkap": "DENI SOBANDI",
@@ -99,26 +94,18 @@ PASSPORT_APPLICATION_SCHEMA: dict[str, Any] = {
             "tujuan": "WISATA",
         }
     ],
-}
+)
+
+
+APPLICATION = SoapSubmission(
+    "PermohonanPaspor", PASSPORT_APPLICATION_SCHEMA, "nomorPermohonan", key_element="idTransaksi", noun="application"
+)
 
 
 class ImigrasiClient(SoapConnector):
-    name = AGENCY
-    ping_operation = "CekKoneksi"
-    services = {SERVICE_APPLICATION: PASSPORT_APPLICATION_SCHEMA}
-
-    async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
-        check_payload(AGENCY, self.services, service, payload)
-        reply = plain(await self.session.call("PermohonanPaspor", idTransaksi=idempotency_key, **payload))
-        reference = reply.get("nomorPermohonan")
-        if reply.get("kodeRespon") != "00" or not reference:
-            raise AgencyProtocolError(AGENCY, "application reply without a reference", code=reply.get("kodeRespon"))
-        return SubmitResult(agency=AGENCY, reference=reference, detail=reply)
+    name, wsdl, binding = AGENCY, WSDL, BINDING
+    contract = LookupContract("CariPasporByNIK", health_operation="CekKoneksi", lists={"daftarPaspor": "paspor"})
+    submissions = {SERVICE_APPLICATION: APPLICATION}
 
 
-def create(config: Mapping[str, str]) -> ImigrasiClient:
-    """A client from its settings (`GERBANG_AGENCY_IMIGRASI_*`)."""
-    contract = LookupContract(
-        AGENCY, config, operation="CariPasporByNIK", health_operation="CekKoneksi", lists={"daftarPaspor": "paspor"}
-    )
-    return open_soap_client(ImigrasiClient, config, wsdl=WSDL, binding=BINDING, contract=contract)
+create = ImigrasiClient.from_settings  # settings: GERBANG_AGENCY_IMIGRASI_*

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,26 +32,15 @@ from fastapi import FastAPI
 from lxml import etree
 
 from connectors.imigrasi.client import KANTOR_IMIGRASI
-from connectors.simkit.control import SimControl
-from connectors.simkit.soap import (
-    Builder,
-    Holder,
-    IdempotentReplies,
-    SoapRequest,
-    SoapService,
-    add_years,
-    client_fault,
-    holder_as_known,
-    mount,
-)
+from connectors.simkit.envelope import client_fault
+from connectors.simkit.soap import Call, Holder, Register, SoapAgency, add_years, holder_as_known
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
 
-NS = "urn:id:imigrasi:paspor:v1"
-PATH = "/ws/paspor"
-WSDL = Path(__file__).with_name("service.wsdl")
-DEMO_USER, DEMO_PASSWORD = "mpp-gerbang", "imigrasi-demo-rahasia"
+AGENCY = SoapAgency.from_wsdl(
+    "Imigrasi Paspor", Path(__file__).with_name("service.wsdl"), prefix="imi", demo_password="imigrasi-demo-rahasia"
+)
 DATA_END = dt.date(2024, 12, 31)
 TEN_YEARS_FROM = dt.date(2022, 10, 12)  # Permenkumham 18/2022: ten-year passports for adults
 HOLDER_SHARE = 0.25
@@ -71,9 +60,10 @@ KANIM_BY_PROVINCE = {
     "73": "MKS",
 }
 TUJUAN = frozenset({"WISATA", "UMROH", "HAJI", "BEKERJA", "BELAJAR", "KUNJUNGAN KELUARGA", "BISNIS", "BEROBAT"})
-_NIK = re.compile(r"[0-9]{16}")
+OWNER = ("namaLengkap", "tempatLahir", "tanggalLahir", "jenisKelamin")  # the WSDL's Pemilik, in its order
+PASSPORT = ("nomorPaspor", "jenis", "tanggalTerbit", "tanggalHabisBerlaku", "kantorImigrasi", "status")
 
-b = Builder(NS, "imi")
+b = AGENCY.builder
 
 
 @dataclass(frozen=True)
@@ -136,86 +126,50 @@ def traveller_of(population: Population, person: Person) -> Traveller | None:
     return Traveller(holder, person.birth_place, tuple(reversed(passports[-3:])))
 
 
-class Registry:
+class Registry(Register[Traveller]):
     """Travellers of one population (on first use), and bookings per kanim and day for the quota."""
 
     def __init__(self, population: Population, daily_quota: int):
-        self.population = population
+        super().__init__(population, partial(traveller_of, population))
         self.daily_quota = daily_quota
-        self._travellers: dict[str, Traveller | None] = {}
         self.bookings: Counter[tuple[str, dt.date]] = Counter()
 
-    def traveller(self, nik: str) -> Traveller | None:
-        if nik not in self._travellers:
-            person = self.population.by_nik(nik)
-            self._travellers[nik] = traveller_of(self.population, person) if person is not None else None
-        return self._travellers[nik]
 
-
-def _nik(request: SoapRequest) -> str:
-    nik = request.text("nik")
-    if not _NIK.fullmatch(nik or ""):
-        raise client_fault("NIK harus 16 digit angka", kode="IMI-01")
-    return nik  # type: ignore[return-value]
-
-
-def cari_paspor(registry: Registry, today: dt.date, request: SoapRequest) -> etree._Element:
+def cari_paspor(call: Call[Registry]) -> etree._Element:
     """CariPasporByNIK: the holder and their passports (newest first), or kodeRespon 01."""
-    traveller = registry.traveller(_nik(request))
-    reply = b.el("CariPasporByNIKResponse")
+    traveller = call.state.get(call.request.nik("IMI-01"))
     if traveller is None:
-        b.sub(reply, "kodeRespon", "01")
-        b.sub(reply, "pesan", "DATA PASPOR TIDAK DITEMUKAN")
-        return reply
-    b.sub(reply, "kodeRespon", "00")
-    b.sub(reply, "pesan", "DATA DITEMUKAN")
-    owner = b.sub(reply, "pemilik")
-    b.sub(owner, "namaLengkap", traveller.holder.name)
-    b.sub(owner, "tempatLahir", traveller.birth_place)
-    b.sub(owner, "tanggalLahir", traveller.holder.birth_date)
-    b.sub(owner, "jenisKelamin", traveller.holder.sex)
+        return AGENCY.reply("CariPasporByNIK", "01", "DATA PASPOR TIDAK DITEMUKAN")
+    reply = AGENCY.reply("CariPasporByNIK", "00", "DATA DITEMUKAN")
+    holder = traveller.holder
+    b.fields(reply, "pemilik", OWNER, (holder.name, traveller.birth_place, holder.birth_date, holder.sex))
     listing = b.sub(reply, "daftarPaspor")
-    for passport in traveller.passports:
-        item = b.sub(listing, "paspor")
-        b.sub(item, "nomorPaspor", passport.number)
-        b.sub(item, "jenis", passport.kind)
-        b.sub(item, "tanggalTerbit", passport.issued)
-        b.sub(item, "tanggalHabisBerlaku", passport.expires)
-        b.sub(item, "kantorImigrasi", passport.office)
-        b.sub(item, "status", passport.status(today))
+    for p in traveller.passports:
+        b.fields(listing, "paspor", PASSPORT, (p.number, p.kind, p.issued, p.expires, p.office, p.status(call.today)))
     return reply
 
 
-def cek_koneksi(request: SoapRequest) -> etree._Element:
-    """CekKoneksi: the cheap call used for health checks."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return b.el("CekKoneksiResponse", children=[b.el("status", "TERHUBUNG"), b.el("waktuServer", now)])
+def permohonan(call: Call[Registry]) -> etree._Element:
+    """PermohonanPaspor: check the applicant against the civil registry, book the kanim, bill the fee; deduplicated
+    by idTransaksi."""
+    key = call.request.text("idTransaksi")
+    return call.replies.once(key, partial(application, call, key))
 
 
-def _date(request: SoapRequest, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(request.text(name) or "")
-    except ValueError:
-        raise client_fault(f"{name} harus tanggal YYYY-MM-DD", kode="IMI-02") from None
-
-
-def permohonan(registry: Registry, replies: IdempotentReplies, today: dt.date, request: SoapRequest) -> etree._Element:
-    """PermohonanPaspor: check the applicant against the civil registry, book the kanim, bill the fee."""
-    key = request.text("idTransaksi")
-    earlier = replies.replay(key)  # type: ignore[arg-type]
-    if earlier is not None:
-        return earlier
-    nik, name, birth = _nik(request), request.text("namaLengkap"), _date(request, "tanggalLahir")
+def application(call: Call[Registry], key: str) -> etree._Element:
+    """The application's rules, and its reply when they are met."""
+    request, registry, today = call.request, call.state, call.today
+    nik, name, birth = request.nik("IMI-01"), request.text("namaLengkap"), request.date("tanggalLahir", "IMI-02")
     kind, kanim, purpose = request.text("jenisPaspor"), request.text("kodeKanim"), request.text("tujuan")
-    visit = _date(request, "tanggalKedatangan")
+    visit = request.date("tanggalKedatangan", "IMI-02")
     if kind not in FEES:
         raise client_fault("jenisPaspor harus BIASA atau ELEKTRONIK", kode="IMI-03")
     if purpose not in TUJUAN:
         raise client_fault("tujuan tidak dikenal", kode="IMI-04")
-    person = registry.population.by_nik(nik)
-    if person is None or not person.in_dukcapil or person.life_status != "alive":
+    person = registry.population.registered(nik)
+    if person is None:
         raise client_fault("NIK tidak terdaftar atau tidak aktif di Dukcapil", kode="IMI-11")
-    if " ".join((name or "").upper().split()) != person.name or birth != person.birth_date:
+    if not person.named(name) or birth != person.birth_date:
         raise client_fault("nama atau tanggal lahir tidak sesuai dengan data Dukcapil", kode="IMI-12")
     if kanim not in KANIM:
         raise client_fault("kode kantor imigrasi tidak dikenal", kode="IMI-13")
@@ -226,20 +180,18 @@ def permohonan(registry: Registry, replies: IdempotentReplies, today: dt.date, r
     registry.bookings[(kanim, visit)] += 1
     digest = hashlib.sha256(f"{key}|{nik}".encode()).hexdigest()
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    reply = b.el(
-        "PermohonanPasporResponse",
-        children=[
-            b.el("kodeRespon", "00"),
-            b.el("pesan", "PERMOHONAN DITERIMA, SEGERA LAKUKAN PEMBAYARAN"),
-            b.el("nomorPermohonan", f"{kanim}-{visit:%Y%m%d}-{digest[:8].upper()}"),
-            b.el("kodeBilling", f"820{int(digest[8:24], 16) % 10**12:012d}"),
-            b.el("jumlahBayar", FEES[kind]),
-            b.el("batasPembayaran", now + PAYMENT_WINDOW),
-            b.el("kantorImigrasi", KANIM[kanim]),
-            b.el("tanggalKedatangan", visit),
-        ],
-    )
-    return replies.keep(key, reply)  # type: ignore[arg-type]
+    details = [
+        b.el("nomorPermohonan", f"{kanim}-{visit:%Y%m%d}-{digest[:8].upper()}"),
+        b.el("kodeBilling", f"820{int(digest[8:24], 16) % 10**12:012d}"),
+        b.el("jumlahBayar", FEES[kind]),
+        b.el("batasPembayaran", now + PAYMENT_WINDOW),
+        b.el("kantorImigrasi", KANIM[kanim]),
+        b.el("tanggalKedatangan", visit),
+    ]
+    return AGENCY.reply("PermohonanPaspor", "00", "PERMOHONAN DITERIMA, SEGERA LAKUKAN PEMBAYARAN", details)
+
+
+OPERATIONS = {"CariPasporByNIK": cari_paspor, "CekKoneksi": AGENCY.status("TERHUBUNG"), "PermohonanPaspor": permohonan}
 
 
 def simulator(
@@ -250,26 +202,7 @@ def simulator(
     daily_quota: int = 100,
 ) -> FastAPI:
     """The Imigrasi passport service over `population` as a FastAPI app (`app.state.control` drives its faults)."""
-    app = FastAPI(title="Imigrasi Paspor (simulator)", docs_url=None, redoc_url=None, openapi_url=None)
-    control = SimControl()
-    app.state.control = control
-    registry, replies = Registry(population, daily_quota), IdempotentReplies(control)
-
-    def day() -> dt.date:
-        return today or dt.date.today()
-
-    operations = {
-        "CariPasporByNIK": lambda request: cari_paspor(registry, day(), request),
-        "CekKoneksi": cek_koneksi,
-        "PermohonanPaspor": lambda request: permohonan(registry, replies, day(), request),
-    }
-    service = SoapService(
-        path=PATH, wsdl=WSDL, namespace=NS, operations=operations, users=dict(users or {DEMO_USER: DEMO_PASSWORD})
-    )
-    mount(app, service, control)
-    return app
+    return AGENCY.serve(Registry(population, daily_quota), OPERATIONS, users=users, today=today)
 
 
-def sim_config(base_url: str) -> dict[str, str]:
-    """Client settings that talk to a simulator at `base_url` with its demo account."""
-    return {"url": base_url.rstrip("/") + PATH, "user": DEMO_USER, "password": DEMO_PASSWORD, "password_type": "digest"}
+sim_config = AGENCY.sim_config

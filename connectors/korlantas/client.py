@@ -2,7 +2,7 @@
 
 No public specification exists: the WSDL packaged next to this module (`service.wsdl`) is **Gerbang's adapter
 contract**, not the agency's published interface. Its settings, and how a deployment points the connector at
-the agency's own WSDL instead, are those of every SOAP connector: see `connectors.soap.open_soap_client`.
+the agency's own WSDL instead, are those of every SOAP connector: see `connectors.soap_connector`.
 
 - `lookup(nik)` calls `CekSIMByNIK`: kodeRespon 00 → ok with fields {kodeRespon, pesan, pemegang{nama, tempatLahir,
   tanggalLahir, jenisKelamin}, daftarSIM: [{nomorSIM, golongan, tanggalTerbit, berlakuSampai, status,
@@ -14,25 +14,20 @@ the agency's own WSDL instead, are those of every SOAP connector: see `connector
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from connectors.base import AgencyProtocolError, SubmitResult
-from connectors.soap import LookupContract, SoapConnector, check_payload, open_soap_client, plain
+from connectors.soap import payload_schema
+from connectors.soap_connector import LookupContract, SoapConnector, SoapSubmission
 
 AGENCY = "korlantas"
 WSDL = Path(__file__).with_name("service.wsdl")
 BINDING = "{urn:id:polri:korlantas:sim:v1}LayananSIMBinding"
 SERVICE_RENEWAL = "sim_renewal"
 
-SIM_RENEWAL_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "Perpanjangan SIM (renewal of a SIM A or C)",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["nik", "nomorSIM", "golongan", "nomorRikkes", "nomorPsikologi"],
-    "properties": {
+SIM_RENEWAL_SCHEMA = payload_schema(
+    "Perpanjangan SIM (renewal of a SIM A or C)",
+    ["nik", "nomorSIM", "golongan", "nomorRikkes", "nomorPsikologi"],
+    properties={
         "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The holder's NIK"},
         "nomorSIM": {
             "type": "string",
@@ -59,7 +54,7 @@ SIM_RENEWAL_SCHEMA: dict[str, Any] = {
         },
         "satpas": {"type": "string", "maxLength": 120, "description": "Preferred SATPAS for collection"},
     },
-    "examples": [
+    examples=[
         {
             "nik": "3603282512770002",
             "nomorSIM": "127736307624",
@@ -68,26 +63,16 @@ SIM_RENEWAL_SCHEMA: dict[str, Any] = {
             "nomorPsikologi": "PPSI-2025-000456",
         }
     ],
-}
+)
+
+
+RENEWAL = SoapSubmission("PerpanjanganSIM", SIM_RENEWAL_SCHEMA, "nomorPermohonan", key_header="kunci", noun="renewal")
 
 
 class KorlantasClient(SoapConnector):
-    name = AGENCY
-    ping_operation = "CekStatusLayanan"
-    services = {SERVICE_RENEWAL: SIM_RENEWAL_SCHEMA}
-
-    async def submit(self, service: str, payload: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
-        check_payload(AGENCY, self.services, service, payload)
-        reply = plain(await self.session.call("PerpanjanganSIM", **payload, _soapheaders={"kunci": idempotency_key}))
-        reference = reply.get("nomorPermohonan")
-        if reply.get("kodeRespon") != "00" or not reference:
-            raise AgencyProtocolError(AGENCY, "renewal reply without a reference", code=reply.get("kodeRespon"))
-        return SubmitResult(agency=AGENCY, reference=reference, detail=reply)
+    name, wsdl, binding = AGENCY, WSDL, BINDING
+    contract = LookupContract("CekSIMByNIK", health_operation="CekStatusLayanan", lists={"daftarSIM": "sim"})
+    submissions = {SERVICE_RENEWAL: RENEWAL}
 
 
-def create(config: Mapping[str, str]) -> KorlantasClient:
-    """A client from its settings (`GERBANG_AGENCY_KORLANTAS_*`)."""
-    contract = LookupContract(
-        AGENCY, config, operation="CekSIMByNIK", health_operation="CekStatusLayanan", lists={"daftarSIM": "sim"}
-    )
-    return open_soap_client(KorlantasClient, config, wsdl=WSDL, binding=BINDING, contract=contract)
+create = KorlantasClient.from_settings  # settings: GERBANG_AGENCY_KORLANTAS_*

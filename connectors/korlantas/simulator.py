@@ -19,40 +19,31 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from lxml import etree
 
-from connectors.simkit.control import SimControl
-from connectors.simkit.soap import (
-    Builder,
-    Holder,
-    IdempotentReplies,
-    SoapRequest,
-    SoapService,
-    add_years,
-    client_fault,
-    holder_as_known,
-    mount,
-)
+from connectors.simkit.envelope import client_fault
+from connectors.simkit.soap import Call, Holder, Register, SoapAgency, add_years, holder_as_known
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
 
-NS = "urn:id:polri:korlantas:sim:v1"
-PATH = "/ws/sim"
-WSDL = Path(__file__).with_name("service.wsdl")
-DEMO_USER, DEMO_PASSWORD = "mpp-gerbang", "korlantas-demo-rahasia"
+AGENCY = SoapAgency.from_wsdl(
+    "Korlantas SIM", Path(__file__).with_name("service.wsdl"), prefix="sim", demo_password="korlantas-demo-rahasia"
+)
 DATA_END = dt.date(2024, 12, 31)  # licences are issued up to this date, so the data is the same every day
 HOLDER_SHARE = 0.65
 VALIDITY_YEARS = 5
 RENEWABLE = frozenset({"A", "C"})
-_NIK = re.compile(r"[0-9]{16}")
 _REF = re.compile(r"[A-Z0-9][A-Z0-9\-/]{5,39}")
+HOLDER = ("nama", "tempatLahir", "tanggalLahir", "jenisKelamin")  # the WSDL's Pemegang, in its order
+SIM = ("nomorSIM", "golongan", "tanggalTerbit", "berlakuSampai", "status", "satpasPenerbit")
 
-b = Builder(NS, "sim")
+b = AGENCY.builder
 
 
 @dataclass(frozen=True)
@@ -111,78 +102,39 @@ def driver_of(population: Population, person: Person) -> Driver | None:
     return Driver(holder, person.birth_place, tuple(licences))
 
 
-class Registry:
-    """Drivers of one population, computed on first use."""
-
-    def __init__(self, population: Population):
-        self.population = population
-        self._drivers: dict[str, Driver | None] = {}
-
-    def driver(self, nik: str) -> Driver | None:
-        if nik not in self._drivers:
-            person = self.population.by_nik(nik)
-            self._drivers[nik] = driver_of(self.population, person) if person is not None else None
-        return self._drivers[nik]
-
-
-def _nik(request: SoapRequest) -> str:
-    nik = request.text("nik")
-    if not _NIK.fullmatch(nik or ""):
-        raise client_fault("NIK harus 16 digit angka", kode="SIM-01")
-    return nik  # type: ignore[return-value]
-
-
-def cek_sim(registry: Registry, today: dt.date, request: SoapRequest) -> etree._Element:
+def cek_sim(call: Call[Register[Driver]]) -> etree._Element:
     """CekSIMByNIK: the holder and every licence on file, or kodeRespon 01."""
-    driver = registry.driver(_nik(request))
-    reply = b.el("CekSIMByNIKResponse")
+    driver = call.state.get(call.request.nik("SIM-01"))
     if driver is None:
-        b.sub(reply, "kodeRespon", "01")
-        b.sub(reply, "pesan", "DATA SIM TIDAK DITEMUKAN")
-        return reply
-    b.sub(reply, "kodeRespon", "00")
-    b.sub(reply, "pesan", "DATA DITEMUKAN")
-    holder = b.sub(reply, "pemegang")
-    b.sub(holder, "nama", driver.holder.name)
-    b.sub(holder, "tempatLahir", driver.birth_place)
-    b.sub(holder, "tanggalLahir", driver.holder.birth_date)
-    b.sub(holder, "jenisKelamin", driver.holder.sex)
+        return AGENCY.reply("CekSIMByNIK", "01", "DATA SIM TIDAK DITEMUKAN")
+    reply = AGENCY.reply("CekSIMByNIK", "00", "DATA DITEMUKAN")
+    holder = driver.holder
+    b.fields(reply, "pemegang", HOLDER, (holder.name, driver.birth_place, holder.birth_date, holder.sex))
     listing = b.sub(reply, "daftarSIM")
-    for licence in driver.licences:
-        sim = b.sub(listing, "sim")
-        b.sub(sim, "nomorSIM", licence.number)
-        b.sub(sim, "golongan", licence.kind)
-        b.sub(sim, "tanggalTerbit", licence.issued)
-        b.sub(sim, "berlakuSampai", licence.valid_until)
-        b.sub(sim, "status", licence.status(today))
-        b.sub(sim, "satpasPenerbit", licence.office)
+    for lic in driver.licences:
+        b.fields(
+            listing, "sim", SIM, (lic.number, lic.kind, lic.issued, lic.valid_until, lic.status(call.today), lic.office)
+        )
     return reply
 
 
-def status_layanan(request: SoapRequest) -> etree._Element:
-    """CekStatusLayanan: the cheap call used for health checks."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return b.el("CekStatusLayananResponse", children=[b.el("status", "AKTIF"), b.el("waktuServer", now)])
-
-
-def perpanjangan(
-    registry: Registry, replies: IdempotentReplies, today: dt.date, request: SoapRequest
-) -> etree._Element:
+def perpanjangan(call: Call[Register[Driver]]) -> etree._Element:
     """PerpanjanganSIM: renew a SIM A or C whose number belongs to the NIK; deduplicated by KunciIdempotensi."""
-    key = request.header_text("KunciIdempotensi")
-    if not key:
-        raise client_fault("header KunciIdempotensi wajib diisi", kode="SIM-20")
-    earlier = replies.replay(key)
-    if earlier is not None:
-        return earlier
-    nik, number, kind = _nik(request), request.text("nomorSIM"), request.text("golongan")
+    key = call.request.required_header("KunciIdempotensi", kode="SIM-20")
+    return call.replies.once(key, partial(renewal, call, key))
+
+
+def renewal(call: Call[Register[Driver]], key: str) -> etree._Element:
+    """The renewal's rules, and its reply when they are met."""
+    request, drivers, today = call.request, call.state, call.today
+    nik, number, kind = request.nik("SIM-01"), request.text("nomorSIM"), request.text("golongan")
     rikkes, ppsi = request.text("nomorRikkes"), request.text("nomorPsikologi")
     if kind not in RENEWABLE:
         raise client_fault(f"perpanjangan daring hanya untuk SIM A dan C, bukan {kind}", kode="SIM-12")
     for label, ref in (("nomorRikkes", rikkes), ("nomorPsikologi", ppsi)):
         if not _REF.fullmatch(ref or ""):
             raise client_fault(f"{label} tidak valid", kode="SIM-13")
-    driver = registry.driver(nik)
+    driver = drivers.get(nik)
     licence = next((item for item in driver.licences if item.number == number), None) if driver else None
     if licence is None:
         raise client_fault("nomor SIM tidak terdaftar atas NIK tersebut", kode="SIM-11")
@@ -193,43 +145,22 @@ def perpanjangan(
     reference = "PSIM-" + hashlib.sha256(f"{key}|{nik}|{number}".encode()).hexdigest()[:12].upper()
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     new_start = max(today, licence.valid_until)
-    reply = b.el(
-        "PerpanjanganSIMResponse",
-        children=[
-            b.el("kodeRespon", "00"),
-            b.el("pesan", "PERMOHONAN DITERIMA"),
-            b.el("nomorPermohonan", reference),
-            b.el("tanggalPermohonan", now),
-            b.el("berlakuSampaiBaru", add_years(new_start, VALIDITY_YEARS)),
-        ],
-    )
-    return replies.keep(key, reply)
+    details = [
+        b.el("nomorPermohonan", reference),
+        b.el("tanggalPermohonan", now),
+        b.el("berlakuSampaiBaru", add_years(new_start, VALIDITY_YEARS)),
+    ]
+    return AGENCY.reply("PerpanjanganSIM", "00", "PERMOHONAN DITERIMA", details)
+
+
+OPERATIONS = {"CekSIMByNIK": cek_sim, "CekStatusLayanan": AGENCY.status("AKTIF"), "PerpanjanganSIM": perpanjangan}
 
 
 def simulator(
     population: Population, *, users: Mapping[str, str] | None = None, today: dt.date | None = None
 ) -> FastAPI:
     """The Korlantas SIM service over `population` as a FastAPI app (`app.state.control` drives its faults)."""
-    app = FastAPI(title="Korlantas SIM (simulator)", docs_url=None, redoc_url=None, openapi_url=None)
-    control = SimControl()
-    app.state.control = control
-    registry, replies = Registry(population), IdempotentReplies(control)
-
-    def day() -> dt.date:
-        return today or dt.date.today()
-
-    operations = {
-        "CekSIMByNIK": lambda request: cek_sim(registry, day(), request),
-        "CekStatusLayanan": status_layanan,
-        "PerpanjanganSIM": lambda request: perpanjangan(registry, replies, day(), request),
-    }
-    service = SoapService(
-        path=PATH, wsdl=WSDL, namespace=NS, operations=operations, users=dict(users or {DEMO_USER: DEMO_PASSWORD})
-    )
-    mount(app, service, control)
-    return app
+    return AGENCY.serve(Register(population, partial(driver_of, population)), OPERATIONS, users=users, today=today)
 
 
-def sim_config(base_url: str) -> dict[str, str]:
-    """Client settings that talk to a simulator at `base_url` with its demo account."""
-    return {"url": base_url.rstrip("/") + PATH, "user": DEMO_USER, "password": DEMO_PASSWORD, "password_type": "digest"}
+sim_config = AGENCY.sim_config

@@ -120,24 +120,19 @@ def scaffold(
             "binding": service.binding,
             "path": service.path,
             "lookup_op": service.lookup.name,
-            "ping_op": service.health.name if service.health else "",
             "health_doc": (
                 f"calls `{service.health.name}`"
                 if service.health
                 else "asks the lookup about an unknown NIK (the WSDL has no operation without input)"
             ),
-            "health_method": "" if service.health else HEALTH_BY_LOOKUP,
             "handlers": parts.handlers,
             "operations": parts.operations,
             "schemas": parts.schemas,
-            "services": parts.services,
-            "references": parts.references,
-            "lookup_args": parts.lookup_args,
+            "submissions": parts.submissions,
+            "lookup_contract": parts.lookup_contract,
             "sample_submission": parts.sample_submission,
         }
-        files[f"{pkg}/client.py"] = _template("soap/client.py.tmpl").substitute(
-            {**soap, "operations": parts.client_operations}
-        )
+        files[f"{pkg}/client.py"] = _template("soap/client.py.tmpl").substitute(soap)
         files[f"{pkg}/simulator.py"] = _template("soap/simulator.py.tmpl").substitute(soap)
         fields, mapping, imports = parts.facet_fields, parts.mapping_fields, parts.facet_imports
         source = f"the {service.lookup.response} reply, as plain dicts"
@@ -157,11 +152,5 @@ def scaffold(
         raise ScaffoldError(f"cannot write {target}: {exc.strerror}") from None
     return target
 
-
-HEALTH_BY_LOOKUP = '''
-    async def health(self) -> Health:
-        """The WSDL has no operation without input: ask the lookup about an unknown NIK; any answer is up."""
-        return await probe_health(AGENCY, lambda: self.lookup("0000000000000000"))
-'''
 
 __all__ = ["ScaffoldError", "scaffold", "check_name"]

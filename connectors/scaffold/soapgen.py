@@ -108,10 +108,8 @@ class SoapParts:
     handlers: str
     operations: str
     schemas: str
-    services: str
-    client_operations: str
-    references: str
-    lookup_args: str
+    submissions: str
+    lookup_contract: str
     sample_submission: str
     facet_fields: str
     mapping_fields: str
@@ -128,38 +126,40 @@ def handlers(service: Service) -> tuple[str, str]:
     nik = _nik_name(lookup)
     fn = snake(lookup.name)
     parts = [
-        f'''def {fn}(population: Any, request: SoapRequest) -> etree._Element:
+        f'''def {fn}(call: Call[Any]) -> etree._Element:
     """{lookup.name}: the person on file, or a Client fault with code NOT_FOUND_CODE."""
-    person = known(population, request.text("{nik}") or "")
+    person = known(call.state, call.request.text("{nik}"))
     if person is None:
         raise client_fault("data tidak ditemukan", kode=NOT_FOUND_CODE)
     return {reply(lookup, 4, person=True, echo=set(), reference=None)}
 '''
     ]
-    ops = [f'        "{lookup.name}": lambda request: {fn}(population, request),']
+    ops = [f'    "{lookup.name}": {fn},']
     if service.health is not None:
         fn = snake(service.health.name)
-        parts.append(f'''def {fn}(request: SoapRequest) -> etree._Element:
+        parts.append(f'''def {fn}(call: Call[Any]) -> etree._Element:
     """{service.health.name}: the cheap call health checks use."""
     return {reply(service.health, 4, person=False, echo=set(), reference=None)}
 ''')
-        ops.append(f'        "{service.health.name}": {fn},')
+        ops.append(f'    "{service.health.name}": {fn},')
     for op in service.submissions:
         fn = snake(op.name)
         echo = {leaf.name for leaf in op.inputs if leaf.kind != "complex"}
-        parts.append(f'''def {fn}(replies: IdempotentReplies, request: SoapRequest) -> etree._Element:
+        parts.append(f'''def {fn}(call: Call[Any]) -> etree._Element:
     """{op.name}: accepted once per idempotency key (a repeat answers the first reply)."""
-    key = idempotency_key(request)
+    key = idempotency_key(call.request)
     if not key:
         raise client_fault("header IdempotencyKey wajib diisi", kode="REQ-01")
-    earlier = replies.replay(key)
-    if earlier is not None:
-        return earlier
-    # TODO: the agency's business rules (who may apply, what must match Dukcapil) go here, as client_fault(...).
+    return call.replies.once(key, lambda: accept_{fn}(key, call.request))
+
+
+def accept_{fn}(key: str, request: SoapRequest) -> etree._Element:
+    """A new {op.name}. TODO: the agency's business rules (who may apply, what must match Dukcapil) go here, as
+    client_fault(...)."""
     reference = reference_for(key)
-    return replies.keep(key, {reply(op, 4, person=False, echo=echo, reference=reference_of(op))})
+    return {reply(op, 4, person=False, echo=echo, reference=reference_of(op))}
 ''')
-        ops.append(f'        "{op.name}": lambda request: {fn}(replies, request),')
+        ops.append(f'    "{op.name}": {fn},')
     return "\n\n".join(parts), "\n".join(ops)
 
 
@@ -216,30 +216,28 @@ def example_value(leaf: Leaf) -> Any:
     return [value] if leaf.repeated else value
 
 
-def schemas(service: Service) -> tuple[str, str, str, str]:
-    """(schema constants, SERVICES body, OPERATIONS body, REFERENCES body) of the client."""
-    blocks, services, operations, references = [], [], [], []
+def schemas(service: Service) -> tuple[str, str]:
+    """(schema constants, SUBMISSIONS body) of the client: per service its operation, schema and reference."""
+    blocks, submissions = [], []
     for op in service.submissions:
         const = snake(op.name).upper() + "_SCHEMA"
         required = ", ".join(f'"{leaf.name}"' for leaf in op.inputs if leaf.required)
         props = "\n".join(f'        "{leaf.name}": {_schema_type(leaf)},' for leaf in op.inputs)
         example = {leaf.name: example_value(leaf) for leaf in op.inputs if leaf.required}
-        blocks.append(f'''{const}: dict[str, Any] = {{
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "{op.name}",
-    "type": "object",
-    "additionalProperties": False,
-    "required": [{required}],
-    "properties": {{
+        blocks.append(f'''{const} = payload_schema(
+    "{op.name}",
+    [{required}],
+    properties={{
 {props}
     }},
-    "examples": [{example!r}],
-}}
+    examples=[{example!r}],
+)
 ''')
-        services.append(f'"{snake(op.name)}": {const}')
-        operations.append(f'"{snake(op.name)}": "{op.name}"')
-        references.append(f'"{snake(op.name)}": "{reference_of(op)}"')
-    return "\n".join(blocks), ", ".join(services), ", ".join(operations), ", ".join(references)
+        submissions.append(
+            f'\n    "{snake(op.name)}": SoapSubmission(\n        "{op.name}", {const}, reference="{reference_of(op)}", '
+            "key_header=IDEMPOTENCY_HEADER, code_element=None\n    ),"
+        )
+    return "\n".join(blocks), "".join(submissions) + ("\n" if submissions else "")
 
 
 _SAMPLE = {
@@ -278,14 +276,18 @@ def sample_submission(service: Service) -> str:
     return f', "service": "{snake(op.name)}",\n            "payload": {{{items}}}'
 
 
-def lookup_args(service: Service) -> str:
-    args = [f"{_nik_name(service.lookup)}=nik"]
-    args += [
-        f"{leaf.name}={_SAMPLE_KIND[leaf.kind]}"
-        for leaf in service.lookup.inputs
-        if leaf.required and leaf.name.lower() != "nik"
-    ]
-    return ", ".join(args)
+def lookup_contract(service: Service) -> str:
+    """The client's `LookupContract(...)` arguments: the lookup and health operations, the NIK argument, not found
+    as a Client fault, and sample values for the lookup's other required inputs."""
+    extra = {leaf.name: example_value(leaf) for leaf in service.lookup.inputs if leaf.required}
+    nik = _nik_name(service.lookup)
+    extra.pop(nik)
+    health = f'"{service.health.name}"' if service.health else "None"
+    arguments = f", arguments={extra!r}" if extra else ""
+    return (
+        f'\n        "{service.lookup.name}", health_operation={health}, nik_argument="{nik}", code_element=None,'
+        f"\n        not_found_fault=NOT_FOUND_CODE{arguments},\n    "
+    )
 
 
 _FACET_TYPES = {
@@ -348,16 +350,14 @@ def facet(service: Service) -> tuple[str, str, str]:
 
 def soap_parts(service: Service) -> SoapParts:
     handler_code, ops = handlers(service)
-    schema_code, services, client_ops, references = schemas(service)
+    schema_code, submissions = schemas(service)
     fields, mapping, imports = facet(service)
     return SoapParts(
         handlers=handler_code,
         operations=ops,
         schemas=schema_code,
-        services=services,
-        client_operations=client_ops,
-        references=references,
-        lookup_args=lookup_args(service),
+        submissions=submissions,
+        lookup_contract=lookup_contract(service),
         sample_submission=sample_submission(service),
         facet_fields=fields,
         mapping_fields=mapping,

@@ -1,268 +1,61 @@
-"""Simulator side of SOAP 1.1: safe envelope parsing, WS-Security UsernameToken checks, faults, WSDL serving.
+"""The SOAP simulator base: an agency's SOAP simulator declares what is its own (`SoapAgency`: title, WSDL, demo
+account; its operation handlers, each given a `Call`, and their business rules) and this module serves it.
 
-`mount(app, ...)` turns a FastAPI app into one SOAP endpoint: `GET <path>?wsdl` serves the packaged WSDL with its
-`soap:address` rewritten to the server's own URL; `POST <path>` takes a real SOAP envelope, parses it with a safe
-lxml parser (no entities, no network, no huge trees, no DTD), checks the WS-Security UsernameToken (PasswordText
-or PasswordDigest with nonce and created, replays and stale timestamps refused), and dispatches on the body's
-first element to the operation's handler. Faults follow SOAP 1.1: HTTP 500, `soap:Client` for the caller's
-mistakes, `soap:Server` for ours, and the WS-Security 1.1 QNames (`wsse:FailedAuthentication`, …) for auth.
+`SoapAgency.serve` builds the FastAPI app: `GET <path>?wsdl` serves the packaged WSDL with its `soap:address`
+rewritten to the server's own URL; `POST <path>` takes a real SOAP envelope, parses it safely
+(connectors/simkit/envelope.py), checks the WS-Security UsernameToken (connectors/simkit/wsse.py) and dispatches
+on the body's first element to the operation's handler; the shared fault modes, hostile replies included
+(connectors/simkit/hostile_xml.py), are switched through `app.state.control`. A submission is answered once per
+idempotency key (`IdempotentReplies`). What an agency holds about a person is derived from the population on first
+use (`Register`), the holder as the agency's own register has them (`holder_as_known`: now and then another
+spelling of the name or birth date than the civil registry's).
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import copy
 import datetime as dt
-import hashlib
-import hmac
 import logging
 import random
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import StreamingResponse
 from lxml import etree
 
 from connectors.simkit.control import SimControl, install
-from identity.clock import as_utc
+from connectors.simkit.envelope import (
+    SOAP_ENV,
+    XML_TYPE,
+    Builder,
+    Handler,
+    SoapFault,
+    SoapRequest,
+    client_fault,
+    envelope,
+    fault_response,
+    parse_envelope,
+    safe_parser,
+    server_fault,
+)
+from connectors.simkit.hostile_xml import hostile_replies
+from connectors.simkit.wsse import NonceCache, authenticate
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+if TYPE_CHECKING:
+    from connectors.simkit.population import Person, Population
+
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
-PASSWORD_TEXT = "#PasswordText"
-PASSWORD_DIGEST = "#PasswordDigest"
-XML_TYPE = "text/xml; charset=utf-8"
-MAX_REQUEST_BYTES = 1024 * 1024
-MAX_SKEW_S = 300
 MAX_KEY_LEN = 200
-HUGE_BODY_BYTES = 256 * 1024 * 1024
-HUGE_CHUNK = b"A" * (64 * 1024)
+DEMO_USER = "mpp-gerbang"
 
 log = logging.getLogger(__name__)
-
-
-def safe_parser() -> etree.XMLParser:
-    """An lxml parser that cannot be made to expand entities, fetch anything or build huge trees."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_blank_text=True,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
-class SoapFault(Exception):
-    """A fault to send back. `code` is a QName string: "soap:Client", "soap:Server", "wsse:FailedAuthentication"."""
-
-    def __init__(self, code: str, message: str, *, kode: str | None = None, status: int = 500):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.kode = kode
-        self.status = status
-
-
-def client_fault(message: str, kode: str | None = None) -> SoapFault:
-    """The caller's mistake (bad input, unknown operation, business refusal)."""
-    return SoapFault("soap:Client", message, kode=kode)
-
-
-def server_fault(message: str, kode: str | None = None) -> SoapFault:
-    """Our own trouble: the caller may try again later."""
-    return SoapFault("soap:Server", message, kode=kode)
-
-
-def auth_fault(kind: str = "FailedAuthentication", message: str | None = None) -> SoapFault:
-    """A WS-Security fault; the messages are the ones the WSS 1.1 specification gives."""
-    messages = {
-        "FailedAuthentication": "The security token could not be authenticated or authorized",
-        "InvalidSecurity": "An error was discovered processing the <wsse:Security> header",
-        "InvalidSecurityToken": "An invalid security token was provided",
-        "MessageExpired": "The message has expired",
-    }
-    return SoapFault(f"wsse:{kind}", message or messages.get(kind, "Security error"))
-
-
-def envelope(
-    body: etree._Element | None = None, *, fault: SoapFault | None = None, detail_ns: str | None = None
-) -> bytes:
-    """Serialise a SOAP 1.1 envelope holding `body` or a Fault (with the agency's code in <detail>)."""
-    root = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "wsse": WSSE})
-    etree.SubElement(root, f"{{{SOAP_ENV}}}Header")
-    soap_body = etree.SubElement(root, f"{{{SOAP_ENV}}}Body")
-    if fault is not None:
-        node = etree.SubElement(soap_body, f"{{{SOAP_ENV}}}Fault")
-        etree.SubElement(node, "faultcode").text = fault.code
-        etree.SubElement(node, "faultstring").text = fault.message
-        if fault.kode and detail_ns:
-            detail = etree.SubElement(node, "detail")
-            error = etree.SubElement(detail, f"{{{detail_ns}}}kesalahan", nsmap={"tns": detail_ns})
-            etree.SubElement(error, f"{{{detail_ns}}}kode").text = fault.kode
-            etree.SubElement(error, f"{{{detail_ns}}}keterangan").text = fault.message
-    elif body is not None:
-        soap_body.append(body)
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
-
-
-def fault_response(fault: SoapFault, detail_ns: str | None = None) -> Response:
-    """SOAP 1.1 over HTTP: every fault travels with status 500 (415 for a wrong media type)."""
-    return Response(envelope(fault=fault, detail_ns=detail_ns), status_code=fault.status, media_type=XML_TYPE)
-
-
-@dataclass
-class SoapRequest:
-    """A parsed, authenticated call: the operation element and who made it."""
-
-    operation: str
-    element: etree._Element
-    header: etree._Element | None
-    username: str
-    namespace: str
-
-    def text(self, name: str, *, required: bool = True, max_len: int = 200) -> str | None:
-        """Text of a direct child in the service namespace; missing/empty required → Client fault."""
-        child = self.element.find(f"{{{self.namespace}}}{name}")
-        value = (child.text or "").strip() if child is not None else ""
-        if not value:
-            if required:
-                raise client_fault(f"elemen {name} wajib diisi", kode="REQ-01")
-            return None
-        if len(value) > max_len:
-            raise client_fault(f"elemen {name} terlalu panjang", kode="REQ-02")
-        return value
-
-    def texts(self, name: str, *, parent: str | None = None) -> list[str]:
-        """Texts of repeated children (optionally inside a wrapper element)."""
-        container = self.element.find(f"{{{self.namespace}}}{parent}") if parent else self.element
-        if container is None:
-            return []
-        return [(c.text or "").strip() for c in container.findall(f"{{{self.namespace}}}{name}")]
-
-    def header_text(self, name: str) -> str | None:
-        """Text of a header block in the service namespace (e.g. the idempotency key)."""
-        if self.header is None:
-            return None
-        child = self.header.find(f"{{{self.namespace}}}{name}")
-        if child is None:
-            return None
-        return (child.text or "").strip() or None
-
-
-Handler = Callable[[SoapRequest], etree._Element]
-
-
-def parse_envelope(raw: bytes) -> tuple[etree._Element | None, etree._Element]:
-    """(Header, first Body child) of a SOAP 1.1 envelope, or a Client fault saying what is wrong."""
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise client_fault("pesan terlalu besar", kode="XML-03")
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-        raise client_fault("DTD tidak diizinkan", kode="XML-02")
-    try:
-        root = etree.fromstring(raw, safe_parser())
-    except etree.XMLSyntaxError:
-        raise client_fault("XML tidak valid", kode="XML-01") from None
-    if root.tag != f"{{{SOAP_ENV}}}Envelope":
-        if etree.QName(root).localname == "Envelope":  # e.g. a SOAP 1.2 envelope
-            raise SoapFault("soap:VersionMismatch", "hanya SOAP 1.1 yang didukung")
-        raise client_fault("bukan SOAP Envelope", kode="XML-01")
-    header = root.find(f"{{{SOAP_ENV}}}Header")
-    body = root.find(f"{{{SOAP_ENV}}}Body")
-    if body is None or len(body) == 0:
-        raise client_fault("SOAP Body kosong", kode="XML-01")
-    return header, body[0]
-
-
-class NonceCache:
-    """Nonces seen within the freshness window, so a captured digest cannot be replayed."""
-
-    def __init__(self, window_s: int = MAX_SKEW_S, limit: int = 100_000):
-        self.window_s, self.limit = window_s, limit
-        self._seen: dict[str, dt.datetime] = {}
-        self._lock = threading.Lock()
-
-    def first_use(self, nonce: str, now: dt.datetime) -> bool:
-        with self._lock:
-            if len(self._seen) > self.limit:
-                cutoff = now - dt.timedelta(seconds=2 * self.window_s)
-                self._seen = {k: v for k, v in self._seen.items() if v > cutoff}
-            if nonce in self._seen:
-                return False
-            self._seen[nonce] = now
-            return True
-
-
-def parse_created(value: str) -> dt.datetime:
-    """An xsd:dateTime timestamp (`Z` or offset); naive values are taken as UTC."""
-    stamp = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return as_utc(stamp)
-
-
-def authenticate(
-    header: etree._Element | None,
-    users: Mapping[str, str],
-    nonces: NonceCache,
-    *,
-    now: dt.datetime | None = None,
-    max_skew_s: int = MAX_SKEW_S,
-) -> str:
-    """Check the UsernameToken in the Security header; returns the user name or raises a wsse fault."""
-    security = header.find(f"{{{WSSE}}}Security") if header is not None else None
-    if security is None:
-        raise auth_fault("InvalidSecurity", "header wsse:Security tidak ada")
-    token = security.find(f"{{{WSSE}}}UsernameToken")
-    if token is None:
-        raise auth_fault("InvalidSecurityToken", "wsse:UsernameToken tidak ada")
-    username = (token.findtext(f"{{{WSSE}}}Username") or "").strip()
-    password_el = token.find(f"{{{WSSE}}}Password")
-    if not username or password_el is None:
-        raise auth_fault("InvalidSecurityToken")
-    supplied = (password_el.text or "").strip()
-    kind = password_el.get("Type") or PASSWORD_TEXT
-    expected = users.get(username)
-    if kind.endswith(PASSWORD_TEXT):
-        ok = expected is not None and hmac.compare_digest(supplied.encode(), expected.encode())
-    elif kind.endswith(PASSWORD_DIGEST):
-        ok = _digest_ok(token, supplied, expected, nonces, now or dt.datetime.now(dt.UTC), max_skew_s)
-    else:
-        raise auth_fault("UnsupportedSecurityToken", "jenis password tidak didukung")
-    if not ok:
-        raise auth_fault("FailedAuthentication")
-    return username
-
-
-def _digest_ok(
-    token: etree._Element, supplied: str, expected: str | None, nonces: NonceCache, now: dt.datetime, max_skew_s: int
-) -> bool:
-    nonce_b64 = (token.findtext(f"{{{WSSE}}}Nonce") or "").strip()
-    created = (token.findtext(f"{{{WSU}}}Created") or "").strip()
-    if not nonce_b64 or not created:
-        raise auth_fault("InvalidSecurityToken", "PasswordDigest memerlukan Nonce dan Created")
-    try:
-        nonce = base64.b64decode(nonce_b64, validate=True)
-        stamp = parse_created(created)
-    except ValueError:
-        raise auth_fault("InvalidSecurityToken", "Nonce atau Created tidak valid") from None
-    if abs((now - stamp).total_seconds()) > max_skew_s:
-        raise auth_fault("MessageExpired")
-    if expected is None:
-        return False
-    digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + expected.encode()).digest()).decode()
-    if not hmac.compare_digest(digest, supplied):
-        return False
-    if not nonces.first_use(nonce_b64, now):
-        raise auth_fault("FailedAuthentication", "nonce sudah pernah dipakai")
-    return True
+R = TypeVar("R")
 
 
 def wsdl_with_address(wsdl: bytes, address: str) -> bytes:
@@ -271,56 +64,6 @@ def wsdl_with_address(wsdl: bytes, address: str) -> bytes:
     for node in root.iter(f"{{{WSDL_SOAP}}}address"):
         node.set("location", address)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
-
-
-def billion_laughs(namespace: str) -> bytes:
-    """A reply whose internal DTD expands one reference into 10^9 "lol"s (about 3 GB) if a parser lets it."""
-    entities = ['<!ENTITY lol "lol">'] + [
-        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
-    ]
-    return (
-        f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE soap:Envelope [{"".join(entities)}]>'
-        f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><tns:Respon xmlns:tns="{namespace}">'
-        f"<tns:kode>00</tns:kode><tns:nama>&lol9;</tns:nama></tns:Respon></soap:Body></soap:Envelope>"
-    ).encode()
-
-
-def external_entity(namespace: str, target: str = "file:///etc/passwd") -> bytes:
-    """A reply that asks the parser to paste a local file (XXE) into a field."""
-    return (
-        f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE soap:Envelope [<!ENTITY xxe SYSTEM "{target}">]>'
-        f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><tns:Respon xmlns:tns="{namespace}">'
-        f"<tns:kode>00</tns:kode><tns:nama>&xxe;</tns:nama></tns:Respon></soap:Body></soap:Envelope>"
-    ).encode()
-
-
-def huge_body(namespace: str, size: int = HUGE_BODY_BYTES) -> StreamingResponse:
-    """A well-formed start, then `size` bytes of one text node, streamed without a Content-Length (chunked): the
-    simulator holds one chunk at a time; a client that reads it all holds all of it."""
-    head = (
-        f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>'
-        f'<tns:Respon xmlns:tns="{namespace}"><tns:nama>'
-    ).encode()
-
-    async def chunks() -> Any:
-        yield head
-        sent = 0
-        while sent < size:
-            yield HUGE_CHUNK
-            sent += len(HUGE_CHUNK)
-            await asyncio.sleep(0)  # let the loop see a client that hung up, so the stream stops
-        yield b"</tns:nama></tns:Respon></soap:Body></soap:Envelope>"
-
-    return StreamingResponse(chunks(), media_type=XML_TYPE)
-
-
-def hostile_replies(namespace: str) -> dict[str, Callable[[Request], Response]]:
-    """The hostile fault modes of a SOAP simulator (see connectors/simkit/control.py)."""
-    return {
-        "billion_laughs": lambda request: Response(billion_laughs(namespace), media_type=XML_TYPE),
-        "external_entity": lambda request: Response(external_entity(namespace), media_type=XML_TYPE),
-        "huge_body": lambda request: huge_body(namespace),
-    }
 
 
 @dataclass
@@ -395,30 +138,6 @@ def handle(service: SoapService, raw: bytes, content_type: str) -> Response:
         return fault_response(server_fault("kesalahan internal", kode="SYS-01"), ns)
 
 
-class Builder:
-    """Small helper to build reply elements in one namespace: `b.el("nama", "BUDI")`, `b.sub(parent, ...)`."""
-
-    def __init__(self, namespace: str, prefix: str):
-        self.ns, self.prefix = namespace, prefix
-
-    def el(self, name: str, text: Any = None, children: Iterable[etree._Element] = ()) -> etree._Element:
-        node = etree.Element(f"{{{self.ns}}}{name}", nsmap={self.prefix: self.ns})
-        return self._fill(node, text, children)
-
-    def sub(
-        self, parent: etree._Element, name: str, text: Any = None, children: Iterable[etree._Element] = ()
-    ) -> etree._Element:
-        return self._fill(etree.SubElement(parent, f"{{{self.ns}}}{name}"), text, children)
-
-    @staticmethod
-    def _fill(node: etree._Element, text: Any, children: Iterable[etree._Element]) -> etree._Element:
-        if text is not None:
-            node.text = text.isoformat() if isinstance(text, (dt.date, dt.datetime)) else str(text)
-        for child in children:
-            node.append(child)
-        return node
-
-
 class IdempotentReplies:
     """The first reply given per idempotency key, so a redelivered submission gets the same reference.
 
@@ -448,6 +167,122 @@ class IdempotentReplies:
             kept = self._replies.setdefault(key, reply)
         self.control.record_submission(key)
         return copy.deepcopy(kept)
+
+    def once(self, key: str, answer: Callable[[], etree._Element]) -> etree._Element:
+        """The earlier reply for `key`, or `answer()` (which may raise a fault) kept as the reply for `key`."""
+        earlier = self.replay(key)
+        if earlier is not None:
+            return earlier
+        return self.keep(key, answer())
+
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Call(Generic[S]):
+    """One call of an operation as its handler sees it: the parsed request, the agency's state (its register of
+    people), the day statuses and dates are judged against, and the replies kept per idempotency key."""
+
+    request: SoapRequest
+    state: S
+    today: dt.date
+    replies: IdempotentReplies
+
+
+Operation = Callable[[Call[S]], etree._Element]
+
+
+@dataclass(frozen=True)
+class SoapAgency:
+    """A SOAP agency's simulator, declared: its title, where it lives (`path`), its packaged WSDL and namespace, the
+    prefix of its replies and its demo account. `serve` makes the app of its operations."""
+
+    title: str
+    path: str
+    wsdl: Path
+    namespace: str
+    prefix: str
+    demo_password: str
+
+    @classmethod
+    def from_wsdl(cls, title: str, wsdl: Path, *, prefix: str, demo_password: str) -> SoapAgency:
+        """An agency served at the path of its WSDL's soap:address, in the WSDL's target namespace: the WSDL, the
+        adapter contract, says them once."""
+        root = etree.fromstring(wsdl.read_bytes(), safe_parser())
+        address = root.find(f".//{{{WSDL_SOAP}}}address")
+        path = urlsplit(address.get("location", "") if address is not None else "").path
+        return cls(title, path, wsdl, root.get("targetNamespace", ""), prefix, demo_password)
+
+    @cached_property
+    def builder(self) -> Builder:
+        return Builder(self.namespace, self.prefix)
+
+    def reply(self, operation: str, code: str, message: str, children: Iterable[etree._Element] = ()) -> etree._Element:
+        """`<operation>Response` opening with the adapter contract's `kodeRespon` and `pesan`, then `children`."""
+        node = self.builder.el(f"{operation}Response")
+        self.builder.sub(node, "kodeRespon", code)
+        self.builder.sub(node, "pesan", message)
+        node.extend(children)
+        return node
+
+    def status(self, text: str) -> Operation[Any]:
+        """The handler of the cheap operation health checks call: `text` as its status, and the server's clock."""
+
+        def answer(call: Call[Any]) -> etree._Element:
+            now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+            status, clock = self.builder.el("status", text), self.builder.el("waktuServer", now)
+            return self.builder.el(f"{call.request.operation}Response", children=[status, clock])
+
+        return answer
+
+    def serve(
+        self,
+        state: S,
+        operations: Mapping[str, Operation[S]],
+        *,
+        users: Mapping[str, str] | None = None,
+        today: dt.date | None = None,
+    ) -> FastAPI:
+        """The simulator as a FastAPI app (`app.state.control` drives its faults): `operations` over `state`, for
+        `users` ({user: password}, default the demo account), judging dates against `today` (default: the real
+        today, asked at each call)."""
+        app = FastAPI(title=f"{self.title} (simulator)", docs_url=None, redoc_url=None, openapi_url=None)
+        control = SimControl()
+        app.state.control = control
+        replies = IdempotentReplies(control)
+
+        def bound(operation: Operation[S]) -> Handler:
+            return lambda request: operation(Call(request, state, today or dt.date.today(), replies))
+
+        handlers = {name: bound(operation) for name, operation in operations.items()}
+        accounts = dict(users or {DEMO_USER: self.demo_password})
+        mount(app, SoapService(self.path, self.wsdl, self.namespace, handlers, accounts), control)
+        return app
+
+    def sim_config(self, base_url: str) -> dict[str, str]:
+        """Client settings that talk to a simulator at `base_url` with its demo account."""
+        url = base_url.rstrip("/") + self.path
+        return {"url": url, "user": DEMO_USER, "password": self.demo_password, "password_type": "digest"}
+
+
+class Register(Generic[R]):
+    """What an agency holds about each person of a population, derived on first use (None: not on file), and what
+    it learnt since (`put`: an accepted registration)."""
+
+    def __init__(self, population: Population, derive: Callable[[Person], R | None]):
+        self.population = population
+        self._derive = derive
+        self._records: dict[str, R | None] = {}
+
+    def get(self, nik: str) -> R | None:
+        if nik not in self._records:
+            person = self.population.by_nik(nik)
+            self._records[nik] = self._derive(person) if person is not None else None
+        return self._records[nik]
+
+    def put(self, nik: str, record: R) -> None:
+        self._records[nik] = record
 
 
 # --- holder data as an agency keeps it ------------------------------------------------------------------------

@@ -24,15 +24,12 @@ MAX_TYPE_IGNORES = 19
 # Modules over MAX_LINES when the renovation (#16) began, and their sizes then: each may shrink, none may grow past
 # its size then, none may join.
 OVERSIZE = {
-    "connectors/simkit/population.py": 810,
     "core/bus/worker.py": 771,
     "connectors/dukcapil/simulator.py": 644,
     "core/audit/log.py": 621,
     "core/callbacks/delivery.py": 590,
     "connectors/oss/simulator.py": 551,
     "core/bus/amqp.py": 525,
-    "connectors/simkit/soap.py": 525,
-    "connectors/soap.py": 489,
     "connectors/samsat/simulator.py": 486,
     "core/audit/merkle.py": 474,
     "core/api/applications.py": 463,
