@@ -30,8 +30,7 @@ from core.bus.citizen import one_person
 from core.bus.inbound import join_decision
 from core.bus.intake import Intake, intake
 from core.bus.models import Application, Status, Transition
-from core.bus.service import IdempotencyConflict, Submission, open_result, schema_errors
-from core.bus.worker import NotReplayable, replay
+from core.bus.service import IdempotencyConflict, NotReplayable, Submission, open_result, replay, schema_errors
 from core.security.clients import Principal
 from core.security.scopes import allowed
 from identity.clock import as_utc, utcnow

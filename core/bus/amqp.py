@@ -11,7 +11,7 @@ default prefix, GERBANG_BUS_PREFIX):
   queue `gerbang.callbacks` bound with `#`, single active consumer: the callback fan-out of the workers
   (core/callbacks/exchange.py). Other consumers may bind queues of their own to the exchange.
 
-Messages carry ids only (`core.bus.worker.Message`), are persistent, published `mandatory` (an unroutable one
+Messages carry ids only (`core.bus.message.Message`), are persistent, published `mandatory` (an unroutable one
 comes back instead of vanishing) and count as sent only once the broker confirmed them.
 """
 

@@ -16,20 +16,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from core.bus.attempt import attempt, consume_span
+from core.bus.gates import AgencyGates
+from core.bus.message import Message, PoisonMessage
 from core.bus.models import Outbox
 from core.bus.states import Policy
 from core.bus.steps import BatchedSteps
-from core.bus.worker import (
-    AgencyGates,
-    Message,
-    PoisonMessage,
-    Sessions,
-    attempt,
-    consume_span,
-    fail_unprocessable,
-    release_leases,
-    sweep,
-)
+from core.bus.sweep import fail_unprocessable, release_leases, sweep
+from core.db.engine import Sessions
 from core.security.secrets import BusSecrets
 from identity.clock import utcnow
 

@@ -48,6 +48,7 @@ class Status(str, Enum):
 
 
 FINAL = frozenset({Status.submitted.value, Status.rejected.value, Status.failed.value})
+REASON_MAX = 1000  # the longest reason an application keeps
 
 
 def _ts(**kwargs: Any) -> Any:
@@ -79,7 +80,7 @@ class Application(SQLModel, table=True):
     agency_reference: str | None = Field(default=None, max_length=200)
     result_key_id: str | None = Field(default=None, max_length=32)
     result: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: str | None = Field(default=None, max_length=REASON_MAX)
     reason_code: str | None = Field(default=None, max_length=64)
     attempts: int = Field(default=0)
     version: int = Field(default=0)

@@ -23,10 +23,12 @@ from sqlmodel import Session
 
 from connectors import tracing
 from core.bus.amqp import ConfirmPublisher, NotConnected, Outgoing
+from core.bus.message import Message
 from core.bus.models import Application, Outbox, Status
 from core.bus.states import Moves, Policy, Step
-from core.bus.worker import Message, Sessions, sweep
+from core.bus.sweep import sweep
 from core.callbacks.exchange import relay_events_once
+from core.db.engine import Sessions
 from core.db.tables import table_of
 from identity.clock import utcnow
 

@@ -20,19 +20,15 @@ from core.agencies import AgencyRegistry, build_registry
 from core.audit.signer import load_signer
 from core.bus import amqp
 from core.bus.amqp import ConfirmPublisher, Consumer, Delivery
+from core.bus.attempt import attempt, consume_span
+from core.bus.gates import AgencyGates
 from core.bus.handover import Handover
+from core.bus.message import Message, PoisonMessage
 from core.bus.models import Status
 from core.bus.relay import Relay
 from core.bus.states import Policy
 from core.bus.steps import BatchedSteps
-from core.bus.worker import (
-    AgencyGates,
-    Message,
-    PoisonMessage,
-    attempt,
-    consume_span,
-    fail_unprocessable,
-)
+from core.bus.sweep import fail_unprocessable
 from core.callbacks.delivery import Deliverer
 from core.callbacks.exchange import FanOutConsumer
 from core.db import make_engine, session_factory

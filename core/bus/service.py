@@ -1,5 +1,6 @@
-"""Accept an application: check it, then write the application, its outbox row, its history and its audit entry
-in one transaction.
+"""The bus's service functions, which the API, the console and the CLI call: accept an application — check it,
+then write the application, its outbox row, its history and its audit entry in one transaction — and replay a
+failed one (a new deadline, a new outbox message, the same idempotency key).
 
 Why one transaction: a crash can leave neither an application that will never be dispatched nor a dispatch of
 an application that was never stored. The NIK is kept only as a keyed hash (for listing by NIK) and, with the
@@ -27,7 +28,7 @@ from sqlmodel import Session, col, select
 from connectors import tracing
 from core.bus.models import Application, Outbox, Status
 from core.bus.payload_schema import validator_of
-from core.bus.states import Moves, Policy, move
+from core.bus.states import Moves, Policy, audit_step, move
 from core.db.group_commit import batch_or_each
 from core.db.tables import table_of
 from core.security.secrets import BusSecrets
@@ -251,3 +252,32 @@ def _repeat(existing: Application, digest: str) -> Accepted:
     if not hmac.compare_digest(existing.request_hash, digest):
         raise IdempotencyConflict(existing.id)
     return Accepted(existing, False)
+
+
+class NotReplayable(ValueError):
+    """Only failed applications can be replayed."""
+
+
+def replay(
+    session: Session,
+    application_id: str,
+    policy: Policy,
+    *,
+    operator: str | None = None,
+    now: dt.datetime | None = None,
+) -> Application:
+    """Send a failed application again: a new deadline, a new outbox message, the same idempotency key."""
+    now = now or utcnow()
+    app = session.exec(select(Application).where(col(Application.id) == application_id).with_for_update()).first()
+    if app is None:
+        raise LookupError(application_id)
+    if app.status != Status.failed.value:
+        raise NotReplayable(f"application is {app.status}; only failed applications can be replayed")
+    app.deadline_at = now + dt.timedelta(seconds=policy.deadline_s)
+    app.next_attempt_at = app.lease_until = None
+    app.version += 1
+    audit_step(session, "application.replayed", app, {"operator": operator})
+    move(session, app, Status.accepted, now, detail=f"replayed by {operator or 'an operator'}")
+    session.add(new_outbox(app, now))
+    session.commit()
+    return app

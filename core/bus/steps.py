@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import asyncio
 
+from core.bus.agency_call import Outcome
+from core.bus.claim import Skip, Work, begin, begin_many
+from core.bus.finish import finish, finish_many
+from core.bus.message import Message
 from core.bus.states import Policy
-from core.bus.worker import (
-    Message,
-    Outcome,
-    Sessions,
-    Skip,
-    Work,
-    begin,
-    begin_many,
-    finish,
-    finish_many,
-)
+from core.db.engine import Sessions
 from core.db.group_commit import GroupCommit
 from core.security.secrets import BusSecrets
 

@@ -63,8 +63,8 @@ def replay_command(
     """Send a failed application again: same idempotency key at the agency, a new deadline."""
     if not operator.strip() or len(operator) > 100 or not operator.isprintable():  # it goes into the signed log
         fail("--operator is a printable name of at most 100 characters")
+    from core.bus.service import NotReplayable, replay
     from core.bus.states import Policy
-    from core.bus.worker import NotReplayable, replay
 
     settings = get_settings()
     try:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from core.api import audit_trail
-from core.bus.worker import NotReplayable, replay
+from core.bus.service import NotReplayable, replay
 from core.console import session as sessions
 from core.console import views
 from core.security.clients import Principal, today_wib

@@ -119,7 +119,12 @@ def _ping_when_idle(engine: Engine, idle_s: float) -> None:
             raise exc.DisconnectionError("connection lost while idle")
 
 
-def session_factory(engine: Engine) -> Callable[[], Session]:
+Sessions = Callable[[], Session]
+"""What opens a new Session: the bus's steps and loops take one rather than a Session, to open a short
+transaction of their own on whichever thread runs them."""
+
+
+def session_factory(engine: Engine) -> Sessions:
     """A callable opening a new Session; objects stay usable after commit."""
     return lambda: Session(engine, expire_on_commit=False)
 

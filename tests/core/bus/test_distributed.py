@@ -22,7 +22,7 @@ import pika
 from sqlalchemy import text
 
 from core.bus.amqp import Topology
-from core.bus.worker import Message
+from core.bus.message import Message
 from core.db import make_engine
 from tests.core.bus.conftest import AMQP_URL, needs_bus, worker_environment
 from tests.core.bus.processes import ROOT, wait_consumers, wait_http

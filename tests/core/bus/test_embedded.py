@@ -14,10 +14,11 @@ from sqlmodel import select
 
 from core.audit.models import entry_table
 from core.audit.sequencer import sequence
+from core.bus.claim import Work, begin
+from core.bus.message import Message
 from core.bus.models import Application, Outbox, Status
 from core.bus.service import accept
 from core.bus.states import Policy
-from core.bus.worker import Message, Work, begin
 from core.security.secrets import load_secrets
 from core.settings import Settings
 from tests.conftest import BUS_SECRETS
@@ -168,7 +169,7 @@ def test_a_restart_resumes_what_the_last_run_left(make_api, simulators, counter,
 def test_a_stuck_attempt_of_a_live_process_is_swept_after_its_lease(sessions, database_url, tmp_path) -> None:
     """Distributed workers cannot release each other's leases: an attempt whose worker died is dispatched again
     by the sweep once its lease has run out — and failed instead when the deadline has passed too."""
-    from core.bus.worker import sweep
+    from core.bus.sweep import sweep
 
     settings = Settings(database_url=database_url, data_dir=tmp_path, **BUS_SECRETS)
     secrets = load_secrets(settings)

@@ -14,21 +14,14 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from sqlmodel import select
 
+from core.bus.agency_call import Outcome
+from core.bus.claim import Skip, Work, begin, begin_many
+from core.bus.finish import finish, finish_many
+from core.bus.message import Message, PoisonMessage
 from core.bus.models import Application, Inbox, Outbox, Transition
 from core.bus.service import accept
 from core.bus.states import Policy
 from core.bus.steps import BatchedSteps
-from core.bus.worker import (
-    Message,
-    Outcome,
-    PoisonMessage,
-    Skip,
-    Work,
-    begin,
-    begin_many,
-    finish,
-    finish_many,
-)
 from core.security.clients import create_client
 from core.security.secrets import load_secrets
 from core.settings import Settings
