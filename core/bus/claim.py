@@ -11,7 +11,7 @@ that is final or not yet due is remembered in the inbox, so its redelivery is ch
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import SimpleNamespace
@@ -25,6 +25,7 @@ from core.bus.message import Message, PoisonMessage
 from core.bus.models import FINAL, Inbox, Status
 from core.bus.service import open_request
 from core.bus.states import Moves, Policy, Step
+from core.db.group_commit import batch_or_each
 from core.db.tables import table_of
 from core.security.secrets import BusSecrets
 from identity.clock import as_utc, utcnow
@@ -89,27 +90,12 @@ def begin_many(
     or its exception. If the batch as a whole cannot be claimed (a lost race, a payload that does not decrypt),
     each message is tried on its own, so one bad message never fails the others."""
     now = now or utcnow()
-    try:
-        decided = _begin_batch(session, messages, secrets, policy, now)
-        if decided is not None:
-            return decided
-    except Exception:
-        if len(messages) == 1:
-            session.rollback()
-            return [_caught(lambda: begin(session, messages[0], secrets, policy, now))]
-    session.rollback()
-    results: list[Work | Skip | BaseException] = []
-    for message in messages:
-        results.append(_caught(partial(begin, session, message, secrets, policy, now)))
-        session.rollback()
-    return results
-
-
-def _caught(call: Callable[[], Any]) -> Any:
-    try:
-        return call()
-    except Exception as exc:
-        return exc
+    return batch_or_each(
+        session,
+        messages,
+        partial(_begin_batch, session, secrets=secrets, policy=policy, now=now),
+        partial(begin, session, secrets=secrets, policy=policy, now=now),
+    )
 
 
 def _begin_batch(

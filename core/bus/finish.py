@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import insert
@@ -24,6 +25,7 @@ from core.bus.claim import Work
 from core.bus.message import Message
 from core.bus.models import REASON_MAX, Inbox, Status
 from core.bus.states import Moves, Policy
+from core.db.group_commit import batch_or_each
 from core.db.tables import table_of
 from core.security.secrets import BusSecrets
 from identity.clock import utcnow
@@ -65,22 +67,12 @@ def finish_many(
     now: dt.datetime | None = None,
 ) -> list[str | BaseException]:
     """`finish` for several attempts in one transaction; falls back to one by one if any of them is stale."""
-    now = now or utcnow()
-    try:
-        done = _finish_batch(session, items, secrets, policy, now)
-        if done is not None:
-            return list(done)
-    except Exception:
-        pass
-    session.rollback()
-    results: list[str | BaseException] = []
-    for message, work, outcome in items:
-        try:
-            results.append(finish(session, message, work, outcome, secrets, policy, now))
-        except Exception as exc:
-            results.append(exc)
-        session.rollback()
-    return results
+    at = now or utcnow()
+
+    def one(item: tuple[Message | None, Work, Outcome]) -> str:
+        return finish(session, *item, secrets, policy, at)
+
+    return batch_or_each(session, items, partial(_finish_batch, session, secrets=secrets, policy=policy, now=at), one)
 
 
 def _finish_batch(

@@ -3,8 +3,8 @@ into micro-batches (core/db/group_commit.py).
 
 Why batches: under load a worker has dozens of attempts starting and ending at once, each `begin` and `finish` a
 transaction of its own; gathered, they cost one checkout and one commit per batch and SQLAlchemy sends
-same-shaped statements together. A batch that fails is retried message by message (core/bus/worker.py:
-`begin_many`, `finish_many`), so a bad message never takes others down with it.
+same-shaped statements together. A batch that fails is retried message by message (core/bus/claim.py
+`begin_many`, core/bus/finish.py `finish_many`), so a bad message never takes others down with it.
 """
 
 from __future__ import annotations
