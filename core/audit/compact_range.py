@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 
-from core.audit.merkle import HASH_SIZE, check_size, fold
+from core.audit import merkle
+from core.audit.merkle import HASH_SIZE, MAX_SIZE, check_size, fold
 
 Visit = Callable[[int, int, bytes], None]
 """Called with `(level, index, hash)` for each interior node an append creates: the perfect subtree over leaves
@@ -22,6 +24,8 @@ Visit = Callable[[int, int, bytes], None]
 _sha256 = hashlib.sha256
 _LEAF = b"\x00"
 _NODE = b"\x01"
+BLOCK = 4096  # entries hashed per block by `CompactRange.append_entries`
+MAX_LEVEL = MAX_SIZE.bit_length()
 
 
 def append(stack: list[bytes], size: int, hash_: bytes, level: int = 0, visit: Visit | None = None) -> None:
@@ -66,12 +70,19 @@ class CompactRange:
         self.size += 1
 
     def append_entries(self, entries: Iterable[bytes]) -> None:
-        """Hash and append raw entries (the fast path for verifying an export)."""
-        stack, size, sha = self.hashes, self.size, _sha256
-        for data in entries:
-            append(stack, size, sha(_LEAF + data).digest())
-            size += 1
-        self.size = size
+        """Hash and append raw entries (the fast path for recomputing a root over many): they go in blocks of up
+        to BLOCK, each cut into the largest aligned perfect subtrees, hashed level by level (`merkle.root`) and
+        appended whole — one `append` per subtree, not one per entry."""
+        stack, feed = self.hashes, iter(entries)
+        while block := [_sha256(_LEAF + data).digest() for data in islice(feed, BLOCK)]:
+            pos, size = 0, self.size
+            while pos < len(block):
+                aligned = (size & -size).bit_length() - 1 if size else MAX_LEVEL
+                level = min(aligned, (len(block) - pos).bit_length() - 1)
+                append(stack, size, merkle.root(block[pos : pos + (1 << level)]), level)
+                size += 1 << level
+                pos += 1 << level
+            self.size = size
 
     def append_subtree(self, level: int, hash_: bytes) -> None:
         """Append a perfect subtree of 2**level leaves; it must start at a multiple of its width."""

@@ -3,7 +3,8 @@ in perfect subtrees, and the nodes it hands its visitor are exactly the tree's c
 
 from __future__ import annotations
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.audit import compact_range, merkle
@@ -22,6 +23,7 @@ def perfect_nodes(size: int) -> dict[tuple[int, int], bytes]:
     }
 
 
+@settings(deadline=None)  # the tree sizes, not the clock, bound these: a loaded machine must not fail them
 @given(st.integers(min_value=0, max_value=300))
 def test_appending_leaves_gives_the_plain_root_and_visits_every_complete_subtree(size: int) -> None:
     stack: list[bytes] = []
@@ -42,6 +44,7 @@ def test_every_size_up_to_300_leaf_by_leaf() -> None:
             tree.append(LEAVES[size])
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=0, max_value=300), st.data())
 def test_appending_perfect_subtrees_gives_the_plain_root(size: int, data: st.DataObject) -> None:
     """A prefix grown by whole aligned subtrees (the verifier's suffix), in any order the alignment allows."""
@@ -50,4 +53,18 @@ def test_appending_perfect_subtrees_gives_the_plain_root(size: int, data: st.Dat
         fits = [lv for lv in range(9) if cr.size % (1 << lv) == 0 and cr.size + (1 << lv) <= size]
         level = data.draw(st.sampled_from(fits))
         cr.append_subtree(level, merkle.root(LEAVES[cr.size : cr.size + (1 << level)]))
+    assert cr.size == size and cr.root() == merkle.root(LEAVES[:size])
+
+
+@settings(deadline=None)
+@given(st.integers(min_value=0, max_value=300), st.integers(min_value=0, max_value=300), st.integers(1, 9))
+def test_appending_entries_in_blocks_gives_the_plain_root(size: int, cut: int, block: int) -> None:
+    """`append_entries` (whole aligned subtrees per block) from any starting size, with any block length."""
+    entries = [i.to_bytes(2, "big") for i in range(size)]
+    cut = min(cut, size)
+    cr = CompactRange()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compact_range, "BLOCK", block)
+        cr.append_entries(entries[:cut])
+        cr.append_entries(entries[cut:])
     assert cr.size == size and cr.root() == merkle.root(LEAVES[:size])
