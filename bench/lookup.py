@@ -8,7 +8,11 @@ figure least disturbed by such load). Cold: sequential lookups with
 (Dukcapil's delay + the slowest other agency's delay), i.e. what Gerbang adds (target ≤ 15 ms: parallel, never
 serial). Both servers run as single uvicorn processes; the load generator runs here.
 
-    .venv/bin/python bench/lookup.py [--seconds 10] [--connections 32] [--rounds 2]
+`--against DIR` (repeatable) adds a Gerbang server run from another source tree (e.g. `git archive` of the commit
+before a change, unpacked in DIR) with its own database, in the same alternating rounds: its figures are printed
+with the median over the rounds of this tree's rate and CPU per request relative to it.
+
+    .venv/bin/python bench/lookup.py [--seconds 10] [--connections 32] [--rounds 2] [--against DIR ...]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -87,16 +92,19 @@ def start_server(args: list[str], env: dict[str, str], url: str) -> subprocess.P
     raise RuntimeError(f"server {args} did not start: {process.stderr.read().decode() if process.stderr else ''}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--cold-count", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=2, help="bare and Gerbang alternate this many times, "
-                                                              "each run lasting seconds / rounds")
-    options = parser.parse_args()
+@dataclass
+class Other:
+    """A Gerbang server run from another source tree (`--against`), and its runs."""
 
-    work = Path(tempfile.mkdtemp(prefix="gerbang-bench-"))
+    tree: Path
+    process: subprocess.Popen[bytes]
+    urls: list[str]
+    headers: dict[str, str]
+    runs: list[tuple[LoadResult, float | None]] = field(default_factory=list)
+
+
+def prepare(work: Path) -> tuple[str, str]:
+    """A migrated SQLite database in `work` with one bench client: (database URL, API key)."""
     url = f"sqlite:///{work / 'bench.db'}"
     upgrade(url)
     engine = make_engine(url)
@@ -105,6 +113,35 @@ def main() -> None:
         _, key = create_client(session, "bench", ["citizen:read:*"], PURPOSES, rate_per_s=100_000.0,
                                rate_burst=100_000)
     engine.dispose()
+    return url, key
+
+
+def per_round(runs: list[tuple[LoadResult, float | None]]) -> list[tuple[float, float | None]]:
+    """(req/s, server CPU µs per request) of each round."""
+    return [(r.rate, 1e6 * c / r.requests if c is not None and r.requests else None) for r, c in runs]
+
+
+def relative(ours: list[tuple[float, float | None]], theirs: list[tuple[float, float | None]]) -> str:
+    """Median over the rounds of our rate / theirs and of our CPU per request / theirs (same round each)."""
+    rates = [a[0] / b[0] for a, b in zip(ours, theirs, strict=True) if b[0]]
+    cpus = [a[1] / b[1] for a, b in zip(ours, theirs, strict=True) if a[1] is not None and b[1]]
+    note = f"this tree's rate {statistics.median(rates):.1%} of it" if rates else "no rate"
+    return note + (f", CPU per request {statistics.median(cpus):.1%} of it" if cpus else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--cold-count", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=2, help="bare and Gerbang alternate this many times, "
+                                                              "each run lasting seconds / rounds")
+    parser.add_argument("--against", action="append", default=[], type=Path, metavar="DIR",
+                        help="another source tree to serve and measure in the same rounds (repeatable)")
+    options = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="gerbang-bench-"))
+    url, key = prepare(work)
     population = Population(seed=2024, size=500)
     plugins = discover()
     sims = {n: serving.start(p.simulator(population)) for n, p in plugins.items() if p.simulator}
@@ -114,15 +151,28 @@ def main() -> None:
     gerbang_bin = str(Path(sys.executable).with_name("gerbang"))
     api = start_server([gerbang_bin, "serve", "--port", str(api_port)], env, f"http://127.0.0.1:{api_port}/healthz")
     bare = None
+    others: list[Other] = []
     try:
         headers = {"Authorization": f"Bearer {key}", "Officer-Id": "bench", "Counter-Id": "bench-1",
                    "Mpp-Site": "mpp-bench"}
         people = [p for p in population.people if p.life_status == "alive" and p.in_dukcapil][:60]
         urls = [f"http://127.0.0.1:{api_port}/v1/citizens/{p.nik}?purpose=business_licensing" for p in people]
-        with httpx.Client(headers=headers, timeout=30) as client:
-            for u in urls:  # warm the cache
-                client.get(u).raise_for_status()
-            body = client.get(urls[0]).json()
+        for index, tree in enumerate(options.against):
+            other_work = work / f"against-{index}"
+            other_work.mkdir()
+            other_url, other_key = prepare(other_work)
+            port = free_port()
+            other_env = {**env, "PYTHONPATH": str(tree.resolve()), "GERBANG_DATABASE_URL": other_url,
+                         "GERBANG_DATA_DIR": str(other_work)}
+            others.append(Other(tree, start_server([gerbang_bin, "serve", "--port", str(port)], other_env,
+                                                   f"http://127.0.0.1:{port}/healthz"),
+                                [u.replace(f":{api_port}/", f":{port}/") for u in urls],
+                                {**headers, "Authorization": f"Bearer {other_key}"}))
+        for target_urls, target_headers in [(urls, headers)] + [(o.urls, o.headers) for o in others]:
+            with httpx.Client(headers=target_headers, timeout=30) as client:
+                for u in target_urls:  # warm the cache
+                    client.get(u).raise_for_status()
+        body = httpx.get(urls[0], headers=headers, timeout=30).json()
         body_file = work / "body.json"
         body_file.write_text(json.dumps(body))
         bare = start_server([sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
@@ -134,17 +184,26 @@ def main() -> None:
               f"body {len(json.dumps(body))} bytes, 4 facets (business_licensing)")
         asyncio.run(run(bare_urls, headers, seconds=1, connections=4))  # warm-up
         asyncio.run(run(urls, headers, seconds=1, connections=4))
+        for other in others:
+            asyncio.run(run(other.urls, other.headers, seconds=1, connections=4))
         rounds = max(1, options.rounds)
         bare_runs, warm_runs = [], []
         for _ in range(rounds):
             bare_runs.append(measure(bare, bare_urls, headers, options.seconds / rounds, options.connections))
             warm_runs.append(measure(api, urls, headers, options.seconds / rounds, options.connections))
+            for other in others:
+                other.runs.append(measure(other.process, other.urls, other.headers, options.seconds / rounds,
+                                          options.connections))
         bare_result = LoadResult.merge([r for r, _ in bare_runs])
         warm = LoadResult.merge([r for r, _ in warm_runs])
         print(f"  bare FastAPI : {bare_result.summary()}{cpu_note(bare_runs)}")
         print(f"  gerbang warm : {warm.summary()}{cpu_note(warm_runs)}")
         print(f"  ratio        : {warm.rate / bare_result.rate:.0%} of bare (target ≥ 50 %), "
               f"{warm.rate:.0f} req/s (target ≥ 1,000)")
+        for other in others:
+            print(f"  against {other.tree}: {LoadResult.merge([r for r, _ in other.runs]).summary()}"
+                  f"{cpu_note(other.runs)}")
+            print(f"    {relative(per_round(warm_runs), per_round(other.runs))} (median of {rounds} rounds)")
 
         for agency, delay in COLD_DELAYS_MS.items():
             httpx.post(f"{sims[agency].url}/_sim/faults", json={"mode": "slow", "delay_ms": delay})
@@ -166,9 +225,11 @@ def main() -> None:
         api.terminate()
         if bare is not None:
             bare.terminate()
+        for other in others:
+            other.process.terminate()
         for server in sims.values():
             server.stop()
-        for process in (api, bare):
+        for process in (api, bare, *(o.process for o in others)):
             if process is not None:
                 try:
                     process.wait(timeout=15)

@@ -47,7 +47,8 @@ from connectors.base import (
     NotSupported,
 )
 from connectors.config import DEFAULT_TIMEOUT_S
-from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded, quicken
+from connectors.httpcore_pool import quicken
+from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded
 from connectors.tracing import add_traceparent
 from identity.text import first_not_text
 

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from core.agencies import AgencyRegistry, build_registry
+from core.api import access_history, health, openapi, problems, verification
 from core.api import audit as audit_api
-from core.api import health, openapi, problems
 from core.api.agencies import router as agencies_router
 from core.api.applications import admin_router as applications_admin_router
 from core.api.applications import router as applications_router
@@ -24,8 +24,8 @@ from core.api.auth import PrincipalCache
 from core.api.body_limits import BodyLimits
 from core.api.citizens import router as citizens_router
 from core.api.clients_admin import router as clients_admin_router
+from core.api.fastapi_routing import LookupLane
 from core.api.inbound import router as inbound_router
-from core.api.lookup_lane import LookupLane
 from core.api.subscriptions import router as subscriptions_router
 from core.audit.group import audit_writer
 from core.bus.dispatch import start_embedded
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
     )
     problems.install(app)
     openapi.install(app)
-    app.add_middleware(LookupLane)  # innermost: GET /v1/citizens/{nik} past the router (core/api/lookup_lane.py)
+    app.add_middleware(LookupLane)  # innermost: GET /v1/citizens/{nik} past the router (core/api/fastapi_routing.py)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,
@@ -117,8 +117,10 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
     )
     app.add_middleware(RequestContext)  # outermost of ours: problems from BodyLimits carry the request id too
     app.include_router(citizens_router)
+    app.include_router(verification.router)
     app.include_router(agencies_router)
     app.include_router(audit_api.router)
+    app.include_router(access_history.router)
     app.include_router(applications_router)
     app.include_router(applications_admin_router)
     app.include_router(clients_admin_router)

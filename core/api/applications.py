@@ -17,20 +17,28 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from core.api.application_views import (
+    Accepted,
+    ApplicationPage,
+    ApplicationView,
+    application_view,
+    cursor_of,
+    summaries,
+)
 from core.api.auth import current_principal, require
 from core.api.body_limits import OFF_LOOP_BYTES
 from core.api.citizens import checked_nik
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.openapi import problems
 from core.api.problems import Problem, item, pointer_to
+from core.bus import queries
 from core.bus.citizen import one_person
 from core.bus.inbound import join_decision
 from core.bus.intake import Intake, intake
-from core.bus.models import Application, Status, Transition
-from core.bus.service import IdempotencyConflict, NotReplayable, Submission, open_result, replay, schema_errors
+from core.bus.models import Application, Status
+from core.bus.service import IdempotencyConflict, NotReplayable, Submission, replay, schema_errors
 from core.security.clients import Principal
 from core.security.scopes import allowed
 from identity.clock import as_utc, utcnow
@@ -76,59 +84,6 @@ class ApplicationIn(BaseModel):
     payload: dict[str, Any]
 
 
-class Links(BaseModel):
-    self: str = Field(description="Where to follow the application (also the Location header)")
-
-
-class Accepted(BaseModel):
-    """The answer to a submission: the application's id and where to follow it."""
-
-    id: str
-    status: Status
-    agency: str
-    service: str
-    created_at: dt.datetime
-    links: Links
-
-
-class Step(BaseModel):
-    status: str
-    at: dt.datetime
-    attempt: int | None = None
-    detail: str | None = None
-
-
-class ApplicationSummary(BaseModel):
-    id: str
-    agency: str
-    service: str
-    status: Status
-    agency_reference: str | None = None
-    attempts: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
-
-
-class ApplicationView(ApplicationSummary):
-    idempotency_key: str
-    agency_detail: dict[str, Any] | None = Field(
-        default=None,
-        description="What the agency answered with its reference (e.g. a tax payment code, amount, expiry)",
-    )
-    reason: str | None = Field(
-        default=None, description="The agency's reason for a rejection, or the last transient error"
-    )
-    reason_code: str | None = None
-    next_attempt_at: dt.datetime | None = None
-    deadline_at: dt.datetime
-    history: list[Step]
-
-
-class ApplicationPage(BaseModel):
-    items: list[ApplicationSummary]
-    next_cursor: str | None = None
-
-
 def _key(value: str | None) -> str:
     if value is None or not value.strip():
         raise Problem(
@@ -146,35 +101,6 @@ def _key(value: str | None) -> str:
             f"At most {KEY_MAX} printable ASCII characters.",
         )
     return value
-
-
-def _summary(app: Application) -> dict[str, Any]:
-    return {
-        "id": app.id,
-        "agency": app.agency,
-        "service": app.service,
-        "status": app.status,
-        "agency_reference": app.agency_reference,
-        "attempts": app.attempts,
-        "created_at": as_utc(app.created_at),
-        "updated_at": as_utc(app.updated_at),
-    }
-
-
-def _view(session: Session, app: Application, request: Request) -> ApplicationView:
-    steps = session.exec(
-        select(Transition).where(col(Transition.application_id) == app.id).order_by(col(Transition.id))
-    ).all()
-    return ApplicationView(
-        **_summary(app),
-        idempotency_key=app.idempotency_key,
-        agency_detail=open_result(request.app.state.secrets.data_keys, app),
-        reason=app.reason,
-        reason_code=app.reason_code,
-        next_attempt_at=as_utc(app.next_attempt_at),
-        deadline_at=as_utc(app.deadline_at),
-        history=[Step(status=s.status, at=as_utc(s.at), attempt=s.attempt, detail=s.detail) for s in steps],
-    )
 
 
 def _answer(app: Application, status_code: int, *, replayed: bool = False) -> JSONResponse:
@@ -348,14 +274,9 @@ async def get_application(
     def load() -> ApplicationView:
         with request.app.state.sessions() as session:
             app = _visible(session.get(Application, application_id), principal)
-            return _view(session, app, request)
+            return application_view(session, app, request.app.state.secrets.data_keys)
 
     return await run_in_threadpool(load)
-
-
-def _cursor(app: Application) -> str:
-    raw = json.dumps([as_utc(app.created_at).isoformat(), app.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _after(cursor: str) -> tuple[dt.datetime, str]:
@@ -383,27 +304,19 @@ async def list_applications(
     after = _after(cursor) if cursor else None
 
     def load() -> ApplicationPage:
-        query = select(Application)
-        if not allowed(principal.scopes, "admin"):
-            query = query.where(col(Application.client_id) == principal.client_id)
-        if status is not None:
-            query = query.where(col(Application.status) == status.value)
-        if agency:
-            query = query.where(col(Application.agency) == agency)
-        if nik_hash:
-            query = query.where(col(Application.nik_hash) == nik_hash)
-        if after:
-            query = query.where(
-                (col(Application.created_at) < after[0])
-                | ((col(Application.created_at) == after[0]) & (col(Application.id) < after[1]))
-            )
-        query = query.order_by(col(Application.created_at).desc(), col(Application.id).desc()).limit(limit + 1)
         with request.app.state.sessions() as session:
-            rows = list(session.exec(query).all())
-        page = rows[:limit]
+            page, more = queries.application_page(
+                session,
+                limit=limit,
+                client_id=None if allowed(principal.scopes, "admin") else principal.client_id,
+                status=status,
+                agency=agency,
+                nik_hash=nik_hash,
+                after=after,
+            )
         return ApplicationPage(
-            items=[ApplicationSummary(**_summary(a)) for a in page],
-            next_cursor=_cursor(page[-1]) if len(rows) > limit else None,
+            items=summaries(page),
+            next_cursor=cursor_of(page[-1]) if more else None,
         )
 
     return await run_in_threadpool(load)
@@ -419,12 +332,9 @@ async def dead_applications(
     """Failed (dead-lettered) applications, newest first."""
 
     def load() -> ApplicationPage:
-        query = select(Application).where(col(Application.status) == Status.failed.value)
-        if agency:
-            query = query.where(col(Application.agency) == agency)
         with request.app.state.sessions() as session:
-            rows = session.exec(query.order_by(col(Application.updated_at).desc()).limit(limit)).all()
-        return ApplicationPage(items=[ApplicationSummary(**_summary(a)) for a in rows])
+            rows = queries.failed_applications(session, limit=limit, agency=agency)
+        return ApplicationPage(items=summaries(rows))
 
     return await run_in_threadpool(load)
 
@@ -449,7 +359,7 @@ async def replay_application(
                 raise Problem(404, "application_not_found", "No such application") from None
             except NotReplayable as exc:
                 raise Problem(409, "not_replayable", "Only failed applications can be replayed", str(exc)) from None
-            return _view(session, app, request)
+            return application_view(session, app, request.app.state.secrets.data_keys)
 
     view = await run_in_threadpool(run)
     if state.dispatcher is not None:

@@ -1,5 +1,5 @@
-"""The auditor's interface to the signed log (scope `audit:read`), the log's public key, and a citizen's access
-history (scope `subjects:history`). Guide: docs/audit.md; formats: docs/audit-format.md.
+"""The auditor's interface to the signed log (scope `audit:read`) and the log's public key (a citizen's access
+history is core/api/access_history.py). Guide: docs/audit.md; formats: docs/audit-format.md.
 
 Every auditor query is itself an `audit.query` entry, recorded and sequenced before the answer is computed, and
 answers are proven against a checkpoint signed after that — so an auditor sees everything recorded before the
@@ -19,18 +19,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.api.answers import AccessHistory, AuditBundle, AuditEntries, ConsistencyProof, InclusionProof, answer
+from core.api.answers import AuditBundle, AuditEntries, ConsistencyProof, InclusionProof, answer
 from core.api.audit_trail import write_now
 from core.api.auth import require
 from core.api.citizens import checked_nik
 from core.api.openapi import problems
 from core.api.problems import Problem
-from core.audit import export, store
+from core.audit import export, queries, store
 from core.audit.entry import format_time
-from core.audit.models import entry_table
 from core.audit.sequencer import Sequencer, SequencerError
 from core.callbacks import signing
 from core.security.clients import Principal
@@ -59,7 +58,7 @@ def start(app: FastAPI, settings: Settings) -> Sequencer:
     return sequencer
 
 
-def _fresh(request: Request) -> Any:
+def fresh_checkpoint(request: Request) -> Any:
     """Sequence everything recorded so far and make sure a checkpoint covers it; the latest checkpoint row."""
     state = request.app.state
     try:
@@ -92,7 +91,7 @@ def _query(request: Request, principal: Principal, endpoint: str, *, subject: st
     """Record the auditor's query, then return a checkpoint covering it."""
     detail = {"endpoint": endpoint, **{k: v for k, v in params.items() if v is not None}}
     write_now(request, "audit.query", client=principal.name, subject=subject, detail=detail)
-    return _fresh(request)
+    return fresh_checkpoint(request)
 
 
 @contextmanager
@@ -132,7 +131,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 CURSOR_MAX = 2**63 - 1  # cursors are entry ids (64-bit)
 
 
-def _cursor(cursor: str | None) -> int:
+def entry_cursor(cursor: str | None) -> int:
     if cursor is None:
         return -1
     # isdigit() is also true of '²' or '٣': only ASCII digits, and only what a 64-bit id can be
@@ -187,7 +186,7 @@ def audit_entries(
 ) -> dict[str, Any]:
     """Entries matching every filter, oldest first, each with its bytes and an inclusion proof against the
     checkpoint returned alongside."""
-    after = _cursor(cursor)
+    after = entry_cursor(cursor)
     subject = (
         subject_hash(request.app.state.secrets.nik_hash_key, checked_nik(subject_nik, parameter="subject_nik"))
         if subject_nik is not None
@@ -195,31 +194,31 @@ def audit_entries(
     )
     if action is not None and not ACTION_FILTER.match(action):
         raise Problem(400, "action_invalid", "Actions are dotted lower-case names, optionally ending in `.*`")
+    since_us, until_us = (_us(t) if t is not None else None for t in (since, until))
     filters = {
         "client": client,
         "agency": agency,
         "action": action,
         "by_subject": True if subject else None,
-        "since": format_time(_us(since)) if since else None,
-        "until": format_time(_us(until)) if until else None,
+        "since": format_time(since_us) if since_us is not None else None,
+        "until": format_time(until_us) if until_us is not None else None,
         "cursor": cursor,
         "limit": limit,
     }
     latest = _query(request, principal, "entries", subject=subject, **filters)
-    e = entry_table.c
-    q = select(e.leaf_index, e.data).where(e.leaf_index < latest.size, e.leaf_index > after)
-    for column, value in ((e.subject, subject), (e.client, client), (e.agency, agency)):
-        if value is not None:
-            q = q.where(column == value)
-    if action is not None:
-        q = q.where(e.action.startswith(action[:-1], autoescape=True) if action.endswith(".*") else e.action == action)
-    if since is not None:
-        q = q.where(e.time_us >= _us(since))
-    if until is not None:
-        q = q.where(e.time_us < _us(until))
     with reading(request) as conn:
-        rows = conn.execute(q.order_by(e.leaf_index).limit(limit + 1)).all()
-        page = rows[:limit]
+        page, more = queries.entries_page(
+            conn,
+            latest.size,
+            limit=limit,
+            after=after,
+            subject=subject,
+            client=client,
+            agency=agency,
+            action=action,
+            since_us=since_us,
+            until_us=until_us,
+        )
         proofs = (
             store.inclusion_proofs(conn, [r.leaf_index for r in page], latest.size, check_size=False, cached=True)
             if page
@@ -237,7 +236,7 @@ def audit_entries(
             }
             for r, proof in zip(page, proofs, strict=False)
         ],
-        "next_cursor": str(page[-1].leaf_index) if len(rows) > limit else None,
+        "next_cursor": str(page[-1].leaf_index) if more else None,
     }
 
 
@@ -352,58 +351,3 @@ def audit_export(
     return StreamingResponse(
         body(), media_type="application/json", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
-
-
-# --- the data subject's right to know (UU 27/2022) --------------------------------------------
-
-
-@router.get(
-    "/v1/citizens/{nik}/access-history",
-    tags=["citizens"],
-    response_model=None,
-    responses={**RESPONSES, **answer(AccessHistory)},
-)
-def access_history(
-    nik: str,
-    request: Request,
-    principal: Annotated[Principal, Depends(require("subjects:history"))],
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
-) -> dict[str, Any]:
-    """Who read this person's record, when and for which purpose — every log entry about them, oldest first,
-    answered from the signed log (this request is recorded too, as `citizen.history`)."""
-    normalised = checked_nik(nik)
-    after = _cursor(cursor)
-    subject = subject_hash(request.app.state.secrets.nik_hash_key, normalised)
-    write_now(request, "citizen.history", client=principal.name, subject=subject)
-    latest = _fresh(request)
-    e = entry_table.c
-    with reading(request) as conn:
-        rows = conn.execute(
-            select(e.leaf_index, e.data)
-            .where(e.subject == subject, e.leaf_index < latest.size, e.leaf_index > after)
-            .order_by(e.leaf_index)
-            .limit(limit + 1)
-        ).all()
-    items = []
-    for row in rows[:limit]:
-        entry = json.loads(row.data)
-        detail = entry.get("detail") or {}
-        item = {
-            "index": row.leaf_index,
-            "time": entry.get("time"),
-            "action": entry.get("action"),
-            "client": entry.get("client"),
-            "purpose": detail.get("purpose"),
-        }
-        if isinstance(detail.get("facets"), dict):
-            item["facets"] = sorted(detail["facets"])
-        if entry.get("agency"):
-            item["agency"] = entry["agency"]
-        items.append(item)
-    return {
-        "nik": normalised,
-        "checkpoint_size": latest.size,
-        "entries": items,
-        "next_cursor": str(rows[limit - 1].leaf_index) if len(rows) > limit else None,
-    }

@@ -21,19 +21,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import anyio.to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.api.problems import PROBLEM_TYPE, Problem, item, problem_body
 from core.api.text_checks import FORM_CONTROL, MULTIPART_CONTROL, URLENCODED, json_text_problem, url_text_problem
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # one token per match, each character looked at once: a whole string (escapes skipped), a bracket, or a quote
 # that opens a string never closed — after which the rest of the body is that string's text to any parser, so the

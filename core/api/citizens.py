@@ -6,23 +6,16 @@ the record from `identity.record`, trimmed to what this client and purpose may s
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import functools
-import logging
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from connectors import tracing
-from connectors.base import AgencyError, AgencyRejected
 from connectors.registry import root_agency
 from core.api import audit_trail
-from core.api.auth import current_principal, require
+from core.api.auth import current_principal
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.openapi import problems
 from core.api.problems import Problem, item
@@ -53,7 +46,6 @@ MAX_PLATES = 10
 _PLATE = r"[A-Za-z]{1,2} ?[0-9]{1,4} ?[A-Za-z]{0,3}"
 PLATES_PATTERN = rf"^{_PLATE}( ?, ?{_PLATE}){{0,{MAX_PLATES - 1}}}$"
 _PLATES = re.compile(PLATES_PATTERN)
-VERIFY_RESPONSES = problems(*COMMON_PROBLEMS, "claims_empty", "claims_invalid")
 
 
 def resolve_purpose(name: str | None, principal: Principal) -> Purpose:
@@ -156,37 +148,9 @@ QUERY_PARAMETERS = [
         ),
     )
 ]
-"""The lookup's query parameters, documented here because `get_citizen` reads them itself (see there)."""
-
-_FLAG = TypeAdapter(bool)
-
-
-def plain_query(request: Request) -> Mapping[str, str]:
-    """The query string as `request.query_params` reads it (the last of repeated names wins), without building
-    Starlette's multi-dict when nothing in it is escaped (the usual `?purpose=…`): that parse cost a warm lookup
-    about as much as checking its purpose and facets."""
-    raw: bytes = request.scope.get("query_string", b"")
-    if b"%" in raw or b"+" in raw:
-        return request.query_params
-    query: dict[str, str] = {}
-    for part in raw.decode("latin-1").split("&"):
-        if part:
-            name, _, value = part.partition("=")
-            query[name] = value
-    return query
-
-
-def query_flag(query: Mapping[str, str], name: str) -> bool:
-    """A boolean query parameter (default false), parsed and refused (422 `request_invalid`) as FastAPI would."""
-    value = query.get(name)
-    if value is None:
-        return False
-    try:
-        return _FLAG.validate_python(value)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**error, "loc": ("query", name, *error["loc"])} for error in exc.errors(include_url=False)]
-        ) from None
+"""The lookup's query parameters as published: `purpose` required, `plates` of a pattern. The endpoints declare
+them to FastAPI out of the schema, optional and unchecked, so that a missing purpose or bad plates are answered
+with the lookup's own 400 codes (`purpose_missing`, `plates_invalid`) rather than FastAPI's 422."""
 
 
 def checked_plates(raw: str | None) -> tuple[str, ...]:
@@ -224,18 +188,21 @@ def _remembered(cache: RecordCache, subject: str, variant: Any) -> Any:
     responses=LOOKUP_RESPONSES,
     openapi_extra={"parameters": [*QUERY_PARAMETERS, *CONTEXT_PARAMETERS]},
 )
-async def get_citizen(nik: str, request: Request) -> CitizenRecord:
+async def get_citizen(
+    nik: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(current_principal)],
+    purpose: Annotated[str | None, Query(include_in_schema=False)] = None,  # the four: see QUERY_PARAMETERS
+    facets: Annotated[str | None, Query(include_in_schema=False)] = None,
+    refresh: Annotated[bool, Query(include_in_schema=False)] = False,
+    plates: Annotated[str | None, Query(include_in_schema=False)] = None,
+) -> Response:
     """The merged, verified record of a citizen, with provenance per facet."""
-    # The hot path of the API: the endpoint does by hand what FastAPI's parameter and dependency solving would do
-    # (per request it costs more than a cached lookup's own work) — authentication first, then `purpose`, `facets`
-    # and `refresh` from the query (documented in QUERY_PARAMETERS), in the order the declared parameters had.
-    principal = await current_principal(request)
-    query = plain_query(request)
-    purpose, facets, refresh = query.get("purpose"), query.get("facets"), query_flag(query, "refresh")
+    # the hot path of the API: core/api/fastapi_routing.py calls it past the router, with these parameters solved
     counter_context(request)
     chosen = resolve_purpose(purpose, principal)
     names = resolve_facets(facets, chosen, principal)
-    plates = checked_plates(query.get("plates"))
+    vehicle_plates = checked_plates(plates)
     info = parse_nik(nik)
     normalised = checked_nik(nik, info)
     state = request.app.state
@@ -244,11 +211,13 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     # one keyed hash per read: the audit log's subject, which is also where the cache remembers records
     subject = subject_hash(state.secrets.nik_hash_key, normalised)
     # plates make a record of their own: never answered from, nor kept in, the record memo
-    remembered = _remembered(cache, subject, variant) if cache is not None and not refresh and not plates else None
+    remembered = (
+        _remembered(cache, subject, variant) if cache is not None and not refresh and not vehicle_plates else None
+    )
     if remembered is not None:  # assembled from these same fresh rows a moment ago (identity/record_memo.py)
         body, summary = remembered
         await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, subject=subject)
-        return Response(body, media_type="application/json")  # type: ignore[return-value]
+        return Response(body, media_type="application/json")
     try:
         record = await assemble_record(
             normalised,
@@ -259,7 +228,7 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
             budget_s=state.settings.lookup_budget_s,
             cache=cache,
             refresh=refresh,
-            plates=plates,
+            plates=vehicle_plates,
         )
     except CitizenNotFound:
         await audit_trail.read(
@@ -270,7 +239,7 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
             names,
             outcome="citizen_not_found",
             subject=subject,
-            plates=plates,
+            plates=vehicle_plates,
         )
         raise Problem(404, "citizen_not_found", "The civil registry does not know this NIK") from None
     except IdentityUnavailable as exc:
@@ -282,7 +251,7 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
             names,
             outcome="agency_unavailable",
             subject=subject,
-            plates=plates,
+            plates=vehicle_plates,
         )
         retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
         raise Problem(
@@ -298,7 +267,7 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
     summary = audit_trail.facet_summary(record.facets)
     # Already a validated CitizenRecord: serialise it once here rather than have FastAPI validate it again.
     body = record.model_dump_json().encode()
-    if cache is not None and not plates and all(f.provenance.cached for f in record.facets.values()):
+    if cache is not None and not vehicle_plates and all(f.provenance.cached for f in record.facets.values()):
         cache.records.put(subject, variant, body, summary, cache.fresh_until(record.facets.values()))
     await audit_trail.read(
         request,
@@ -309,131 +278,6 @@ async def get_citizen(nik: str, request: Request) -> CitizenRecord:
         summary=summary,
         refresh=refresh,
         subject=subject,
-        plates=plates,
+        plates=vehicle_plates,
     )
-    return Response(body, media_type="application/json")  # type: ignore[return-value]
-
-
-class Claims(BaseModel):
-    """What the counter was told, to be checked against the civil registry without its data being disclosed."""
-
-    model_config = ConfigDict(extra="forbid")
-    full_name: str | None = Field(default=None, max_length=200)
-    birth_date: dt.date | None = None
-    birth_place: str | None = Field(default=None, max_length=100)
-    sex: Literal["L", "P"] | None = None
-    kk_number: str | None = Field(default=None, pattern=r"^[0-9]{16}$")  # \d would take "١" or "１"
-    address: str | None = Field(default=None, max_length=300)
-    father_name: str | None = Field(default=None, max_length=200)
-    mother_name: str | None = Field(default=None, max_length=200)
-
-
-class Verdict(BaseModel):
-    result: Literal["match", "no_match"]
-    score: int | None = Field(default=None, description="Similarity 0–100 for fuzzy fields (names, place, address)")
-
-
-class Verification(BaseModel):
-    nik: str
-    purpose: str
-    fields: dict[str, Verdict]
-    life_status: Literal["alive", "deceased", "inactive"] | None = Field(
-        default=None,
-        description="What the civil registry said of the person when it gave it; a deceased person (and a "
-        "duplicate record) is known but gets no verdicts: `fields` is then empty",
-    )
-    agency_message: str | None = Field(
-        default=None, max_length=200, description="The civil registry's own text when it gave no verdicts"
-    )
-
-
-@router.post(
-    "/{nik}/verify",
-    response_model=Verification,
-    responses=VERIFY_RESPONSES,
-    openapi_extra={"parameters": [QUERY_PARAMETERS[0], *CONTEXT_PARAMETERS]},
-)
-async def verify_citizen(
-    nik: str,
-    claims: Claims,
-    request: Request,
-    principal: Annotated[Principal, Depends(require("citizen:verify"))],
-    purpose: Annotated[str | None, Query(include_in_schema=False)] = None,  # documented: QUERY_PARAMETERS[0]
-) -> Verification:
-    """Yes/no per claimed field, via the civil registry's verify call; nothing else about the person is disclosed."""
-    counter_context(request)
-    chosen = resolve_purpose(purpose, principal)
-    info = checked_nik(nik)
-    given = claims.model_dump(exclude_none=True)
-    if not given:
-        raise Problem(400, "claims_empty", "Give at least one field to verify")
-    agency = request.app.state.agencies.by_facet().get(ROOT_FACET)
-    if agency is None:
-        raise Problem(
-            503,
-            "agency_unavailable",
-            "No connector for the civil registry is configured",
-            agency=root_agency(),
-            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
-        )
-    try:
-        result = await asyncio.wait_for(
-            agency.connector.verify(info, given), request.app.state.settings.agency_timeout_s
-        )
-    except TimeoutError:
-        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
-        raise Problem(
-            503,
-            "agency_unavailable",
-            "The civil registry did not answer in time",
-            agency=root_agency(),
-            status_detail="timeout",
-            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
-        ) from None
-    except AgencyRejected as exc:
-        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="claims_invalid")
-        raise Problem(400, "claims_invalid", "The civil registry cannot check these claims", exc.message) from None
-    except AgencyError as exc:
-        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
-        retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
-        raise Problem(
-            503,
-            "agency_unavailable",
-            "The civil registry cannot be reached",
-            exc.message,
-            agency=root_agency(),
-            headers={"Retry-After": str(max(retry, 1))},
-        ) from None
-    except Exception as exc:  # a reply the connector could not read: the registry unavailable, never a 500
-        logging.getLogger(__name__).error("connector %s raised %s on verify", agency.name, type(exc).__name__)
-        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
-        raise Problem(
-            503,
-            "agency_unavailable",
-            "The civil registry's reply could not be read",
-            agency=root_agency(),
-            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
-        ) from None
-    if not result.found:
-        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="citizen_not_found")
-        raise Problem(404, "citizen_not_found", "The civil registry does not know this NIK")
-    await audit_trail.verify(
-        request,
-        principal,
-        info,
-        chosen.name,
-        given,
-        results={name: matched for name, (matched, _) in result.fields.items()},
-    )
-    life = getattr(result, "life_status", None)
-    message = getattr(result, "message", None) if not result.fields else None
-    return Verification(
-        nik=info,
-        purpose=chosen.name,
-        fields={
-            name: Verdict(result="match" if matched else "no_match", score=score)
-            for name, (matched, score) in result.fields.items()
-        },
-        life_status=life.value if life is not None else None,
-        agency_message=(message or None) and message[:200],
-    )
+    return Response(body, media_type="application/json")

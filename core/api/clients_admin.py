@@ -152,10 +152,9 @@ def view(session: Any, client: Client) -> ClientView:
 @router.get("", response_model=ClientList, responses=RESPONSES)
 async def list_clients(request: Request, _: Annotated[Principal, Depends(require("admin"))]) -> ClientList:
     """Every client, its agreement, rate limit and keys (ids only)."""
-    from sqlmodel import select
 
     def work(session: Any) -> ClientList:
-        return ClientList(clients=[view(session, c) for c in session.exec(select(Client).order_by(Client.name))])
+        return ClientList(clients=[view(session, c) for c in registry.all_clients(session)])
 
     return await run_in_threadpool(run, request, work)
 

@@ -3,10 +3,11 @@
 FastAPI's generated document describes what its own machinery does, not what ours does: every error here is an
 RFC 9457 problem (`application/problem+json`, one Problem schema), not FastAPI's `HTTPValidationError`; the
 middleware (core/api/body_limits.py) answers 400/413 before any route; authentication is a Bearer key; the
-lookup lane reads its query by hand. So the document is generated, then completed route by route from what each
-route really depends on: Bearer security where it authenticates, the problems of authentication, scopes, bodies
-and parameters, and the codes each route declares with `problems(...)`. Operation ids are short and stable
-(`getCitizen`, `submitApplication`): clients generated from the document name their functions after them.
+lookup's query is published as the contract its own 400 codes hold (`QUERY_PARAMETERS`). So the document is
+generated, then completed route by route from what each route really depends on: Bearer security where it
+authenticates, the problems of authentication, scopes, bodies and parameters, and the codes each route declares
+with `problems(...)`. Operation ids are short and stable (`getCitizen`, `submitApplication`): clients generated
+from the document name their functions after them.
 """
 
 from __future__ import annotations
@@ -53,9 +54,6 @@ OPERATION_IDS = {
 }
 """Route function name → operation id, where the camel-cased function name would not say what it does."""
 
-MANUAL_AUTH = {"get_citizen"}
-"""Routes that call `current_principal` themselves rather than depend on it (the lookup's hot path)."""
-
 RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before trying again",
@@ -97,7 +95,7 @@ def _generic(route: APIRoute, operation: dict[str, Any]) -> list[str]:
     calls = _calls(route)
     # the door checks every path, query and header (core/api/body_limits.py)
     codes = ["text_invalid", "header_repeated", "internal_error"]
-    if current_principal in calls or route.name in MANUAL_AUTH:
+    if current_principal in calls:
         codes += ["unauthenticated", "agreement_expired", "agreement_not_started", "rate_limited"]
     if any(getattr(c, "__qualname__", "").startswith("require.") for c in calls):
         codes.append("scope_missing")

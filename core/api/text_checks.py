@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -36,7 +37,7 @@ def json_text_problem(body: bytes) -> str | None:
     return first_not_text(document)
 
 
-def url_text_problem(scope: dict[str, Any]) -> str | None:
+def url_text_problem(scope: Mapping[str, Any]) -> str | None:
     """ "path" or "query" if that part of the URL holds a character that is not text, else None."""
     if NOT_TEXT.search(scope.get("path", "")):
         return "path"

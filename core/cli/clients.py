@@ -14,10 +14,9 @@ from typing import Any, TypeVar
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from core.cli.common import database_failed, fail, session
-from core.db.models import Client
 from core.security import clients as registry
 
 app = typer.Typer(
@@ -132,7 +131,7 @@ def list_clients() -> None:
     """List clients (never their keys) as JSON lines."""
 
     def work(s: Session) -> None:
-        for client in s.exec(select(Client).order_by(col(Client.name))):
+        for client in registry.all_clients(s):
             shown = registry.describe(s, client)
             echo(
                 {

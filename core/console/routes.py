@@ -148,7 +148,7 @@ async def console(request: Request, replayed: str | None = None) -> Response:
         response = error_page(error)
         forget(response)
         return response
-    data = await views.gather(request, principal)
+    data = await views.gather(request)
     notice = f"Application {replayed} was sent again." if replayed and APP_ID.match(replayed) else None
     return page(
         "dashboard.html",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -23,12 +22,11 @@ from typing import Any
 
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 
 from core.api.auth import lookup_principal
 from core.console.models import logout_table
-from core.db.models import ApiKey, Client
-from core.security.clients import Principal, key_live, principal_of
+from core.security.clients import Principal, authenticate_digest
 from core.security.keys import hash_key
 
 COOKIE = "gerbang_console"
@@ -101,17 +99,7 @@ def csrf_ok(key: bytes, session: ConsoleSession, supplied: str | None) -> bool:
 def lookup_digest(sessions: Any, digest: str) -> Principal | None:
     """As `core.security.clients.authenticate`, from the key's hash: None when unknown, revoked or disabled."""
     with sessions() as session:
-        row = session.exec(
-            select(ApiKey, Client)
-            .join(Client, col(Client.id) == col(ApiKey.client_id))
-            .where(col(ApiKey.key_hash) == digest)
-        ).first()
-    if row is None:
-        return None
-    api_key, client = row
-    if not key_live(api_key, dt.datetime.now(dt.UTC)) or client.disabled:
-        return None
-    return principal_of(client)
+        return authenticate_digest(session, digest)
 
 
 async def principal_by_digest(state: Any, digest: str) -> Principal | None:

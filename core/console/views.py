@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from core.api.agencies import probe
-from core.api.applications import dead_applications, list_applications
+from core.api.application_views import ApplicationSummary, summaries
 from core.audit import store
+from core.bus import queries
 from core.callbacks import service as callbacks
 from core.callbacks.models import Subscription
-from core.security.clients import Principal
 
 log = logging.getLogger(__name__)
 DEAD_LIMIT = 50
@@ -79,17 +79,16 @@ def queues(state: Any) -> dict[str, Any]:
     return figures
 
 
-async def dead(request: Request, principal: Principal) -> list[Any]:
-    """Failed applications, newest first: GET /v1/admin/applications/dead."""
-    return (await dead_applications(request, principal, agency=None, limit=DEAD_LIMIT)).items
+def dead(state: Any) -> list[ApplicationSummary]:
+    """Failed applications, newest first, as GET /v1/admin/applications/dead shows them."""
+    with state.sessions() as session:
+        return summaries(queries.failed_applications(session, limit=DEAD_LIMIT))
 
 
-async def recent(request: Request, principal: Principal) -> list[Any]:
-    """The newest applications of every client: GET /v1/applications as an admin."""
-    page = await list_applications(
-        request, principal, status=None, agency=None, nik=None, limit=RECENT_LIMIT, cursor=None
-    )
-    return page.items
+def recent(state: Any) -> list[ApplicationSummary]:
+    """The newest applications of every client, as GET /v1/applications shows them to an admin."""
+    with state.sessions() as session:
+        return summaries(queries.application_page(session, limit=RECENT_LIMIT)[0])
 
 
 def deliveries(state: Any) -> list[dict[str, Any]]:
@@ -138,14 +137,14 @@ def checkpoint(state: Any) -> dict[str, Any] | None:
     }
 
 
-async def gather(request: Request, principal: Principal) -> dict[str, Any]:
+async def gather(request: Request) -> dict[str, Any]:
     """Everything the dashboard shows; a part that cannot be read is None and listed in `unavailable`."""
     state = request.app.state
     parts: dict[str, Any] = {
         "agencies": agencies(request),
         "queues": asyncio.to_thread(queues, state),
-        "dead": dead(request, principal),
-        "recent": recent(request, principal),
+        "dead": asyncio.to_thread(dead, state),
+        "recent": asyncio.to_thread(recent, state),
         "deliveries": asyncio.to_thread(deliveries, state),
         "checkpoint": asyncio.to_thread(checkpoint, state),
     }

@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors import tracing
 from core.logs import request_id
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
@@ -60,7 +56,7 @@ class RequestContext:
         counter_trace = tracing.parse(parent.decode("latin-1")) if parent else None
         header = (b"x-request-id", rid)
 
-        async def send_with_id(message: dict[str, Any]) -> None:
+        async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
@@ -84,7 +80,7 @@ class RequestContext:
         method = scope["method"]
         status: list[int] = []
 
-        async def send_status(message: dict[str, Any]) -> None:
+        async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
             await send(message)

@@ -159,6 +159,11 @@ def create_client(
     return client, key
 
 
+def all_clients(session: Session) -> list[Client]:
+    """Every client, by name."""
+    return list(session.exec(select(Client).order_by(col(Client.name))))
+
+
 def get_client(session: Session, name: str) -> Client:
     client = session.exec(select(Client).where(col(Client.name) == name)).first()
     if client is None:
@@ -346,10 +351,15 @@ def principal_of(client: Client) -> Principal:
 def authenticate(session: Session, key: str, now: dt.datetime | None = None) -> Principal | None:
     """The principal owning `key`, or None if the key is unknown, revoked (or past its grace period) or its client
     disabled. Agreement dates are checked by the caller, per request (`Principal.agreement_state`)."""
+    return authenticate_digest(session, hash_key(key), now)
+
+
+def authenticate_digest(session: Session, digest: str, now: dt.datetime | None = None) -> Principal | None:
+    """`authenticate` from the key's hash (what a console session keeps instead of the key)."""
     row = session.exec(
         select(ApiKey, Client)
         .join(Client, col(Client.id) == col(ApiKey.client_id))
-        .where(col(ApiKey.key_hash) == hash_key(key))
+        .where(col(ApiKey.key_hash) == digest)
     ).first()
     if row is None:
         return None

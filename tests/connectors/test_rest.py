@@ -11,7 +11,8 @@ import httpcore
 import httpx
 import respx
 
-from connectors.rest import _RESOLVED_MAX, _Pool, make_client, resolve, send
+from connectors.httpcore_pool import _Pool
+from connectors.rest import _RESOLVED_MAX, make_client, resolve, send
 
 PATHS = ["/a/b", "a/b?x=1&y=%20z", "/p%2Fq", "/", "/ruang spasi", "/é"]
 

@@ -1,6 +1,6 @@
 """The vehicles facet by plate: `GET /v1/citizens/{nik}?plates=…` against the Samsat simulator speaking West Java,
 configured as the real service is (lookups by plate only). That the router parses `plates` as the fast lane does is in
-tests/core/api/test_lookup_lane.py."""
+tests/core/api/test_fastapi_routing.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The lookup fast lane (core/api/lookup_lane.py) answers exactly as the router would, and really bypasses it."""
+"""The fork of FastAPI's routing for the lookup (core/api/fastapi_routing.py) answers exactly as the router would,
+and really bypasses it."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from connectors.dukcapil import PLUGIN as DUKCAPIL
 from connectors.simkit import serving
 from connectors.simkit.population import Population
+from core.api import problems
 from core.api.app import create_app
-from core.api.lookup_lane import LookupLane
+from core.api.fastapi_routing import LookupLane, query_flag
 from core.settings import Settings
 from tests.conftest import BUS_SECRETS
 from tests.core.conftest import COUNTER_CONTEXT
@@ -132,3 +135,34 @@ def test_lane_passes_other_requests_through(apis, add_client, routed: list[str])
         assert reply.status_code == 200, reply.text
         assert api.get("/healthz").json() == {"status": "ok"}
     assert routed == [f"/v1/citizens/{ALIVE[3].nik}/verify", "/healthz"]
+
+
+FLAGS = ["", "refresh", "refresh=", "refresh=true", "refresh=TRUE", "refresh=1", "refresh=0", "refresh=no",
+         "refresh=on", "refresh=off", "refresh=yes", "refresh=maybe", "refresh=2", "refresh=%20true",
+         "refresh=true&refresh=maybe", "refresh=maybe&refresh=false", "refresh=tr%75e", "refresh=+1"]
+
+
+@pytest.fixture(scope="module")
+def flags() -> dict[str, TestClient]:
+    """One flag read both ways, at the same path, behind the app's own problem handlers."""
+    declared, forked = FastAPI(), FastAPI()
+    problems.install(declared)
+    problems.install(forked)
+
+    @declared.get("/flag")
+    async def by_fastapi(refresh: bool = False) -> dict[str, Any]:
+        return {"refresh": refresh}
+
+    @forked.get("/flag")
+    async def by_hand(request: Request) -> dict[str, Any]:
+        return {"refresh": query_flag(request.query_params, "refresh")}
+
+    return {"declared": TestClient(declared), "forked": TestClient(forked)}
+
+
+@pytest.mark.parametrize("query", FLAGS)
+def test_query_flag_answers_as_a_declared_parameter(flags: dict[str, TestClient], query: str) -> None:
+    declared, forked = (flags[name].get(f"/flag?{query}") for name in ("declared", "forked"))
+    assert (forked.status_code, forked.headers["content-type"]) == (declared.status_code,
+                                                                   declared.headers["content-type"])
+    assert forked.json() == declared.json()
