@@ -48,6 +48,15 @@ PLATES_PATTERN = rf"^{_PLATE}( ?, ?{_PLATE}){{0,{MAX_PLATES - 1}}}$"
 _PLATES = re.compile(PLATES_PATTERN)
 
 
+def registry_unavailable(
+    title: str, detail: str | None = None, *, retry_after_s: float | None = None, **extra: Any
+) -> Problem:
+    """503 `agency_unavailable` about the civil registry (the root facet's agency), saying when to try again."""
+    retry = max(int(retry_after_s), 1) if retry_after_s else DEFAULT_RETRY_AFTER_S
+    headers = {"Retry-After": str(retry)}
+    return Problem(503, "agency_unavailable", title, detail, agency=root_agency(), headers=headers, **extra)
+
+
 def resolve_purpose(name: str | None, principal: Principal) -> Purpose:
     """The stated purpose, checked against the declared list and the client's allowed purposes."""
     if not name:
@@ -253,15 +262,11 @@ async def get_citizen(
             subject=subject,
             plates=vehicle_plates,
         )
-        retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
-        raise Problem(
-            503,
-            "agency_unavailable",
+        raise registry_unavailable(
             "The civil registry cannot be reached",
             exc.reason,
-            agency=root_agency(),
+            retry_after_s=exc.retry_after_s,
             status_detail=exc.status.value,
-            headers={"Retry-After": str(max(retry, 1))},
         ) from None
     record.warnings = [{"code": w.code, "message": w.message} for w in info.warnings]
     summary = audit_trail.facet_summary(record.facets)

@@ -12,10 +12,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import AgencyError, AgencyRejected
-from connectors.registry import root_agency
 from core.api import audit_trail
 from core.api.auth import require
-from core.api.citizens import COMMON_PROBLEMS, DEFAULT_RETRY_AFTER_S, QUERY_PARAMETERS, checked_nik, resolve_purpose
+from core.api.citizens import COMMON_PROBLEMS, QUERY_PARAMETERS, checked_nik, registry_unavailable, resolve_purpose
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.openapi import problems
 from core.api.problems import Problem
@@ -82,51 +81,26 @@ async def verify_citizen(
         raise Problem(400, "claims_empty", "Give at least one field to verify")
     agency = request.app.state.agencies.by_facet().get(ROOT_FACET)
     if agency is None:
-        raise Problem(
-            503,
-            "agency_unavailable",
-            "No connector for the civil registry is configured",
-            agency=root_agency(),
-            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
-        )
+        raise registry_unavailable("No connector for the civil registry is configured")
     try:
         result = await asyncio.wait_for(
             agency.connector.verify(info, given), request.app.state.settings.agency_timeout_s
         )
     except TimeoutError:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
-        raise Problem(
-            503,
-            "agency_unavailable",
-            "The civil registry did not answer in time",
-            agency=root_agency(),
-            status_detail="timeout",
-            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
-        ) from None
+        raise registry_unavailable("The civil registry did not answer in time", status_detail="timeout") from None
     except AgencyRejected as exc:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="claims_invalid")
         raise Problem(400, "claims_invalid", "The civil registry cannot check these claims", exc.message) from None
     except AgencyError as exc:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
-        retry = int(exc.retry_after_s) if exc.retry_after_s else DEFAULT_RETRY_AFTER_S
-        raise Problem(
-            503,
-            "agency_unavailable",
-            "The civil registry cannot be reached",
-            exc.message,
-            agency=root_agency(),
-            headers={"Retry-After": str(max(retry, 1))},
+        raise registry_unavailable(
+            "The civil registry cannot be reached", exc.message, retry_after_s=exc.retry_after_s
         ) from None
     except Exception as exc:  # a reply the connector could not read: the registry unavailable, never a 500
         logging.getLogger(__name__).error("connector %s raised %s on verify", agency.name, type(exc).__name__)
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
-        raise Problem(
-            503,
-            "agency_unavailable",
-            "The civil registry's reply could not be read",
-            agency=root_agency(),
-            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)},
-        ) from None
+        raise registry_unavailable("The civil registry's reply could not be read") from None
     if not result.found:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="citizen_not_found")
         raise Problem(404, "citizen_not_found", "The civil registry does not know this NIK")
