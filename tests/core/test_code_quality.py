@@ -26,9 +26,6 @@ MAX_TYPE_IGNORES = 19
 OVERSIZE = {
     "core/callbacks/delivery.py": 590,
     "core/bus/amqp.py": 525,
-    "core/api/applications.py": 463,
-    "core/api/citizens.py": 440,
-    "core/api/audit.py": 413,
 }
 # Contracts that other engineers' moves (#16) make hold: broken ones must be among these.
 PENDING_CONTRACTS: set[str] = set()
