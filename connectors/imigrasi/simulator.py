@@ -33,7 +33,7 @@ from lxml import etree
 
 from connectors.imigrasi.client import KANTOR_IMIGRASI
 from connectors.simkit.envelope import client_fault
-from connectors.simkit.soap import Call, Holder, Register, SoapAgency, add_years, holder_as_known
+from connectors.simkit.soap import Call, Holder, Register, SoapAgency, add_years, card_status, holder_as_known
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
@@ -60,8 +60,6 @@ KANIM_BY_PROVINCE = {
     "73": "MKS",
 }
 TUJUAN = frozenset({"WISATA", "UMROH", "HAJI", "BEKERJA", "BELAJAR", "KUNJUNGAN KELUARGA", "BISNIS", "BEROBAT"})
-OWNER = ("namaLengkap", "tempatLahir", "tanggalLahir", "jenisKelamin")  # the WSDL's Pemilik, in its order
-PASSPORT = ("nomorPaspor", "jenis", "tanggalTerbit", "tanggalHabisBerlaku", "kantorImigrasi", "status")
 
 b = AGENCY.builder
 
@@ -74,11 +72,6 @@ class Passport:
     expires: dt.date
     office: str
     cancelled: bool
-
-    def status(self, today: dt.date) -> str:
-        if self.cancelled:
-            return "DIBATALKAN"
-        return "BERLAKU" if self.expires >= today else "HABIS BERLAKU"
 
 
 @dataclass(frozen=True)
@@ -135,6 +128,11 @@ class Registry(Register[Traveller]):
         self.bookings: Counter[tuple[str, dt.date]] = Counter()
 
 
+OWNER = ("namaLengkap", "tempatLahir", "tanggalLahir", "jenisKelamin")  # the WSDL's Pemilik, in its order
+PASSPORT = ("nomorPaspor", "jenis", "tanggalTerbit", "tanggalHabisBerlaku", "kantorImigrasi", "status")
+PASSPORT_STATUS = ("DIBATALKAN", "BERLAKU", "HABIS BERLAKU")  # cancelled, valid, expired
+
+
 def cari_paspor(call: Call[Registry]) -> etree._Element:
     """CariPasporByNIK: the holder and their passports (newest first), or kodeRespon 01."""
     traveller = call.state.get(call.request.nik("IMI-01"))
@@ -145,7 +143,8 @@ def cari_paspor(call: Call[Registry]) -> etree._Element:
     b.fields(reply, "pemilik", OWNER, (holder.name, traveller.birth_place, holder.birth_date, holder.sex))
     listing = b.sub(reply, "daftarPaspor")
     for p in traveller.passports:
-        b.fields(listing, "paspor", PASSPORT, (p.number, p.kind, p.issued, p.expires, p.office, p.status(call.today)))
+        status = card_status(call.today, p.expires, p.cancelled, PASSPORT_STATUS)
+        b.fields(listing, "paspor", PASSPORT, (p.number, p.kind, p.issued, p.expires, p.office, status))
     return reply
 
 

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from lxml import etree
 
 from connectors.simkit.envelope import client_fault
-from connectors.simkit.soap import Call, Holder, Register, SoapAgency, add_years, holder_as_known
+from connectors.simkit.soap import Call, Holder, Register, SoapAgency, add_years, card_status, holder_as_known
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
@@ -40,8 +40,6 @@ HOLDER_SHARE = 0.65
 VALIDITY_YEARS = 5
 RENEWABLE = frozenset({"A", "C"})
 _REF = re.compile(r"[A-Z0-9][A-Z0-9\-/]{5,39}")
-HOLDER = ("nama", "tempatLahir", "tanggalLahir", "jenisKelamin")  # the WSDL's Pemegang, in its order
-SIM = ("nomorSIM", "golongan", "tanggalTerbit", "berlakuSampai", "status", "satpasPenerbit")
 
 b = AGENCY.builder
 
@@ -57,11 +55,6 @@ class Licence:
     @property
     def valid_until(self) -> dt.date:
         return add_years(self.issued, VALIDITY_YEARS)
-
-    def status(self, today: dt.date) -> str:
-        if self.blocked:
-            return "DIBLOKIR"
-        return "AKTIF" if self.valid_until >= today else "KEDALUWARSA"
 
 
 @dataclass(frozen=True)
@@ -102,6 +95,11 @@ def driver_of(population: Population, person: Person) -> Driver | None:
     return Driver(holder, person.birth_place, tuple(licences))
 
 
+HOLDER = ("nama", "tempatLahir", "tanggalLahir", "jenisKelamin")  # the WSDL's Pemegang, in its order
+SIM = ("nomorSIM", "golongan", "tanggalTerbit", "berlakuSampai", "status", "satpasPenerbit")
+SIM_STATUS = ("DIBLOKIR", "AKTIF", "KEDALUWARSA")  # blocked, valid, expired
+
+
 def cek_sim(call: Call[Register[Driver]]) -> etree._Element:
     """CekSIMByNIK: the holder and every licence on file, or kodeRespon 01."""
     driver = call.state.get(call.request.nik("SIM-01"))
@@ -112,9 +110,8 @@ def cek_sim(call: Call[Register[Driver]]) -> etree._Element:
     b.fields(reply, "pemegang", HOLDER, (holder.name, driver.birth_place, holder.birth_date, holder.sex))
     listing = b.sub(reply, "daftarSIM")
     for lic in driver.licences:
-        b.fields(
-            listing, "sim", SIM, (lic.number, lic.kind, lic.issued, lic.valid_until, lic.status(call.today), lic.office)
-        )
+        status = card_status(call.today, lic.valid_until, lic.blocked, SIM_STATUS)
+        b.fields(listing, "sim", SIM, (lic.number, lic.kind, lic.issued, lic.valid_until, status, lic.office))
     return reply
 
 

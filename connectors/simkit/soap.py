@@ -266,6 +266,14 @@ class SoapAgency:
         return {"url": url, "user": DEMO_USER, "password": self.demo_password, "password_type": "digest"}
 
 
+def card_status(today: dt.date, valid_until: dt.date, withdrawn: bool, words: tuple[str, str, str]) -> str:
+    """What a document an agency issued (a passport, a driving licence) is on `today`, in the agency's `words` for
+    withdrawn, valid and expired."""
+    if withdrawn:
+        return words[0]
+    return words[1] if valid_until >= today else words[2]
+
+
 class Register(Generic[R]):
     """What an agency holds about each person of a population, derived on first use (None: not on file), and what
     it learnt since (`put`: an accepted registration)."""
