@@ -129,6 +129,27 @@ around a connector (circuit breaker, concurrency limit) pass exactly these throu
 plates)."""
 
 
+def payload_schema(
+    title: str,
+    required: list[str],
+    properties: Mapping[str, Any],
+    examples: list[dict[str, Any]],
+    conditions: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A submission service's JSON Schema (draft 2020-12): an object of `properties` and nothing else, the `required`
+    ones present, `conditions` (if/then) met; `examples` are payloads the agency's simulator accepts."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "type": "object",
+        "additionalProperties": False,
+        "required": required,
+        "properties": dict(properties),
+        **(conditions or {}),
+        "examples": examples,
+    }
+
+
 @runtime_checkable
 class Connector(Protocol):
     """The four things the bus asks of any agency. Implementations are async and never raise anything but

@@ -46,6 +46,9 @@ from connectors.base import (
     AgencyUnavailable,
     NotSupported,
 )
+from connectors.base import (
+    payload_schema as payload_schema,  # scaffolded SOAP clients import it from here
+)
 from connectors.config import DEFAULT_TIMEOUT_S
 from connectors.httpcore_pool import quicken
 from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded
@@ -288,27 +291,6 @@ def transport_error(agency: str, exc: zeep.exceptions.TransportError) -> AgencyE
     if status == 200:
         return AgencyProtocolError(agency, "reply is not well-formed XML")
     return AgencyProtocolError(agency, f"agency answered HTTP {status} without a usable SOAP envelope")
-
-
-def payload_schema(
-    title: str,
-    required: list[str],
-    properties: Mapping[str, Any],
-    examples: list[dict[str, Any]],
-    conditions: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A submission service's JSON Schema (draft 2020-12): an object of `properties` and nothing else, the `required`
-    ones present, `conditions` (if/then) met; `examples` are payloads the agency's simulator accepts."""
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": title,
-        "type": "object",
-        "additionalProperties": False,
-        "required": required,
-        "properties": dict(properties),
-        **(conditions or {}),
-        "examples": examples,
-    }
 
 
 def check_payload(

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from connectors.base import payload_schema
 from identity.clock import WIB
 
 AGENCY = "bpjs_kesehatan"
@@ -58,13 +59,10 @@ CODE_SERVER_ERROR = "500"
 
 SERVICE_PARTICIPANT_UPDATE = "participant_update"
 
-PARTICIPANT_UPDATE_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "BPJS Kesehatan participant update: change of first-level clinic (faskes tingkat 1)",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["nik", "new_clinic_code", "reason"],
-    "properties": {
+PARTICIPANT_UPDATE_SCHEMA = payload_schema(
+    "BPJS Kesehatan participant update: change of first-level clinic (faskes tingkat 1)",
+    ["nik", "new_clinic_code", "reason"],
+    {
         "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The participant's NIK"},
         "card_number": {
             "type": "string",
@@ -82,7 +80,7 @@ PARTICIPANT_UPDATE_SCHEMA: dict[str, Any] = {
         },
         "reason": {"type": "string", "minLength": 3, "maxLength": 200, "description": "Why the participant moves"},
     },
-    "examples": [
+    [
         {
             "nik": "3603282512770002",
             "card_number": "0001526000000",
@@ -90,7 +88,7 @@ PARTICIPANT_UPDATE_SCHEMA: dict[str, Any] = {
             "reason": "Pindah domisili",
         }
     ],
-}
+)
 
 SERVICES: dict[str, dict[str, Any]] = {SERVICE_PARTICIPANT_UPDATE: PARTICIPANT_UPDATE_SCHEMA}
 

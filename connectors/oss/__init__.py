@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import agency_plugin, lazy
+from connectors.base import agency_plugin, lazy, payload_schema
 from connectors.bpjs_kesehatan.facet import FACET as HEALTH_INSURANCE
 from connectors.bpjs_ketenagakerjaan.facet import FACET as EMPLOYMENT_INSURANCE
 from connectors.oss.client import SERVICE_FINAL, SERVICE_STATUS, OssClient, create
@@ -48,13 +48,10 @@ _NIK = _string(
     "^[0-9]{16}$",
 )
 
-LICENCE_STATUS_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "OSS receiveLicenseStatus (IZINSTATUS): the region's decision on one licence OSS pushed",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["nib", "id_izin", "kd_izin", "kd_status", "tgl_status"],
-    "properties": {
+LICENCE_STATUS_SCHEMA = payload_schema(
+    "OSS receiveLicenseStatus (IZINSTATUS): the region's decision on one licence OSS pushed",
+    ["nib", "id_izin", "kd_izin", "kd_status", "tgl_status"],
+    {
         "nik": _NIK,
         "nib": _string(13, "Nomor Induk Berusaha, 13 digits", "^[0-9]{13}$"),
         "id_produk": _string(25, "id_produk of the checklist item", _ID),
@@ -96,7 +93,7 @@ LICENCE_STATUS_SCHEMA: dict[str, Any] = {
             },
         },
     },
-    "examples": [
+    [
         {
             "nib": "0220205481936",
             "id_proyek": "R-202502200915339902",
@@ -111,15 +108,12 @@ LICENCE_STATUS_SCHEMA: dict[str, Any] = {
             "keterangan": "Dokumen persyaratan tidak sesuai",
         }
     ],
-}
+)
 
-LICENCE_FINAL_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "OSS receiveLicense (IZINFINAL): the licence the region issued",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["nib", "id_izin", "kd_izin", "tgl_terbit_izin", "status_izin"],
-    "properties": {
+LICENCE_FINAL_SCHEMA = payload_schema(
+    "OSS receiveLicense (IZINFINAL): the licence the region issued",
+    ["nib", "id_izin", "kd_izin", "tgl_terbit_izin", "status_izin"],
+    {
         "nik": _NIK,
         "nib": _string(13, "Nomor Induk Berusaha, 13 digits", "^[0-9]{13}$"),
         "id_proyek": _string(25, "id_proyek", _ID),
@@ -152,7 +146,7 @@ LICENCE_FINAL_SCHEMA: dict[str, Any] = {
             "description": "Licence kind (Lampiran 27)",
         },
     },
-    "examples": [
+    [
         {
             "nib": "0220205481936",
             "id_izin": "I-202502200921407719340",
@@ -164,7 +158,7 @@ LICENCE_FINAL_SCHEMA: dict[str, Any] = {
             "jenis_perizinan": "04",
         }
     ],
-}
+)
 
 
 def decided_licence(service: str, payload: Mapping[str, Any]) -> tuple[str, str] | None:

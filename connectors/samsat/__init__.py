@@ -24,9 +24,8 @@ annual PKB, the SWDKLLJ amounts (Rp35,000 motorcycle, Rp143,000 car), late fines
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from connectors.base import agency_plugin
+from connectors.base import agency_plugin, payload_schema
 from connectors.examples import today
 from connectors.samsat.client import SERVICE_PKB, SamsatClient, create
 from connectors.samsat.facet import FACET
@@ -41,13 +40,10 @@ def payable_year(month: int, day: int, on: dt.date | None = None) -> int:
     return on.year + 1 if due < on - dt.timedelta(days=60) else on.year
 
 
-PKB_PAYMENT_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "Samsat annual vehicle tax (PKB) payment code",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["nik", "plate", "year"],
-    "properties": {
+PKB_PAYMENT_SCHEMA = payload_schema(
+    "Samsat annual vehicle tax (PKB) payment code",
+    ["nik", "plate", "year"],
+    {
         "nik": {"type": "string", "pattern": "^[0-9]{16}$", "maxLength": 16, "description": "The registered owner"},
         "plate": {
             "type": "string",
@@ -63,8 +59,8 @@ PKB_PAYMENT_SCHEMA: dict[str, Any] = {
         },
     },
     # the demo population's vehicle B 3538 YG, first registered on 25 October
-    "examples": [{"nik": "3603282512770002", "plate": "B 3538 YG", "year": payable_year(10, 25)}],
-}
+    [{"nik": "3603282512770002", "plate": "B 3538 YG", "year": payable_year(10, 25)}],
+)
 
 
 PURPOSES = {"vehicle_tax": {"title": "Annual vehicle tax (Samsat)", "facets": [ROOT_FACET, FACET]}}
