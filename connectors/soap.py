@@ -185,7 +185,7 @@ class SoapSession:
             quicken(self.http)
         by_url = isinstance(wsdl, str) and wsdl.startswith(("http://", "https://"))
         self._wsdl_http = httpx.Client(
-            transport=_OneOrigin(wsdl, timeout_s) if by_url else _NoNetwork(),  # type: ignore[arg-type]
+            transport=_OneOrigin(str(wsdl), timeout_s) if by_url else _NoNetwork(),
             follow_redirects=False,
         )
         try:

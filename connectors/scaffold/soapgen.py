@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors.scaffold.wsdl import Leaf, Operation, Service, WsdlError
 
@@ -63,31 +63,40 @@ _PERSON = {
 }
 
 
-def _value(leaf: Leaf, *, person: bool, echo: set[str], reference: str | None) -> str:
-    if leaf.name == reference:
+class Fill(NamedTuple):
+    """Where a reply's values come from: the person on file (a lookup), the request's elements of the same name
+    (`echo`), the agency's reference (a submission's `reference` element); else a sample value."""
+
+    person: bool
+    echo: set[str]
+    reference: str | None
+
+
+def _value(leaf: Leaf, fill: Fill) -> str:
+    if leaf.name == fill.reference:
         return "reference"
     kind = role(leaf)
-    if person and kind in _PERSON:
+    if fill.person and kind in _PERSON:
         return _PERSON[kind]
     if kind == "code":
         return '"00"'
-    if leaf.name in echo:
+    if leaf.name in fill.echo:
         return f'request.text("{leaf.name}")'
     return _DEFAULTS[leaf.kind]
 
 
-def element(leaf: Leaf, indent: int, **how: object) -> str:
+def element(leaf: Leaf, indent: int, fill: Fill) -> str:
     """`b.el(...)` building `leaf` (one item when repeated), children in the WSDL's order."""
     pad = " " * indent
     if leaf.kind != "complex":
-        return f'{pad}b.el("{leaf.name}", {_value(leaf, **how)}),'  # type: ignore[arg-type]
-    inner = "\n".join(element(child, indent + 4, **how) for child in leaf.children)
+        return f'{pad}b.el("{leaf.name}", {_value(leaf, fill)}),'
+    inner = "\n".join(element(child, indent + 4, fill) for child in leaf.children)
     return f'{pad}b.el("{leaf.name}", children=[\n{inner}\n{pad}]),'
 
 
-def reply(op: Operation, indent: int, **how: object) -> str:
+def reply(op: Operation, indent: int, fill: Fill) -> str:
     pad = " " * indent
-    inner = "\n".join(element(leaf, indent + 4, **how) for leaf in op.outputs)
+    inner = "\n".join(element(leaf, indent + 4, fill) for leaf in op.outputs)
     return f'b.el("{op.response}", children=[\n{inner}\n{pad}])' if inner else f'b.el("{op.response}")'
 
 
@@ -131,7 +140,7 @@ def handlers(service: Service) -> tuple[str, str]:
     person = known(call.state, call.request.text("{nik}"))
     if person is None:
         raise client_fault("data tidak ditemukan", kode=NOT_FOUND_CODE)
-    return {reply(lookup, 4, person=True, echo=set(), reference=None)}
+    return {reply(lookup, 4, Fill(person=True, echo=set(), reference=None))}
 '''
     ]
     ops = [f'    "{lookup.name}": {fn},']
@@ -139,7 +148,7 @@ def handlers(service: Service) -> tuple[str, str]:
         fn = snake(service.health.name)
         parts.append(f'''def {fn}(call: Call[Any]) -> etree._Element:
     """{service.health.name}: the cheap call health checks use."""
-    return {reply(service.health, 4, person=False, echo=set(), reference=None)}
+    return {reply(service.health, 4, Fill(person=False, echo=set(), reference=None))}
 ''')
         ops.append(f'    "{service.health.name}": {fn},')
     for op in service.submissions:
@@ -157,7 +166,7 @@ def accept_{fn}(key: str, request: SoapRequest) -> etree._Element:
     """A new {op.name}. TODO: the agency's business rules (who may apply, what must match Dukcapil) go here, as
     client_fault(...)."""
     reference = reference_for(key)
-    return {reply(op, 4, person=False, echo=echo, reference=reference_of(op))}
+    return {reply(op, 4, Fill(person=False, echo=echo, reference=reference_of(op)))}
 ''')
         ops.append(f'    "{op.name}": {fn},')
     return "\n\n".join(parts), "\n".join(ops)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import random
+from typing import Any
 
 from connectors.simkit import attributes, names, places
 from connectors.simkit.attributes import BIRTH_FIRST, BIRTH_LAST, BLOOD, add_years, clamp_birth, date_between, weighted
@@ -84,7 +85,7 @@ class HouseholdBuilder:
         pool = same_province if same_province and rng.random() < 0.6 else self.regency_codes
         return places.short_place(places.region(rng.choice(pool)).name)
 
-    def household(self, number: int, room: int) -> list[dict[str, object]]:
+    def household(self, number: int, room: int) -> list[dict[str, Any]]:
         """Members of one household as field dicts (status fields are added later)."""
         rng = self.rng
         regency_code = rng.choices(self.regency_codes, weights=self.weights)[0]

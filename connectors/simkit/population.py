@@ -27,7 +27,7 @@ import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from connectors.simkit.attributes import REFERENCE_YEAR
 from connectors.simkit.households import HouseholdBuilder
@@ -190,7 +190,7 @@ def _special_kinds(seed: int, size: int) -> dict[int, str]:
 
 def _generate(seed: int, size: int) -> list[Person]:
     builder = HouseholdBuilder(seed)
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     household = 0
     while len(rows) < size:
         rows.extend(builder.household(household, size - len(rows)))
@@ -204,7 +204,7 @@ def _generate(seed: int, size: int) -> list[Person]:
                 index=index,
                 life_status="deceased" if kind == "deceased" else "inactive" if kind == "inactive" else "alive",
                 in_dukcapil=kind != "unknown",
-                **row,  # type: ignore[arg-type]
+                **row,
             )
         )
     return people
