@@ -46,9 +46,6 @@ from connectors.base import (
     AgencyUnavailable,
     NotSupported,
 )
-from connectors.base import (
-    payload_schema as payload_schema,  # scaffolded SOAP clients import it from here
-)
 from connectors.config import DEFAULT_TIMEOUT_S
 from connectors.httpcore_pool import quicken
 from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded

@@ -20,8 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from connectors.base import payload_schema
 from connectors.examples import today
-from connectors.soap import payload_schema
 from connectors.soap_connector import LookupContract, SoapConnector, SoapSubmission
 
 AGENCY = "bpjs_ketenagakerjaan"

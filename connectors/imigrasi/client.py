@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from connectors.base import payload_schema
 from connectors.examples import working_day
-from connectors.soap import payload_schema
 from connectors.soap_connector import LookupContract, SoapConnector, SoapSubmission
 
 AGENCY = "imigrasi"

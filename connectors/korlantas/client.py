@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.soap import payload_schema
+from connectors.base import payload_schema
 from connectors.soap_connector import LookupContract, SoapConnector, SoapSubmission
 
 AGENCY = "korlantas"
