@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from connectors import tracing
@@ -75,6 +76,9 @@ async def _attempt(steps: StepRunner, message: Message, connectors: Mapping[str,
     claimed = await steps.begin(message)
     if isinstance(claimed, Skip):
         return claimed.reason
+    trace = tracing.current_traceparent()  # the consuming span: the attempt's events and its retry continue it
+    if trace is not None:
+        claimed = replace(claimed, traceparent=trace)
     called = time.perf_counter()
     connector = connectors.get(claimed.agency)
     if connector is None:

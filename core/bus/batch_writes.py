@@ -38,6 +38,7 @@ FINISH_COLUMNS = (
     "next_attempt_at",
     "lease_until",
     "updated_at",
+    "traceparent",
 )
 _FINISH_TYPES = {
     "id": "varchar",
@@ -51,6 +52,7 @@ _FINISH_TYPES = {
     "next_attempt_at": "timestamptz",
     "lease_until": "timestamptz",
     "updated_at": "timestamptz",
+    "traceparent": "varchar",
 }
 assert set(_FINISH_TYPES) == {"id", "version", *FINISH_COLUMNS}
 _FINISH = text(f"""

@@ -46,11 +46,19 @@ class Work:
     client_name: str = ""
     nik_hash: str = ""
     deadline_at: dt.datetime | None = None
+    traceparent: str | None = None  # the attempt's consuming span (tracing on): its retry and events continue it
 
     def application(self, status: str) -> Step:
         """A stand-in for the row, for the history, audit and event rows of `finish` (no ORM object)."""
         return Step(
-            self.application_id, self.client_name, self.nik_hash, self.agency, self.service, self.attempt, status
+            self.application_id,
+            self.client_name,
+            self.nik_hash,
+            self.agency,
+            self.service,
+            self.attempt,
+            status,
+            traceparent=self.traceparent,
         )
 
 

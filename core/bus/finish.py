@@ -114,7 +114,12 @@ def _outcome(
     work: Work, outcome: Outcome, secrets: BusSecrets, policy: Policy, now: dt.datetime
 ) -> tuple[dict[str, Any], Status, str, dict[str, Any]]:
     """The row's new values, the status, the history detail and the audit detail for an attempt's outcome."""
-    values: dict[str, Any] = {"lease_until": None, "updated_at": now, "reason_code": outcome.code}
+    values: dict[str, Any] = {
+        "lease_until": None,
+        "updated_at": now,
+        "reason_code": outcome.code,
+        "traceparent": work.traceparent,  # a retry the sweep dispatches continues this attempt
+    }
     extra: dict[str, Any] = {"calls": outcome.calls, "code": outcome.code}
     if outcome.status == Status.submitted.value:
         reference = (outcome.reference or "")[:200]

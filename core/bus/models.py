@@ -89,6 +89,7 @@ class Application(SQLModel, table=True):
     deadline_at: dt.datetime = _ts(nullable=False)
     created_at: dt.datetime = _ts(nullable=False, default=utcnow)
     updated_at: dt.datetime = _ts(nullable=False, default=utcnow)
+    traceparent: str | None = Field(default=None, max_length=55)  # its latest step's trace, when tracing is on
 
 
 class Transition(SQLModel, table=True):

@@ -102,7 +102,7 @@ def new_outbox(app: Application, at: dt.datetime) -> Outbox:
         application_id=app.id,
         agency=app.agency,
         created_at=at,
-        traceparent=tracing.current_traceparent(),
+        traceparent=app.traceparent,  # its latest step's trace: the request's, or the attempt a retry continues
     )
 
 
@@ -142,6 +142,7 @@ def accept(
         deadline_at=at + dt.timedelta(seconds=policy.deadline_s),
         created_at=at,
         updated_at=at,
+        traceparent=tracing.current_traceparent(),
     )
     session.add(app)
     move(session, app, Status.accepted, at, audit=audit)
@@ -219,6 +220,7 @@ def _accept_all(
             "deadline_at": deadline,
             "created_at": at,
             "updated_at": at,
+            "traceparent": item.traceparent,
         }
         rows.append(row)
         app: Any = SimpleNamespace(**row)  # what the answer reads (an ORM object per request cost more)
@@ -277,6 +279,7 @@ def replay(
     app.next_attempt_at = app.lease_until = None
     app.version += 1
     audit_step(session, "application.replayed", app, {"operator": operator})
+    app.traceparent = tracing.current_traceparent() or app.traceparent  # the replay request's trace, if traced
     move(session, app, Status.accepted, now, detail=f"replayed by {operator or 'an operator'}")
     session.add(new_outbox(app, now))
     session.commit()

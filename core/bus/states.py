@@ -120,6 +120,7 @@ class Step:
     attempts: int
     status: str
     updated_at: dt.datetime | None = None
+    traceparent: str | None = None  # the trace of the step (its events belong to it)
 
 
 _TRANSITIONS = insert(table_of(Transition))

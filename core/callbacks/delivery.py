@@ -29,7 +29,6 @@ from sqlmodel import Session, col
 from connectors import tracing
 from core.audit.log import record
 from core.audit.note import Signer
-from core.bus.models import Outbox
 from core.callbacks import signing
 from core.callbacks.events import fan_out
 from core.callbacks.models import Attempt, Batch, Event, Item, Subscription
@@ -542,14 +541,14 @@ class Deliverer:
 
 
 def event_traces(session: Session, batch_id: str, limit: int = 128) -> list[str]:
-    """The traces a batch's events belong to: their applications' submissions (the outbox rows' traceparents)."""
+    """The spans a batch's events were written in (each event's traceparent: the request, the attempt or the
+    inbound push that made it), each once."""
     rows = (
         session.execute(
-            select(col(Outbox.traceparent))
+            select(col(Event.traceparent))
             .distinct()
-            .join(Event, col(Event.application_id) == col(Outbox.application_id))
             .join(Item, col(Item.event_id) == col(Event.id))
-            .where(col(Item.batch_id) == batch_id, col(Outbox.traceparent).is_not(None))
+            .where(col(Item.batch_id) == batch_id, col(Event.traceparent).is_not(None))
             .limit(limit)
         )
         .scalars()

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import insert, select, text, update
 from sqlmodel import Session, col
 
+from connectors import tracing
 from core.callbacks.models import Event, Item, Subscription
 from core.db.bulk import bulk_insert
 from core.db.tables import table_of
@@ -31,14 +32,21 @@ EMITTED = {
 }
 FANOUT_LOCK = 0x6765_7262_6362  # "gerbcb": the advisory lock id of the fan-out
 _INSERT = insert(table_of(Event))
-_COLUMNS = ("event_id", "type", "agency", "application_id", "occurred_at", "data", "fanned_at")
-_PG_TYPES = ("text", "text", "text", "text", "timestamptz", "text", "timestamptz")
+_COLUMNS = ("event_id", "type", "agency", "application_id", "occurred_at", "data", "fanned_at", "traceparent")
+_PG_TYPES = ("text", "text", "text", "text", "timestamptz", "text", "timestamptz", "text")
 
 
 def event_row(
-    event_type: str, *, agency: str, application_id: str, at: dt.datetime, data: Mapping[str, Any]
+    event_type: str,
+    *,
+    agency: str,
+    application_id: str,
+    at: dt.datetime,
+    data: Mapping[str, Any],
+    traceparent: str | None = None,
 ) -> dict[str, Any]:
-    """The row of one event (for `emit_many`)."""
+    """The row of one event (for `emit_many`); `traceparent`: the span it belongs to, which its callback batch
+    links to (tracing on)."""
     return {
         "event_id": str(uuid.uuid4()),
         "type": event_type,
@@ -47,14 +55,24 @@ def event_row(
         "occurred_at": at,
         "data": json.dumps(dict(data), separators=(",", ":"), sort_keys=True, default=str),
         "fanned_at": None,
+        "traceparent": traceparent,
     }
 
 
 def emit(
     session: Session, event_type: str, *, agency: str, application_id: str, at: dt.datetime, data: Mapping[str, Any]
 ) -> None:
-    """Add one event row through the session's connection (no unit of work): it commits with the caller."""
-    emit_many(session, [event_row(event_type, agency=agency, application_id=application_id, at=at, data=data)])
+    """Add one event row through the session's connection (no unit of work): it commits with the caller. Written
+    where it happens (an agency's inbound push): it belongs to the current span."""
+    row = event_row(
+        event_type,
+        agency=agency,
+        application_id=application_id,
+        at=at,
+        data=data,
+        traceparent=tracing.current_traceparent(),
+    )
+    emit_many(session, [row])
 
 
 def emit_many(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -75,7 +93,8 @@ def status_event(
     app: Any, status: str, at: dt.datetime, extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """The event row of a status change, or None if agencies do not hear about that status (queued /
-    submitting are internal)."""
+    submitting are internal). It belongs to the trace of the step that made it: `app.traceparent`, set by the
+    request or the attempt (a batch of steps runs outside each step's span)."""
     event_type = EMITTED.get(status)
     if event_type is None:
         return None
@@ -83,7 +102,9 @@ def status_event(
     for key in ("reference", "reason", "code", "reason_code"):
         if extra and extra.get(key) is not None:
             data[key] = extra[key]
-    return event_row(event_type, agency=app.agency, application_id=app.id, at=at, data=data)
+    return event_row(
+        event_type, agency=app.agency, application_id=app.id, at=at, data=data, traceparent=app.traceparent
+    )
 
 
 def emit_for_status(

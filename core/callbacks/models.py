@@ -76,6 +76,7 @@ class Event(SQLModel, table=True):
     occurred_at: dt.datetime = _ts(nullable=False)
     data: str = Field(sa_column=Column(Text, nullable=False))
     fanned_at: dt.datetime | None = _ts(nullable=True)
+    traceparent: str | None = Field(default=None, max_length=55)  # the span it was written in, when tracing is on
 
 
 class Item(SQLModel, table=True):

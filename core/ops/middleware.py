@@ -85,22 +85,21 @@ class RequestContext:
                 status.append(message["status"])
             await send(message)
 
-        with tracing.span(method, kind=tracing.SpanKind.SERVER, context=tracing.remote_context(counter_trace)) as span:
-            ctx = span.get_span_context()
-            trace_token = tracing.current.set(
-                tracing.Trace(f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}", f"{int(ctx.trace_flags):02x}")
-            )
-            try:
-                await self.app(scope, receive, send_status)
-            finally:
-                tracing.current.reset(trace_token)
-                route = getattr(scope.get("route"), "path", None)
-                ended: dict[str, Any] = {"http.request.method": method}
-                if route:
-                    span.update_name(f"{method} {route}")
-                    ended["http.route"] = route
-                if status:
-                    ended["http.response.status_code"] = status[0]
-                    if status[0] >= 500:
-                        span.set_status(tracing.Status(tracing.StatusCode.ERROR))
-                span.set_attributes(ended)  # all at the end, in one call: each call takes a lock and checks values
+        request = tracing.RequestSpan(method, counter_trace)
+        trace_token = tracing.current.set(request.trace())
+        try:
+            with request:
+                try:
+                    await self.app(scope, receive, send_status)
+                finally:
+                    route = getattr(scope.get("route"), "path", None)
+                    if route:
+                        request.name = f"{method} {route}"
+                        request.attributes["http.route"] = route
+                    request.attributes["http.request.method"] = method
+                    if status:
+                        request.attributes["http.response.status_code"] = status[0]
+                        if status[0] >= 500:
+                            request.status = tracing.Status(tracing.StatusCode.ERROR)
+        finally:
+            tracing.current.reset(trace_token)

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from connectors import tracing
@@ -56,7 +57,9 @@ def install(processor: SpanProcessor, service_name: str = "gerbang") -> TracerPr
     provider.add_span_processor(processor)
     shutdown()
     _provider.append(provider)
-    tracing.use(provider.get_tracer("gerbang"))
+    tracer = provider.get_tracer("gerbang")
+    assert isinstance(tracer, SdkTracer)  # the SDK's: the request span reads its sampler and processors
+    tracing.use(tracer)
     return provider
 
 

@@ -99,3 +99,35 @@ def test_distributed_submission_joins_the_counters_trace_across_processes(  # ty
     assert {ids(s)[0] for s in (post, publish, consume, submitted, call)} == {TRACE_ID}
     assert post["resource"]["attributes"]["service.name"] == "gerbang-test"
     assert call["resource"]["attributes"]["service.name"] == "gerbang-worker"
+
+
+def test_a_retried_submission_stays_in_its_trace_through_rabbitmq(  # type: ignore[no-untyped-def]
+        bus_api, bus_settings, counter, processes, spans, set_fault, tmp_path) -> None:
+    """The agency is down: the attempt fails, the sweep writes a new outbox message carrying the consuming span's
+    context (kept with the application), so the next publish and consume continue the attempt that failed."""
+    spans_file = tmp_path / "worker-spans.jsonl"
+    traced_worker(bus_settings(), spans_file, processes)
+    set_fault("oss", "down")
+    app_id = submit(bus_api, {**counter, "traceparent": TRACEPARENT}, SUPPLY.repeatable("oss"))["id"]
+    view = lambda: bus_api.get(f"/v1/applications/{app_id}", headers=counter).json()  # noqa: E731
+    wait_until(lambda: view()["attempts"] >= 2, 60,
+               what=lambda: f"a rescheduled attempt: {view()} {processes.logs_tail()}")
+    set_fault("oss", "ok")
+    wait_status(bus_api, counter, app_id, {"submitted"}, timeout_s=60)
+    wait_until(lambda: [s for s in from_file(spans_file)
+                        if s["name"] == "oss submit" and s["attributes"]["gerbang.outcome"] == "ok"], 15,
+               what="the last attempt's spans")
+    post = called(as_json(spans), "POST /v1/applications")
+    worker_side = from_file(spans_file)
+
+    def by_start(kind: str) -> list[dict[str, Any]]:
+        return sorted((s for s in worker_side if s["kind"] == f"SpanKind.{kind}"), key=lambda s: s["start_time"])
+
+    publishes, consumes = by_start("PRODUCER"), by_start("CONSUMER")
+    assert len(consumes) >= 2 and len(publishes) == len(consumes), [(s["name"], s["kind"]) for s in worker_side]
+    parent = ids(post)[1]
+    for publish, consume in zip(publishes, consumes, strict=True):
+        assert ids(publish)[2] == parent  # the first: the request's; then the attempt that failed
+        assert ids(consume)[2] == ids(publish)[1]
+        parent = ids(consume)[1]
+    assert {ids(s)[0] for s in [*publishes, *consumes]} == {TRACE_ID}

@@ -16,7 +16,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from core.cli.worker import worker
+from core.cli.main import main
 from core.ops import tracing
 
 
@@ -33,4 +33,5 @@ class JsonLines(SpanExporter):
 
 if __name__ == "__main__":
     tracing.install(SimpleSpanProcessor(JsonLines(Path(sys.argv[1]))), "gerbang-worker")  # setup() keeps it
-    worker(relay=True, callbacks=False)
+    sys.argv = ["gerbang", "worker", "--no-callbacks"]  # the CLI as `gerbang worker` runs it (all its models)
+    main()

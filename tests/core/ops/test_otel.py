@@ -62,6 +62,14 @@ def span_id(span: ReadableSpan) -> str:
     return hexid(span.context.span_id, 16)
 
 
+def span_id_of(link: Any) -> str:
+    return hexid(link.context.span_id, 16)
+
+
+def traceparent_of(trace_id: str) -> str:
+    return f"00-{trace_id}-{COUNTER_SPAN}-01"
+
+
 def in_tree(finished: Any, root: ReadableSpan) -> list[ReadableSpan]:
     """Every span under `root` (its descendants), by parent ids."""
     ids = {span_id(root)}
@@ -150,6 +158,16 @@ def test_lookup_span_tree(make_api, reader, spans) -> None:  # type: ignore[no-u
     assert [s.name for s in finished] == ["GET /v1/citizens/{nik}"]
 
 
+def test_a_counter_that_does_not_sample_gets_no_spans(make_api, reader, spans) -> None:  # type: ignore
+    """The default sampler follows the counter's sampled flag: `-00` records nothing, the request's span (made
+    by hand, core/ops/middleware.py) included, and the lookup answers as ever."""
+    api = make_api()
+    response = api.get(f"/v1/citizens/{ALIVE[1].nik}", params={"purpose": "business_licensing"},
+                       headers={**reader, "traceparent": TRACEPARENT[:-2] + "00"})
+    assert response.status_code == 200
+    assert spans.get_finished_spans() == ()
+
+
 def test_full_journey_spans_hold_nothing_personal_and_callbacks_link_to_events(  # type: ignore[no-untyped-def]
         make_api, reader, add_client, spans) -> None:
     """Embedded mode: lookup, submission (outbox → in-process worker → agency), callback batch."""
@@ -183,7 +201,8 @@ def test_full_journey_spans_hold_nothing_personal_and_callbacks_link_to_events( 
     deliver = one(finished, "callback deliver")
     assert deliver.attributes["gerbang.outcome"] == "delivered"
     assert deliver.attributes["gerbang.batch.id"] == headers["webhook-id"]
-    assert [hexid(link.context.trace_id, 32) for link in deliver.links] == [TRACE_ID]  # linked to its event's trace
+    assert [(hexid(link.context.trace_id, 32), span_id_of(link)) for link in deliver.links] == [
+        (TRACE_ID, span_id(consume))]  # linked to the span its event was written in: the attempt's
     assert headers["traceparent"].split("-")[2] == span_id(deliver)
 
     said = everything_said(finished)
@@ -196,6 +215,65 @@ def test_full_journey_spans_hold_nothing_personal_and_callbacks_link_to_events( 
     leaks = sorted(p for p in personal if p and p in said)
     assert not leaks, f"personal data in spans: {leaks}"
     assert json.loads(body)["events"]  # the journey really went through
+
+
+def test_a_retried_submission_stays_in_its_trace(make_api, reader, set_fault, spans) -> None:  # type: ignore
+    """Embedded: the agency is down, so the attempt fails and the sweep dispatches the application again; each
+    new attempt's consuming span continues the one before it (its context kept with the application), all in
+    the counter's trace."""
+    api = make_api(**FAST)
+    set_fault("oss", "down")
+    app_id = submit(api, {**reader, "traceparent": TRACEPARENT}, SUPPLY.repeatable("oss"))["id"]
+    wait_until(lambda: api.get(f"/v1/applications/{app_id}", headers=reader).json()["attempts"] >= 2, 20,
+               what="a rescheduled attempt")
+    set_fault("oss", "ok")
+    wait_status(api, reader, app_id, {"submitted"})
+    wait_until(lambda: named(spans.get_finished_spans(), "oss submit") and any(
+        s.attributes.get("gerbang.outcome") == "ok" for s in named(spans.get_finished_spans(), "oss submit")), 10,
+        what="the last attempt's spans")
+    finished = spans.get_finished_spans()
+    post = one(finished, "POST /v1/applications")
+    consumes = sorted(named(finished, "embedded process"), key=lambda s: s.start_time or 0)
+    assert len(consumes) >= 2
+    assert parent_of(consumes[0]) == span_id(post)
+    for before, after in zip(consumes, consumes[1:], strict=False):
+        assert parent_of(after) == span_id(before)  # the retry continues the attempt that failed
+    assert {hexid(s.context.trace_id, 32) for s in [post, *consumes, *named(finished, "oss submit")]} == {TRACE_ID}
+
+
+def test_a_callback_batch_links_to_the_span_of_each_of_its_events(  # type: ignore[no-untyped-def]
+        make_api, reader, add_client, spans) -> None:
+    """Two applications in two traces, their accepted and submitted events in batches: every batch links to the
+    very span each of its events was written in — the request for `accepted`, the attempt for `submitted`."""
+    api = make_api(**FAST, callback_allowed_hosts=["127.0.0.1"], callback_poll_s=0.05, callback_retry_base_s=0.05)
+    operator = {"Authorization": f"Bearer {add_client('operator', ['admin'])}"}
+    traces = ["a" * 32, "b" * 32]
+    with receiver() as (state, server):
+        created = api.post("/v1/subscriptions", headers=operator, json={
+            "agency": "oss", "url": f"{server.url}/hook", "events": ["application.accepted", "application.submitted"],
+            "batch_max": 10, "batch_window_s": 1})
+        assert created.status_code == 201, created.text
+        ids = [submit(api, {**reader, "traceparent": traceparent_of(t)}, SUPPLY.repeatable("oss"))["id"]
+               for t in traces]
+        for app_id in ids:
+            wait_status(api, reader, app_id, {"submitted"})
+        wait_until(lambda: sum(len(json.loads(body)["events"]) for body, _ in state.seen) >= 4, 15,
+                   what="four events delivered")
+        wait_until(lambda: sum(s.attributes["gerbang.batch.events"]
+                               for s in named(spans.get_finished_spans(), "callback deliver")) >= 4, 10,
+                   what="the delivery spans")
+    finished = spans.get_finished_spans()
+    written_in = {}
+    for post in named(finished, "POST /v1/applications"):
+        written_in[("application.accepted", hexid(post.context.trace_id, 32))] = span_id(post)
+    for consume in named(finished, "embedded process"):
+        written_in[("application.submitted", hexid(consume.context.trace_id, 32))] = span_id(consume)
+    linked = {(hexid(link.context.trace_id, 32), span_id_of(link))
+              for deliver in named(finished, "callback deliver") for link in deliver.links}
+    delivered = [(e["type"], e["data"]["application_id"]) for body, _ in state.seen for e in json.loads(body)["events"]]
+    assert sorted({t for t, _ in delivered}) == ["application.accepted", "application.submitted"]
+    assert linked == {(trace, span) for (_, trace), span in written_in.items()}
+    assert {trace for trace, _ in linked} == set(traces)
 
 
 class _Collector(BaseHTTPRequestHandler):
