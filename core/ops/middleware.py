@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
