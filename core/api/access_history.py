@@ -13,6 +13,7 @@ from core.api.audit import MAX_LIMIT, RESPONSES, entry_cursor, fresh_checkpoint,
 from core.api.audit_trail import write_now
 from core.api.auth import require
 from core.api.citizens import checked_nik
+from core.api.state import app_state
 from core.audit import queries
 from core.security.clients import Principal
 from identity.secrecy import subject_hash
@@ -36,7 +37,7 @@ def access_history(
     answered from the signed log (this request is recorded too, as `citizen.history`)."""
     normalised = checked_nik(nik)
     after = entry_cursor(cursor)
-    subject = subject_hash(request.app.state.secrets.nik_hash_key, normalised)
+    subject = subject_hash(app_state(request.app).secrets.nik_hash_key, normalised)
     write_now(request, "citizen.history", client=principal.name, subject=subject)
     latest = fresh_checkpoint(request)
     with reading(request) as conn:

@@ -17,6 +17,7 @@ from connectors.base import AgencyError, AgencyRejected, Health, NotSupported
 from core.api.auth import current_principal
 from core.api.openapi import problems
 from core.api.problems import Problem
+from core.api.state import app_state
 from core.security.clients import Principal
 from core.security.scopes import allowed
 
@@ -105,7 +106,7 @@ async def admin_views(registry: Any, names: list[str]) -> list[AgencyView]:
 def readable_agency(request: Request, agency: str, principal: Principal) -> Any:
     """The agency registry, once `agency` is known to exist (else 404 `agency_not_found`) and the principal may read
     its services (`application:submit:<agency>` or admin; else 403 `scope_missing`)."""
-    registry = request.app.state.agencies
+    registry = app_state(request.app).agencies
     if agency not in registry.active:
         raise Problem(
             404,
@@ -129,7 +130,7 @@ def readable_agency(request: Request, agency: str, principal: Principal) -> Any:
 async def list_agencies(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> AgencyList:
     """`admin`: every configured agency with its services (JSON Schemas), health and circuit-breaker state.
     Any other client: the agencies it may submit to (`application:submit:<agency>`), with their services."""
-    registry = request.app.state.agencies
+    registry = app_state(request.app).agencies
     names = list(registry.active)
     if is_admin(principal):
         return AgencyList(agencies=list(await admin_views(registry, names)))

@@ -26,8 +26,10 @@ from core.api.citizens import router as citizens_router
 from core.api.clients_admin import router as clients_admin_router
 from core.api.fastapi_routing import LookupLane
 from core.api.inbound import router as inbound_router
+from core.api.state import AppState
 from core.api.subscriptions import router as subscriptions_router
 from core.audit.group import audit_writer
+from core.audit.sequencer import Sequencer
 from core.bus.dispatch import start_embedded
 from core.bus.states import Policy
 from core.cache_store import SqlCacheStore
@@ -52,47 +54,53 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        app.state.settings = settings
-        app.state.engine = engine
-        app.state.sessions = session_factory(engine)
-        app.state.principals = PrincipalCache()
-        app.state.audit_writer = audit_writer(app.state.sessions)
-        app.state.rates = RateLimiter(
-            engine, Limit(settings.rate_limit_per_s, settings.rate_limit_burst), settings.rate_lease_s
-        )
+        sessions = session_factory(engine)
         own_registry = registry is None
-        app.state.agencies = registry if registry is not None else build_registry(settings)
-        if app.state.agencies.limits is not None and app.state.agencies.limits.slots:
-            await asyncio.to_thread(app.state.agencies.limits.start)  # join the census: concurrency shares
+        agencies = registry if registry is not None else build_registry(settings)
+        if agencies.limits is not None and agencies.limits.slots:
+            await asyncio.to_thread(agencies.limits.start)  # join the census: concurrency shares
         secrets = load_secrets(settings)
-        app.state.secrets = secrets
-        app.state.cache = RecordCache(
+        cache = RecordCache(
             SqlCacheStore(engine),
             secrets.data_keys,
             secrets.nik_hash_key,
-            app.state.agencies.freshness(settings),
+            agencies.freshness(settings),
             settings.cache_freshness_s,
         )
-        sequencer = audit_api.start(app, settings)
-        app.state.policy = Policy.from_settings(settings)
-        connectors = {name: agency.connector for name, agency in app.state.agencies.active.items()}
-        health.start(app, settings)
-        app.state.dispatcher = start_embedded(app.state.sessions, connectors, secrets, settings, app.state.agencies)
-        # distributed: the workers deliver callbacks, from the events exchange (core/callbacks/exchange.py)
-        app.state.callbacks = (
-            Deliverer(app.state.sessions, settings, app.state.audit.signer).start() if settings.embedded else None
+        sequencer = Sequencer.from_settings(engine, settings).start()
+        broker_probe, metrics_registry = health.start(engine, agencies, settings)
+        connectors = {name: agency.connector for name, agency in agencies.active.items()}
+        state = app.state.gerbang = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            secrets=secrets,
+            agencies=agencies,
+            principals=PrincipalCache(),
+            rates=RateLimiter(
+                engine, Limit(settings.rate_limit_per_s, settings.rate_limit_burst), settings.rate_lease_s
+            ),
+            cache=cache,
+            audit=sequencer,
+            audit_writer=audit_writer(sessions),
+            policy=Policy.from_settings(settings),
+            metrics_registry=metrics_registry,
+            broker_probe=broker_probe,
+            dispatcher=start_embedded(sessions, connectors, secrets, settings, agencies),
+            # distributed: the workers deliver callbacks, from the events exchange (core/callbacks/exchange.py)
+            callbacks=Deliverer(sessions, settings, sequencer.signer).start() if settings.embedded else None,
         )
         gc.freeze()  # what start-up built lives as long as the process: keep it out of every later GC pass
         try:
             yield
         finally:
-            if app.state.callbacks is not None:
-                await app.state.callbacks.stop()
-            if app.state.dispatcher is not None:
-                await app.state.dispatcher.stop()
+            if state.callbacks is not None:
+                await state.callbacks.stop()
+            if state.dispatcher is not None:
+                await state.dispatcher.stop()
             sequencer.stop()
             if own_registry:
-                await app.state.agencies.aclose()
+                await agencies.aclose()
             engine.dispose()
 
     app = FastAPIOffline(  # /docs and /redoc with their scripts from the installed package: MPP networks are closed

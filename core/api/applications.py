@@ -33,6 +33,7 @@ from core.api.citizens import checked_nik
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.openapi import problems
 from core.api.problems import Problem, item, pointer_to
+from core.api.state import AppState, app_state
 from core.bus import queries
 from core.bus.citizen import one_person
 from core.bus.inbound import join_decision
@@ -145,7 +146,7 @@ async def submit_application(
     request with the same key answers the same application again."""
     context = counter_context(request)
     key = _key(idempotency_key)
-    state = request.app.state
+    state = app_state(request.app)
     registry = state.agencies
     if body.agency not in registry.active:
         raise Problem(
@@ -229,7 +230,7 @@ async def submit_application(
     return _answer(result.application, 202, replayed=not result.created)
 
 
-def _join(state: Any, agency: str, decided: tuple[str, str], decision: Any) -> None:
+def _join(state: AppState, agency: str, decided: tuple[str, str], decision: Any) -> None:
     """A step on the pushed record this accepted decision is about (core/bus/inbound.py `join_decision`). Its own
     transaction after the acceptance: should it fail, the decision stands and the cause is logged."""
     try:
@@ -239,9 +240,9 @@ def _join(state: Any, agency: str, decided: tuple[str, str], decision: Any) -> N
         log.exception("the decision %s could not be joined to its pushed record", decision.id)
 
 
-def _intake(state: Any) -> Intake:
+def _intake(state: AppState) -> Intake:
     """This app's group committer, made on first use (it belongs to the app's event loop)."""
-    committer = getattr(state, "intake", None)
+    committer = state.intake
     if committer is None:
         committer = state.intake = intake(state.sessions, state.secrets, state.policy)
     return committer
@@ -272,9 +273,9 @@ async def get_application(
     application_id = application_id_or_404(application_id)
 
     def load() -> ApplicationView:
-        with request.app.state.sessions() as session:
+        with app_state(request.app).sessions() as session:
             app = _visible(session.get(Application, application_id), principal)
-            return application_view(session, app, request.app.state.secrets.data_keys)
+            return application_view(session, app, app_state(request.app).secrets.data_keys)
 
     return await run_in_threadpool(load)
 
@@ -300,11 +301,11 @@ async def list_applications(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> ApplicationPage:
     """A counter's list, newest first: its own applications (all of them with `admin`)."""
-    nik_hash = subject_hash(request.app.state.secrets.nik_hash_key, checked_nik(nik)) if nik else None
+    nik_hash = subject_hash(app_state(request.app).secrets.nik_hash_key, checked_nik(nik)) if nik else None
     after = _after(cursor) if cursor else None
 
     def load() -> ApplicationPage:
-        with request.app.state.sessions() as session:
+        with app_state(request.app).sessions() as session:
             page, more = queries.application_page(
                 session,
                 limit=limit,
@@ -332,7 +333,7 @@ async def dead_applications(
     """Failed (dead-lettered) applications, newest first."""
 
     def load() -> ApplicationPage:
-        with request.app.state.sessions() as session:
+        with app_state(request.app).sessions() as session:
             rows = queries.failed_applications(session, limit=limit, agency=agency)
         return ApplicationPage(items=summaries(rows))
 
@@ -349,7 +350,7 @@ async def replay_application(
     application_id: str, request: Request, principal: Annotated[Principal, Depends(require("admin"))]
 ) -> ApplicationView:
     """Send a failed application again (same idempotency key at the agency, new deadline)."""
-    state = request.app.state
+    state = app_state(request.app)
 
     def run() -> ApplicationView:
         with state.sessions() as session:
@@ -359,7 +360,7 @@ async def replay_application(
                 raise Problem(404, "application_not_found", "No such application") from None
             except NotReplayable as exc:
                 raise Problem(409, "not_replayable", "Only failed applications can be replayed", str(exc)) from None
-            return application_view(session, app, request.app.state.secrets.data_keys)
+            return application_view(session, app, app_state(request.app).secrets.data_keys)
 
     view = await run_in_threadpool(run)
     if state.dispatcher is not None:

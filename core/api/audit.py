@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,12 +28,12 @@ from core.api.auth import require
 from core.api.citizens import checked_nik
 from core.api.openapi import problems
 from core.api.problems import Problem
+from core.api.state import app_state
 from core.audit import export, queries, store
 from core.audit.entry import format_time
-from core.audit.sequencer import Sequencer, SequencerError
+from core.audit.sequencer import SequencerError
 from core.callbacks import signing
 from core.security.clients import Principal
-from core.settings import Settings
 from identity.clock import as_utc
 from identity.secrecy import subject_hash
 
@@ -51,16 +51,9 @@ RESPONSES = problems(
 MAX_TREE = 2**53 - 1  # indexes and sizes go into canonical JSON (audit entries), which stops at 2^53
 
 
-def start(app: FastAPI, settings: Settings) -> Sequencer:
-    """Load the signing key and start this process's sequencer (called from the app's lifespan)."""
-    sequencer = Sequencer.from_settings(app.state.engine, settings).start()
-    app.state.audit = sequencer
-    return sequencer
-
-
 def fresh_checkpoint(request: Request) -> Any:
     """Sequence everything recorded so far and make sure a checkpoint covers it; the latest checkpoint row."""
-    state = request.app.state
+    state = app_state(request.app)
     try:
         state.audit.run(force_checkpoint=True)
     except SequencerError as exc:
@@ -98,7 +91,7 @@ def _query(request: Request, principal: Principal, endpoint: str, *, subject: st
 def reading(request: Request) -> Iterator[Connection]:
     """A connection for answering; a hash missing from the stored tree is a 503, not a traceback."""
     try:
-        with request.app.state.engine.connect() as conn:
+        with app_state(request.app).engine.connect() as conn:
             yield conn
     except store.StoreError as exc:
         raise Problem(
@@ -150,13 +143,13 @@ def _range_problem(message: str) -> Problem:
 @router.get("/v1/audit/key", response_class=PlainTextResponse, responses={200: {"content": {"text/plain": {}}}})
 def audit_key(request: Request) -> PlainTextResponse:
     """The log's public key as a note verifier key (`<origin>+<id>+<key>`): public, no API key needed."""
-    return PlainTextResponse(request.app.state.audit.signer.verifier.vkey + "\n")
+    return PlainTextResponse(app_state(request.app).audit.signer.verifier.vkey + "\n")
 
 
 @router.get("/v1/audit/key/webhook", response_class=PlainTextResponse, responses={200: {"content": {"text/plain": {}}}})
 def audit_key_webhook(request: Request) -> PlainTextResponse:
     """The same key in the Standard Webhooks `whpk_` form, for the `v1a` signature on callback batches: public."""
-    return PlainTextResponse(signing.public_key(request.app.state.audit.signer) + "\n")
+    return PlainTextResponse(signing.public_key(app_state(request.app).audit.signer) + "\n")
 
 
 # --- auditor queries --------------------------------------------------------------------------
@@ -188,7 +181,7 @@ def audit_entries(
     checkpoint returned alongside."""
     after = entry_cursor(cursor)
     subject = (
-        subject_hash(request.app.state.secrets.nik_hash_key, checked_nik(subject_nik, parameter="subject_nik"))
+        subject_hash(app_state(request.app).secrets.nik_hash_key, checked_nik(subject_nik, parameter="subject_nik"))
         if subject_nik is not None
         else None
     )
@@ -326,7 +319,7 @@ def audit_export(
     if not from_ <= to <= latest.size:
         raise _range_problem(f"need 0 <= from <= to <= {latest.size} (the latest checkpoint)")
     sizes = sorted({m for m in (earlier or []) if 0 < m < latest.size})[:64]
-    conn = request.app.state.engine.connect()
+    conn = app_state(request.app).engine.connect()
     chunks = export.export_chunks(conn, from_, to, latest, sizes)
     try:  # the head (prefix, suffix, proofs) before the status line goes out: a damaged tree is still a 503
         head = next(chunks)

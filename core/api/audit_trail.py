@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request
 
 from connectors import tracing
+from core.api.state import app_state
 from core.audit.log import prepare, record
 from core.security.clients import Principal
 from identity.purposes import ROOT_FACET
@@ -22,7 +23,7 @@ from identity.secrecy import subject_hash
 
 def write_now(request: Request, action: str, **fields: Any) -> None:
     """Record one entry in its own transaction (for code already running in a worker thread)."""
-    with request.app.state.sessions() as session:
+    with app_state(request.app).sessions() as session:
         record(session, action, **fields)
         session.commit()
 
@@ -30,7 +31,7 @@ def write_now(request: Request, action: str, **fields: Any) -> None:
 async def write(request: Request, action: str, **fields: Any) -> None:
     """Record one entry, committed (together with concurrent requests' entries) before this returns."""
     tracing.note("gerbang.audit.action", action)  # the request's span: its end waits for this commit
-    await request.app.state.audit_writer.submit(prepare(action, **fields))
+    await app_state(request.app).audit_writer.submit(prepare(action, **fields))
 
 
 def facet_summary(facets: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -67,13 +68,13 @@ async def read(
     if refresh:
         detail["refresh"] = True
     if plates:
-        detail["plates"] = [subject_hash(request.app.state.secrets.nik_hash_key, plate) for plate in plates]
+        detail["plates"] = [subject_hash(app_state(request.app).secrets.nik_hash_key, plate) for plate in plates]
     detail["counter"] = request.state.counter_context.as_detail()
     await write(
         request,
         "citizen.read",
         client=principal.name,
-        subject=subject or subject_hash(request.app.state.secrets.nik_hash_key, nik),
+        subject=subject or subject_hash(app_state(request.app).secrets.nik_hash_key, nik),
         detail=detail,
     )
 
@@ -93,12 +94,12 @@ async def verify(
     if results is not None:
         detail["results"] = {name: "match" if matched else "no_match" for name, matched in results.items()}
     detail["counter"] = request.state.counter_context.as_detail()
-    root = request.app.state.agencies.by_facet().get(ROOT_FACET)
+    root = app_state(request.app).agencies.by_facet().get(ROOT_FACET)
     await write(
         request,
         "citizen.verify",
         client=principal.name,
         agency=root.name if root is not None else None,
-        subject=subject_hash(request.app.state.secrets.nik_hash_key, nik),
+        subject=subject_hash(app_state(request.app).secrets.nik_hash_key, nik),
         detail=detail,
     )

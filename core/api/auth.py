@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from core.api.problems import Problem
+from core.api.state import app_state
 from core.security.clients import Principal, authenticate, today_wib
 from core.security.keys import hash_key
 from core.security.scopes import allowed
@@ -95,7 +96,7 @@ async def current_principal(request: Request) -> Principal:
             "Send the key as 'Authorization: Bearer <key>'.",
             headers=UNAUTHORIZED,
         )
-    state = request.app.state
+    state = app_state(request.app)
     digest = hash_key(token)
     hit, principal = state.principals.get(digest)
     if not hit:
@@ -114,18 +115,16 @@ async def current_principal(request: Request) -> Principal:
             f"{principal.agreement_to or '-'} (WIB).",
             agreement=principal.agreement,
         )
-    rates = getattr(state, "rates", None)
-    if rates is not None:
-        wait = await rates.take(f"client:{principal.client_id}", principal.limit(rates.default))
-        if wait is not None:
-            retry = max(1, math.ceil(min(wait, MAX_RETRY_AFTER_S)))  # a tiny configured rate must not overflow
-            raise Problem(
-                429,
-                "rate_limited",
-                "Too many requests for this client",
-                f"Try again in {retry} s.",
-                headers={"Retry-After": str(retry)},
-            )
+    wait = await state.rates.take(f"client:{principal.client_id}", principal.limit(state.rates.default))
+    if wait is not None:
+        retry = max(1, math.ceil(min(wait, MAX_RETRY_AFTER_S)))  # a tiny configured rate must not overflow
+        raise Problem(
+            429,
+            "rate_limited",
+            "Too many requests for this client",
+            f"Try again in {retry} s.",
+            headers={"Retry-After": str(retry)},
+        )
     return principal
 
 

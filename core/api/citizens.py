@@ -19,6 +19,7 @@ from core.api.auth import current_principal
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.openapi import problems
 from core.api.problems import Problem, item
+from core.api.state import app_state
 from core.security.clients import Principal
 from core.security.scopes import allowed
 from identity.cache import RecordCache
@@ -214,7 +215,7 @@ async def get_citizen(
     vehicle_plates = checked_plates(plates)
     info = parse_nik(nik)
     normalised = checked_nik(nik, info)
-    state = request.app.state
+    state = app_state(request.app)
     cache: RecordCache | None = state.cache
     variant = (chosen.name, tuple(names))
     # one keyed hash per read: the audit log's subject, which is also where the cache remembers records

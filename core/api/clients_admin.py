@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from core.api.auth import require
 from core.api.openapi import problems
 from core.api.problems import Problem
+from core.api.state import app_state
 from core.db.models import Client
 from core.security import clients as registry
 from core.security.clients import Principal
@@ -130,7 +131,7 @@ def check_purposes(purposes: list[str] | None) -> None:
 
 def run(request: Request, work: Any) -> Any:
     """Run `work(session)` and translate the registry's refusals into problems."""
-    with request.app.state.sessions() as session:
+    with app_state(request.app).sessions() as session:
         try:
             return work(session)
         except registry.ClientNotFound:
@@ -142,7 +143,7 @@ def run(request: Request, work: Any) -> Any:
         except ValueError as exc:
             raise Problem(400, "client_invalid", "The client is not valid", str(exc)) from None
         finally:
-            request.app.state.principals.clear()
+            app_state(request.app).principals.clear()
 
 
 def view(session: Any, client: Client) -> ClientView:

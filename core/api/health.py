@@ -15,14 +15,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.agencies import AgencyRegistry
 from core.api.problems import PROBLEM_TYPE, problem_body
+from core.api.state import AppState, app_state
 from core.audit.signer import load_signer
 from core.ops.metrics import StateCollector, exposition
 from core.ops.probe import BrokerProbe
@@ -31,17 +33,15 @@ from core.settings import Settings
 router = APIRouter(tags=["operations"])
 
 
-def start(app: FastAPI, settings: Settings) -> None:
-    """Per-app state for readiness and metrics (called from the app's lifespan, once the registry exists)."""
-    agencies = app.state.agencies
+def start(engine: Engine, agencies: AgencyRegistry, settings: Settings) -> tuple[BrokerProbe | None, CollectorRegistry]:
+    """An API process's broker probe (distributed mode only) and metrics registry (from the app's lifespan)."""
     probe = None if settings.embedded else BrokerProbe(settings, list(agencies.active), settings.ready_cache_s)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StateCollector(app.state.engine, agencies.breakers, probe))
-    app.state.broker_probe = probe
-    app.state.metrics_registry = registry
+    registry.register(StateCollector(engine, agencies.breakers, probe))
+    return probe, registry
 
 
-def _checks(state: Any) -> dict[str, Any]:
+def _checks(state: AppState) -> dict[str, Any]:
     """Every readiness check, run in a worker thread (each may block briefly)."""
     checks: dict[str, Any] = {}
     try:
@@ -77,7 +77,7 @@ class Readiness(BaseModel):
 )
 async def readyz(request: Request) -> JSONResponse:
     """Ready to serve: database, broker (distributed mode), signing key; agency breakers reported. 503 if not."""
-    checks = await asyncio.to_thread(_checks, request.app.state)
+    checks = await asyncio.to_thread(_checks, app_state(request.app))
     failing = [name for name, check in checks.items() if name != "agencies" and not check["ok"]]
     if not failing:
         return JSONResponse({"status": "ready", "checks": checks})
@@ -98,5 +98,5 @@ async def readyz(request: Request) -> JSONResponse:
 )
 async def metrics(request: Request) -> Response:
     """Prometheus text exposition (unauthenticated on purpose; see the module docstring)."""
-    data = await asyncio.to_thread(exposition, request.app.state.metrics_registry)
+    data = await asyncio.to_thread(exposition, app_state(request.app).metrics_registry)
     return Response(data, media_type=CONTENT_TYPE_LATEST)

@@ -18,6 +18,7 @@ from connectors.base import Inbound, InboundPush, InboundRefused
 from core.api.answers import AgencyReply
 from core.api.openapi import problems
 from core.api.problems import Problem
+from core.api.state import app_state
 from core.bus.inbound import OwnerMismatch, Stored, audit_refusal, store
 from identity.clock import utcnow
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def _hook(request: Request, agency: str, method: str) -> Inbound:
-    plugin = request.app.state.agencies.plugins.get(agency)
+    plugin = app_state(request.app).agencies.plugins.get(agency)
     hook = getattr(plugin, "inbound", None)
     if hook is None or method not in hook.methods:
         raise Problem(
@@ -63,12 +64,12 @@ PUSH_BODY = {
 async def receive_push(agency: str, method: str, request: Request) -> JSONResponse:
     """An agency's push (a method its connector's inbound hook takes), answered in the agency's own reply format."""
     hook = _hook(request, agency, method)
-    config = request.app.state.settings.agency(agency)
+    config = app_state(request.app).settings.agency(agency)
     headers = {name.lower(): value for name, value in request.headers.items()}
     body = await request.body()
 
     def refuse(outcome: str, reason: str, message: str, **where: str | None) -> JSONResponse:
-        with request.app.state.sessions() as session:
+        with app_state(request.app).sessions() as session:
             audit_refusal(session, agency, method, reason, **where)
         status, reply = hook.answer(method, outcome, message)
         return JSONResponse(reply, status_code=status)
@@ -79,9 +80,9 @@ async def receive_push(agency: str, method: str, request: Request) -> JSONRespon
         return await run_in_threadpool(refuse, refused.outcome, refused.reason, refused.message)
 
     def work() -> Stored | JSONResponse:
-        with request.app.state.sessions() as session:
+        with app_state(request.app).sessions() as session:
             try:
-                return store(session, request.app.state.secrets, agency, push, config, utcnow())
+                return store(session, app_state(request.app).secrets, agency, push, config, utcnow())
             except OwnerMismatch as mismatch:
                 session.rollback()
                 return refuse(
@@ -101,7 +102,7 @@ async def receive_push(agency: str, method: str, request: Request) -> JSONRespon
         return JSONResponse(reply, status_code=status)
     if isinstance(outcome, JSONResponse):
         return outcome
-    deliverer = getattr(request.app.state, "callbacks", None)
+    deliverer = app_state(request.app).callbacks
     if deliverer is not None and (outcome.opened or outcome.updated):
         deliverer.wake()
     status, reply = hook.answer(method, "stored", "")

@@ -25,6 +25,7 @@ from core.api.answers import (
 from core.api.auth import current_principal, require
 from core.api.openapi import problems
 from core.api.problems import Problem, item
+from core.api.state import app_state
 from core.callbacks import service
 from core.callbacks.delivery import NotAllowed, check_url
 from core.callbacks.models import EVENT_TYPES
@@ -51,7 +52,7 @@ class NewSubscription(BaseModel):
 
 def _key(request: Request) -> bytes:
     """The key subscription secrets are derived with (core/callbacks/secrets.py)."""
-    return callback_key(request.app.state.secrets.nik_hash_key)
+    return callback_key(app_state(request.app).secrets.nik_hash_key)
 
 
 def _not_found(subscription_id: str) -> Problem:
@@ -60,7 +61,7 @@ def _not_found(subscription_id: str) -> Problem:
 
 async def _run(request: Request, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     def work() -> Any:
-        with request.app.state.sessions() as session:
+        with app_state(request.app).sessions() as session:
             return call(session, *args, **kwargs)
 
     try:
@@ -80,9 +81,9 @@ async def _run(request: Request, call: Callable[..., Any], *args: Any, **kwargs:
 )
 async def create_subscription(body: NewSubscription, request: Request, principal: Admin) -> dict[str, Any]:
     """Returns the subscription with its `secret` (shown only here and on rotation)."""
-    settings = request.app.state.settings
-    registry = getattr(request.app.state, "agencies", None)
-    if registry is not None and body.agency not in registry.plugins:
+    settings = app_state(request.app).settings
+    registry = app_state(request.app).agencies
+    if body.agency not in registry.plugins:
         raise Problem(
             422,
             "agency_unknown",
@@ -181,7 +182,7 @@ async def replay(
         if isinstance(exc, service.NotFound):
             raise
         raise Problem(404, "event_not_found", "Event not found", f"No event {from_event}") from None
-    deliverer = getattr(request.app.state, "callbacks", None)
+    deliverer = app_state(request.app).callbacks
     if deliverer is not None:
         deliverer.wake()
     return {"id": subscription_id, "batches": count}

@@ -18,6 +18,7 @@ from core.api.citizens import COMMON_PROBLEMS, QUERY_PARAMETERS, checked_nik, re
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.openapi import problems
 from core.api.problems import Problem
+from core.api.state import app_state
 from core.security.clients import Principal
 from identity.purposes import ROOT_FACET
 
@@ -79,12 +80,12 @@ async def verify_citizen(
     given = claims.model_dump(exclude_none=True)
     if not given:
         raise Problem(400, "claims_empty", "Give at least one field to verify")
-    agency = request.app.state.agencies.by_facet().get(ROOT_FACET)
+    agency = app_state(request.app).agencies.by_facet().get(ROOT_FACET)
     if agency is None:
         raise registry_unavailable("No connector for the civil registry is configured")
     try:
         result = await asyncio.wait_for(
-            agency.connector.verify(info, given), request.app.state.settings.agency_timeout_s
+            agency.connector.verify(info, given), app_state(request.app).settings.agency_timeout_s
         )
     except TimeoutError:
         await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from core.api import audit_trail
+from core.api.state import app_state
 from core.bus.service import NotReplayable, replay
 from core.console import session as sessions
 from core.console import views
@@ -94,15 +95,15 @@ def forget(response: Response) -> None:
 
 
 def _key(request: Request) -> bytes:
-    return sessions.session_key(request.app.state.secrets)
+    return sessions.session_key(app_state(request.app).secrets)
 
 
 async def signed_in(request: Request) -> tuple[sessions.ConsoleSession, Principal] | None:
     """The session and its principal, re-checked now; None when there is none or it no longer holds."""
     found = sessions.read(_key(request), request.cookies.get(sessions.COOKIE))
-    if found is None or await run_in_threadpool(sessions.ended, request.app.state.sessions, found):
+    if found is None or await run_in_threadpool(sessions.ended, app_state(request.app).sessions, found):
         return None
-    principal = await sessions.principal_by_digest(request.app.state, found.digest)
+    principal = await sessions.principal_by_digest(app_state(request.app), found.digest)
     return None if principal is None else (found, principal)
 
 
@@ -191,7 +192,7 @@ async def login(request: Request) -> Response:
             raise ConsoleError(400, "Key missing", "Enter an API key.", login=True)
         if len(key) > KEY_MAX or not key.isprintable():
             raise ConsoleError(400, "Key invalid", "That is not an API key.", login=True)
-        digest, principal = await sessions.principal_by_key(request.app.state, key)
+        digest, principal = await sessions.principal_by_key(app_state(request.app), key)
         if principal is None:
             raise ConsoleError(401, "Key not valid", "The API key is not valid.", login=True)
         check_operator(principal)
@@ -221,7 +222,7 @@ async def logout(request: Request) -> Response:
             return error_page(error)
         if not sessions.csrf_ok(_key(request), current[0], form.get("csrf")):
             return error_page(csrf_refused())
-        await run_in_threadpool(sessions.end, request.app.state.sessions, current[0])
+        await run_in_threadpool(sessions.end, app_state(request.app).sessions, current[0])
         await audit_trail.write(request, "admin.console_logout", client=current[1].name)
     response = RedirectResponse("/console", status_code=303, headers=HEADERS)
     forget(response)
@@ -239,7 +240,7 @@ def csrf_refused() -> ConsoleError:
 @router.post("/applications/{application_id}/replay", response_class=HTMLResponse)
 async def replay_application(application_id: str, request: Request) -> Response:
     """Replay a failed application through the admin API's own function (same audit entry, same new outbox row)."""
-    state = request.app.state
+    state = app_state(request.app)
     try:
         current = await signed_in(request)
         if current is None:

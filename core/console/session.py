@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from core.api.auth import lookup_principal
+from core.api.state import AppState
 from core.console.models import logout_table
 from core.security.clients import Principal, authenticate_digest
 from core.security.keys import hash_key
@@ -102,7 +103,7 @@ def lookup_digest(sessions: Any, digest: str) -> Principal | None:
         return authenticate_digest(session, digest)
 
 
-async def principal_by_digest(state: Any, digest: str) -> Principal | None:
+async def principal_by_digest(state: AppState, digest: str) -> Principal | None:
     """The principal behind a session, through the API's short-lived principal cache (same keys: key hashes)."""
     hit, principal = state.principals.get(digest)
     if not hit:
@@ -111,7 +112,7 @@ async def principal_by_digest(state: Any, digest: str) -> Principal | None:
     return principal
 
 
-async def principal_by_key(state: Any, key: str) -> tuple[str, Principal | None]:
+async def principal_by_key(state: AppState, key: str) -> tuple[str, Principal | None]:
     """(key hash, principal) for a key typed at the login form, exactly as bearer authentication finds it."""
     digest = hash_key(key)
     hit, principal = state.principals.get(digest)

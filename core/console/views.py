@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from core.api.agencies import probe
 from core.api.application_views import ApplicationSummary, summaries
+from core.api.state import AppState, app_state
 from core.audit import store
 from core.bus import queries
 from core.callbacks import service as callbacks
@@ -43,7 +44,7 @@ QUEUE_METRICS = (
 
 async def agencies(request: Request) -> list[dict[str, Any]]:
     """Every active agency: health (probed now, bounded in time) and breaker state."""
-    registry = request.app.state.agencies
+    registry = app_state(request.app).agencies
     names = sorted(registry.active)
     healths = await asyncio.gather(*(probe(registry.active[n].connector, n) for n in names))
     rows = []
@@ -63,7 +64,7 @@ async def agencies(request: Request) -> list[dict[str, Any]]:
     return rows
 
 
-def queues(state: Any) -> dict[str, Any]:
+def queues(state: AppState) -> dict[str, Any]:
     """The queue figures of /metrics (outbox, applications by status, broker queue depths), read the same way."""
     figures: dict[str, Any] = {"statuses": {}, "depths": {}}
     for family in state.metrics_registry.collect():
@@ -79,19 +80,19 @@ def queues(state: Any) -> dict[str, Any]:
     return figures
 
 
-def dead(state: Any) -> list[ApplicationSummary]:
+def dead(state: AppState) -> list[ApplicationSummary]:
     """Failed applications, newest first, as GET /v1/admin/applications/dead shows them."""
     with state.sessions() as session:
         return summaries(queries.failed_applications(session, limit=DEAD_LIMIT))
 
 
-def recent(state: Any) -> list[ApplicationSummary]:
+def recent(state: AppState) -> list[ApplicationSummary]:
     """The newest applications of every client, as GET /v1/applications shows them to an admin."""
     with state.sessions() as session:
         return summaries(queries.application_page(session, limit=RECENT_LIMIT)[0])
 
 
-def deliveries(state: Any) -> list[dict[str, Any]]:
+def deliveries(state: AppState) -> list[dict[str, Any]]:
     """Callback subscriptions (not deleted) with their newest batches and attempts."""
     out = []
     with state.sessions() as session:
@@ -123,7 +124,7 @@ def deliveries(state: Any) -> list[dict[str, Any]]:
     return out
 
 
-def checkpoint(state: Any) -> dict[str, Any] | None:
+def checkpoint(state: AppState) -> dict[str, Any] | None:
     """The latest signed checkpoint (as stored: no new one is signed for looking)."""
     with state.engine.connect() as conn:
         row = store.latest_checkpoint(conn)
@@ -139,7 +140,7 @@ def checkpoint(state: Any) -> dict[str, Any] | None:
 
 async def gather(request: Request) -> dict[str, Any]:
     """Everything the dashboard shows; a part that cannot be read is None and listed in `unavailable`."""
-    state = request.app.state
+    state = app_state(request.app)
     parts: dict[str, Any] = {
         "agencies": agencies(request),
         "queues": asyncio.to_thread(queues, state),

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from tests.core.conftest import POPULATION, sim_requests
+from core.api.state import app_state
 
 ALL_PURPOSES = ["identity_check", "passport_application", "sim_renewal", "vehicle_tax", "business_licensing",
                 "health_insurance", "employment_insurance"]
@@ -155,7 +156,7 @@ def test_repeated_warm_lookups_are_remembered_encrypted_and_each_is_audited(  # 
         return await real(*args, **kwargs)
 
     monkeypatch.setattr(citizens, "assemble_record", counting)
-    memo = api.app.state.cache.records  # type: ignore[attr-defined]
+    memo = app_state(api.app).cache.records
     url, params = f"/v1/citizens/{person.nik}", {"purpose": "vehicle_tax"}
     cold = api.get(url, headers=counter, params=params)
     assert cold.status_code == 200 and not memo._records, "a record with fresh agency answers is not remembered"
@@ -166,8 +167,8 @@ def test_repeated_warm_lookups_are_remembered_encrypted_and_each_is_audited(  # 
     other = api.get(url, headers=counter, params={"purpose": "identity_check"})
     assert other.status_code == 200 and len(assembled) == 3, "another purpose is another record"
     from identity.secrecy import subject_hash
-    subject = subject_hash(api.app.state.secrets.nik_hash_key, person.nik)  # type: ignore[attr-defined]
-    assert set(memo._records) == {subject} == {api.app.state.cache.record_key(person.nik)}  # type: ignore[attr-defined]
+    subject = subject_hash(app_state(api.app).secrets.nik_hash_key, person.nik)
+    assert set(memo._records) == {subject} == {app_state(api.app).cache.record_key(person.nik)}
     for key, slots in memo._records.items():
         assert person.nik not in key
         for slot in slots.values():
@@ -197,7 +198,7 @@ def test_a_remembered_record_never_outlives_its_facets(make_api, counter, add_cl
     lookup(api, counter, person.nik, "identity_check")
     warm = lookup(api, counter, person.nik, "identity_check")
     assert warm["facets"]["identity"]["provenance"]["cached"]
-    assert api.app.state.cache.records._records  # type: ignore[attr-defined]
+    assert app_state(api.app).cache.records._records
     time.sleep(0.8)  # past the facet's freshness, within the memo's own 2 s
     again = lookup(api, counter, person.nik, "identity_check")
     assert not again["facets"]["identity"]["provenance"]["cached"]

@@ -18,6 +18,7 @@ from core.settings import Settings
 from identity.secrecy import subject_hash
 from tests.conftest import BUS_SECRETS
 from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS, POPULATION, sim_requests
+from core.api.state import app_state
 
 STATE = SamsatState(POPULATION)
 OWNERS = [(POPULATION.by_nik(nik), owner) for nik, owner in STATE.owners.items()
@@ -74,7 +75,7 @@ def test_plates_fill_the_vehicles_facet_with_only_the_citizens_vehicles(plate_on
     reads = [e["entry"]["detail"] for e in page.json()["entries"] if e["entry"]["action"] == "citizen.read"]
     assert len(reads) == 5
     with_plates = [r for r in reads if "plates" in r]
-    key = plate_only.app.state.secrets.nik_hash_key  # type: ignore[attr-defined]
+    key = app_state(plate_only.app).secrets.nik_hash_key
     assert with_plates[0]["plates"] == [subject_hash(key, mine), subject_hash(key, stranger.vehicles[0].plate)]
     assert len(with_plates) == 3 and with_plates[2]["plates"] == [subject_hash(key, stranger.vehicles[0].plate)]
     assert mine not in page.text and mine.replace(" ", "") not in page.text, "plates are kept as keyed hashes only"

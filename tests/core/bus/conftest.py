@@ -31,6 +31,7 @@ from tests.conftest import BUS_SECRETS, POSTGRES_URL, postgres_schema
 from tests.core.bus.helpers import FAST
 from tests.core.bus.processes import Processes, environment
 from tests.core.conftest import COUNTER_CONTEXT
+from core.api.state import app_state
 
 AMQP_URL = os.environ.get("GERBANG_TEST_AMQP_URL")
 needs_bus = [pytest.mark.rabbitmq,
@@ -101,7 +102,7 @@ def make_bus_api(bus_settings: Callable[..., Settings]) -> Iterator[Callable[...
         client = TestClient(create_app(bus_settings(**overrides)), headers=COUNTER_CONTEXT)
         client.__enter__()
         clients.append(client)
-        assert client.app.state.dispatcher is None  # type: ignore[attr-defined]
+        assert app_state(client.app).dispatcher is None
         return client
 
     yield make

@@ -33,6 +33,7 @@ from tests.core.bus.helpers import (
 )
 from tests.core.bus.payloads import BUILDERS, oss_refused
 from tests.core.conftest import POPULATION
+from core.api.state import app_state
 
 SERVICES = sorted(BUILDERS)
 SUPPLY_NIKS = {p.nik for p in POPULATION.people}
@@ -52,7 +53,7 @@ def operator(add_client) -> dict[str, str]:  # type: ignore[no-untyped-def]
 def audit_entries(api: Any, app_id: str) -> list[tuple[str, str]]:
     """(action, text) of the audit entries about one application, after sequencing everything written so far
     (reading pending and sequenced rows apart could count an entry the sequencer moves in between twice)."""
-    state = api.app.state
+    state = app_state(api.app)
     sequence(state.engine, state.audit.signer)
     with state.sessions() as session:
         sequenced = session.execute(select(entry_table.c.action, entry_table.c.data)).all()

@@ -29,6 +29,7 @@ from identity.clock import WIB
 from tests.core.bus.helpers import FAST, wait_status
 from tests.conftest import BUS_SECRETS
 from tests.core.conftest import COUNTER_CONTEXT, GENEROUS_LIMITS, POPULATION
+from core.api.state import app_state
 
 URL = "/v1/inbound/oss/receiveNIB"
 REPLY = "responreceiveNIB"
@@ -66,7 +67,7 @@ def counter(add_client: Callable[..., str]) -> dict[str, str]:
 
 def audit(api: TestClient) -> list[tuple[str, dict[str, Any]]]:
     """(action, entry) of every audit entry so far, sequenced first."""
-    state = api.app.state  # type: ignore[attr-defined]
+    state = app_state(api.app)
     sequence(state.engine, state.audit.signer)
     with state.sessions() as session:
         rows = session.execute(select(entry_table.c.action, entry_table.c.data)).all()

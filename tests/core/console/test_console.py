@@ -16,6 +16,7 @@ from core.security.clients import revoke_keys, set_disabled, update_client
 from core.security.keys import key_id
 from tests.core.bus.helpers import FAST, SUPPLY, submit, wait_status
 from tests.core.conftest import POPULATION
+from core.api.state import app_state
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 SUPPLY_NIKS = {p.nik for p in POPULATION.people}
@@ -24,7 +25,7 @@ SUPPLY_NIKS = {p.nik for p in POPULATION.people}
 def audit_of(api: Any, action: str) -> list[tuple[str, str]]:
     """(client, entry text) of every audit entry with this action, after sequencing everything written so far
     (reading pending and sequenced rows apart could count an entry the sequencer moves in between twice)."""
-    state = api.app.state
+    state = app_state(api.app)
     sequence(state.engine, state.audit.signer)
     with state.sessions() as session:
         done = session.execute(select(entry_table.c.client, entry_table.c.data)
@@ -131,7 +132,7 @@ def test_a_revoked_key_disabled_client_or_lost_scope_ends_the_session(make_api, 
             set_disabled(session, "operator")
         else:
             update_client(session, "operator", scopes=["audit:read"])
-    api.app.state.principals.clear()  # what the admin API does after a change (else: within the cache's 2 s)
+    app_state(api.app).principals.clear()  # what the admin API does after a change (else: within the cache's 2 s)
     page = api.get("/console")
     assert 'id="agencies"' not in page.text
     if how == "demoted":
@@ -153,7 +154,7 @@ def test_the_page_shows_agencies_breakers_dead_letters_and_replays(make_api, ope
     assert wait_status(api, counter, ok["id"])["status"] == "submitted"
     assert login(api, operator_key).status_code == 303
     page = api.get("/console").text
-    for agency in api.app.state.agencies.active:
+    for agency in app_state(api.app).agencies.active:
         assert f'data-agency="{agency}"' in page
     oss_row = re.search(r'<tr data-agency="oss">(.*?)</tr>', page, re.S).group(1)  # type: ignore[union-attr]
     assert ">open<" in oss_row and ">down<" in oss_row
@@ -170,7 +171,7 @@ def test_the_page_shows_agencies_breakers_dead_letters_and_replays(make_api, ope
     assert request["nik"] not in page and person.name not in page and SUPPLY_NIKS.isdisjoint(re.findall(r"\d{16}", page))
 
     set_fault("oss", "ok")
-    api.app.state.agencies.breakers["oss"].success()  # as a probe after breaker_reset_s would
+    app_state(api.app).agencies.breakers["oss"].success()  # as a probe after breaker_reset_s would
     replayed = api.post(f"/console/applications/{dead['id']}/replay", data={"csrf": csrf_of(page)},
                         follow_redirects=False)
     assert replayed.status_code == 303, replayed.text

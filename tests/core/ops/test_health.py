@@ -14,6 +14,7 @@ import pytest
 from connectors.breaker import BreakerState
 from core.bus.amqp import Topology
 from core.settings import Settings
+from core.api.state import app_state
 
 AMQP_URL = os.environ.get("GERBANG_TEST_AMQP_URL")
 
@@ -53,7 +54,7 @@ def test_healthz_and_ready(make_api) -> None:  # type: ignore[no-untyped-def]
 
 def test_open_breaker_is_reported_but_keeps_the_process_ready(make_api) -> None:  # type: ignore[no-untyped-def]
     api = make_api(breaker_threshold=1)
-    breaker = api.app.state.agencies.breakers["oss"]
+    breaker = app_state(api.app).agencies.breakers["oss"]
     breaker.failure()
     assert breaker.state is BreakerState.open
     response = api.get("/readyz")
@@ -63,7 +64,7 @@ def test_open_breaker_is_reported_but_keeps_the_process_ready(make_api) -> None:
 
 def test_unloadable_signing_key_makes_it_unready(make_api, tmp_path) -> None:  # type: ignore[no-untyped-def]
     api = make_api()
-    api.app.state.settings = api.app.state.settings.model_copy(
+    app_state(api.app).settings = app_state(api.app).settings.model_copy(
         update={"signing_key": None, "signing_key_path": tmp_path / "missing.key"})
     response = api.get("/readyz")
     assert response.status_code == 503
@@ -78,7 +79,7 @@ def test_unreachable_broker_makes_it_unready(make_api) -> None:  # type: ignore[
     from core.ops.probe import BrokerProbe
 
     api = make_api()
-    state = api.app.state
+    state = app_state(api.app)
     state.broker_probe = BrokerProbe(state.settings.model_copy(update={"amqp_url": "amqp://guest:guest@127.0.0.1:9/"}),
                                      ["oss"], ttl_s=60)
     response = api.get("/readyz")

@@ -16,6 +16,7 @@ from connectors.breaker import BreakerConnector, CircuitBreaker
 from core.bus.models import Application, Outbox
 from tests.core.api.test_record import ALIVE
 from tests.core.bus.helpers import FAST, SUPPLY, submit, wait_status
+from core.api.state import app_state
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -91,7 +92,7 @@ def test_scrape_time_gauges(make_api, counter, sessions) -> None:  # type: ignor
     assert value(first, "gerbang_applications_dead_lettered") == 0
     view = submit(api, counter, SUPPLY.repeatable("oss"))
     wait_status(api, counter, view["id"], {"submitted"})
-    api.portal.call(api.app.state.dispatcher.stop)  # nothing else touches the rows from here on
+    api.portal.call(app_state(api.app).dispatcher.stop)  # nothing else touches the rows from here on
     old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=120)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     with sessions() as session:  # an outbox row stuck for two minutes, the application waiting for a retry
@@ -109,7 +110,7 @@ def test_scrape_time_gauges(make_api, counter, sessions) -> None:  # type: ignor
     text = api.get("/metrics").text
     assert value(text, "gerbang_applications_dead_lettered") == 1
     assert value(text, "gerbang_applications_retrying") == 0
-    api.app.state.audit.run(force_checkpoint=True)
+    app_state(api.app).audit.run(force_checkpoint=True)
     text = api.get("/metrics").text
     assert value(text, "gerbang_audit_log_entries") >= 1
     assert value(text, "gerbang_audit_checkpoint_entries") >= 1

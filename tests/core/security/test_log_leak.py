@@ -19,6 +19,7 @@ import pytest
 from core.logs import QUIET, install_redaction, redact
 from tests.core.bus.helpers import FAST, SUPPLY, wait_status
 from tests.core.conftest import POPULATION
+from core.api.state import app_state
 
 ALL_PURPOSES = ["identity_check", "passport_application", "sim_renewal", "vehicle_tax", "business_licensing",
                 "health_insurance", "employment_insurance"]
@@ -144,7 +145,7 @@ def test_full_scenario_logs_no_personal_data(make_api, add_client, set_fault, ca
     set_fault("samsat", "ok")
     wait_status(api, headers, submitted[1])
     # a connector that crashes with personal data in its exception
-    registry = api.app.state.agencies
+    registry = app_state(api.app).agencies
     passports = registry.by_facet()["passports"]
     original = passports.connector.lookup
 

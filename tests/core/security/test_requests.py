@@ -11,6 +11,7 @@ import pytest
 
 from core.api.body_limits import json_depth_exceeds
 from tests.core.conftest import COUNTER_CONTEXT, POPULATION
+from core.api.state import app_state
 
 ALIVE = [p for p in POPULATION.people if p.life_status == "alive" and p.in_dukcapil]
 PERSON = ALIVE[0]
@@ -160,7 +161,7 @@ def test_every_request_body_and_service_schema_forbids_unknown_fields(make_api) 
               for path in spec["paths"].values() for op in path.values() if "requestBody" in op]
     assert len(bodies) >= 6
     assert [name for body in bodies for name in closed(body, set())] == []
-    for agency in api.app.state.agencies.plugins.values():
+    for agency in app_state(api.app).agencies.plugins.values():
         for service, schema in agency.services.items():
             assert schema.get("additionalProperties") is False, (agency.name, service)
 
