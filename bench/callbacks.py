@@ -29,7 +29,8 @@ from sqlalchemy import text
 from connectors.simkit import serving
 from core.audit import note
 from core.callbacks import service
-from core.callbacks.delivery import Config, Deliverer
+from core.callbacks.config import Config
+from core.callbacks.delivery import Deliverer
 from core.callbacks.events import emit
 from core.callbacks.secrets import callback_key
 from core.db import make_engine, session_factory, upgrade

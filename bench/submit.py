@@ -51,7 +51,8 @@ from connectors.oss.simdata import owner_of as oss_owner  # noqa: E402
 from connectors.samsat.simdata import SamsatState  # noqa: E402
 from connectors.simkit.population import Population  # noqa: E402
 from core.audit.note import generate_signer  # noqa: E402
-from core.bus.amqp import ConfirmPublisher, Topology  # noqa: E402
+from core.bus.amqp import Topology  # noqa: E402
+from core.bus.publisher import ConfirmPublisher, Outgoing  # noqa: E402
 from core.db import make_engine, session_factory, upgrade  # noqa: E402
 from core.security.clients import create_client  # noqa: E402
 from core.security.secrets import new_secret_values  # noqa: E402
@@ -95,7 +96,7 @@ def raw_pipelined(count: int, body: bytes, batch: int = 500) -> float:
         started = time.perf_counter()
         for first in range(0, count, batch):
             size = min(batch, count - first)
-            results = publisher.publish("", [(queue, body, f"m{first + i}") for i in range(size)], 30)
+            results = publisher.publish("", [Outgoing(queue, body, f"m{first + i}") for i in range(size)], 30)
             assert all(results)
         return count / (time.perf_counter() - started)
     finally:

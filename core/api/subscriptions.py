@@ -27,7 +27,7 @@ from core.api.openapi import problems
 from core.api.problems import Problem, item
 from core.api.state import app_state
 from core.callbacks import service
-from core.callbacks.delivery import NotAllowed, check_url
+from core.callbacks.config import NotAllowed, check_url
 from core.callbacks.models import EVENT_TYPES
 from core.callbacks.secrets import callback_key
 from core.security.clients import Principal

@@ -13,23 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    LargeBinary,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.db.models import BigId, timestamp, unsent_index
 from identity.clock import utcnow
-
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Status(str, Enum):
@@ -49,10 +38,6 @@ class Status(str, Enum):
 
 FINAL = frozenset({Status.submitted.value, Status.rejected.value, Status.failed.value})
 REASON_MAX = 1000  # the longest reason an application keeps
-
-
-def _ts(**kwargs: Any) -> Any:
-    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
 
 
 class Application(SQLModel, table=True):
@@ -84,11 +69,11 @@ class Application(SQLModel, table=True):
     reason_code: str | None = Field(default=None, max_length=64)
     attempts: int = Field(default=0)
     version: int = Field(default=0)
-    next_attempt_at: dt.datetime | None = _ts(nullable=True)
-    lease_until: dt.datetime | None = _ts(nullable=True)
-    deadline_at: dt.datetime = _ts(nullable=False)
-    created_at: dt.datetime = _ts(nullable=False, default=utcnow)
-    updated_at: dt.datetime = _ts(nullable=False, default=utcnow)
+    next_attempt_at: dt.datetime | None = timestamp(nullable=True)
+    lease_until: dt.datetime | None = timestamp(nullable=True)
+    deadline_at: dt.datetime = timestamp(nullable=False)
+    created_at: dt.datetime = timestamp(nullable=False, default=utcnow)
+    updated_at: dt.datetime = timestamp(nullable=False, default=utcnow)
     traceparent: str | None = Field(default=None, max_length=55)  # its latest step's trace, when tracing is on
 
 
@@ -100,7 +85,7 @@ class Transition(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     application_id: str = Field(foreign_key="application.id", index=True, max_length=36)
     status: str = Field(max_length=16)
-    at: dt.datetime = _ts(nullable=False)
+    at: dt.datetime = timestamp(nullable=False)
     attempt: int | None = Field(default=None)
     detail: str | None = Field(default=None, max_length=1000)
 
@@ -110,18 +95,14 @@ class Outbox(SQLModel, table=True):
     necessary. `sent_at` is set only once the broker confirmed it (or the in-process worker finished it)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (
-        Index(
-            "ix_outbox_pending", "id", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")
-        ),
-    )
+    __table_args__ = (unsent_index("ix_outbox_pending", "sent_at"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     message_id: str = Field(max_length=36, unique=True)
     application_id: str = Field(foreign_key="application.id", index=True, max_length=36)
     agency: str = Field(max_length=64)
-    created_at: dt.datetime = _ts(nullable=False, default=utcnow)
-    sent_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = timestamp(nullable=False, default=utcnow)
+    sent_at: dt.datetime | None = timestamp(nullable=True)
     traceparent: str | None = Field(default=None, max_length=55)  # the submission's trace, when tracing is on
 
 
@@ -132,4 +113,4 @@ class Inbox(SQLModel, table=True):
 
     message_id: str = Field(primary_key=True, max_length=36)
     application_id: str = Field(max_length=36)
-    processed_at: dt.datetime = _ts(nullable=False, default=utcnow)
+    processed_at: dt.datetime = timestamp(nullable=False, default=utcnow)

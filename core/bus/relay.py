@@ -22,9 +22,9 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from connectors import tracing
-from core.bus.amqp import ConfirmPublisher, NotConnected, Outgoing
 from core.bus.message import Message
 from core.bus.models import Application, Outbox, Status
+from core.bus.publisher import ConfirmPublisher, NotConnected, Outgoing
 from core.bus.states import Moves, Policy, Step
 from core.bus.sweep import sweep
 from core.callbacks.exchange import relay_events_once
@@ -72,7 +72,7 @@ def outgoing(rows: Sequence[Any], exchange: str, spans: ExitStack) -> list[Outgo
     for r in rows:
         body = Message(r.message_id, r.application_id, r.agency).encode()
         if not (tracing.enabled() and r.traceparent):
-            messages.append((r.agency, body, r.message_id))
+            messages.append(Outgoing(r.agency, body, r.message_id))
             continue
         spans.enter_context(
             tracing.span(
@@ -89,7 +89,7 @@ def outgoing(rows: Sequence[Any], exchange: str, spans: ExitStack) -> list[Outgo
                 context=tracing.context_of(r.traceparent),
             )
         )
-        messages.append((r.agency, body, r.message_id, {"traceparent": tracing.current_traceparent()}))
+        messages.append(Outgoing(r.agency, body, r.message_id, {"traceparent": tracing.current_traceparent()}))
     return messages
 
 

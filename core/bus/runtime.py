@@ -19,12 +19,13 @@ from typing import Any
 from core.agencies import AgencyRegistry, build_registry
 from core.audit.signer import load_signer
 from core.bus import amqp
-from core.bus.amqp import ConfirmPublisher, Consumer, Delivery
 from core.bus.attempt import attempt, consume_span
+from core.bus.consumer import Consumer, Delivery
 from core.bus.gates import AgencyGates
 from core.bus.handover import Handover
 from core.bus.message import Message, PoisonMessage
 from core.bus.models import Status
+from core.bus.publisher import ConfirmPublisher
 from core.bus.relay import Relay
 from core.bus.states import Policy
 from core.bus.steps import BatchedSteps

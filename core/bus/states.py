@@ -74,7 +74,6 @@ def move(
     *,
     detail: str | None = None,
     audit: Mapping[str, Any] | None = None,
-    action: str | None = None,
 ) -> None:
     """Set `app.status`, add the transition and the audit entry (all in the caller's transaction)."""
     app.status = status.value
@@ -83,7 +82,7 @@ def move(
     session.add(
         Transition(application_id=app.id, status=status.value, at=at, attempt=app.attempts or None, detail=text)
     )
-    audit_step(session, action or f"application.{status.value}", app, audit)
+    audit_step(session, f"application.{status.value}", app, audit)
     emit_for_status(session, app, status.value, at, audit)  # the callback event, in the same transaction
 
 
@@ -165,7 +164,6 @@ class Moves:
         *,
         detail: str | None = None,
         audit: Mapping[str, Any] | None = None,
-        action: str | None = None,
     ) -> None:
         app.status = status.value
         app.updated_at = at
@@ -178,7 +176,7 @@ class Moves:
                 "detail": detail[:DETAIL_MAX] if detail else None,
             }
         )
-        self.audits.append(_audit_entry(action or f"application.{status.value}", app, audit))
+        self.audits.append(_audit_entry(f"application.{status.value}", app, audit))
         event = status_event(app, status.value, at, audit)
         if event is not None:
             self.events.append(event)

@@ -35,7 +35,8 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from core.bus.amqp import Consumer, Delivery
+from core.bus.consumer import Consumer, Delivery
+from core.bus.publisher import Outgoing
 from core.callbacks.events import item_rows
 from core.callbacks.models import Event, Item
 from core.db.tables import table_of
@@ -120,7 +121,7 @@ def relay_events_once(
         return 0
     try:
         results = publisher.publish(
-            exchange, [(routing_key(r.agency, r.type), encode(r), r.event_id) for r in rows], timeout_s
+            exchange, [Outgoing(routing_key(r.agency, r.type), encode(r), r.event_id) for r in rows], timeout_s
         )
     except Exception:
         session.rollback()

@@ -10,14 +10,12 @@ retried batch is the same row with the same id.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, text
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
+from core.db.models import BigId, timestamp, unsent_index
 from identity.clock import utcnow
-
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 EVENT_TYPES = (
     "application.accepted",
@@ -26,10 +24,6 @@ EVENT_TYPES = (
     "application.failed",
     "application.status_changed",
 )
-
-
-def _ts(**kwargs: Any) -> Any:
-    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
 
 
 class Subscription(SQLModel, table=True):
@@ -48,9 +42,9 @@ class Subscription(SQLModel, table=True):
     status: str = Field(default="active", max_length=16)
     status_reason: str | None = Field(default=None, max_length=500)
     next_seq: int = Field(default=1)
-    lease_until: dt.datetime | None = _ts(nullable=True)
+    lease_until: dt.datetime | None = timestamp(nullable=True)
     created_by: str | None = Field(default=None, max_length=100)
-    created_at: dt.datetime = _ts(nullable=False, default=utcnow)
+    created_at: dt.datetime = timestamp(nullable=False, default=utcnow)
 
 
 class Event(SQLModel, table=True):
@@ -59,23 +53,16 @@ class Event(SQLModel, table=True):
     (distributed, core/callbacks/exchange.py)."""
 
     __tablename__ = "callback_event"
-    __table_args__ = (
-        Index(
-            "ix_callback_event_unfanned",
-            "id",
-            postgresql_where=text("fanned_at IS NULL"),
-            sqlite_where=text("fanned_at IS NULL"),
-        ),
-    )
+    __table_args__ = (unsent_index("ix_callback_event_unfanned", "fanned_at"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     event_id: str = Field(max_length=36, unique=True)
     type: str = Field(max_length=64)
     agency: str = Field(max_length=64)
     application_id: str = Field(max_length=36, index=True)
-    occurred_at: dt.datetime = _ts(nullable=False)
+    occurred_at: dt.datetime = timestamp(nullable=False)
     data: str = Field(sa_column=Column(Text, nullable=False))
-    fanned_at: dt.datetime | None = _ts(nullable=True)
+    fanned_at: dt.datetime | None = timestamp(nullable=True)
     traceparent: str | None = Field(default=None, max_length=55)  # the span it was written in, when tracing is on
 
 
@@ -88,7 +75,7 @@ class Item(SQLModel, table=True):
     subscription_id: str = Field(primary_key=True, max_length=36)
     event_id: int = Field(sa_column=Column(BigId, primary_key=True))
     batch_id: str | None = Field(default=None, max_length=36)
-    created_at: dt.datetime = _ts(nullable=False, default=utcnow)
+    created_at: dt.datetime = timestamp(nullable=False, default=utcnow)
 
 
 class Batch(SQLModel, table=True):
@@ -105,9 +92,9 @@ class Batch(SQLModel, table=True):
     first_event: int = Field(sa_column=Column(BigId, nullable=False))
     last_event: int = Field(sa_column=Column(BigId, nullable=False))
     attempts: int = Field(default=0)
-    next_attempt_at: dt.datetime | None = _ts(nullable=True)
-    created_at: dt.datetime = _ts(nullable=False, default=utcnow)
-    delivered_at: dt.datetime | None = _ts(nullable=True)
+    next_attempt_at: dt.datetime | None = timestamp(nullable=True)
+    created_at: dt.datetime = timestamp(nullable=False, default=utcnow)
+    delivered_at: dt.datetime | None = timestamp(nullable=True)
 
 
 class Attempt(SQLModel, table=True):
@@ -118,7 +105,7 @@ class Attempt(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     batch_id: str = Field(max_length=36, index=True)
     attempt: int
-    at: dt.datetime = _ts(nullable=False)
+    at: dt.datetime = timestamp(nullable=False)
     status_code: int | None = Field(default=None)
     outcome: str = Field(max_length=16)  # delivered, retry, dead, gone, refused
     error: str | None = Field(default=None, max_length=500)

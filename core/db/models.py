@@ -5,15 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, LargeBinary, text
 from sqlmodel import Field, SQLModel
 
 from identity.clock import utcnow
 
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER PRIMARY KEY
 
-def _ts(**kwargs: Any) -> Any:
+
+def timestamp(**kwargs: Any) -> Any:
     """A timezone-aware timestamp column (SQLite stores the offset as text, PostgreSQL as timestamptz)."""
     return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+
+
+def unsent_index(name: str, column: str) -> Index:
+    """A partial index of the rows not handed on yet (`column` IS NULL), in id order: what an outbox poll reads,
+    whatever the size of the table behind it."""
+    return Index(name, "id", postgresql_where=text(f"{column} IS NULL"), sqlite_where=text(f"{column} IS NULL"))
 
 
 class Client(SQLModel, table=True):
@@ -26,7 +34,7 @@ class Client(SQLModel, table=True):
     scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     purposes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     disabled: bool = Field(default=False)
-    created_at: dt.datetime = _ts(nullable=False, default=utcnow)
+    created_at: dt.datetime = timestamp(nullable=False, default=utcnow)
     # Issue 7 (migration 0005): what kind of caller, the agreement (PKS) it acts under, its own rate limit.
     kind: str = Field(default="counter", max_length=16)
     agreement: str | None = Field(default=None, max_length=100)
@@ -47,8 +55,8 @@ class ApiKey(SQLModel, table=True):
     client_id: int = Field(foreign_key="client.id", index=True)
     key_id: str = Field(index=True, max_length=32)
     key_hash: str = Field(unique=True, max_length=64)
-    created_at: dt.datetime = _ts(nullable=False, default=utcnow)
-    revoked_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = timestamp(nullable=False, default=utcnow)
+    revoked_at: dt.datetime | None = timestamp(nullable=True)
 
 
 class FacetCacheRow(SQLModel, table=True):
@@ -61,5 +69,5 @@ class FacetCacheRow(SQLModel, table=True):
     agency: str = Field(max_length=64)
     key_id: str = Field(max_length=32)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    fetched_at: dt.datetime = _ts(nullable=False)
-    expires_at: dt.datetime = _ts(nullable=False, index=True)
+    fetched_at: dt.datetime = timestamp(nullable=False)
+    expires_at: dt.datetime = timestamp(nullable=False, index=True)

@@ -23,10 +23,7 @@ MAX_TYPE_IGNORES = 19
 
 # Modules over MAX_LINES when the renovation (#16) began, and their sizes then: each may shrink, none may grow past
 # its size then, none may join.
-OVERSIZE = {
-    "core/callbacks/delivery.py": 590,
-    "core/bus/amqp.py": 525,
-}
+OVERSIZE: dict[str, int] = {}
 # Contracts that other engineers' moves (#16) make hold: broken ones must be among these.
 PENDING_CONTRACTS: set[str] = set()
 

@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from connectors.simkit import serving
-from core.callbacks.delivery import Config, Deliverer
+from core.callbacks.config import Config
+from core.callbacks.delivery import Deliverer
 from core.callbacks.events import emit
 from core.settings import Settings
 from identity.clock import utcnow
