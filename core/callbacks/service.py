@@ -83,6 +83,12 @@ def create(
     return sub, reveal(sub.secret, sub.id, key)
 
 
+def newest(session: Session, limit: int) -> list[Subscription]:
+    """Subscriptions not deleted, the newest first."""
+    query = select(Subscription).where(col(Subscription.status) != "deleted")
+    return list(session.execute(query.order_by(col(Subscription.created_at).desc()).limit(limit)).scalars())
+
+
 def get(session: Session, subscription_id: str) -> Subscription:
     sub = session.get(Subscription, subscription_id)
     if sub is None or sub.status == "deleted":

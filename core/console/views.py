@@ -13,8 +13,6 @@ import logging
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select
-from sqlmodel import col
 
 from core.api.agencies import probe
 from core.api.application_views import ApplicationSummary, summaries
@@ -22,7 +20,6 @@ from core.api.state import AppState, app_state
 from core.audit import store
 from core.bus import queries
 from core.callbacks import service as callbacks
-from core.callbacks.models import Subscription
 
 log = logging.getLogger(__name__)
 DEAD_LIMIT = 50
@@ -96,17 +93,7 @@ def deliveries(state: AppState) -> list[dict[str, Any]]:
     """Callback subscriptions (not deleted) with their newest batches and attempts."""
     out = []
     with state.sessions() as session:
-        subs = (
-            session.execute(
-                select(Subscription)
-                .where(col(Subscription.status) != "deleted")
-                .order_by(col(Subscription.created_at).desc())
-                .limit(SUBSCRIPTION_LIMIT)
-            )
-            .scalars()
-            .all()
-        )
-        for sub in subs:
+        for sub in callbacks.newest(session, SUBSCRIPTION_LIMIT):
             try:
                 batches = callbacks.deliveries(session, sub.id, BATCHES_PER_SUBSCRIPTION)
             except callbacks.NotFound:  # deleted between the two queries
