@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Connection, insert
 from sqlmodel import Session
@@ -66,24 +66,33 @@ class Policy:
         return wait
 
 
-def move(
-    session: Session,
-    app: Application,
-    status: Status,
-    at: dt.datetime,
-    *,
-    detail: str | None = None,
-    audit: Mapping[str, Any] | None = None,
-) -> None:
+class Note(TypedDict, total=False):
+    """What a status change may carry: `detail` for its history row, `audit` for its audit entry and event."""
+
+    detail: str | None
+    audit: Mapping[str, Any] | None
+
+
+def move(session: Session, app: Application, status: Status, at: dt.datetime, **note: Unpack[Note]) -> None:
     """Set `app.status`, add the transition and the audit entry (all in the caller's transaction)."""
-    app.status = status.value
-    app.updated_at = at
-    text = detail[:DETAIL_MAX] if detail else None
-    session.add(
-        Transition(application_id=app.id, status=status.value, at=at, attempt=app.attempts or None, detail=text)
-    )
+    session.add(Transition(**_transition(app, status, at, note.get("detail"))))
+    audit = note.get("audit")
     audit_step(session, f"application.{status.value}", app, audit)
     emit_for_status(session, app, status.value, at, audit)  # the callback event, in the same transaction
+
+
+def _transition(app: Application | Step, status: Status, at: dt.datetime, detail: str | None) -> dict[str, Any]:
+    """Move `app` to `status`; its history row."""
+    app.status = status.value
+    app.updated_at = at
+    detail = detail[:DETAIL_MAX] if detail else None
+    return {
+        "application_id": app.id,
+        "status": status.value,
+        "at": at,
+        "attempt": app.attempts or None,
+        "detail": detail,
+    }
 
 
 def audit_step(session: Session, action: str, app: Application, extra: Mapping[str, Any] | None = None) -> None:
@@ -156,26 +165,9 @@ class Moves:
         self.audits: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
 
-    def add(
-        self,
-        app: Application | Step,
-        status: Status,
-        at: dt.datetime,
-        *,
-        detail: str | None = None,
-        audit: Mapping[str, Any] | None = None,
-    ) -> None:
-        app.status = status.value
-        app.updated_at = at
-        self.transitions.append(
-            {
-                "application_id": app.id,
-                "status": status.value,
-                "at": at,
-                "attempt": app.attempts or None,
-                "detail": detail[:DETAIL_MAX] if detail else None,
-            }
-        )
+    def add(self, app: Application | Step, status: Status, at: dt.datetime, **note: Unpack[Note]) -> None:
+        self.transitions.append(_transition(app, status, at, note.get("detail")))
+        audit = note.get("audit")
         self.audits.append(_audit_entry(f"application.{status.value}", app, audit))
         event = status_event(app, status.value, at, audit)
         if event is not None:
