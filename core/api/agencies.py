@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from connectors.base import AgencyError, AgencyRejected, Health, NotSupported
 from core.api.auth import current_principal
 from core.api.openapi import problems
-from core.api.problems import Problem
+from core.api.problems import Problem, scope_missing
 from core.api.state import app_state
 from core.security.clients import Principal
 from core.security.scopes import allowed
@@ -116,13 +116,7 @@ def readable_agency(request: Request, agency: str, principal: Principal) -> Any:
         )
     required = f"application:submit:{agency}"
     if not (may_submit(principal, agency) or is_admin(principal)):
-        raise Problem(
-            403,
-            "scope_missing",
-            "The API key lacks a required scope",
-            f"Required scope: {required}",
-            required_scope=required,
-        )
+        raise scope_missing(required)
     return registry
 
 
@@ -136,13 +130,7 @@ async def list_agencies(request: Request, principal: Annotated[Principal, Depend
         return AgencyList(agencies=list(await admin_views(registry, names)))
     mine = [name for name in names if registry.plugins[name].services and may_submit(principal, name)]
     if not mine:
-        raise Problem(
-            403,
-            "scope_missing",
-            "The API key lacks a required scope",
-            "Required scope: admin, or application:submit:<agency>",
-            required_scope="admin",
-        )
+        raise scope_missing("admin", "admin, or application:submit:<agency>")
     return AgencyList(agencies=[services_of(registry, name) for name in mine])
 
 

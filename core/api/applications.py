@@ -32,7 +32,7 @@ from core.api.body_limits import OFF_LOOP_BYTES
 from core.api.citizens import checked_nik
 from core.api.context import CONTEXT_PARAMETERS, counter_context
 from core.api.openapi import problems
-from core.api.problems import Problem, item, pointer_to
+from core.api.problems import Problem, item, pointer_to, scope_missing
 from core.api.state import AppState, app_state
 from core.bus import queries
 from core.bus.citizen import one_person
@@ -158,13 +158,7 @@ async def submit_application(
         )
     required = f"application:submit:{body.agency}"
     if not allowed(principal.scopes, required):
-        raise Problem(
-            403,
-            "scope_missing",
-            "The API key lacks a required scope",
-            f"Required scope: {required}",
-            required_scope=required,
-        )
+        raise scope_missing(required)
     services = registry.plugins[body.agency].services
     schema = services.get(body.service)
     if schema is None:

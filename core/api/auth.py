@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from core.api.problems import Problem
+from core.api.problems import Problem, scope_missing
 from core.api.state import app_state
 from core.security.clients import Principal, authenticate, today_wib
 from core.security.keys import hash_key
@@ -138,13 +138,7 @@ def require(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def check(principal: Principal = Depends(current_principal)) -> Principal:
         if not allowed(principal.scopes, scope):
-            raise Problem(
-                403,
-                "scope_missing",
-                "The API key lacks a required scope",
-                f"Required scope: {scope}",
-                required_scope=scope,
-            )
+            raise scope_missing(scope)
         return principal
 
     return check

@@ -87,6 +87,18 @@ class Problem(Exception):
         self.extra = {**extra, "errors": list(errors)} if errors is not None else extra
 
 
+def scope_missing(required: str, wording: str | None = None) -> Problem:
+    """The 403 for a key without the scope an endpoint needs: `required_scope` names `required`; the detail says
+    `wording` when more than one scope would do."""
+    return Problem(
+        403,
+        "scope_missing",
+        "The API key lacks a required scope",
+        f"Required scope: {wording or required}",
+        required_scope=required,
+    )
+
+
 def problem_body(
     status: int, code: str, title: str, detail: str | None, instance: str | None, **extra: Any
 ) -> dict[str, Any]:

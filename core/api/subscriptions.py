@@ -24,7 +24,7 @@ from core.api.answers import (
 )
 from core.api.auth import current_principal, require
 from core.api.openapi import problems
-from core.api.problems import Problem, item
+from core.api.problems import Problem, item, scope_missing
 from core.api.state import app_state
 from core.callbacks import service
 from core.callbacks.config import NotAllowed, check_url
@@ -218,13 +218,7 @@ async def pull_events(
         sub = await _run(request, service.get, subscription_id)
         required = f"callbacks:pull:{sub.agency}"
         if not allowed(principal.scopes, required):
-            raise Problem(
-                403,
-                "scope_missing",
-                "The API key lacks a required scope",
-                f"Required scope: {required}",
-                required_scope=required,
-            )
+            raise scope_missing(required)
     try:
         return await _run(request, service.pull, subscription_id, after, limit)
     except LookupError as exc:
