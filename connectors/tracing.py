@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar, Token
 from typing import Any, NamedTuple
@@ -23,13 +22,10 @@ from typing import Any, NamedTuple
 import httpx
 from opentelemetry import trace as otel
 from opentelemetry.context import Context, attach, detach
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import Tracer as SdkTracer
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 _tracer: SdkTracer | None = None
-_SCOPE = InstrumentationScope("gerbang")
 
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _ZERO_TRACE = "0" * 32
@@ -164,7 +160,7 @@ def note(key: str, value: str | int) -> None:
     committer: docs/operations.md)."""
     if _tracer is None:
         return
-    noted = _request_attributes.get()
+    noted = request_attributes.get()
     if noted is not None:
         noted[key] = value
         return
@@ -173,65 +169,13 @@ def note(key: str, value: str | int) -> None:
         span_now.set_attribute(key, value)
 
 
-_request_attributes: ContextVar[dict[str, Any] | None] = ContextVar("gerbang_request_attributes", default=None)
-_UNSET = Status(StatusCode.UNSET)
+request_attributes: ContextVar[dict[str, Any] | None] = ContextVar("gerbang_request_attributes", default=None)
+"""The attributes of the request's span while it is current (connectors/otel_request_span.py): where `note()` adds."""
 
 
-class RequestSpan:
-    """An API request's SERVER span, recorded by hand and handed to the SDK's span processors as the SDK's own
-    `ReadableSpan` when it ends — the sampler, the ids, the resource, the processors and exporters are the SDK's.
-
-    Why by hand: it is the one span of every request, and a warm lookup is ~250 µs in all; with the SDK's `Span`
-    (a lock, validated attribute containers, a copy into a `ReadableSpan` at its end) the traced middleware cost
-    ~52 µs per request, with this ~18 µs (~5 µs untraced; docs/operations.md, "What it costs"). Inside it, its
-    context is current (children, agency calls and the outbox row take it as their parent) and `note()` adds to
-    its attributes. Span processors' `on_start` is not called (the batch and simple processors do nothing there)."""
-
-    __slots__ = ("name", "context", "parent", "recording", "attributes", "status", "start", "_tokens")
-
-    def __init__(self, name: str, counter: Trace | None) -> None:
-        assert _tracer is not None
-        parent_context = remote_context(counter)
-        self.parent = otel.get_current_span(parent_context).get_span_context() if counter is not None else None
-        trace_id = self.parent.trace_id if self.parent is not None else _tracer.id_generator.generate_trace_id()
-        sampled = _tracer.sampler.should_sample(parent_context, trace_id, name, SpanKind.SERVER)
-        flags = TraceFlags(TraceFlags.SAMPLED if sampled.decision.is_sampled() else TraceFlags.DEFAULT)
-        span_id = _tracer.id_generator.generate_span_id()
-        self.context = SpanContext(trace_id, span_id, False, flags, sampled.trace_state)
-        self.name, self.recording, self.status = name, sampled.decision.is_recording(), _UNSET
-        self.attributes: dict[str, Any] = dict(sampled.attributes or {})
-        self.start = time.time_ns()
-        self._tokens: tuple[Token[Context], Token[dict[str, Any] | None]] | None = None
-
-    def trace(self) -> Trace:
-        """The span as the W3C trace the logs and agency calls read (`current`)."""
-        return Trace(f"{self.context.trace_id:032x}", f"{self.context.span_id:016x}", f"{self.context.trace_flags:02x}")
-
-    def __enter__(self) -> RequestSpan:
-        span_now = otel.set_span_in_context(NonRecordingSpan(self.context))
-        self._tokens = attach(span_now), _request_attributes.set(self.attributes)
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        assert self._tokens is not None and _tracer is not None
-        detach(self._tokens[0])
-        _request_attributes.reset(self._tokens[1])
-        if exc_type is not None:
-            self.status = Status(StatusCode.ERROR, exc_type.__name__)
-        if self.recording:
-            ended = ReadableSpan(
-                self.name,
-                self.context,
-                self.parent,
-                _tracer.resource,
-                self.attributes,
-                kind=SpanKind.SERVER,
-                status=self.status,
-                start_time=self.start,
-                end_time=time.time_ns(),
-                instrumentation_scope=_SCOPE,
-            )
-            _tracer.span_processor.on_end(ended)
+def tracer() -> SdkTracer | None:
+    """The installed tracer (None: tracing off)."""
+    return _tracer
 
 
 def current_traceparent() -> str | None:

@@ -19,6 +19,7 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors import tracing
+from connectors.otel_request_span import RequestSpan
 from core.logs import request_id
 
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
@@ -84,7 +85,7 @@ class RequestContext:
                 status.append(message["status"])
             await send(message)
 
-        request = tracing.RequestSpan(method, counter_trace)
+        request = RequestSpan(method, counter_trace)
         trace_token = tracing.current.set(request.trace())
         try:
             with request:
