@@ -203,15 +203,7 @@ class BodyLimits:
             await self.app(scope, receive, send)  # no body: nothing to check
             return
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(
-                scope,
-                send,
-                413,
-                "payload_too_large",
-                "The request body is too large",
-                f"At most {self.max_bytes} bytes.",
-                max_bytes=self.max_bytes,
-            )
+            await self._refuse_too_large(scope, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -234,15 +226,7 @@ class BodyLimits:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(
-                    scope,
-                    send,
-                    413,
-                    "payload_too_large",
-                    "The request body is too large",
-                    f"At most {self.max_bytes} bytes.",
-                    max_bytes=self.max_bytes,
-                )
+                await self._refuse_too_large(scope, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -266,6 +250,18 @@ class BodyLimits:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _refuse_too_large(self, scope: Scope, send: Send) -> None:
+        """413, whether the declared length or the bytes counted so far pass `max_bytes`."""
+        await self._refuse(
+            scope,
+            send,
+            413,
+            "payload_too_large",
+            "The request body is too large",
+            f"At most {self.max_bytes} bytes.",
+            max_bytes=self.max_bytes,
+        )
 
     @classmethod
     async def _refuse_text(cls, scope: Scope, send: Send, where: str, **extra: Any) -> None:

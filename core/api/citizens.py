@@ -224,9 +224,13 @@ async def get_citizen(
     remembered = (
         _remembered(cache, subject, variant) if cache is not None and not refresh and not vehicle_plates else None
     )
+    # every outcome's audit entry names the same caller, purpose, facets asked, subject and plates
+    audit = functools.partial(
+        audit_trail.read, request, principal, normalised, chosen.name, names, subject=subject, plates=vehicle_plates
+    )
     if remembered is not None:  # assembled from these same fresh rows a moment ago (identity/record_memo.py)
         body, summary = remembered
-        await audit_trail.read(request, principal, normalised, chosen.name, names, summary=summary, subject=subject)
+        await audit(summary=summary)
         return Response(body, media_type="application/json")
     try:
         record = await assemble_record(
@@ -241,28 +245,10 @@ async def get_citizen(
             plates=vehicle_plates,
         )
     except CitizenNotFound:
-        await audit_trail.read(
-            request,
-            principal,
-            normalised,
-            chosen.name,
-            names,
-            outcome="citizen_not_found",
-            subject=subject,
-            plates=vehicle_plates,
-        )
+        await audit(outcome="citizen_not_found")
         raise Problem(404, "citizen_not_found", "The civil registry does not know this NIK") from None
     except IdentityUnavailable as exc:
-        await audit_trail.read(
-            request,
-            principal,
-            normalised,
-            chosen.name,
-            names,
-            outcome="agency_unavailable",
-            subject=subject,
-            plates=vehicle_plates,
-        )
+        await audit(outcome="agency_unavailable")
         raise registry_unavailable(
             "The civil registry cannot be reached",
             exc.reason,
@@ -275,15 +261,5 @@ async def get_citizen(
     body = record.model_dump_json().encode()
     if cache is not None and not vehicle_plates and all(f.provenance.cached for f in record.facets.values()):
         cache.records.put(subject, variant, body, summary, cache.fresh_until(record.facets.values()))
-    await audit_trail.read(
-        request,
-        principal,
-        normalised,
-        chosen.name,
-        names,
-        summary=summary,
-        refresh=refresh,
-        subject=subject,
-        plates=vehicle_plates,
-    )
+    await audit(summary=summary, refresh=refresh)
     return Response(body, media_type="application/json")
