@@ -259,17 +259,15 @@ async def revoke(
 @router.post("/{name}/disable", response_model=ClientView, responses=RESPONSES)
 async def disable(name: str, request: Request, admin: Annotated[Principal, Depends(require("admin"))]) -> ClientView:
     """Refuse every key of the client until it is enabled again."""
-    return await run_in_threadpool(
-        run,
-        request,
-        lambda s: view(s, registry.set_disabled(s, name, True, actor=admin.name)),
-    )
+    return await _set_disabled(request, name, True, admin)
 
 
 @router.post("/{name}/enable", response_model=ClientView, responses=RESPONSES)
 async def enable(name: str, request: Request, admin: Annotated[Principal, Depends(require("admin"))]) -> ClientView:
+    return await _set_disabled(request, name, False, admin)
+
+
+async def _set_disabled(request: Request, name: str, disabled: bool, admin: Principal) -> ClientView:
     return await run_in_threadpool(
-        run,
-        request,
-        lambda s: view(s, registry.set_disabled(s, name, False, actor=admin.name)),
+        run, request, lambda s: view(s, registry.set_disabled(s, name, disabled, actor=admin.name))
     )

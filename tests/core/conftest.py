@@ -8,12 +8,15 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from connectors.registry import discover
 from connectors.simkit import serving
 from connectors.simkit.population import Population
 from core.api.app import create_app
 from core.demo import agency_environment
+from core.ops import tracing
 from core.settings import Settings
 from tests.conftest import BUS_SECRETS
 
@@ -24,6 +27,15 @@ COUNTER_CONTEXT = {"Officer-Id": "petugas-01", "Counter-Id": "loket-01", "Mpp-Si
 GENEROUS_LIMITS = {"rate_limit_per_s": 2000.0, "rate_limit_burst": 2000}
 """`make_api`'s rate limit: the limiter runs in every API test without getting in the way of fast loops (tests of
 the limit itself set their own)."""
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on for this test, into the SDK's in-memory exporter; off again afterwards."""
+    exporter = InMemorySpanExporter()
+    tracing.install(SimpleSpanProcessor(exporter), "gerbang-test")
+    yield exporter
+    tracing.shutdown()
 
 
 @pytest.fixture(scope="session")

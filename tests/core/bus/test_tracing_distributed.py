@@ -8,29 +8,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from core.ops import tracing
 from tests.core.bus.conftest import needs_bus
 from tests.core.bus.helpers import SUPPLY, submit, wait_status, wait_until
 from tests.core.bus.processes import ROOT, environment
 from tests.core.ops.test_otel import COUNTER_SPAN, TRACE_ID, TRACEPARENT
 
 pytestmark = needs_bus
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    tracing.install(SimpleSpanProcessor(exporter), "gerbang-test")
-    yield exporter
-    tracing.shutdown()
 
 
 def traced_worker(settings: Any, spans_file: Path, processes: Any) -> subprocess.Popen[bytes]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -15,8 +14,6 @@ import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from connectors import tracing as wire
@@ -29,15 +26,6 @@ TRACE_ID = "4bf92f3577b34da6a3ce929b0e0e4736"
 COUNTER_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{COUNTER_SPAN}-01"
 ALIVE = [p for p in POPULATION.people if p.life_status == "alive" and p.in_dukcapil]
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    """Tracing on for this test, into the SDK's in-memory exporter; off again afterwards."""
-    exporter = InMemorySpanExporter()
-    tracing.install(SimpleSpanProcessor(exporter), "gerbang-test")
-    yield exporter
-    tracing.shutdown()
 
 
 def hexid(value: int, width: int) -> str:
