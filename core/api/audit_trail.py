@@ -9,6 +9,7 @@ citizen as a keyed hash — never the NIK, never record contents.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -46,12 +47,26 @@ def facet_summary(facets: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+@dataclass(frozen=True)
+class Question:
+    """What every citizen read's and verification's entry names: the request, its caller, the NIK (kept only as a
+    keyed hash), the purpose and what was asked (facets read, fields verified)."""
+
+    request: Request
+    principal: Principal
+    nik: str
+    purpose: str
+    asked: Iterable[str]
+
+    def detail(self, asked: list[str], outcome: str) -> dict[str, Any]:
+        return {"purpose": self.purpose, "asked": asked, "outcome": outcome}
+
+    def subject(self) -> str:
+        return subject_hash(app_state(self.request.app).secrets.nik_hash_key, self.nik)
+
+
 async def read(
-    request: Request,
-    principal: Principal,
-    nik: str,
-    purpose: str,
-    asked: Sequence[str],
+    question: Question,
     *,
     summary: Mapping[str, Any] | None = None,
     outcome: str = "ok",
@@ -62,7 +77,8 @@ async def read(
     """`citizen.read`: facets asked, each facet's agency and status (`summary`, from `facet_summary`, when a record
     was assembled), outcome. `subject`: `subject_hash(nik_hash_key, nik)` when the caller already has it. `plates`
     a counter gave are kept as keyed hashes, as the NIK is (a plate identifies its owner)."""
-    detail: dict[str, Any] = {"purpose": purpose, "asked": list(asked), "outcome": outcome}
+    request = question.request
+    detail = question.detail(list(question.asked), outcome)
     if summary is not None:
         detail["facets"] = summary
     if refresh:
@@ -73,24 +89,21 @@ async def read(
     await write(
         request,
         "citizen.read",
-        client=principal.name,
-        subject=subject or subject_hash(app_state(request.app).secrets.nik_hash_key, nik),
+        client=question.principal.name,
+        subject=subject or question.subject(),
         detail=detail,
     )
 
 
 async def verify(
-    request: Request,
-    principal: Principal,
-    nik: str,
-    purpose: str,
-    asked: Iterable[str],
+    question: Question,
     *,
     results: Mapping[str, bool] | None = None,
     outcome: str = "ok",
 ) -> None:
     """`citizen.verify`: fields asked and, when the root facet's agency answered, match / no_match per field."""
-    detail: dict[str, Any] = {"purpose": purpose, "asked": sorted(asked), "outcome": outcome}
+    request = question.request
+    detail = question.detail(sorted(question.asked), outcome)
     if results is not None:
         detail["results"] = {name: "match" if matched else "no_match" for name, matched in results.items()}
     detail["counter"] = request.state.counter_context.as_detail()
@@ -98,8 +111,8 @@ async def verify(
     await write(
         request,
         "citizen.verify",
-        client=principal.name,
+        client=question.principal.name,
         agency=root.name if root is not None else None,
-        subject=subject_hash(app_state(request.app).secrets.nik_hash_key, nik),
+        subject=question.subject(),
         detail=detail,
     )

@@ -225,9 +225,8 @@ async def get_citizen(
         _remembered(cache, subject, variant) if cache is not None and not refresh and not vehicle_plates else None
     )
     # every outcome's audit entry names the same caller, purpose, facets asked, subject and plates
-    audit = functools.partial(
-        audit_trail.read, request, principal, normalised, chosen.name, names, subject=subject, plates=vehicle_plates
-    )
+    question = audit_trail.Question(request, principal, normalised, chosen.name, names)
+    audit = functools.partial(audit_trail.read, question, subject=subject, plates=vehicle_plates)
     if remembered is not None:  # assembled from these same fresh rows a moment ago (identity/record_memo.py)
         body, summary = remembered
         await audit(summary=summary)

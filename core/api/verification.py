@@ -83,34 +83,31 @@ async def verify_citizen(
     agency = app_state(request.app).agencies.by_facet().get(ROOT_FACET)
     if agency is None:
         raise registry_unavailable("No connector for the civil registry is configured")
+    question = audit_trail.Question(request, principal, info, chosen.name, given)
     try:
         result = await asyncio.wait_for(
             agency.connector.verify(info, given), app_state(request.app).settings.agency_timeout_s
         )
     except TimeoutError:
-        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
+        await audit_trail.verify(question, outcome="agency_unavailable")
         raise registry_unavailable("The civil registry did not answer in time", status_detail="timeout") from None
     except AgencyRejected as exc:
-        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="claims_invalid")
+        await audit_trail.verify(question, outcome="claims_invalid")
         raise Problem(400, "claims_invalid", "The civil registry cannot check these claims", exc.message) from None
     except AgencyError as exc:
-        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
+        await audit_trail.verify(question, outcome="agency_unavailable")
         raise registry_unavailable(
             "The civil registry cannot be reached", exc.message, retry_after_s=exc.retry_after_s
         ) from None
     except Exception as exc:  # a reply the connector could not read: the registry unavailable, never a 500
         logging.getLogger(__name__).error("connector %s raised %s on verify", agency.name, type(exc).__name__)
-        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="agency_unavailable")
+        await audit_trail.verify(question, outcome="agency_unavailable")
         raise registry_unavailable("The civil registry's reply could not be read") from None
     if not result.found:
-        await audit_trail.verify(request, principal, info, chosen.name, given, outcome="citizen_not_found")
+        await audit_trail.verify(question, outcome="citizen_not_found")
         raise Problem(404, "citizen_not_found", "The civil registry does not know this NIK")
     await audit_trail.verify(
-        request,
-        principal,
-        info,
-        chosen.name,
-        given,
+        question,
         results={name: matched for name, (matched, _) in result.fields.items()},
     )
     life = getattr(result, "life_status", None)
