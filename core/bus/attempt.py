@@ -8,9 +8,8 @@ path through core/bus, step by step:
     → finish (core/bus/finish.py, tx: the outcome and the inbox row) → ack
 
 Around it: core/bus/sweep.py dispatches due retries and attempts whose lease ran out again, and
-`core.bus.service.replay` is the operator's way back for a failed application. The database steps run through a
-`StepRunner` (core/bus/steps.py: one at a time, or gathered into micro-batches), on threads; the call runs on
-the event loop.
+`core.bus.service.replay` is the operator's way back for a failed application. The database steps run gathered
+into micro-batches (core/bus/steps.py), on threads; the call runs on the event loop.
 """
 
 from __future__ import annotations
@@ -19,24 +18,17 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from connectors import tracing
 from core.bus.agency_call import Outcome, call_agency
-from core.bus.claim import Skip, Work
+from core.bus.claim import Skip
 from core.bus.gates import AgencyGates
 from core.bus.message import Message
 from core.bus.states import Policy
+from core.bus.steps import BatchedSteps
 
 log = logging.getLogger(__name__)
-
-
-class StepRunner(Protocol):
-    """Runs the database steps of an attempt (core/bus/steps.py: one by one, or in micro-batches)."""
-
-    async def begin(self, message: Message) -> Work | Skip: ...
-
-    async def finish(self, message: Message | None, work: Work, outcome: Outcome) -> str: ...
 
 
 def consume_span(message: Message, queue: str, traceparent: str | None) -> Any:
@@ -58,12 +50,10 @@ def consume_span(message: Message, queue: str, traceparent: str | None) -> Any:
 
 
 async def attempt(
-    steps: StepRunner, message: Message, connectors: Mapping[str, Any], policy: Policy, gates: AgencyGates | None = None
+    steps: BatchedSteps, message: Message, connectors: Mapping[str, Any], policy: Policy, gates: AgencyGates
 ) -> str:
     """Process one message end to end (database steps on threads, the call on the loop); returns the resulting
     status or the reason it was skipped. Raises PoisonMessage for a message that can never be processed."""
-    if gates is None:
-        return await _attempt(steps, message, connectors, policy)
     await gates.enter(message.agency)
     try:
         return await _attempt(steps, message, connectors, policy)
@@ -71,7 +61,7 @@ async def attempt(
         await gates.leave(message.agency)
 
 
-async def _attempt(steps: StepRunner, message: Message, connectors: Mapping[str, Any], policy: Policy) -> str:
+async def _attempt(steps: BatchedSteps, message: Message, connectors: Mapping[str, Any], policy: Policy) -> str:
     started = time.perf_counter()
     claimed = await steps.begin(message)
     if isinstance(claimed, Skip):

@@ -25,6 +25,7 @@ from core.bus.steps import BatchedSteps
 from core.bus.sweep import fail_unprocessable, release_leases, sweep
 from core.db.engine import Sessions
 from core.security.secrets import BusSecrets
+from core.settings import Settings
 from identity.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class Dispatcher:
         poll_s: float = 0.2,
         concurrency: int = 50,
         failure_limit: int = 5,
-        gates: AgencyGates | None = None,
+        gates: AgencyGates,
     ):
         self.sessions, self.connectors, self.secrets, self.policy = sessions, connectors, secrets, policy
         self.gates = gates
@@ -171,7 +172,7 @@ def _mark_sent(session: Session, row_id: int | None) -> None:
 
 
 def start_embedded(
-    sessions: Sessions, connectors: Mapping[str, Any], secrets: BusSecrets, settings: Any, registry: Any = None
+    sessions: Sessions, connectors: Mapping[str, Any], secrets: BusSecrets, settings: Settings, registry: Any
 ) -> Dispatcher | None:
     """The API's dispatcher in embedded mode (no AMQP URL), started; None in distributed mode, where the API only
     writes the outbox and `gerbang worker` does the rest."""

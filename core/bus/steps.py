@@ -1,5 +1,5 @@
-"""The database steps of an attempt (`begin`, `finish`) as seen from the event loop: one at a time, or gathered
-into micro-batches (core/db/group_commit.py).
+"""The database steps of an attempt (`begin`, `finish`) as seen from the event loop: gathered into micro-batches
+(core/db/group_commit.py), in the API's embedded dispatcher and in `gerbang worker` alike.
 
 Why batches: under load a worker has dozens of attempts starting and ending at once, each `begin` and `finish` a
 transaction of its own; gathered, they cost one checkout and one commit per batch and SQLAlchemy sends
@@ -9,11 +9,9 @@ same-shaped statements together. A batch that fails is retried message by messag
 
 from __future__ import annotations
 
-import asyncio
-
 from core.bus.agency_call import Outcome
-from core.bus.claim import Skip, Work, begin, begin_many
-from core.bus.finish import finish, finish_many
+from core.bus.claim import Skip, Work, begin_many
+from core.bus.finish import finish_many
 from core.bus.message import Message
 from core.bus.states import Policy
 from core.db.engine import Sessions
@@ -21,34 +19,14 @@ from core.db.group_commit import GroupCommit
 from core.security.secrets import BusSecrets
 
 
-class Steps:
-    """`begin` and `finish` one message at a time, each in its own transaction on a thread."""
-
-    def __init__(self, sessions: Sessions, secrets: BusSecrets, policy: Policy):
-        self.sessions, self.secrets, self.policy = sessions, secrets, policy
-
-    async def begin(self, message: Message) -> Work | Skip:
-        def run() -> Work | Skip:
-            with self.sessions() as session:
-                return begin(session, message, self.secrets, self.policy)
-
-        return await asyncio.to_thread(run)
-
-    async def finish(self, message: Message | None, work: Work, outcome: Outcome) -> str:
-        def run() -> str:
-            with self.sessions() as session:
-                return finish(session, message, work, outcome, self.secrets, self.policy)
-
-        return await asyncio.to_thread(run)
-
-
-class BatchedSteps(Steps):
-    """The same steps, gathered into micro-batches (`gerbang worker`)."""
+class BatchedSteps:
+    """`begin` and `finish`, each gathered with the concurrent ones into a micro-batch: one transaction (on a
+    thread) per batch."""
 
     def __init__(
         self, sessions: Sessions, secrets: BusSecrets, policy: Policy, *, max_size: int = 64, linger_s: float = 0.015
     ):
-        super().__init__(sessions, secrets, policy)
+        self.sessions, self.secrets, self.policy = sessions, secrets, policy
         self._begins: GroupCommit[Message, Work | Skip] = GroupCommit(
             self._begin_many, max_size, linger_s, max_inflight=2
         )
