@@ -65,9 +65,9 @@ def _events_of(session: Session, subscription_id: str, batch_id: str) -> list[An
     )
 
 
-def claim(session: Session, subscription_id: str, lease_s: float, now: dt.datetime | None = None) -> bool:
+def claim(session: Session, subscription_id: str, lease_s: float) -> bool:
     """Take the subscription's lease (compare-and-set); False if another sender holds it or it is not active."""
-    now = now or utcnow()
+    now = utcnow()
     table = table_of(Subscription)
     taken = _changed(
         session,
@@ -89,14 +89,13 @@ def release(session: Session, subscription_id: str) -> None:
     session.commit()
 
 
-def next_batch(
-    session: Session, subscription_id: str, now: dt.datetime | None = None, lease_s: float = 0
-) -> Ready | None:
-    """The batch to send now (the oldest pending one, or a new one cut from unassigned items), or None.
+def next_batch(session: Session, subscription_id: str, lease_s: float) -> Ready | None:
+    """The batch to send now (the oldest pending one, or a new one cut from unassigned items), or None; a cut
+    renews the lease for `lease_s`.
 
     Call only while holding the subscription's lease: cutting is then single-writer per subscription. Every
     path commits, so `settle_and_next` can run it in the transaction of the previous batch's outcome."""
-    now = now or utcnow()
+    now = utcnow()
     sub = session.get(Subscription, subscription_id)
     if sub is None or sub.status != "active":
         session.commit()  # ends the transaction (and a caller's settle)
@@ -178,8 +177,7 @@ def next_batch(
         )
         sub.next_seq += 1
         first = first or batch_id
-    if lease_s:
-        sub.lease_until = now + dt.timedelta(seconds=lease_s)  # renewed with each cut
+    sub.lease_until = now + dt.timedelta(seconds=lease_s)  # renewed with each cut
     synchronous_commit(session, True)  # a cut batch may be sent at once: its cut must survive a crash
     session.commit()
     if first is None:

@@ -141,7 +141,7 @@ class Deliverer:
         if not await asyncio.to_thread(self._db, claim, subscription_id, self.config.lease_s):
             return
         try:
-            ready = await asyncio.to_thread(self._db, next_batch, subscription_id, None, self.config.lease_s)
+            ready = await asyncio.to_thread(self._db, next_batch, subscription_id, self.config.lease_s)
             while ready is not None and not self._stop.is_set():
                 result = await self.send(client, ready)
                 outcome, following = await asyncio.to_thread(self._db, settle_and_next, ready, result, self.config)
@@ -153,7 +153,7 @@ class Deliverer:
                     log.info("callback batch %s to %s: %s", ready.batch_id, ready.agency, result.error)
                 if outcome != "dead":
                     return
-                ready = await asyncio.to_thread(self._db, next_batch, subscription_id, None, self.config.lease_s)
+                ready = await asyncio.to_thread(self._db, next_batch, subscription_id, self.config.lease_s)
         finally:
             await asyncio.to_thread(self._db, release, subscription_id)
 

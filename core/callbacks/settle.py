@@ -21,11 +21,10 @@ from core.db.tables import table_of
 from identity.clock import utcnow
 
 
-def settle(
-    session: Session, ready: Ready, result: Result, config: Config, now: dt.datetime | None = None, commit: bool = True
-) -> str:
-    """Write the attempt, the batch's new state, the subscription's (410 / refused) and the audit entry."""
-    now = now or utcnow()
+def settle(session: Session, ready: Ready, result: Result, config: Config) -> str:
+    """Write the attempt, the batch's new state, the subscription's (410 / refused) and the audit entry, in the
+    caller's transaction."""
+    now = utcnow()
     batch = session.get(Batch, ready.batch_id)
     assert batch is not None
     batch.attempts = ready.attempt
@@ -69,17 +68,15 @@ def settle(
         agency=ready.agency,
         detail=detail,
     )
-    if commit:
-        session.commit()
     return outcome
 
 
 def settle_and_next(session: Session, ready: Ready, result: Result, config: Config) -> tuple[str, Ready | None]:
     """`settle()` and, after a delivery, cut the next batch in the same transaction (one commit per batch)."""
     synchronous_commit(session, False)  # an outcome lost in a crash only means the batch is sent again
-    outcome = settle(session, ready, result, config, commit=False)
+    outcome = settle(session, ready, result, config)
     if outcome != "delivered":
         session.commit()
         return outcome, None
     session.flush()
-    return outcome, next_batch(session, ready.subscription_id, None, config.lease_s)
+    return outcome, next_batch(session, ready.subscription_id, config.lease_s)
