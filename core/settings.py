@@ -178,8 +178,11 @@ class Settings(BaseSettings):
     @field_validator("callback_allowed_hosts", mode="before")
     @classmethod
     def _hosts(cls, value: Any) -> Any:
+        """A comma-separated list or a list; hosts are compared in lower case (core/callbacks/config.py)."""
         if isinstance(value, str):
-            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        if isinstance(value, (list, tuple)):
+            return [part.lower() if isinstance(part, str) else part for part in value]
         return value
 
     @field_validator("submit_schedule_s", mode="before")

@@ -102,7 +102,7 @@ async def create_subscription(body: NewSubscription, request: Request, principal
             errors=[item(f"{e!r} is not an event type.", "event_unknown", pointer=f"#/events/{i}") for i, e in unknown],
         )
     try:
-        check_url(body.url, tuple(h.lower() for h in settings.callback_allowed_hosts))
+        check_url(body.url, settings.callback_allowed_hosts)
     except NotAllowed as exc:
         raise Problem(400, "callback_url_not_allowed", "Callback URL not allowed", str(exc)) from None
     try:

@@ -8,6 +8,7 @@ registered, long before anything is delivered.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from urllib.parse import urlsplit
 
@@ -30,9 +31,9 @@ class Config:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Config:
-        """Each rule from its GERBANG_CALLBACK_<RULE> setting; the allow-list's hosts compared in lower case."""
+        """Each rule from its GERBANG_CALLBACK_<RULE> setting (the allow-list's hosts in lower case already)."""
         rules = {rule.name: getattr(settings, f"callback_{rule.name}") for rule in fields(cls)}
-        return cls(**{**rules, "allowed_hosts": tuple(h.lower() for h in settings.callback_allowed_hosts)})
+        return cls(**{**rules, "allowed_hosts": tuple(settings.callback_allowed_hosts)})
 
     def backoff(self, attempts: int) -> float:
         """Exponential, capped, with full jitter in its upper half (so receivers coming back are not stampeded)."""
@@ -44,9 +45,10 @@ class NotAllowed(ValueError):
     """A callback URL that is not http(s) on an allow-listed host."""
 
 
-def check_url(url: str, allowed: tuple[str, ...]) -> None:
-    """Only http(s) URLs whose host (or host:port) is on the operator's allow-list; `*.example.go.id` entries
-    allow subdomains. No allow-list means no callbacks at all: nothing is reachable by default."""
+def check_url(url: str, allowed: Sequence[str]) -> None:
+    """Only http(s) URLs whose host (or host:port) is on the operator's allow-list (entries in lower case);
+    `*.example.go.id` entries allow subdomains. No allow-list means no callbacks at all: nothing is reachable by
+    default."""
     try:
         parts = urlsplit(url)
         host, port = (parts.hostname or "").lower(), parts.port

@@ -36,3 +36,11 @@ def test_bad_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GERBANG_AGENCY_TIMEOUT_S", "-1")
     with pytest.raises(ValueError, match="agency_timeout_s"):
         Settings()
+
+
+def test_callback_hosts_are_lower_case_from_the_environment_or_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The allow-list is compared in lower case (core/callbacks/config.py check_url): the settings hold it so."""
+    monkeypatch.setenv("GERBANG_CALLBACK_ALLOWED_HOSTS", " Receiver.Example , *.Go.ID:8443,")
+    assert Settings().callback_allowed_hosts == ["receiver.example", "*.go.id:8443"]
+    monkeypatch.delenv("GERBANG_CALLBACK_ALLOWED_HOSTS")
+    assert Settings(callback_allowed_hosts=["Receiver.Example"]).callback_allowed_hosts == ["receiver.example"]
