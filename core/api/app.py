@@ -31,6 +31,7 @@ from core.api.subscriptions import router as subscriptions_router
 from core.audit.group import audit_writer
 from core.audit.sequencer import Sequencer
 from core.bus.dispatch import start_embedded
+from core.bus.intake import intake
 from core.bus.states import Policy
 from core.cache_store import SqlCacheStore
 from core.callbacks.delivery import Deliverer
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
         sequencer = Sequencer.from_settings(engine, settings).start()
         broker_probe, metrics_registry = health.start(engine, agencies, settings)
         connectors = {name: agency.connector for name, agency in agencies.active.items()}
+        policy = Policy.from_settings(settings)
         state = app.state.gerbang = AppState(
             settings=settings,
             engine=engine,
@@ -83,12 +85,13 @@ def create_app(settings: Settings | None = None, *, registry: AgencyRegistry | N
             cache=cache,
             audit=sequencer,
             audit_writer=audit_writer(sessions),
-            policy=Policy.from_settings(settings),
+            policy=policy,
             metrics_registry=metrics_registry,
             broker_probe=broker_probe,
             dispatcher=start_embedded(sessions, connectors, secrets, settings, agencies),
             # distributed: the workers deliver callbacks, from the events exchange (core/callbacks/exchange.py)
             callbacks=Deliverer(sessions, settings, sequencer.signer).start() if settings.embedded else None,
+            intake=intake(sessions, secrets, policy),
         )
         gc.freeze()  # what start-up built lives as long as the process: keep it out of every later GC pass
         try:

@@ -37,7 +37,6 @@ from core.api.state import AppState, app_state
 from core.bus import queries
 from core.bus.citizen import one_person
 from core.bus.inbound import join_decision
-from core.bus.intake import Intake, intake
 from core.bus.models import Application, Status
 from core.bus.service import IdempotencyConflict, NotReplayable, Submission, replay, schema_errors
 from core.security.clients import Principal
@@ -208,7 +207,7 @@ async def submit_application(
         audit=audit,
     )
     try:  # group commit with the concurrent submissions (core/bus/intake.py)
-        result = await _intake(state).submit(submission)
+        result = await state.intake.submit(submission)
     except IdempotencyConflict:
         raise Problem(
             409,
@@ -232,14 +231,6 @@ def _join(state: AppState, agency: str, decided: tuple[str, str], decision: Any)
             join_decision(session, state.secrets, agency, decided[0], decided[1], decision, utcnow())
     except Exception:
         log.exception("the decision %s could not be joined to its pushed record", decision.id)
-
-
-def _intake(state: AppState) -> Intake:
-    """This app's group committer, made on first use (it belongs to the app's event loop)."""
-    committer = state.intake
-    if committer is None:
-        committer = state.intake = intake(state.sessions, state.secrets, state.policy)
-    return committer
 
 
 APPLICATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")

@@ -47,7 +47,7 @@ class AppState:
     broker_probe: BrokerProbe | None  # distributed mode only
     dispatcher: Dispatcher | None  # embedded mode only
     callbacks: Deliverer | None  # embedded mode only
-    intake: Intake | None = None  # submissions' group commit: made on first use, on the app's event loop
+    intake: Intake  # submissions, group-committed (core/bus/intake.py)
 
 
 def app_state(app: Starlette) -> AppState:
