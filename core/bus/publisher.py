@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -64,14 +64,8 @@ class ConfirmPublisher:
     message of the batch is confirmed (True), nacked or returned unroutable (False), or the connection is lost
     (False). Reconnects with backoff; unconfirmed messages are simply published again later by the relay."""
 
-    def __init__(
-        self,
-        params: pika.URLParameters,
-        *,
-        reconnect_max_s: float = 30.0,
-        on_connected: Callable[[], None] | None = None,
-    ):
-        self.params, self.on_connected = params, on_connected
+    def __init__(self, params: pika.URLParameters, *, reconnect_max_s: float = 30.0):
+        self.params = params
         self.backoff = Backoff(reconnect_max_s)
         self._thread = threading.Thread(target=self._run, name="gerbang-publisher", daemon=True)
         self._connection: pika.SelectConnection | None = None
@@ -82,10 +76,6 @@ class ConfirmPublisher:
         self._returned: set[str] = set()
         self._tag = 0
         self.unroutable = 0
-
-    @property
-    def connected(self) -> bool:
-        return self._ready.is_set()
 
     def start(self) -> ConfirmPublisher:
         self._thread.start()
@@ -176,11 +166,6 @@ class ConfirmPublisher:
     def _on_confirming(self, channel: Any) -> None:
         self._channel = channel
         self.backoff.reset()
-        if self.on_connected is not None:
-            try:
-                self.on_connected()
-            except Exception:
-                log.exception("publisher: on_connected failed")
         self._ready.set()
 
     def _on_channel_closed(self, channel: Any, reason: BaseException) -> None:
