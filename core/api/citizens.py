@@ -216,14 +216,12 @@ async def get_citizen(
     info = parse_nik(nik)
     normalised = checked_nik(nik, info)
     state = app_state(request.app)
-    cache: RecordCache | None = state.cache
+    cache = state.cache
     variant = (chosen.name, tuple(names))
     # one keyed hash per read: the audit log's subject, which is also where the cache remembers records
     subject = subject_hash(state.secrets.nik_hash_key, normalised)
     # plates make a record of their own: never answered from, nor kept in, the record memo
-    remembered = (
-        _remembered(cache, subject, variant) if cache is not None and not refresh and not vehicle_plates else None
-    )
+    remembered = _remembered(cache, subject, variant) if not refresh and not vehicle_plates else None
     # every outcome's audit entry names the same caller, purpose, facets asked, subject and plates
     question = audit_trail.Question(request, principal, normalised, chosen.name, names)
     audit = functools.partial(audit_trail.read, question, subject=subject, plates=vehicle_plates)
@@ -258,7 +256,7 @@ async def get_citizen(
     summary = audit_trail.facet_summary(record.facets)
     # Already a validated CitizenRecord: serialise it once here rather than have FastAPI validate it again.
     body = record.model_dump_json().encode()
-    if cache is not None and not vehicle_plates and all(f.provenance.cached for f in record.facets.values()):
+    if not vehicle_plates and all(f.provenance.cached for f in record.facets.values()):
         cache.records.put(subject, variant, body, summary, cache.fresh_until(record.facets.values()))
     await audit(summary=summary, refresh=refresh)
     return Response(body, media_type="application/json")
