@@ -68,15 +68,15 @@ class Question:
 async def read(
     question: Question,
     *,
+    subject: str,
     summary: Mapping[str, Any] | None = None,
     outcome: str = "ok",
     refresh: bool = False,
-    subject: str | None = None,
     plates: Sequence[str] = (),
 ) -> None:
     """`citizen.read`: facets asked, each facet's agency and status (`summary`, from `facet_summary`, when a record
-    was assembled), outcome. `subject`: `subject_hash(nik_hash_key, nik)` when the caller already has it. `plates`
-    a counter gave are kept as keyed hashes, as the NIK is (a plate identifies its owner)."""
+    was assembled), outcome. `subject`: `question.subject()`, which the lookup has already made (its record memo's
+    key). `plates` a counter gave are kept as keyed hashes, as the NIK is (a plate identifies its owner)."""
     request = question.request
     detail = question.detail(list(question.asked), outcome)
     if summary is not None:
@@ -90,7 +90,7 @@ async def read(
         request,
         "citizen.read",
         client=question.principal.name,
-        subject=subject or question.subject(),
+        subject=subject,
         detail=detail,
     )
 

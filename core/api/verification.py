@@ -76,17 +76,17 @@ async def verify_citizen(
     """Yes/no per claimed field, via the civil registry's verify call; nothing else about the person is disclosed."""
     counter_context(request)
     chosen = resolve_purpose(purpose, principal)
-    info = checked_nik(nik)
+    normalised = checked_nik(nik)
     given = claims.model_dump(exclude_none=True)
     if not given:
         raise Problem(400, "claims_empty", "Give at least one field to verify")
     agency = app_state(request.app).agencies.by_facet().get(ROOT_FACET)
     if agency is None:
         raise registry_unavailable("No connector for the civil registry is configured")
-    question = audit_trail.Question(request, principal, info, chosen.name, given)
+    question = audit_trail.Question(request, principal, normalised, chosen.name, given)
     try:
         result = await asyncio.wait_for(
-            agency.connector.verify(info, given), app_state(request.app).settings.agency_timeout_s
+            agency.connector.verify(normalised, given), app_state(request.app).settings.agency_timeout_s
         )
     except TimeoutError:
         await audit_trail.verify(question, outcome="agency_unavailable")
@@ -110,10 +110,10 @@ async def verify_citizen(
         question,
         results={name: matched for name, (matched, _) in result.fields.items()},
     )
-    life = getattr(result, "life_status", None)
-    message = getattr(result, "message", None) if not result.fields else None
+    life = result.life_status
+    message = result.message if not result.fields else None
     return Verification(
-        nik=info,
+        nik=normalised,
         purpose=chosen.name,
         fields={
             name: Verdict(result="match" if matched else "no_match", score=score)
