@@ -74,20 +74,28 @@ def resolve(client: httpx.AsyncClient, url: str | httpx.URL) -> str | httpx.URL:
     """A connector's relative path as the absolute URL httpx would build from the client's base URL, built once.
 
     Why: httpx parses the path and re-parses the merged URL at every request (about a fifth of a submission's
-    request building); an absolute `httpx.URL` passes through as it is. Same result: `base_url.join` is not
-    used, only httpx's own merge, whose answer is kept."""
-    merge = getattr(client, "_merge_url", None)
-    if merge is None or not isinstance(url, str) or "://" in url:
-        return url  # an httpx laid out otherwise: it merges per request, as it always did
+    request building); an absolute `httpx.URL` passes through as it is. The merge is httpx's own rule, written
+    with its public `URL` API: the path is appended to the base URL's path (which httpx always ends with "/"), its
+    leading "/" dropped, so a base `/v1` keeps its `/v1` (`base_url.join` would drop it for "/x")."""
+    if not isinstance(url, str) or "://" in url:
+        return url
     known = _resolved.get(client)
     if known is None:
         known = _resolved[client] = {}
     found = known.get(url)
     if found is None:
-        found = merge(url)  # httpx's own merge (base path kept, leading "/" of `url` dropped)
+        found = _merged(client.base_url, url)
         if len(known) < _RESOLVED_MAX:
             known[url] = found
     return found
+
+
+def _merged(base: httpx.URL, url: str) -> httpx.URL:
+    """`url` on `base` as httpx 0.28's client merges them (`BaseClient._merge_url`, a private method)."""
+    relative = httpx.URL(url)
+    if not relative.is_relative_url:
+        return relative
+    return base.copy_with(raw_path=base.raw_path + relative.raw_path.lstrip(b"/"))
 
 
 class ReplyRefused(Exception):

@@ -27,6 +27,18 @@ def test_resolve_gives_what_httpx_builds() -> None:
     assert resolve(client, "http://elsewhere/x") == "http://elsewhere/x"  # absolute: untouched
 
 
+def test_resolve_merges_as_httpx_does_on_every_kind_of_base() -> None:
+    """httpx's merge (appended to the base path, which it ends with "/"), not RFC 3986's `base_url.join`."""
+    paths = [*PATHS, "", "?q=1", "a/../b", "./a", "//x/y", "/a#frag"]
+    for base in ("http://h.test", "http://h.test/", "http://h.test/v1", "http://h.test/v1/", "https://h.test/a/b/"):
+        client = httpx.AsyncClient(base_url=base)
+        for path in paths:
+            assert resolve(client, path) == client.build_request("GET", path).url, (base, path)
+    client = httpx.AsyncClient(base_url="http://h.test/v1")
+    assert str(resolve(client, "/x")) == "http://h.test/v1/x" != str(client.base_url.join("/x"))
+    assert str(resolve(client, "x/")) == "http://h.test/v1/x/"
+
+
 def test_resolve_is_per_client_and_bounded() -> None:
     first = httpx.AsyncClient(base_url="http://one.test/v1")
     second = httpx.AsyncClient(base_url="http://two.test/v2/")
