@@ -68,8 +68,9 @@ def parse(body: bytes) -> dict[str, Any]:
     return nib_data
 
 
-def subject_of(data: Mapping[str, Any]) -> str:
-    """The holder: their NIK when registered with a KTP, else `<type>:<number>`; refused when there is none."""
+def holder_of(data: Mapping[str, Any]) -> str:
+    """The push's holder: their NIK when registered with a KTP, else `<type>:<number>`; refused when there is none.
+    The bus stores it as each record's subject, keyed (`identity.secrecy.subject_hash`)."""
     kind, number = _text(data.get("jenis_id_user_proses")), _text(data.get("no_id_user_proses"), 40)
     if kind == IDENTITY_KTP and re.fullmatch(r"[0-9]{16}", number):
         return number
@@ -78,8 +79,9 @@ def subject_of(data: Mapping[str, Any]) -> str:
     raise InboundRefused("malformed", "holder_invalid", "Data Parameter Salah")
 
 
-def items_of(data: Mapping[str, Any], subject: str) -> tuple[InboundItem, ...]:
-    """One item per checklist entry with an id_izin (the top-level id_izin when the checklist is empty)."""
+def items_of(data: Mapping[str, Any], holder: str) -> tuple[InboundItem, ...]:
+    """One item per checklist entry with an id_izin (the top-level id_izin when the checklist is empty), each about
+    `holder`."""
     checklist = data.get("data_checklist")
     entries = [e for e in checklist if isinstance(e, dict)] if isinstance(checklist, list) else []
     if not entries and _text(data.get("id_izin")):
@@ -98,7 +100,7 @@ def items_of(data: Mapping[str, Any], subject: str) -> tuple[InboundItem, ...]:
             InboundItem(
                 reference=id_izin,
                 owner=data["nib"],
-                subject=subject,
+                subject=holder,
                 service=SERVICE,
                 payload={"izin": dict(entry), "nib": basics},
             )
@@ -121,7 +123,7 @@ def read(
     data = parse(body)
     if not token_valid(token, user, password, data["nib"], now):
         raise InboundRefused("unauthorized", "token_invalid", "User Akses Tidak Valid")
-    return InboundPush(method=method, owner=data["nib"], items=items_of(data, subject_of(data)))
+    return InboundPush(method=method, owner=data["nib"], items=items_of(data, holder_of(data)))
 
 
 def answer(method: str, outcome: str, message: str) -> tuple[int, dict[str, Any]]:
