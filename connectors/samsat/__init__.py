@@ -23,22 +23,12 @@ annual PKB, the SWDKLLJ amounts (Rp35,000 motorcycle, Rp143,000 car), late fines
 
 from __future__ import annotations
 
-import datetime as dt
-
 from connectors.base import agency_plugin, payload_schema
 from connectors.examples import today
 from connectors.samsat.client import SERVICE_PKB, SamsatClient, create
 from connectors.samsat.facet import FACET
+from connectors.samsat.tax_calendar import next_due
 from identity.model import ROOT_FACET
-
-
-def payable_year(month: int, day: int, on: dt.date | None = None) -> int:
-    """The tax year whose PKB a vehicle first registered on `month`/`day` pays now: this year's, unless that due
-    date passed more than 60 days ago (then next year's), for a vehicle with no arrears (as the simulator holds)."""
-    on = on or today()
-    due = dt.date(on.year, month, min(day, 28) if month == 2 else day)
-    return on.year + 1 if due < on - dt.timedelta(days=60) else on.year
-
 
 PKB_PAYMENT_SCHEMA = payload_schema(
     "Samsat annual vehicle tax (PKB) payment code",
@@ -59,7 +49,7 @@ PKB_PAYMENT_SCHEMA = payload_schema(
         },
     },
     # the demo population's vehicle B 3538 YG, first registered on 25 October
-    [{"nik": "3603282512770002", "plate": "B 3538 YG", "year": payable_year(10, 25)}],
+    [{"nik": "3603282512770002", "plate": "B 3538 YG", "year": next_due(today(), (10, 25)).year}],
 )
 
 

@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.samsat.tax_calendar import next_due, on_anniversary
 from connectors.simkit.population import Person, Population
 
 OWNER_SHARE = 0.50
@@ -98,11 +99,8 @@ class Vehicle:
         return " ".join(p for p in (self.area, self.number, self.series) if p)
 
     def pkb_due(self, today: dt.date) -> dt.date:
-        """The next unpaid due date: this year's anniversary unless it passed more than 60 days ago."""
-        due = on_anniversary(today.year, self.anniversary)
-        if due < today - dt.timedelta(days=60):
-            due = on_anniversary(today.year + 1, self.anniversary)
-        return on_anniversary(due.year - self.arrears_years, self.anniversary)
+        """The next unpaid due date (`next_due`), a year further back for a vehicle in arrears."""
+        return on_anniversary(next_due(today, self.anniversary).year - self.arrears_years, self.anniversary)
 
     def stnk_until(self, today: dt.date) -> dt.date:
         """STNK runs five years from first registration, renewed in five-year steps."""
@@ -135,11 +133,6 @@ class Owner:
     vehicles: tuple[Vehicle, ...]
     street: str = ""
     office: str = ""
-
-
-def on_anniversary(year: int, anniversary: tuple[int, int]) -> dt.date:
-    month, day = anniversary
-    return dt.date(year, month, min(day, 28) if month == 2 else day)
 
 
 def bpkb_spelling(name: str, sex: str, rng: random.Random) -> str:

@@ -46,7 +46,8 @@ from connectors.samsat.client import (
     PATH_STATUS,
     REFUSED,
 )
-from connectors.samsat.simdata import SWDKLLJ, Owner, SamsatState, Vehicle, on_anniversary
+from connectors.samsat.simdata import SWDKLLJ, Owner, SamsatState, Vehicle
+from connectors.samsat.tax_calendar import on_anniversary
 from connectors.simkit.control import SimControl, install
 from identity.clock import WIB
 
