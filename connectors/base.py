@@ -302,13 +302,20 @@ def lazy(module: str, attribute: str) -> Callable[..., Any]:
 
 
 def agency_plugin(
-    package: str, title: str, facet: str, create: Callable[[Mapping[str, str]], Connector], **more: Any
+    package: str,
+    title: str,
+    facet: str,
+    create: Callable[[Mapping[str, str]], Connector],
+    *,
+    name: str | None = None,
+    **more: Any,
 ) -> ConnectorPlugin:
     """The plug-in of an agency laid out in one folder (`connectors/<name>/`, as `gerbang connectors new` lays one
-    out): named after its package, its mapping `mappings/<name>.yaml`, its simulator and simulator settings
+    out): named after its package (or `name`, for a package of its own, `gerbang_<name>`), its mapping
+    `mappings/<name>.yaml` (or the file `mapping_path` names), its simulator and simulator settings
     `<package>.simulator.simulator`/`sim_config`, imported on first call. `more` are the other `ConnectorPlugin`
-    fields it declares (services, purposes, protocol …)."""
-    name = package.rsplit(".", 1)[-1]
+    fields it declares (services, purposes, protocol, mapping_path …)."""
+    name = name or package.rsplit(".", 1)[-1]
     simulator = f"{package}.simulator"
     return ConnectorPlugin(
         name=name,

@@ -81,6 +81,9 @@ def assert_kit_passes(project: Path, name: str) -> None:
     finally:
         sys.path.remove(str(project))
     assert not failures(checks), "\n" + table(checks)
+    # declared with agency_plugin, as the built-in agencies are: the agency's name, its own mapping, its simulator
+    assert (plugin.name, plugin.mapping) == (name, name) and plugin.mapping_path.endswith("mapping.yaml")
+    assert plugin.simulator.__doc__ == f"gerbang_{name}.simulator.simulator, imported on first call."
     for schema in plugin.services.values():  # bounded, with an example that passes (tests/connectors/test_schemas.py)
         assert unbounded(schema) == []
         assert schema["examples"] and all(schema_errors(schema, example) == [] for example in schema["examples"])
