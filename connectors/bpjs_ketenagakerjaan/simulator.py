@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from lxml import etree
 
+from connectors.simkit.attributes import add_years
 from connectors.simkit.envelope import SoapRequest, client_fault
-from connectors.simkit.soap import Call, Holder, Register, SoapAgency, add_years, holder_as_known
+from connectors.simkit.soap import Call, Holder, Register, SoapAgency, holder_as_known
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.oss.codes import LICENCE_STATUSES, NIB_ACTIVE
+from connectors.simkit.attributes import add_years, weighted
 from connectors.simkit.population import Person, Population
 from identity.clock import WIB
 
@@ -81,10 +82,6 @@ class OssOwner:
     nibs: tuple[OssNib, ...]
 
 
-def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
-    return rng.choices([code for code, _ in weighted], [w for _, w in weighted])[0]
-
-
 def _digits(rng: random.Random, count: int) -> str:
     return "".join(str(rng.randrange(10)) for _ in range(count))
 
@@ -106,7 +103,7 @@ def old_spelling(name: str, rng: random.Random) -> str:
 def owner_of(population: Population, person: Person) -> OssOwner | None:
     """What OSS holds about `person`, or None if they hold no NIB (deterministic per seed and person)."""
     rng = population.rng(person, "oss")
-    adult_from = max(OSS_START, _add_years(person.birth_date, 18))
+    adult_from = max(OSS_START, add_years(person.birth_date, 18))
     if rng.random() >= OWNER_SHARE or adult_from > DATA_END:
         return None
     name = old_spelling(person.name, rng) if rng.random() < VARIANT_SHARE else person.name
@@ -118,16 +115,16 @@ def owner_of(population: Population, person: Person) -> OssOwner | None:
 
 def _nib(rng: random.Random, index: int, k: int, earliest: dt.date, region: str) -> OssNib:
     issued = earliest + dt.timedelta(days=rng.randrange((DATA_END - earliest).days + 1))
-    scale = _pick(rng, SCALES)
+    scale = weighted(rng, SCALES)
     registered = scale != "01" or rng.random() < 0.4  # most micro businesses have no BPJS employer account
     nib = f"9{_digits(rng, 5)}{index % 1_000_000:06d}{k}"  # unique per person and rank: 13 digits
     return OssNib(
         nib=nib,
         issued=issued,
         oss_id=f"P-{issued:%Y%m%d}{_digits(rng, 13)}",
-        actor=_pick(rng, ACTORS) if scale in ("01", "02") else rng.choice(("01", "01", "01", "03")),
+        actor=weighted(rng, ACTORS) if scale in ("01", "02") else rng.choice(("01", "01", "01", "03")),
         scale=scale,
-        status=_pick(rng, STATUSES),
+        status=weighted(rng, STATUSES),
         npp=_digits(rng, 8) if registered else None,
         va=_digits(rng, 8) if registered else None,
         licences=licences_of(nib, issued, region),
@@ -152,13 +149,6 @@ def licences_of(nib: str, issued: dt.date, region: str) -> tuple[OssLicence, ...
             )
         )
     return tuple(found)
-
-
-def _add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
 
 
 def evidence_holder() -> OssOwner:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import random
 from collections.abc import Sequence
+from typing import Literal
 
 from connectors.simkit.names import Sex
 
@@ -80,11 +81,15 @@ def date_between(rng: random.Random, first: datetime.date, last: datetime.date) 
     return datetime.date.fromordinal(rng.randint(first.toordinal(), last.toordinal()))
 
 
-def add_years(date: datetime.date, years: int) -> datetime.date:
+def add_years(
+    date: datetime.date, years: int, *, leap_day: Literal["28 February", "1 March"] = "28 February"
+) -> datetime.date:
+    """The same day `years` later (a coming of age, a validity period); 29 February falls on `leap_day` in a
+    common year."""
     try:
         return date.replace(year=date.year + years)
     except ValueError:  # 29 February into a common year
-        return datetime.date(date.year + years, 3, 1)
+        return datetime.date(date.year + years, *((2, 28) if leap_day == "28 February" else (3, 1)))
 
 
 def clamp_birth(date: datetime.date) -> datetime.date:

@@ -193,7 +193,9 @@ class HouseholdBuilder:
         members = members[:room]
 
         oldest = min(_birth_date(m) for m in members)
-        issued = date_between(rng, max(datetime.date(2005, 1, 1), add_years(oldest, 17)), datetime.date(2024, 12, 31))
+        issued = date_between(
+            rng, max(datetime.date(2005, 1, 1), add_years(oldest, 17, leap_day="1 March")), datetime.date(2024, 12, 31)
+        )
         kk = self.kk(district_code, issued)
         for m in members:
             born = _birth_date(m)

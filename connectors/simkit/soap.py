@@ -296,14 +296,6 @@ class Register(Generic[R]):
 # --- holder data as an agency keeps it ------------------------------------------------------------------------
 
 
-def add_years(date: dt.date, years: int) -> dt.date:
-    """Same day `years` later (validity periods); 29 February becomes 28 February in a common year."""
-    try:
-        return date.replace(year=date.year + years)
-    except ValueError:
-        return date.replace(year=date.year + years, day=28)
-
-
 _SWAPS = [
     ("MUHAMMAD", "MUHAMAD"),
     ("MUHAMMAD", "MOHAMMAD"),
