@@ -24,7 +24,12 @@ import random
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from connectors.simkit.places import bare_regency
+
+if TYPE_CHECKING:
+    from connectors.simkit.population import Person, Population
 
 SALT = "bpjs_kesehatan"
 CARD_SHARE = 0.85
@@ -55,33 +60,6 @@ PEGAWAI_SWASTA, PEKERJA_MANDIRI, BUKAN_PEKERJA = (
 PENSIUNAN, PBI_APBN, PBI_APBD = ("16", "PENERIMA PENSIUN PNS"), ("21", "PBI (APBN)"), ("22", "PBI (APBD)")
 CLASS_LABELS = {"1": "KELAS I", "2": "KELAS II", "3": "KELAS III"}
 PISA = {"KEPALA KELUARGA": "1", "SUAMI": "2", "ISTRI": "2", "ANAK": "3"}
-
-
-class PersonLike(Protocol):
-    """The fields of `connectors.simkit.population.Person` this module reads."""
-
-    index: int
-    nik: str
-    name: str
-    sex: str
-    birth_date: dt.date
-    occupation: str
-    family_role: str
-    district: str
-    district_code: str
-    regency: str
-    regency_code: str
-    province: str
-    province_code: str
-    life_status: str
-
-
-class PopulationLike(Protocol):
-    people: list[Any]
-
-    def by_nik(self, nik: str) -> Any: ...
-
-    def rng(self, person: Any, salt: str) -> random.Random: ...
 
 
 @dataclass(frozen=True)
@@ -150,7 +128,7 @@ class Membership:
 class Registry:
     """Memberships and clinics of one population; computed once per person, on first use."""
 
-    def __init__(self, population: PopulationLike):
+    def __init__(self, population: Population):
         self.population = population
         self._memberships: dict[int, Membership | None] = {}
 
@@ -169,7 +147,7 @@ class Registry:
                 Clinic(f"{prefix}P{code.rsplit('.', 1)[-1].zfill(3)}", f"PUSKESMAS {name}")
                 for code, name in sorted(by_code.items())
             ]
-            place = _bare_regency(regencies[regency_code])
+            place = bare_regency(regencies[regency_code])
             clinics.append(Clinic(f"{prefix}K001", f"KLINIK PRATAMA BHAKTI HUSADA {place}"))
             clinics.append(Clinic(f"{prefix}K002", f"KLINIK PRATAMA MITRA SEHAT {place}"))
             catalogue[regency_code] = clinics
@@ -190,12 +168,12 @@ class Registry:
         person = self.population.by_nik(nik)
         return self.membership(person) if person is not None else None
 
-    def membership(self, person: PersonLike) -> Membership | None:
+    def membership(self, person: Person) -> Membership | None:
         if person.index not in self._memberships:
             self._memberships[person.index] = self._derive(person)
         return self._memberships[person.index]
 
-    def _derive(self, person: PersonLike) -> Membership | None:
+    def _derive(self, person: Person) -> Membership | None:
         """Draw one person's membership; every draw happens in the same order whatever the branch."""
         rng = self.population.rng(person, SALT)
         has_card = rng.random() < CARD_SHARE
@@ -251,7 +229,7 @@ class Registry:
             lower_name=case_roll < LOWER_NAME_SHARE,
         )
 
-    def _clinic_for(self, person: PersonLike, roll: float) -> Clinic:
+    def _clinic_for(self, person: Person, roll: float) -> Clinic:
         clinics = self.clinics_by_regency[person.regency_code]
         if roll < 0.7:
             wanted = f"PUSKESMAS {person.district}"
@@ -289,13 +267,6 @@ def _between(start: dt.date, end: dt.date, roll: float) -> dt.date:
     if end <= start:
         return start
     return start + dt.timedelta(days=int(roll * (end - start).days))
-
-
-def _bare_regency(regency: str) -> str:
-    for prefix in ("KABUPATEN ", "KAB. ", "KOTA "):
-        if regency.upper().startswith(prefix):
-            return regency[len(prefix) :]
-    return regency
 
 
 SPELLING_VARIANTS = [  # (pattern, replacement): old Indonesian spellings and common clerical slips

@@ -23,13 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from connectors.bpjs_kesehatan import crypto
-from connectors.bpjs_kesehatan.participants import PopulationLike, Registry
+from connectors.bpjs_kesehatan.participants import Registry
 from connectors.bpjs_kesehatan.protocol import (
     CODE_BAD_REQUEST,
     CODE_KEY_REUSED,
@@ -45,6 +45,9 @@ from connectors.bpjs_kesehatan.protocol import (
     today_wib,
 )
 from connectors.simkit.control import SimControl, install
+
+if TYPE_CHECKING:
+    from connectors.simkit.population import Population
 
 DEFAULT_CONS_ID = "1000"
 DEFAULT_SECRET = "gerbang-sim-secret"
@@ -80,7 +83,7 @@ def error_reply(_request: Request) -> JSONResponse:
 
 
 def simulator(
-    population: PopulationLike,
+    population: Population,
     *,
     cons_id: str = DEFAULT_CONS_ID,
     secret: str = DEFAULT_SECRET,

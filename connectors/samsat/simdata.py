@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.samsat.tax_calendar import next_due, on_anniversary
+from connectors.simkit.places import bare_regency
 from connectors.simkit.population import Person, Population
 
 OWNER_SHARE = 0.50
@@ -152,8 +153,9 @@ def owner_of(population: Population, person: Person) -> Owner | None:
     count = rng.choices((1, 2, 3), (0.70, 0.22, 0.08))[0]
     area = "B" if person.regency_code in JABODETABEK else PLATE_AREAS.get(person.province_code, "B")
     vehicles = tuple(_vehicle(rng, area, person.birth_date.year + 17) for _ in range(count))
-    office = person.regency.upper().replace("KABUPATEN ", "").replace("KOTA ", "")
-    return Owner(nik=person.nik, name=name, vehicles=vehicles, street=person.street, office=office)
+    return Owner(
+        nik=person.nik, name=name, vehicles=vehicles, street=person.street, office=bare_regency(person.regency)
+    )
 
 
 def _vehicle(rng: random.Random, area: str, earliest_year: int) -> Vehicle:

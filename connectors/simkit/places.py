@@ -108,6 +108,15 @@ def short_place(regency_name: str) -> str:
     return regency_name
 
 
+def bare_regency(regency_name: str) -> str:
+    """A regency without its kind, as an agency's office is named after it: "KABUPATEN BOGOR" → "BOGOR",
+    "KOTA ADMINISTRASI JAKARTA SELATAN" → "ADMINISTRASI JAKARTA SELATAN"."""
+    for prefix in ("KABUPATEN ", "KOTA "):
+        if regency_name.startswith(prefix):
+            return regency_name[len(prefix) :]
+    return regency_name
+
+
 STREETS = words(
     "MERDEKA SUDIRMAN DIPONEGORO KARTINI PAHLAWAN MELATI MAWAR KENANGA ANGGREK CEMPAKA MANGGA "
     "RAMBUTAN NANGKA FLAMBOYAN BOUGENVILLE VETERAN PEMUDA SILIWANGI GAJAH_MADA HAYAM_WURUK "
