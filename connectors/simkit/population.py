@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from connectors.simkit.attributes import REFERENCE_YEAR
 from connectors.simkit.households import HouseholdBuilder
 from connectors.simkit.names import Sex
 
@@ -78,11 +77,6 @@ class Person:
     life_status: LifeStatusName
     in_dukcapil: bool
     household: int = 0  # index of the household (people sharing kk_number and address)
-
-    @property
-    def age(self) -> int:
-        """Age in whole years on 1 January of REFERENCE_YEAR (stable, unlike age "today")."""
-        return REFERENCE_YEAR - self.birth_date.year - 1
 
     def named(self, name: str | None) -> bool:
         """Whether `name` is this person's as the civil registry writes it (case and spacing aside): what an agency
