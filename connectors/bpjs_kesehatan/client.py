@@ -29,6 +29,7 @@ from connectors.base import (
     NotSupported,
     SubmitResult,
     VerifyResult,
+    elapsed_ms,
 )
 from connectors.bpjs_kesehatan import crypto
 from connectors.bpjs_kesehatan.protocol import (
@@ -130,7 +131,7 @@ class BpjsKesehatanClient:
             await self._call("GET", REFERENCE_PROVINCES, crypto.timestamp_now(self._clock))
         except AgencyError as exc:
             return Health(agency=AGENCY, up=False, detail=f"{type(exc).__name__}: {exc.message}")
-        return Health(agency=AGENCY, up=True, latency_ms=round((time.perf_counter() - started) * 1000, 1))
+        return Health(agency=AGENCY, up=True, latency_ms=elapsed_ms(started))
 
     async def codes(self, name: str, query: str) -> list[dict[str, str]]:
         """Clinics (`referensi/faskes`, first level) whose code or name matches `query`, as [{code, name}]."""

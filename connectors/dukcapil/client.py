@@ -34,8 +34,9 @@ from connectors.base import (
     NotSupported,
     SubmitResult,
     VerifyResult,
+    elapsed_ms,
 )
-from connectors.config import name_setting, require_all, timeout_s
+from connectors.config import name_setting, require_all
 from connectors.dukcapil.replies import (
     AGENCY,
     DATA_KEYS,
@@ -57,7 +58,6 @@ BODY_KEYS = {"key_nik": "NIK", "key_user_id": "user_id", "key_password": "passwo
 CALL_NAMES = {"call_nik": "CALL_NIK", "call_verify": "CALL_VERIFY_BY_ELEMEN"}
 _SEGMENT = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 _BODY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
-#: bare RESPON texts (no code) → what they mean; matched case-insensitively, first match wins
 #: canonical claim → Dukcapil field of CALL_VERIFY_BY_ELEMEN
 CLAIM_FIELDS = {
     "full_name": "NAMA_LGKP",
@@ -85,7 +85,6 @@ class DukcapilClient:
         self._user = str(config["user"])
         self._password = str(config["password"])
         self._ip = str(config["ip"]).strip()
-        self.timeout_s = timeout_s(config, AGENCY)
         self.threshold = _threshold(config)
         self.institution_path = _institution(self.institution)
         self.calls = {key: name_setting(config, AGENCY, key, default, _SEGMENT) for key, default in CALL_NAMES.items()}
@@ -94,12 +93,7 @@ class DukcapilClient:
         }
         if len(set(self.body_keys.values())) != len(self.body_keys):
             raise ValueError("dukcapil: settings key_nik, key_user_id, key_password, key_ip_user must differ")
-        self._http = rest.make_client(
-            str(config["url"]).rstrip("/"),
-            timeout_s=self.timeout_s,
-            transport=transport,
-            headers={"Accept": "application/json"},
-        )
+        self._http = rest.client_from_settings(config, AGENCY, transport=transport)
 
     def _path(self, call: str) -> str:
         """`call` is "call_nik" or "call_verify"; its last segment comes from the settings."""
@@ -229,8 +223,8 @@ class DukcapilClient:
         try:
             response = await rest.send(self._http, AGENCY, "GET", self._path("call_nik"))
         except AgencyError as exc:
-            return Health(AGENCY, up=False, latency_ms=_ms(started), detail=exc.message)
-        return Health(AGENCY, up=True, latency_ms=_ms(started), detail=f"HTTP {response.status_code}")
+            return Health(AGENCY, up=False, latency_ms=elapsed_ms(started), detail=exc.message)
+        return Health(AGENCY, up=True, latency_ms=elapsed_ms(started), detail=f"HTTP {response.status_code}")
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -249,10 +243,6 @@ def _threshold(config: Mapping[str, str]) -> int:
     if not 0 <= value <= 100:
         raise ValueError(f"dukcapil: setting threshold out of range: {raw!r}")
     return value
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
 
 
 def _institution(value: str) -> str:
