@@ -259,8 +259,8 @@ class ConnectorPlugin:
     `purposes` declares the purposes that may read the agency's facet ({name: {"title": ..., "facets": ["identity",
     facet, …]}}), added to identity/purposes.yaml's root purposes. For connectors packaged on their own (see
     docs/writing-a-connector.md): `mapping_path` is a mapping file shipped in the package, read instead of
-    `mappings/<mapping>.yaml`; `contract` gives the contract kit (connectors/contract) sample inputs its simulator
-    answers, from the population.
+    `mappings/<mapping>.yaml`. `contract(population)` gives the contract kit (connectors/contract) the sample inputs
+    its simulator answers.
 
     The hooks an agency may bring, so the bus names no agency: `inbound` is its push route, if it pushes to us
     (OSS: receiveNIB); `decides` joins a decision to the pushed record it decides; `demo(population)` is what the
@@ -312,9 +312,9 @@ def agency_plugin(
 ) -> ConnectorPlugin:
     """The plug-in of an agency laid out in one folder (`connectors/<name>/`, as `gerbang connectors new` lays one
     out): named after its package (or `name`, for a package of its own, `gerbang_<name>`), its mapping
-    `mappings/<name>.yaml` (or the file `mapping_path` names), its simulator and simulator settings
-    `<package>.simulator.simulator`/`sim_config`, imported on first call. `more` are the other `ConnectorPlugin`
-    fields it declares (services, purposes, protocol, mapping_path …)."""
+    `mappings/<name>.yaml` (or the file `mapping_path` names), its simulator, simulator settings and contract
+    samples `<package>.simulator.simulator`/`sim_config`/`contract_samples`, imported on first call. `more` are the
+    other `ConnectorPlugin` fields it declares (services, purposes, protocol, mapping_path …)."""
     name = name or package.rsplit(".", 1)[-1]
     simulator = f"{package}.simulator"
     return ConnectorPlugin(
@@ -325,5 +325,6 @@ def agency_plugin(
         create=create,
         simulator=lazy(simulator, "simulator"),
         sim_config=lazy(simulator, "sim_config"),
+        contract=lazy(simulator, "contract_samples"),
         **more,
     )

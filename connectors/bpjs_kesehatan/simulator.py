@@ -271,3 +271,24 @@ def decide_clinic_change(
 def sim_config(base_url: str) -> dict[str, str]:
     """Client settings that reach a simulator at `base_url` with its default demo credentials."""
     return {"url": base_url, "cons_id": DEFAULT_CONS_ID, "secret": DEFAULT_SECRET, "user_key": DEFAULT_USER_KEY}
+
+
+def contract_samples(population: Population) -> dict[str, Any]:
+    """What the contract kit (connectors/contract) asks this simulator:an active participant and a change of their
+    clinic."""
+    registry = Registry(population)
+    for person in population.ordinary():
+        membership = registry.membership(person)
+        if membership is not None and membership.active and membership.card_number:
+            clinic = next(code for code in registry.clinics if code != membership.clinic.code)
+            return {
+                "found": person.nik,
+                "service": "participant_update",
+                "payload": {
+                    "nik": person.nik,
+                    "card_number": membership.card_number,
+                    "new_clinic_code": clinic,
+                    "reason": "Pindah domisili",
+                },
+            }
+    raise LookupError("no active BPJS Kesehatan participant")

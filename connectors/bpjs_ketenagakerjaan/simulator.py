@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from lxml import etree
@@ -298,3 +298,27 @@ def simulator(
 
 
 sim_config = AGENCY.sim_config
+
+
+def contract_samples(population: Population) -> dict[str, Any]:
+    """What the contract kit (connectors/contract) asks this simulator:a member, and the registration of a living person
+    who is not an active member."""
+    companies = employers(population.seed)
+    members = {p.nik: member_of(population, p, companies) for p in population.ordinary()}
+    found = next(nik for nik, member in members.items() if member is not None)
+    person = next(p for p in population.ordinary() if (member := members[p.nik]) is None or not member.active)
+    return {
+        "found": found,
+        "service": "membership_registration",
+        "payload": {
+            "nik": person.nik,
+            "nama": person.name,
+            "tanggalLahir": person.birth_date.isoformat(),
+            "jenisKelamin": person.sex,
+            "segmen": "PU",
+            "upah": "5000000",
+            "tanggalMulai": dt.date.today().isoformat(),
+            "npp": next(iter(companies)),
+            "daftarProgram": ["JHT", "JKK", "JKM", "JP", "JKP"],
+        },
+    }

@@ -1,9 +1,9 @@
 """Sample inputs the contract kit sends to a simulator: a NIK it knows, one it does not, and a submission it accepts.
 
-A connector declares its own with `ConnectorPlugin.contract` (a function of the simulator's population returning
-{"found": NIK, "missing": NIK, "service": name, "payload": {...}, "claims": {...}}; every key optional). The seven
-built-in agencies predate that field, so their samples live in `connectors/contract/builtin.py`. Without any, the
-kit finds a known NIK itself by looking people up, and cannot test a submission.
+A connector declares them with `ConnectorPlugin.contract` (a function of the simulator's population returning
+{"found": NIK, "missing": NIK, "service": name, "payload": {...}, "claims": {...}}; every key optional): an agency
+declared with `agency_plugin` has its simulator's `contract_samples`. Without any, the kit finds a known NIK itself
+by looking people up, and cannot test a submission.
 """
 
 from __future__ import annotations
@@ -37,16 +37,8 @@ def unknown_nik(population: Any) -> str:
 
 
 def samples_for(plugin: ConnectorPlugin, population: Any) -> Samples:
-    """The samples `plugin` declares, else the built-in ones for its name, else only a missing NIK."""
-    declared: Mapping[str, Any] | None = None
-    if plugin.contract is not None:
-        declared = plugin.contract(population)
-    else:
-        from connectors.contract.builtin import BUILTIN
-
-        if plugin.name in BUILTIN:
-            declared = BUILTIN[plugin.name](population)
-    declared = dict(declared or {})
+    """The samples `plugin` declares, else only a missing NIK."""
+    declared = dict(plugin.contract(population) or {}) if plugin.contract is not None else {}
     return Samples(
         missing=declared.get("missing") or unknown_nik(population),
         found=declared.get("found"),

@@ -338,3 +338,9 @@ def sim_config(base_url: str) -> dict[str, str]:
         "password": DEFAULT_PASSWORD,
         "ip": DEFAULT_IP,
     }
+
+
+def contract_samples(population: Population) -> dict[str, Any]:
+    """What the contract kit (connectors/contract) asks this simulator: a NIK on file and claims that match it."""
+    person = population.ordinary()[0]
+    return {"found": person.nik, "claims": {"full_name": person.name, "birth_date": person.birth_date.isoformat()}}

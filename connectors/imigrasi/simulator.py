@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from lxml import etree
@@ -206,3 +206,26 @@ def simulator(
 
 
 sim_config = AGENCY.sim_config
+
+
+def contract_samples(population: Population) -> dict[str, Any]:
+    """What the contract kit (connectors/contract) asks this simulator:a passport holder, and an application from a
+    living person with an appointment in two weeks."""
+    found = next(p for p in population.people if traveller_of(population, p) is not None)
+    person = population.ordinary()[0]
+    visit = dt.date.today() + dt.timedelta(days=14)
+    while visit.weekday() >= 5:
+        visit += dt.timedelta(days=1)
+    return {
+        "found": found.nik,
+        "service": "passport_application",
+        "payload": {
+            "nik": person.nik,
+            "namaLengkap": person.name,
+            "tanggalLahir": person.birth_date.isoformat(),
+            "jenisPaspor": "ELEKTRONIK",
+            "kodeKanim": "JKTSEL",
+            "tanggalKedatangan": visit.isoformat(),
+            "tujuan": "WISATA",
+        },
+    }

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from lxml import etree
@@ -162,3 +162,28 @@ def simulator(
 
 
 sim_config = AGENCY.sim_config
+
+
+def contract_samples(population: Population) -> dict[str, Any]:
+    """What the contract kit (connectors/contract) asks this simulator:a driver and the renewal of a SIM A or C they
+    hold."""
+    for person in population.people:
+        driver = driver_of(population, person)
+        licence = (
+            next((lic for lic in driver.licences if lic.kind in ("A", "C") and not lic.blocked), None)
+            if driver
+            else None
+        )
+        if licence is not None:
+            return {
+                "found": person.nik,
+                "service": "sim_renewal",
+                "payload": {
+                    "nik": person.nik,
+                    "nomorSIM": licence.number,
+                    "golongan": licence.kind,
+                    "nomorRikkes": "RIKKES-0001",
+                    "nomorPsikologi": "PPSI-000001",
+                },
+            }
+    raise LookupError("no Korlantas driver with a renewable SIM")

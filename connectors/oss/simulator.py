@@ -42,7 +42,7 @@ from connectors.oss.client import (
 from connectors.oss.codes import LICENCE_KINDS, LICENCE_STATUSES
 from connectors.oss.datanib import blank_data_nib
 from connectors.oss.push import TOKEN_HEADER, push_token
-from connectors.oss.simdata import OssLicence, OssNib, OssOwner, OssState
+from connectors.oss.simdata import OssLicence, OssNib, OssOwner, OssState, active_licences, decision
 from connectors.simkit.control import SimControl, install
 from identity.clock import WIB
 
@@ -303,3 +303,11 @@ def sim_config(base_url: str) -> dict[str, str]:
         "push_user": DEFAULT_PUSH_USER,
         "push_password": DEFAULT_PUSH_PASSWORD,
     }
+
+
+def contract_samples(population: Population) -> dict[str, Any]:
+    """What the contract kit (connectors/contract) asks this simulator:a holder with an active NIB and a decision on one
+    of its licences."""
+    for owner, nib, licence in active_licences(OssState(population)):
+        return {"found": owner.nik, "service": "license_status", "payload": decision(owner, nib, licence)}
+    raise LookupError("no OSS holder with an active NIB")

@@ -298,3 +298,16 @@ def sim_config(base_url: str) -> dict[str, str]:
     """Client settings that reach a simulator at `base_url` with its default demo key; the simulator offers the
     lookup by NIK ([?] for the real West Java service), so the demo's record shows vehicles."""
     return {"url": base_url, "api_key": DEFAULT_API_KEY, "province": "jabar", "lookup_by": "plate,nik"}
+
+
+def contract_samples(population: Population) -> dict[str, Any]:
+    """What the contract kit (connectors/contract) asks this simulator:a vehicle owner's NIK and a payment code for
+    their first vehicle's tax due now."""
+    today = dt.datetime.now(WIB).date()
+    owner = next(iter(SamsatState(population).owners.values()))
+    vehicle = owner.vehicles[0]
+    return {
+        "found": owner.nik,
+        "service": "pkb_payment",
+        "payload": {"nik": owner.nik, "plate": vehicle.plate, "year": vehicle.pkb_due(today).year},
+    }
