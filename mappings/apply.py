@@ -25,8 +25,7 @@ def build(plan: Plan, data: abc.Mapping[str, Any], origin: str, label_at: str, s
     for nested in plan.required_nested:
         _put(out, nested, None)
     for rule in plan.rules:
-        label = f"{label_at}{'.'.join(rule.target)}"
-        value = _evaluate(rule, data, origin, label, _source_text(rule, source_at))
+        value = _evaluate(rule, data, origin, label_at, source_at)
         if value is not None:
             _put(out, rule.target, value)
     return out
@@ -50,8 +49,15 @@ def _put(out: dict[str, Any], target: tuple[str, ...], value: Any) -> None:
         node[target[-1]] = value
 
 
-def _evaluate(rule: Rule, data: Any, origin: str, label: str, source: str) -> Any:
-    """One canonical value: read, transform, default. `label`/`source` name the fields in messages."""
+def _where(rule: Rule, label_at: str, source_at: str) -> str:
+    """The canonical and source fields of a rule, as a message names them (built only for a message: a record's
+    every field would pay for it otherwise)."""
+    return f"canonical field {label_at + '.'.join(rule.target)!r} (source {_source_text(rule, source_at)!r})"
+
+
+def _evaluate(rule: Rule, data: Any, origin: str, label_at: str, source_at: str) -> Any:
+    """One canonical value: read, transform, default. `label_at`/`source_at` are where the rule's object is, for
+    messages (`_where`)."""
     if rule.const is not MISSING:
         return rule.const
     try:
@@ -63,28 +69,28 @@ def _evaluate(rule: Rule, data: Any, origin: str, label: str, source: str) -> An
         else:
             value = _blank_to_none(rule.sources[0].read(data))
     except ShapeError as exc:
-        raise MappingError(f"{origin}: canonical field {label!r} (source {source!r}): {exc}") from None
+        raise MappingError(f"{origin}: {_where(rule, label_at, source_at)}: {exc}") from None
     if rule.each is not None and value is not None:
-        value = _each(rule, value, origin, label, source)
+        value = _each(rule, value, origin, label_at, source_at)
     for step in rule.steps:
         if value is None:
             break
         try:
             value = _blank_to_none(step.fn(value, *step.args, **step.kwargs))
         except TransformError as exc:  # by contract its message does not contain the value
-            raise MappingError(f"{origin}: canonical field {label!r} (source {source!r}): {exc}") from None
+            raise MappingError(f"{origin}: {_where(rule, label_at, source_at)}: {exc}") from None
         except (ValueError, TypeError, ArithmeticError) as exc:  # a foreign transform: its message may hold the value
             raise MappingError(
-                f"{origin}: canonical field {label!r} (source {source!r}): transform {step.name!r} failed "
-                f"({type(exc).__name__})"
+                f"{origin}: {_where(rule, label_at, source_at)}: transform {step.name!r} failed ({type(exc).__name__})"
             ) from None
     if value is None and rule.default is not MISSING:
         return rule.default
     return value
 
 
-def _each(rule: Rule, value: Any, origin: str, label: str, source: str) -> list[Any]:
+def _each(rule: Rule, value: Any, origin: str, label_at: str, source_at: str) -> list[Any]:
     """Map every element of a source list (model items via a Plan, plain values via a Rule); nulls are skipped."""
+    label, source = label_at + ".".join(rule.target), _source_text(rule, source_at)
     if not isinstance(value, list | tuple):
         raise MappingError(
             f"{origin}: canonical field {label!r} (source {source!r}): expected a list, got {type(value).__name__}"
@@ -102,9 +108,7 @@ def _each(rule: Rule, value: Any, origin: str, label: str, source: str) -> list[
             items.append(build(rule.each, element, origin, f"{label}[{index}].", f"{source}[{index}]."))
         else:
             assert isinstance(rule.each, Rule)
-            item = _evaluate(
-                rule.each, element, origin, f"{label}[{index}]", _source_text(rule.each, f"{source}[{index}].")
-            )
+            item = _evaluate(rule.each, element, origin, f"{label}[{index}]", f"{source}[{index}].")
             if item is not None:
                 items.append(item)
     return items
