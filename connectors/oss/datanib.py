@@ -15,6 +15,12 @@ def blank_data_nib() -> dict[str, Any]:
     return copy.deepcopy(_BLANK)
 
 
+def blank_checklist_item() -> dict[str, Any]:
+    """A fresh copy of the blank dataNIB's one `data_checklist` item (a licence to process), without copying the
+    whole dataNIB."""
+    return copy.deepcopy(_BLANK["data_checklist"][0])
+
+
 _BLANK: dict[str, Any] = {
     "nib": "",
     "tgl_pengajuan_nib": "",

@@ -23,9 +23,7 @@ DECIDE_NOTE = (
 
 def tour(population: Population) -> DemoTour:
     """A living person's own active NIB: its push, and the approval of its first licence."""
-    for person in population.people:
-        if person.life_status != "alive" or not person.in_dukcapil:
-            continue
+    for person in population.ordinary():
         owner = owner_of(population, person)
         if owner is None:
             continue

@@ -40,7 +40,7 @@ from connectors.oss.client import (
     wrapper,
 )
 from connectors.oss.codes import LICENCE_KINDS, LICENCE_STATUSES
-from connectors.oss.datanib import blank_data_nib
+from connectors.oss.datanib import blank_checklist_item, blank_data_nib
 from connectors.oss.push import TOKEN_HEADER, push_token
 from connectors.oss.simdata import OssLicence, OssNib, OssOwner, OssState, active_licences, decision
 from connectors.simkit.control import SimControl, install
@@ -70,7 +70,7 @@ IZIN_NOT_FOUND = "Data izin tidak ditemukan"  # guide's receiveLicenseStatus err
 def checklist_item(licence: OssLicence) -> dict[str, Any]:
     """A data_checklist item of receiveNIB, with the keys of the guide's example (its blank item's, without the
     halal product data a food licence's checklist leaves out)."""
-    item = {key: value for key, value in blank_data_nib()["data_checklist"][0].items() if key != "data_produk_halal"}
+    item = {key: value for key, value in blank_checklist_item().items() if key != "data_produk_halal"}
     item.update(
         id_izin=licence.id_izin,
         jenis_izin=licence.jenis_izin,
