@@ -315,6 +315,3 @@ def sample_submission(population: Population) -> dict[str, object] | None:
         if tour.submission is not None:
             return dict(tour.submission)
     return None
-
-
-__all__ = ["Demo", "prepare", "banner", "Path"]
