@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from core.cli.common import database_failed, fail, session
 from core.security import clients as registry
+from identity.clock import utcnow
 
 app = typer.Typer(
     help="API clients (counter apps, auditors, agencies, operators), their agreements and keys.", no_args_is_help=True
@@ -209,7 +210,7 @@ def rotate_key(
                 "client": name,
                 "key_id": new.key_id,
                 "api_key": key,
-                "old_keys_until": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=grace)).isoformat(),
+                "old_keys_until": (utcnow() + dt.timedelta(hours=grace)).isoformat(),
             }
         )
 

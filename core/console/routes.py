@@ -26,7 +26,7 @@ from core.console import views
 from core.security.clients import Principal, today_wib
 from core.security.keys import key_id
 from core.security.scopes import allowed
-from identity.clock import as_utc
+from identity.clock import as_utc, utcnow
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -156,7 +156,7 @@ async def console(request: Request, replayed: str | None = None) -> Response:
         principal=principal,
         csrf=sessions.csrf_token(_key(request), found),
         notice=notice,
-        now=dt.datetime.now(dt.UTC),
+        now=utcnow(),
         **data,
     )
 

@@ -22,14 +22,14 @@ from core.db.models import ApiKey, Client
 from core.security.keys import check_supplied_key, generate_key, hash_key, key_id
 from core.security.ratelimit import Limit
 from core.security.scopes import validate_scope
-from identity.clock import WIB, as_utc
+from identity.clock import WIB, as_utc, utcnow
 
 KINDS = ("counter", "auditor", "agency", "operator")
 
 
 def today_wib(now: dt.datetime | None = None) -> dt.date:
     """Today in Jakarta time: agreement dates are calendar dates in WIB, inclusive at both ends."""
-    return (now or dt.datetime.now(dt.UTC)).astimezone(WIB).date()
+    return (now or utcnow()).astimezone(WIB).date()
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def key_live(api_key: ApiKey, now: dt.datetime) -> bool:
 
 def describe(session: Session, client: Client, now: dt.datetime | None = None) -> dict[str, Any]:
     """Everything an operator may see of a client — never a key or its hash."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     principal = principal_of(client)
     return {
         "name": client.name,
@@ -261,7 +261,7 @@ def rotate_key(
 ) -> tuple[ApiKey, str]:
     """Add a new key; the client's other live keys stop working after `grace` (zero: at once)."""
     client = get_client(session, name)
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     if grace < dt.timedelta(0):
         raise ValueError("the grace period cannot be negative")
     if key is None:
@@ -300,7 +300,7 @@ def revoke_keys(
 ) -> list[str]:
     """Revoke the named keys (by key id) of a client at once, or all of its live keys when none are named."""
     client = get_client(session, name)
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     wanted = set(key_ids)
     keys = keys_of(session, client)
     unknown = wanted - {k.key_id for k in keys}
@@ -364,7 +364,7 @@ def authenticate_digest(session: Session, digest: str, now: dt.datetime | None =
     if row is None:
         return None
     api_key, client = row
-    if not key_live(api_key, now or dt.datetime.now(dt.UTC)) or client.disabled:
+    if not key_live(api_key, now or utcnow()) or client.disabled:
         return None
     return principal_of(client)
 

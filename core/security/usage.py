@@ -27,7 +27,7 @@ from sqlalchemy import Engine, select
 from connectors.registry import root_agency
 from core.audit import decode_entry, note, store
 from core.audit.models import entry_table as entries
-from identity.clock import WIB
+from identity.clock import WIB, utcnow
 
 HEADER = "gerbang usage report v1"
 COUNTED = ("citizen.read", "citizen.verify", "application.accepted")
@@ -117,7 +117,7 @@ def build(engine: Engine, client: Any, start: dt.date, end: dt.date, now: dt.dat
             "valid_to": client.agreement_to.isoformat() if client.agreement_to else None,
         },
         "period": {"from": start.isoformat(), "to": end.isoformat(), "timezone": "WIB (UTC+07:00)"},
-        "generated_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        "generated_at": (now or utcnow()).isoformat(timespec="seconds"),
         "audit_log": anchor,
         "rows": table,
         "totals": totals,
