@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from connectors.base import AgencyError, AgencyRejected, Health, NotSupported
+from core.agencies import AgencyRegistry
 from core.api.auth import current_principal
 from core.api.openapi import problems
 from core.api.problems import Problem, scope_missing
@@ -77,7 +78,7 @@ def is_admin(principal: Principal) -> bool:
     return allowed(principal.scopes, "admin")
 
 
-def services_of(registry: Any, name: str) -> AgencyServices:
+def services_of(registry: AgencyRegistry, name: str) -> AgencyServices:
     plugin = registry.plugins[name]
     return AgencyServices(
         name=name,
@@ -89,7 +90,7 @@ def services_of(registry: Any, name: str) -> AgencyServices:
     )
 
 
-async def admin_views(registry: Any, names: list[str]) -> list[AgencyView]:
+async def admin_views(registry: AgencyRegistry, names: list[str]) -> list[AgencyView]:
     """The operator's view of `names`, their health checked at once."""
     healths = await asyncio.gather(*(probe(registry.active[n].connector, n) for n in names))
     return [

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import Request
 
-from core.api.agencies import probe
+from core.api.agencies import admin_views
 from core.api.application_views import ApplicationSummary, summaries
 from core.api.state import AppState, app_state
 from core.audit import store
@@ -40,25 +40,19 @@ QUEUE_METRICS = (
 
 
 async def agencies(request: Request) -> list[dict[str, Any]]:
-    """Every active agency: health (probed now, bounded in time) and breaker state."""
+    """Every active agency as GET /v1/agencies shows it to an admin: health (probed now, bounded in time) and
+    breaker state."""
     registry = app_state(request.app).agencies
-    names = sorted(registry.active)
-    healths = await asyncio.gather(*(probe(registry.active[n].connector, n) for n in names))
-    rows = []
-    for name, health in zip(names, healths, strict=False):
-        plugin = registry.plugins[name]
-        rows.append(
-            {
-                "name": name,
-                "title": plugin.title,
-                "protocol": plugin.protocol,
-                "up": health.up,
-                "latency_ms": health.latency_ms,
-                "detail": health.detail,
-                "breaker": registry.breakers[name].snapshot(),
-            }
-        )
-    return rows
+    return [
+        {
+            "name": view.name,
+            "title": view.title,
+            "protocol": view.protocol,
+            **view.health.model_dump(),
+            "breaker": view.breaker,
+        }
+        for view in await admin_views(registry, sorted(registry.active))
+    ]
 
 
 def queues(state: AppState) -> dict[str, Any]:
