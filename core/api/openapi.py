@@ -70,7 +70,7 @@ def operation_id(route: APIRoute) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def problems(*codes: str, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+def problems(*codes: str) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: the problem codes it answers with besides the ones every route of its kind has
     (authentication, body, parameters: added by `complete`)."""
     out: dict[int | str, dict[str, Any]] = {}
