@@ -130,11 +130,11 @@ def setup(settings: Settings, agencies: Iterable[str]) -> list[str]:
 class Backoff:
     """Growing waits with full jitter between reconnection attempts: 0.5 s, 1 s, 2 s … up to `max_s`."""
 
-    def __init__(self, max_s: float, first_s: float = 0.5):
-        self.max_s, self.first_s, self.failures = max_s, first_s, 0
+    def __init__(self, max_s: float):
+        self.max_s, self.failures = max_s, 0
 
     def next(self) -> float:
-        cap = min(self.max_s, self.first_s * 2**self.failures)
+        cap = min(self.max_s, 0.5 * 2**self.failures)
         self.failures += 1
         return random.uniform(cap / 2, cap)
 

@@ -23,7 +23,7 @@ MAX_BATCH = 200
 Intake = GroupCommit[Submission, Accepted]
 
 
-def intake(sessions: Callable[[], Session], secrets: BusSecrets, policy: Policy, max_batch: int = MAX_BATCH) -> Intake:
+def intake(sessions: Callable[[], Session], secrets: BusSecrets, policy: Policy) -> Intake:
     """`submit(submission)` answers the stored application (or the one this key made before); raises
     IdempotencyConflict etc."""
 
@@ -31,4 +31,4 @@ def intake(sessions: Callable[[], Session], secrets: BusSecrets, policy: Policy,
         with sessions() as session:
             return accept_many(session, secrets, policy, items)
 
-    return GroupCommit(store, max_batch)
+    return GroupCommit(store, MAX_BATCH)

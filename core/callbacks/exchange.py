@@ -177,14 +177,18 @@ class FanOutConsumer:
         sessions: Callable[[], Session],
         on_fanned: Callable[[], None] = lambda: None,
         *,
-        prefetch: int = FAN_OUT_MAX,
         reconnect_max_s: float = 30.0,
         on_connected: Callable[[Any], None] | None = None,
     ):
         self.sessions, self.on_fanned = sessions, on_fanned
         self._inbox: queue.Queue[Delivery] = queue.Queue()
         self.consumer = Consumer(
-            params, [queue_name], prefetch, self._inbox.put, reconnect_max_s=reconnect_max_s, on_connected=on_connected
+            params,
+            [queue_name],
+            FAN_OUT_MAX,
+            self._inbox.put,
+            reconnect_max_s=reconnect_max_s,
+            on_connected=on_connected,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gerbang-callbacks-fanout", daemon=True)
