@@ -72,7 +72,7 @@ def strict_settings() -> zeep.Settings:
     return zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True)
 
 
-class _NoNetwork(httpx.BaseTransport):
+class NoNetwork(httpx.BaseTransport):
     """The WSDL loader's transport: loading a WSDL or XSD over the network is never allowed."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -81,7 +81,7 @@ class _NoNetwork(httpx.BaseTransport):
 
 class _OneOrigin(httpx.BaseTransport):
     """The WSDL loader's transport for a WSDL named by URL: requests to that URL's origin only (its imports and
-    schemas), with timeouts and no redirects; everything else is refused like `_NoNetwork`."""
+    schemas), with timeouts and no redirects; everything else is refused like `NoNetwork`."""
 
     def __init__(self, url: str, timeout_s: float):
         self.origin = httpx.URL(url).copy_with(path="/", query=None, fragment=None)
@@ -182,7 +182,7 @@ class SoapSession:
             quicken(self.http)
         by_url = isinstance(wsdl, str) and wsdl.startswith(("http://", "https://"))
         self._wsdl_http = httpx.Client(
-            transport=_OneOrigin(str(wsdl), timeout_s) if by_url else _NoNetwork(),
+            transport=_OneOrigin(str(wsdl), timeout_s) if by_url else NoNetwork(),
             follow_redirects=False,
         )
         try:
@@ -192,19 +192,10 @@ class SoapSession:
                 settings=strict_settings(),
                 transport=_QuietTransport(client=self.http, wsdl_client=self._wsdl_http),
             )
+            binding = _chosen_binding(agency, list(self.client.wsdl.bindings), binding)
         except Exception:
             self._wsdl_http.close()
             raise
-        names = list(self.client.wsdl.bindings)
-        if binding is not None and binding not in names:  # another WSDL (setting wsdl) names its own binding
-            if len(names) != 1:
-                self._wsdl_http.close()
-                raise ValueError(f"{agency}: the WSDL has no binding {binding} and {len(names)} others")
-            binding = names[0]
-        if binding is None:
-            if len(names) != 1:
-                raise ValueError(f"{agency}: WSDL has {len(names)} bindings; name one")
-            binding = names[0]
         # create_service overrides the WSDL's soap:address; zeep's AsyncClient inherits it unchanged and hands back a
         # synchronous proxy, so re-wrap its binding and address in the async proxy.
         bound = self.client.create_service(binding, address)
@@ -225,6 +216,17 @@ class SoapSession:
     def close_now(self) -> None:
         """Release the WSDL loader at once (a client refused at start-up; its async pool never sent anything)."""
         self._wsdl_http.close()
+
+
+def _chosen_binding(agency: str, names: list[str], declared: str | None) -> str:
+    """The declared binding, else the WSDL's only one (another WSDL, setting `wsdl`, names its own)."""
+    if declared in names:
+        return str(declared)
+    if len(names) == 1:
+        return names[0]
+    if declared is None:
+        raise ValueError(f"{agency}: WSDL has {len(names)} bindings; name one")
+    raise ValueError(f"{agency}: the WSDL has no binding {declared} and {len(names)} others")
 
 
 async def guarded(agency: str, func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:

@@ -19,7 +19,7 @@ from lxml import etree
 from zeep.transports import AsyncTransport
 from zeep.xsd.types import builtins as xsd
 
-from connectors.soap import _NoNetwork, strict_settings
+from connectors.soap import NoNetwork, strict_settings
 
 
 class WsdlError(ValueError):
@@ -101,7 +101,7 @@ def read_wsdl(path: Path) -> Service:
     """The service described by the WSDL at `path`; WsdlError (with a reason) if it cannot be scaffolded."""
     if not path.is_file():
         raise WsdlError(f"no such WSDL file: {path}")
-    wsdl_http = httpx.Client(transport=_NoNetwork())
+    wsdl_http = httpx.Client(transport=NoNetwork())
     try:
         client = zeep.Client(
             str(path),

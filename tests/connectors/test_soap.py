@@ -359,3 +359,15 @@ def test_verify_is_not_supported(plugin: ConnectorPlugin) -> None:
     with pytest.raises(NotSupported):
         run(plugin, {"url": "http://127.0.0.1:9/ws", "user": "u", "password": "p"},
             lambda c: c.verify("3276014101990001", {}))
+
+
+def test_the_binding_is_the_declared_one_else_the_wsdls_only_one() -> None:
+    from connectors.soap import _chosen_binding
+
+    assert _chosen_binding("x", ["{urn:a}A", "{urn:a}B"], "{urn:a}B") == "{urn:a}B"
+    assert _chosen_binding("x", ["{urn:other}Only"], "{urn:a}B") == "{urn:other}Only"  # another WSDL (setting wsdl)
+    assert _chosen_binding("x", ["{urn:other}Only"], None) == "{urn:other}Only"
+    with pytest.raises(ValueError, match="2 bindings; name one"):
+        _chosen_binding("x", ["{urn:a}A", "{urn:a}B"], None)
+    with pytest.raises(ValueError, match="no binding {urn:a}C and 2 others"):
+        _chosen_binding("x", ["{urn:a}A", "{urn:a}B"], "{urn:a}C")
