@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from lxml import etree
 
+from connectors.examples import working_day
 from connectors.imigrasi.client import KANTOR_IMIGRASI
 from connectors.simkit.attributes import add_years
 from connectors.simkit.envelope import client_fault
@@ -213,9 +214,7 @@ def contract_samples(population: Population) -> dict[str, Any]:
     living person with an appointment in two weeks."""
     found = next(p for p in population.people if traveller_of(population, p) is not None)
     person = population.ordinary()[0]
-    visit = dt.date.today() + dt.timedelta(days=14)
-    while visit.weekday() >= 5:
-        visit += dt.timedelta(days=1)
+    visit = working_day(14, dt.date.today())
     return {
         "found": found.nik,
         "service": "passport_application",
