@@ -15,8 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import jsonschema
+
 from identity.clock import utcnow
 from identity.model import FacetStatus, LifeStatus  # part of the connector API: connectors import them from here
+from identity.text import first_not_text
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,25 @@ def payload_schema(
         **(conditions or {}),
         "examples": examples,
     }
+
+
+def check_payload(
+    agency: str, services: Mapping[str, Mapping[str, Any]], service: str, payload: Mapping[str, Any]
+) -> None:
+    """Refuse an unknown service (NotSupported), a payload outside its JSON Schema or one holding characters XML
+    cannot carry (AgencyRejected, permanent): the check a connector makes before it calls the agency."""
+    schema = services.get(service)
+    if schema is None:
+        raise NotSupported(agency, f"no submission service {service!r}; offered: {', '.join(sorted(services))}")
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(dict(payload)))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "payload"
+        # only these messages are free of payload values (they name schema keys); the others quote the value
+        what = error.message if error.validator in ("required", "additionalProperties") else error.validator
+        raise AgencyRejected(agency, f"{service}: {where} does not match the schema ({what})")
+    not_text = first_not_text(dict(payload))
+    if not_text is not None:  # zeep would fail building the request, which read as the agency's fault (its breaker)
+        raise AgencyRejected(agency, f"{service}: {not_text} holds characters XML cannot carry", code="payload_not_xml")
 
 
 @runtime_checkable

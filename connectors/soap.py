@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jsonschema
 import zeep
 import zeep.exceptions
 import zeep.helpers
@@ -44,13 +43,11 @@ from connectors.base import (
     AgencyRejected,
     AgencyTimeout,
     AgencyUnavailable,
-    NotSupported,
 )
 from connectors.config import DEFAULT_TIMEOUT_S
 from connectors.httpcore_pool import quicken
 from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded
 from connectors.tracing import add_traceparent
-from identity.text import first_not_text
 
 # WS-Security 1.1 fault codes (SOAP 1.1 carries them as the faultcode QName); all mean "your credentials".
 AUTH_FAULTS = frozenset(
@@ -290,24 +287,6 @@ def transport_error(agency: str, exc: zeep.exceptions.TransportError) -> AgencyE
     if status == 200:
         return AgencyProtocolError(agency, "reply is not well-formed XML")
     return AgencyProtocolError(agency, f"agency answered HTTP {status} without a usable SOAP envelope")
-
-
-def check_payload(
-    agency: str, services: Mapping[str, Mapping[str, Any]], service: str, payload: Mapping[str, Any]
-) -> None:
-    """Refuse an unknown service (NotSupported) or a payload outside its JSON Schema (AgencyRejected, permanent)."""
-    schema = services.get(service)
-    if schema is None:
-        raise NotSupported(agency, f"no submission service {service!r}; offered: {', '.join(sorted(services))}")
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(dict(payload)))
-    if error is not None:
-        where = "/".join(str(part) for part in error.absolute_path) or "payload"
-        # only these messages are free of payload values (they name schema keys); the others quote the value
-        what = error.message if error.validator in ("required", "additionalProperties") else error.validator
-        raise AgencyRejected(agency, f"{service}: {where} does not match the schema ({what})")
-    not_text = first_not_text(dict(payload))
-    if not_text is not None:  # zeep would fail building the request, which read as the agency's fault (its breaker)
-        raise AgencyRejected(agency, f"{service}: {not_text} holds characters XML cannot carry", code="payload_not_xml")
 
 
 def plain(value: Any) -> Any:

@@ -33,11 +33,12 @@ from connectors.base import (
     LookupResult,
     NotSupported,
     SubmitResult,
+    check_payload,
     elapsed_ms,
 )
 from connectors.config import name_setting, required
 from connectors.config import timeout_s as configured_timeout_s
-from connectors.soap import SoapSession, check_payload, password_token, plain, wsdl_location
+from connectors.soap import SoapSession, password_token, plain, wsdl_location
 
 if TYPE_CHECKING:
     from connectors.base import VerifyResult

@@ -15,11 +15,11 @@ from lxml import etree
 from zeep.wsse.username import UsernameToken
 
 from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyRejected, AgencyTimeout,
-                             AgencyUnavailable, ConnectorPlugin, FacetStatus, NotSupported)
+                             AgencyUnavailable, ConnectorPlugin, FacetStatus, NotSupported, check_payload)
 from connectors.simkit import soap as sim
 from connectors.simkit.population import Population
 from connectors.simkit.serving import serving
-from connectors.soap import (SoapSession, check_payload, fault_error, password_token, plain, strict_settings,
+from connectors.soap import (SoapSession, fault_error, password_token, plain, strict_settings,
                              transport_error)
 from mappings.engine import load_mapping
 from tests.connectors.helpers import each_agency, run, set_fault

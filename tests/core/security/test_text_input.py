@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from connectors.base import AgencyRejected
-from connectors.soap import check_payload
+from connectors.base import check_payload
 from core.api.text_checks import json_text_problem
 from tests.core.conftest import POPULATION
 
