@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 import rfc8785
 
 
@@ -25,10 +25,12 @@ def now_us() -> int:
 
 _SAFE_INT = 2**53  # RFC 8785 (I-JSON) integers are exact only below this
 _MAX_VALUES = 100_000
-# One encoder for every detail: json.dumps builds one per call, a third of its cost for a small object. No
-# circular-reference markers: it only ever sees objects `_plain` walked completely, finite trees of plain values.
-# (Driving json's private C encoder directly saved another ~0.7 us per entry, under 2 % of an append: not kept.)
-_PLAIN_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False)
+# orjson rather than the standard encoder: for a detail `_plain` accepted (finite trees of str, int, bool, None, list,
+# tuple and dict with keys below U+D800), orjson with sorted keys writes exactly `json.dumps(obj, sort_keys=True,
+# separators=(",", ":"), ensure_ascii=False)`, so RFC 8785. Measured on a citizen.read detail: 0.36 us against 7.4 us
+# for json.JSONEncoder.encode (which builds a new C encoder per call); on PostgreSQL record_many() the standard
+# encoder cost ~7 % of the writer's instructions (callgrind) and ~15 % of its CPU.
+_SORTED = orjson.OPT_SORT_KEYS
 
 
 def _plain(obj: Any) -> bool:
@@ -69,8 +71,9 @@ def _plain(obj: Any) -> bool:
 def canonical_detail(detail: Mapping[str, Any] | None) -> str | None:
     """RFC 8785 text of a detail object, or None when empty. Raises ValueError for what JSON cannot carry.
 
-    The common case (strings, small integers, booleans, lists, objects) goes through the standard JSON encoder, whose
-    output is then already canonical; anything else (floats, odd keys) through the reference encoder.
+    The common case (strings, small integers, booleans, lists, objects) goes through orjson with sorted keys, whose
+    output is then already canonical; anything else (floats, odd keys, what orjson refuses) through the reference
+    encoder.
     """
     if not detail:
         return None
@@ -82,10 +85,10 @@ def canonical_detail(detail: Mapping[str, Any] | None) -> str | None:
         raise ValueError("audit detail must be a mapping")  # noqa: TRY004  (one error type for callers)
     try:
         if _plain(obj):
-            text = _PLAIN_JSON.encode(obj)
-            if not text.isascii():
-                text.encode("utf-8")  # lone surrogates cannot be logged
-            return text
+            try:
+                return orjson.dumps(obj, option=_SORTED).decode("utf-8")
+            except orjson.JSONEncodeError:
+                pass  # a lone surrogate, or nesting past orjson's limit: the reference encoder decides
         return rfc8785.dumps(obj).decode("utf-8")
     except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
         raise ValueError(f"audit detail is not canonical JSON: {exc}") from None

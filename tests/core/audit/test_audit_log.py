@@ -85,6 +85,10 @@ def test_canonical_detail_matches_the_reference_encoder() -> None:
     for _ in range(2000):
         detail = {rng.choice(keys): value(0) for _ in range(rng.randint(1, 4))}
         assert canonical_detail(detail) == rfc8785.dumps(detail).decode()
+    deep: Any = "leaf"
+    for _ in range(300):  # deeper than orjson nests: the reference encoder takes it
+        deep = {"k": [deep]}
+    assert canonical_detail(deep) == rfc8785.dumps(deep).decode()
     for bad in ({"x": 2**53}, {"x": float("inf")}, {"x": "\ud800"}, {1: "x"}, {"x": object()}):
         with pytest.raises(ValueError):
             canonical_detail(bad)
