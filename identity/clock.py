@@ -1,7 +1,8 @@
 """The clock every part of Gerbang reads, and the Indonesian (WIB) time zone the agencies count days in.
 
 One home, so a timestamp is always timezone-aware: `utcnow()` for now, `as_utc()` for a value read back from a
-database that drops the zone (SQLite), `WIB` for the agencies' calendar (Asia/Jakarta, UTC+7, no daylight saving).
+database that drops the zone (SQLite) and `iso()` for it as text, `WIB` for the agencies' calendar (Asia/Jakarta,
+UTC+7, no daylight saving).
 """
 
 from __future__ import annotations
@@ -30,3 +31,17 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+@overload
+def iso(value: dt.datetime) -> str: ...
+
+
+@overload
+def iso(value: dt.datetime | None) -> str | None: ...
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """`value` as ISO 8601 with its offset (a naive one taken as UTC, as `as_utc`), or None: how a stored time
+    goes out in an answer, a message or a listing."""
+    return None if value is None else as_utc(value).isoformat()

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from core.bus import queries
 from core.bus.models import Application, Status
 from core.bus.service import open_result
-from identity.clock import as_utc
+from identity.clock import as_utc, iso
 from identity.secrecy import DataKeys
 
 
@@ -101,7 +101,7 @@ def application_view(session: Session, app: Application, keys: DataKeys) -> Appl
 
 
 def cursor_of(app: Application) -> str:
-    raw = json.dumps([as_utc(app.created_at).isoformat(), app.id]).encode()
+    raw = json.dumps([iso(app.created_at), app.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -41,7 +41,7 @@ from core.bus.models import Application, Status
 from core.bus.service import IdempotencyConflict, NotReplayable, Submission, replay, schema_errors
 from core.security.clients import Principal
 from core.security.scopes import allowed
-from identity.clock import as_utc, utcnow
+from identity.clock import iso, utcnow
 from identity.secrecy import subject_hash
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def _answer(app: Application, status_code: int, *, replayed: bool = False) -> JS
         "status": app.status,
         "agency": app.agency,
         "service": app.service,
-        "created_at": as_utc(app.created_at).isoformat(),
+        "created_at": iso(app.created_at),
         "links": {"self": location},
     }
     headers = {"Location": location}

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from core.callbacks.models import Batch, Event, Item, Subscription
 from core.db.tables import table_of
-from identity.clock import as_utc, utcnow
+from identity.clock import as_utc, iso, utcnow
 
 CUT_AHEAD = 10  # batches cut in one transaction when events are waiting (one durable commit)
 
@@ -44,7 +44,7 @@ def body_of(batch_id: str, subscription_id: str, rows: list[Any]) -> bytes:
         {
             "id": r.event_id,
             "type": r.type,
-            "occurred_at": as_utc(r.occurred_at).isoformat(),
+            "occurred_at": iso(r.occurred_at),
             "data": json.loads(r.data),
         }
         for r in rows

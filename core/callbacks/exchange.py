@@ -22,7 +22,6 @@ docs/callbacks.md, "Distributed mode: the events exchange".
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import queue
@@ -40,7 +39,7 @@ from core.bus.publisher import Outgoing
 from core.callbacks.events import item_rows
 from core.callbacks.models import Event, Item
 from core.db.tables import table_of
-from identity.clock import as_utc, utcnow
+from identity.clock import iso, utcnow
 
 log = logging.getLogger(__name__)
 RELAY_LOCK = 0x6765_7262_6576  # "gerbev": one events relay at a time keeps the exchange in event order
@@ -57,10 +56,6 @@ def routing_key(agency: str, event_type: str) -> str:
     return f"{agency}.{event_type}"
 
 
-def _iso(value: dt.datetime) -> str:
-    return as_utc(value).isoformat()
-
-
 def encode(row: Any) -> bytes:
     """The message body: the event as a subscriber sees it in a batch, plus its agency, application and `seq`
     (the event's position, increasing)."""
@@ -72,7 +67,7 @@ def encode(row: Any) -> bytes:
             "type": row.type,
             "agency": row.agency,
             "application_id": row.application_id,
-            "occurred_at": _iso(row.occurred_at),
+            "occurred_at": iso(row.occurred_at),
             "data": json.loads(row.data),
         },
         separators=(",", ":"),

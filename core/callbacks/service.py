@@ -5,7 +5,6 @@ Every change is audited (`callback.subscription_*`) in its own transaction.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -17,15 +16,11 @@ from core.audit.log import record
 from core.callbacks.models import EVENT_TYPES, Attempt, Batch, Event, Item, Subscription
 from core.callbacks.secrets import new_stored, reveal, rotated
 from core.db.tables import table_of
-from identity.clock import as_utc, utcnow
+from identity.clock import iso, utcnow
 
 
 class NotFound(LookupError):
     """No such subscription (or it was deleted)."""
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else as_utc(value).isoformat()
 
 
 def describe(sub: Subscription) -> dict[str, Any]:
@@ -39,7 +34,7 @@ def describe(sub: Subscription) -> dict[str, Any]:
         "batch_window_s": sub.batch_window_s,
         "status": sub.status,
         "status_reason": sub.status_reason,
-        "created_at": _iso(sub.created_at),
+        "created_at": iso(sub.created_at),
     }
 
 
@@ -171,7 +166,7 @@ def deliveries(session: Session, subscription_id: str, limit: int = 50) -> list[
             attempts.setdefault(a.batch_id, []).append(
                 {
                     "attempt": a.attempt,
-                    "at": _iso(a.at),
+                    "at": iso(a.at),
                     "status_code": a.status_code,
                     "outcome": a.outcome,
                     "error": a.error,
@@ -185,9 +180,9 @@ def deliveries(session: Session, subscription_id: str, limit: int = 50) -> list[
             "status": b.status,
             "events": b.event_count,
             "attempts": attempts.get(b.id, []),
-            "created_at": _iso(b.created_at),
-            "delivered_at": _iso(b.delivered_at),
-            "next_attempt_at": _iso(b.next_attempt_at),
+            "created_at": iso(b.created_at),
+            "delivered_at": iso(b.delivered_at),
+            "next_attempt_at": iso(b.next_attempt_at),
         }
         for b in batches
     ]
@@ -208,6 +203,6 @@ def pull(session: Session, subscription_id: str, after: str | None, limit: int =
         query = query.where(col(Event.id) > after_pk)
     rows = session.execute(query.order_by(col(Event.id)).limit(limit)).all()
     events = [
-        {"id": r.event_id, "type": r.type, "occurred_at": _iso(r.occurred_at), "data": json.loads(r.data)} for r in rows
+        {"id": r.event_id, "type": r.type, "occurred_at": iso(r.occurred_at), "data": json.loads(r.data)} for r in rows
     ]
     return {"events": events, "next_after": events[-1]["id"] if events else after}

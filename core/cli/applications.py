@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import typer
@@ -11,7 +10,7 @@ from sqlmodel import col, select
 
 from core.cli.common import database_failed, fail, session
 from core.settings import get_settings
-from identity.clock import as_utc
+from identity.clock import iso
 
 app = typer.Typer(help="Applications: failed ones, replay.", no_args_is_help=True)
 
@@ -42,17 +41,12 @@ def dead(
                     "client": app_row.client_name,
                     "attempts": app_row.attempts,
                     "reason": app_row.reason,
-                    "failed_at": _iso(app_row.updated_at),
-                    "created_at": _iso(app_row.created_at),
+                    "failed_at": iso(app_row.updated_at),
+                    "created_at": iso(app_row.created_at),
                 },
                 ensure_ascii=False,
             )
         )
-
-
-def _iso(value: dt.datetime) -> str:
-    """UTC with its offset (SQLite hands timestamps back without one)."""
-    return as_utc(value).isoformat()
 
 
 @app.command("replay")
@@ -76,4 +70,4 @@ def replay_command(
         fail(str(exc))
     except SQLAlchemyError as exc:
         database_failed(exc)
-    typer.echo(json.dumps({"id": app_row.id, "status": app_row.status, "deadline_at": _iso(app_row.deadline_at)}))
+    typer.echo(json.dumps({"id": app_row.id, "status": app_row.status, "deadline_at": iso(app_row.deadline_at)}))

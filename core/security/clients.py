@@ -22,7 +22,7 @@ from core.db.models import ApiKey, Client
 from core.security.keys import check_supplied_key, generate_key, hash_key, key_id
 from core.security.ratelimit import Limit
 from core.security.scopes import validate_scope
-from identity.clock import WIB, as_utc, utcnow
+from identity.clock import WIB, as_utc, iso, utcnow
 
 KINDS = ("counter", "auditor", "agency", "operator")
 
@@ -201,13 +201,13 @@ def describe(session: Session, client: Client, now: dt.datetime | None = None) -
         "keys": [
             {
                 "key_id": k.key_id,
-                "created_at": as_utc(k.created_at).isoformat(),
-                "revoked_at": as_utc(k.revoked_at).isoformat() if k.revoked_at else None,
+                "created_at": iso(k.created_at),
+                "revoked_at": iso(k.revoked_at),
                 "live": key_live(k, now),
             }
             for k in keys_of(session, client)
         ],
-        "created_at": as_utc(client.created_at).isoformat(),
+        "created_at": iso(client.created_at),
     }
 
 
