@@ -22,11 +22,12 @@ from sqlmodel import Session, col, select
 
 from connectors import tracing
 from core.audit.note import Signer
+from core.callbacks import post
 from core.callbacks.batches import Ready, claim, next_batch, release
 from core.callbacks.config import Config
 from core.callbacks.events import fan_out
 from core.callbacks.models import Batch, Event, Item, Subscription
-from core.callbacks.post import Result, send
+from core.callbacks.post import Result
 from core.callbacks.secrets import callback_key
 from core.callbacks.settle import settle_and_next
 from core.security.secrets import load_secrets
@@ -108,9 +109,9 @@ class Deliverer:
             return call(session, *args)
 
     async def send(self, client: httpx.AsyncClient, ready: Ready) -> Result:
-        """`send()`, traced with tracing on: a CLIENT span linked to the traces of the batch's events."""
+        """`post.send()`, traced with tracing on: a CLIENT span linked to the traces of the batch's events."""
         if not tracing.enabled():
-            return await send(client, ready, self.signer, self.config, self.key)
+            return await post.send(client, ready, self.signer, self.config, self.key)
         links = [
             link
             for link in map(tracing.link_to, await asyncio.to_thread(self._db, event_traces, ready.batch_id))
@@ -128,7 +129,7 @@ class Deliverer:
             kind=tracing.SpanKind.CLIENT,
             links=links,
         ) as span:
-            result = await send(client, ready, self.signer, self.config, self.key)
+            result = await post.send(client, ready, self.signer, self.config, self.key)
             span.set_attribute("gerbang.outcome", result.outcome)
             if result.status_code is not None:
                 span.set_attribute("http.response.status_code", result.status_code)
