@@ -27,6 +27,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from connectors.simkit.places import bare_regency
+from connectors.simkit.population import Register
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
@@ -130,7 +131,7 @@ class Registry:
 
     def __init__(self, population: Population):
         self.population = population
-        self._memberships: dict[int, Membership | None] = {}
+        self._memberships = Register(population, self._derive)
 
     @cached_property
     def clinics_by_regency(self) -> dict[str, list[Clinic]]:
@@ -165,13 +166,11 @@ class Registry:
         return [{"kode": code, "nama": name} for code, name in sorted(found.items())]
 
     def by_nik(self, nik: str) -> Membership | None:
-        person = self.population.by_nik(nik)
-        return self.membership(person) if person is not None else None
+        return self._memberships.get(nik)
 
     def membership(self, person: Person) -> Membership | None:
-        if person.index not in self._memberships:
-            self._memberships[person.index] = self._derive(person)
-        return self._memberships[person.index]
+        """The card of a person of this population, if they hold one."""
+        return self._memberships.get(person.nik)
 
     def _derive(self, person: Person) -> Membership | None:
         """Draw one person's membership; every draw happens in the same order whatever the branch."""

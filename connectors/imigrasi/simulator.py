@@ -35,7 +35,8 @@ from connectors.examples import working_day
 from connectors.imigrasi.client import KANTOR_IMIGRASI
 from connectors.simkit.attributes import add_years
 from connectors.simkit.envelope import client_fault
-from connectors.simkit.soap import Call, Holder, Register, SoapAgency, card_status, holder_as_known
+from connectors.simkit.population import Register
+from connectors.simkit.soap import Call, Holder, SoapAgency, card_status, holder_as_known
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population

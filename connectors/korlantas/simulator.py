@@ -28,7 +28,8 @@ from lxml import etree
 
 from connectors.simkit.attributes import add_years
 from connectors.simkit.envelope import client_fault
-from connectors.simkit.soap import Call, Holder, Register, SoapAgency, card_status, holder_as_known
+from connectors.simkit.population import Register
+from connectors.simkit.soap import Call, Holder, SoapAgency, card_status, holder_as_known
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population

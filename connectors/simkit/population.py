@@ -25,14 +25,14 @@ from __future__ import annotations
 import datetime
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from connectors.simkit.households import HouseholdBuilder
 from connectors.simkit.names import Sex
 
-__all__ = ["Person", "Population"]
+__all__ = ["Person", "Population", "Register"]
 
 LifeStatusName = Literal["alive", "deceased", "inactive"]
 
@@ -156,6 +156,28 @@ class Population:
         if kind == "unknown":
             return [p for p in self.people if not p.in_dukcapil]
         return [p for p in self.people if p.life_status == kind]
+
+
+R = TypeVar("R")
+
+
+class Register(Generic[R]):
+    """What an agency holds about each person of a population, derived on first use (None: not on file), and what
+    it learnt since (`put`: an accepted registration)."""
+
+    def __init__(self, population: Population, derive: Callable[[Person], R | None]):
+        self.population = population
+        self._derive = derive
+        self._records: dict[str, R | None] = {}
+
+    def get(self, nik: str) -> R | None:
+        if nik not in self._records:
+            person = self.population.by_nik(nik)
+            self._records[nik] = self._derive(person) if person is not None else None
+        return self._records[nik]
+
+    def put(self, nik: str, record: R) -> None:
+        self._records[nik] = record
 
 
 def _ordinary(person: Person) -> bool:

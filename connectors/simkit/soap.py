@@ -7,8 +7,8 @@ rewritten to the server's own URL; `POST <path>` takes a real SOAP envelope, par
 on the body's first element to the operation's handler; the shared fault modes, hostile replies included
 (connectors/simkit/hostile_xml.py), are switched through `app.state.control`. A submission is answered once per
 idempotency key (`IdempotentReplies`). What an agency holds about a person is derived from the population on first
-use (`Register`), the holder as the agency's own register has them (`holder_as_known`: now and then another
-spelling of the name or birth date than the civil registry's).
+use (`connectors.simkit.population.Register`), the holder as the agency's own register has them
+(`holder_as_known`: now and then another spelling of the name or birth date than the civil registry's).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
@@ -46,16 +46,12 @@ from connectors.simkit.envelope import (
 from connectors.simkit.hostile_xml import hostile_replies
 from connectors.simkit.wsse import NonceCache, authenticate
 
-if TYPE_CHECKING:
-    from connectors.simkit.population import Person, Population
-
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 MAX_KEY_LEN = 200
 DEMO_USER = "mpp-gerbang"
 
 log = logging.getLogger(__name__)
-R = TypeVar("R")
 
 
 def wsdl_with_address(wsdl: bytes, address: str) -> bytes:
@@ -272,25 +268,6 @@ def card_status(today: dt.date, valid_until: dt.date, withdrawn: bool, words: tu
     if withdrawn:
         return words[0]
     return words[1] if valid_until >= today else words[2]
-
-
-class Register(Generic[R]):
-    """What an agency holds about each person of a population, derived on first use (None: not on file), and what
-    it learnt since (`put`: an accepted registration)."""
-
-    def __init__(self, population: Population, derive: Callable[[Person], R | None]):
-        self.population = population
-        self._derive = derive
-        self._records: dict[str, R | None] = {}
-
-    def get(self, nik: str) -> R | None:
-        if nik not in self._records:
-            person = self.population.by_nik(nik)
-            self._records[nik] = self._derive(person) if person is not None else None
-        return self._records[nik]
-
-    def put(self, nik: str, record: R) -> None:
-        self._records[nik] = record
 
 
 # --- holder data as an agency keeps it ------------------------------------------------------------------------
