@@ -37,8 +37,8 @@ Where the public facts are silent, this simulator decides (a client must not rel
 - A NIK that is not sixteen digits or cannot be a NIK is "Data Tidak Ditemukan" (verify: 13), like an unknown one.
 - A body that is not a JSON object is HTTP 400 with Spring's error body; an unknown path HTTP 404; a verify with a
   bad TRESHOLD or nothing to check is `RESPONSE_CODE` "07" "Permintaan tidak lengkap".
-- Checks run in this order, the first failure answers: path → body → credentials (empty, wrong, user or
-  institution inactive: "Login Gagal") → the caller's address and `ip_user` on the allow-list ("IP Address Tidak
+- Checks run in this order, the first failure answers: path → body → credentials (empty, wrong, or the user
+  inactive: "Login Gagal") → the caller's address and `ip_user` on the allow-list ("IP Address Tidak
   Sesuai") → quota → NIK → the person. Every call that gets past the quota check uses one unit of quota, which
   resets at midnight Asia/Jakarta (WIB, UTC+7, no daylight saving).
 - Verify fuzzy scores: difflib similarity × 100 against TRESHOLD after upper-casing and collapsing spaces and
@@ -151,7 +151,6 @@ def simulator(
     call_nik: str = "CALL_NIK",
     call_verify: str = "CALL_VERIFY_BY_ELEMEN",
     body_keys: Mapping[str, str] | None = None,
-    institution_active: bool = True,
     user_active: bool = True,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> FastAPI:
@@ -196,7 +195,7 @@ def simulator(
     def check_access(request: Request, creds: Credentials) -> None:
         if not creds.user_id or not creds.password or not creds.ip_user:
             raise Reply("03", LOGIN_TEXT)
-        if creds.user_id != user_id or creds.password != password or not user_active or not institution_active:
+        if creds.user_id != user_id or creds.password != password or not user_active:
             raise Reply("03", LOGIN_TEXT)
         client_host = request.client.host if request.client else ""
         if not allowed_ip(client_host) or not allowed_ip(creds.ip_user):

@@ -21,6 +21,7 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 XML_TYPE = "text/xml; charset=utf-8"
 MAX_REQUEST_BYTES = 1024 * 1024
+MAX_TEXT = 200  # characters of one element's text
 NIK_DIGITS = re.compile(r"[0-9]{16}")
 
 
@@ -96,20 +97,21 @@ class SoapRequest:
     namespace: str
 
     @overload
-    def text(self, name: str, *, required: Literal[True] = True, max_len: int = 200) -> str: ...
+    def text(self, name: str, *, required: Literal[True] = True) -> str: ...
 
     @overload
-    def text(self, name: str, *, required: bool, max_len: int = 200) -> str | None: ...
+    def text(self, name: str, *, required: bool) -> str | None: ...
 
-    def text(self, name: str, *, required: bool = True, max_len: int = 200) -> str | None:
-        """Text of a direct child in the service namespace; missing/empty required → Client fault."""
+    def text(self, name: str, *, required: bool = True) -> str | None:
+        """Text of a direct child in the service namespace; missing/empty required, or longer than MAX_TEXT → Client
+        fault."""
         child = self.element.find(f"{{{self.namespace}}}{name}")
         value = (child.text or "").strip() if child is not None else ""
         if not value:
             if required:
                 raise client_fault(f"elemen {name} wajib diisi", kode="REQ-01")
             return None
-        if len(value) > max_len:
+        if len(value) > MAX_TEXT:
             raise client_fault(f"elemen {name} terlalu panjang", kode="REQ-02")
         return value
 

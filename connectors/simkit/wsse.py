@@ -59,12 +59,7 @@ def parse_created(value: str) -> dt.datetime:
 
 
 def authenticate(
-    header: etree._Element | None,
-    users: Mapping[str, str],
-    nonces: NonceCache,
-    *,
-    now: dt.datetime | None = None,
-    max_skew_s: int = MAX_SKEW_S,
+    header: etree._Element | None, users: Mapping[str, str], nonces: NonceCache, *, now: dt.datetime | None = None
 ) -> str:
     """Check the UsernameToken in the Security header; returns the user name or raises a wsse fault."""
     security = header.find(f"{{{WSSE}}}Security") if header is not None else None
@@ -83,7 +78,7 @@ def authenticate(
     if kind.endswith(PASSWORD_TEXT):
         ok = expected is not None and hmac.compare_digest(supplied.encode(), expected.encode())
     elif kind.endswith(PASSWORD_DIGEST):
-        ok = _digest_ok(token, supplied, expected, nonces, now or dt.datetime.now(dt.UTC), max_skew_s)
+        ok = _digest_ok(token, supplied, expected, nonces, now or dt.datetime.now(dt.UTC))
     else:
         raise auth_fault("UnsupportedSecurityToken", "jenis password tidak didukung")
     if not ok:
@@ -92,7 +87,7 @@ def authenticate(
 
 
 def _digest_ok(
-    token: etree._Element, supplied: str, expected: str | None, nonces: NonceCache, now: dt.datetime, max_skew_s: int
+    token: etree._Element, supplied: str, expected: str | None, nonces: NonceCache, now: dt.datetime
 ) -> bool:
     nonce_b64 = (token.findtext(f"{{{WSSE}}}Nonce") or "").strip()
     created = (token.findtext(f"{{{WSU}}}Created") or "").strip()
@@ -103,7 +98,7 @@ def _digest_ok(
         stamp = parse_created(created)
     except ValueError:
         raise auth_fault("InvalidSecurityToken", "Nonce atau Created tidak valid") from None
-    if abs((now - stamp).total_seconds()) > max_skew_s:
+    if abs((now - stamp).total_seconds()) > MAX_SKEW_S:
         raise auth_fault("MessageExpired")
     if expected is None:
         return False
