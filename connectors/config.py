@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 DEFAULT_TIMEOUT_S = 5.0
+JSON_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+"""A key of a request body a deployment names in a setting (Dukcapil's `key_nik`, Samsat's `key_plate` …)."""
 
 
 def env_var(agency: str, key: str) -> str:

@@ -36,7 +36,7 @@ from connectors.base import (
     VerifyResult,
     elapsed_ms,
 )
-from connectors.config import name_setting, require_all
+from connectors.config import JSON_KEY, name_setting, require_all
 from connectors.dukcapil.replies import (
     AGENCY,
     DATA_KEYS,
@@ -57,7 +57,6 @@ BODY_KEYS = {"key_nik": "NIK", "key_user_id": "user_id", "key_password": "passwo
 #: setting → default: the last path segment of each call (regional gateways: call_nik, BYNIK …)
 CALL_NAMES = {"call_nik": "CALL_NIK", "call_verify": "CALL_VERIFY_BY_ELEMEN"}
 _SEGMENT = re.compile(r"[A-Za-z0-9._~-]{1,64}")
-_BODY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 #: canonical claim → Dukcapil field of CALL_VERIFY_BY_ELEMEN
 CLAIM_FIELDS = {
     "full_name": "NAMA_LGKP",
@@ -89,7 +88,7 @@ class DukcapilClient:
         self.institution_path = _institution(self.institution)
         self.calls = {key: name_setting(config, AGENCY, key, default, _SEGMENT) for key, default in CALL_NAMES.items()}
         self.body_keys = {
-            key: name_setting(config, AGENCY, key, default, _BODY_KEY) for key, default in BODY_KEYS.items()
+            key: name_setting(config, AGENCY, key, default, JSON_KEY) for key, default in BODY_KEYS.items()
         }
         if len(set(self.body_keys.values())) != len(self.body_keys):
             raise ValueError("dukcapil: settings key_nik, key_user_id, key_password, key_ip_user must differ")

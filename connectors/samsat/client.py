@@ -43,7 +43,7 @@ from connectors.base import (
     VerifyResult,
     probe_health,
 )
-from connectors.config import name_setting
+from connectors.config import JSON_KEY, name_setting
 from connectors.rest import client_from_settings, json_body, read_reply, send
 from connectors.samsat.provinces import PROVINCES, Province, ShapeError, lookups
 
@@ -52,7 +52,6 @@ API_KEY_HEADER = "X-API-Key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_PLATES = 10
 _PATH = re.compile(r"/[A-Za-z0-9._~/-]{1,200}")
-_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 PATH_PAYMENT_CODE = "/api/v1/pkb/kode-bayar"
 PATH_STATUS = "/api/v1/status"
 SERVICE_PKB = "pkb_payment"
@@ -154,8 +153,8 @@ class SamsatClient:
         self.province = province_of(config)
         self.lookup_by = lookups(config.get("lookup_by"), self.province.lookup_by)
         self.path_lookup = name_setting(config, AGENCY, "path_lookup", self.province.path_lookup, _PATH)
-        self.key_plate = name_setting(config, AGENCY, "key_plate", self.province.key_plate, _KEY)
-        self.key_nik = name_setting(config, AGENCY, "key_nik", self.province.key_nik, _KEY)
+        self.key_plate = name_setting(config, AGENCY, "key_plate", self.province.key_plate, JSON_KEY)
+        self.key_nik = name_setting(config, AGENCY, "key_nik", self.province.key_nik, JSON_KEY)
         self._http = client_from_settings(config, AGENCY, key_headers={API_KEY_HEADER: "api_key"}, transport=transport)
 
     async def call(self, method: str, path: str, what: str, **kwargs: Any) -> tuple[str, Mapping[str, Any]]:

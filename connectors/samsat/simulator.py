@@ -46,6 +46,7 @@ from connectors.samsat.client import (
     PATH_STATUS,
     REFUSED,
 )
+from connectors.samsat.provinces import PROVINCES
 from connectors.samsat.simdata import SWDKLLJ, Owner, SamsatState, Vehicle
 from connectors.samsat.tax_calendar import on_anniversary
 from connectors.simkit.control import SimControl, install
@@ -63,7 +64,7 @@ def amount(value: int, style: Amounts) -> int | str:
     return f"{value}.00" if style == "string" else value
 
 
-PATH_LOOKUP = "/api/v1/info-pajak"
+PATH_LOOKUP = PROVINCES["jabar"].path_lookup  # the province this simulator speaks
 CC = {"R2": "110 ", "R4": "1329 "}
 
 
