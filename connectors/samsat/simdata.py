@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from connectors.samsat.tax_calendar import next_due, on_anniversary
@@ -187,7 +187,7 @@ class SamsatState:
             if owner is None:
                 continue
             kept = tuple(v for v in owner.vehicles if (v.area, v.number, v.series) not in self.by_plate)
-            owner = Owner(nik=owner.nik, name=owner.name, vehicles=kept)  # a plate belongs to one vehicle
+            owner = replace(owner, vehicles=kept)  # a plate belongs to one vehicle; the rest of the owner stays
             self.owners[owner.nik] = owner
             self.by_plate.update({(v.area, v.number, v.series): (owner, v) for v in kept})
         self.payments: dict[str, tuple[str, dict[str, Any]]] = {}

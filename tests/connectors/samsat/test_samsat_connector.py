@@ -20,6 +20,7 @@ from connectors.base import (AgencyAccessDenied, AgencyProtocolError, AgencyReje
 from connectors.samsat import PLUGIN
 from connectors.samsat.client import SamsatClient, split_plate
 from connectors.samsat.simdata import SWDKLLJ, SamsatState
+from connectors.simkit.places import bare_regency
 from connectors.simkit.population import Population
 from connectors.samsat.facet import PlateColour, VehiclesFacet
 from mappings.engine import load_mapping
@@ -75,6 +76,22 @@ def test_found_returns_west_java_fields(population: Population, state: SamsatSta
     assert first["th_rakitan"] == str(vehicle.year) and first["kd_plat"] == "1"
     assert first["tg_akhir_pajak"] == vehicle.pkb_due(TODAY).isoformat()
     assert first["tg_akhir_pajak2"] == f"{vehicle.pkb_due(TODAY):%d-%m-%Y}"
+
+
+def test_reply_carries_the_owners_address_and_office(population: Population, state: SamsatState,
+                                                      config: dict[str, str]) -> None:
+    """The owner's street (`al_pemilik`) and Samsat office (`nm_kota`, each vehicle's `nm_wil`) reach the reply,
+    by NIK and by plate: removing a duplicate plate must not strip them from the owner."""
+    person, owner = an_owner(population, state)
+    office = bare_regency(person.regency)
+    assert person.street and office  # the population gives this owner both
+    by_nik = run(config, lambda c: c.lookup(person.nik)).fields
+    by_plate = run(config, lambda c: c.lookup_plates(person.nik, [owner.vehicles[0].plate])).fields
+    for fields in (by_nik, by_plate):
+        assert fields["data_wp"]["al_pemilik"].strip() == person.street
+        assert fields["data_wp"]["nm_kota"].strip() == office
+        for vehicle in fields["list_kbm"]:
+            assert vehicle["al_pemilik"].strip() == person.street and vehicle["nm_wil"].strip() == office
 
 
 def test_lookup_by_plate_keeps_only_the_citizens_vehicles(population: Population, state: SamsatState,
