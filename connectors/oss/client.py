@@ -43,6 +43,7 @@ from connectors.base import (
     VerifyResult,
     probe_health,
 )
+from connectors.config import name_setting
 from connectors.oss.codes import IDENTITY_KTP
 from connectors.rest import client_from_settings, json_body, read_reply, send
 
@@ -58,6 +59,9 @@ METHOD_NIB = "inqueryNIB"  # guide: us → OSS
 METHOD_STATUS = "receiveLicenseStatus"  # guide: us → OSS, wrapper IZINSTATUS
 METHOD_FINAL = "receiveLicense"  # guide: us → OSS, wrapper IZINFINAL
 METHOD_NIB_BY_NIK_EXT = "xInqueryNIBByNIK"  # NOT in the guide: the simulator's extension, used only if configured
+METHOD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+"""A method a deployment names (`nik_method`): it becomes a segment of the URL path and, upper-cased, the body's
+wrapper key, so nothing that could climb or extend the path, or be no JSON key."""
 
 WRAPPERS = {METHOD_STATUS: "IZINSTATUS", METHOD_FINAL: "IZINFINAL"}
 
@@ -232,10 +236,10 @@ class OssClient:
     name = AGENCY
 
     def __init__(self, config: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None):
+        self._nik_method = name_setting(config, AGENCY, "nik_method", "", METHOD_NAME)  # before a client opens
         self._http = client_from_settings(
             config, AGENCY, key_headers={USER_KEY_HEADER: "user_key"}, transport=transport
         )
-        self._nik_method = (config.get("nik_method") or "").strip()
 
     async def call(
         self, method: str, params: Mapping[str, Any], *, headers: Mapping[str, str] | None = None

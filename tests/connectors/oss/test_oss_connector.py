@@ -152,6 +152,14 @@ def test_lookup_without_a_by_nik_method_is_not_supported() -> None:
         run(real("http://127.0.0.1:9"), lambda c: c.lookup("3578034707920002"))
 
 
+@pytest.mark.parametrize("method", ["../inqueryNIB", "inqueryNIB/x", "inqueryNIB?nik=1", "inquery NIB", "x" * 65])
+def test_a_by_nik_method_that_is_no_method_name_fails_at_start(method: str) -> None:
+    """`nik_method` becomes a segment of the URL path: a value that could climb or add to it is refused when the
+    client is built, naming the setting, not sent to OSS at a citizen's lookup."""
+    with pytest.raises(ValueError, match="oss: setting nik_method must match"):
+        OssClient(real("http://127.0.0.1:9", nik_method=method))
+
+
 # --- the simulator -----------------------------------------------------------------------------------------------
 
 
