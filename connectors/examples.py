@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from identity.clock import WIB
-
-
-def today() -> dt.date:
-    """Today in Jakarta."""
-    return dt.datetime.now(WIB).date()
+from identity.clock import today_wib
 
 
 def working_day(after_days: int, start: dt.date | None = None) -> dt.date:
     """The first Monday–Friday at least `after_days` after `start` (default today)."""
-    day = (start or today()) + dt.timedelta(days=after_days)
+    day = (start or today_wib()) + dt.timedelta(days=after_days)
     while day.weekday() >= 5:
         day += dt.timedelta(days=1)
     return day

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import payload_schema
-from connectors.examples import today
 from connectors.soap_connector import LookupContract, SoapConnector, SoapSubmission
+from identity.clock import today_wib
 
 AGENCY = "bpjs_ketenagakerjaan"
 WSDL = Path(__file__).with_name("service.wsdl")
@@ -84,7 +84,7 @@ MEMBERSHIP_REGISTRATION_SCHEMA = payload_schema(
             "segmen": "PU",
             "npp": "10751545",
             "upah": "5000000",
-            "tanggalMulai": today().isoformat(),
+            "tanggalMulai": today_wib().isoformat(),
             "daftarProgram": ["JHT", "JKK", "JKM", "JP", "JKP"],
         }
     ],

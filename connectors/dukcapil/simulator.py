@@ -83,7 +83,7 @@ from connectors.dukcapil.simreplies import (
 )
 from connectors.simkit.control import SimControl, install
 from connectors.simkit.population import Population
-from identity.clock import WIB
+from identity.clock import today_wib
 
 DEFAULT_INSTITUTION = "GERBANG"
 DEFAULT_USER_ID = "20240814GERBANG0001"
@@ -106,7 +106,7 @@ class DailyQuota:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _roll(self) -> None:
-        today = self.clock().astimezone(WIB).date()
+        today = today_wib(self.clock())
         if today != self.day:
             self.day, self.used = today, 0
 

@@ -44,7 +44,7 @@ from connectors.oss.datanib import blank_checklist_item, blank_data_nib
 from connectors.oss.push import TOKEN_HEADER, push_token
 from connectors.oss.simdata import OssLicence, OssNib, OssOwner, OssState, active_licences, decision
 from connectors.simkit.control import SimControl, install
-from identity.clock import WIB
+from identity.clock import today_wib
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Population
@@ -272,7 +272,7 @@ def simulator(
         order = await request.json()
         nib = order["nib"]
         sent = order.get("body") or push_body(state, nib)
-        day = dt.date.fromisoformat(order["day"]) if order.get("day") else dt.datetime.now(WIB).date()
+        day = dt.date.fromisoformat(order["day"]) if order.get("day") else today_wib()
         token = order.get("token") or push_token(
             DEFAULT_PUSH_USER, DEFAULT_PUSH_PASSWORD, order.get("token_nib") or nib, day
         )

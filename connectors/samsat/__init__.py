@@ -24,10 +24,10 @@ annual PKB, the SWDKLLJ amounts (Rp35,000 motorcycle, Rp143,000 car), late fines
 from __future__ import annotations
 
 from connectors.base import agency_plugin, payload_schema
-from connectors.examples import today
 from connectors.samsat.client import SERVICE_PKB, SamsatClient, create
 from connectors.samsat.facet import FACET
 from connectors.samsat.tax_calendar import next_due
+from identity.clock import today_wib
 from identity.model import ROOT_FACET
 
 PKB_PAYMENT_SCHEMA = payload_schema(
@@ -49,7 +49,7 @@ PKB_PAYMENT_SCHEMA = payload_schema(
         },
     },
     # the demo population's vehicle B 3538 YG, first registered on 25 October
-    [{"nik": "3603282512770002", "plate": "B 3538 YG", "year": next_due(today(), (10, 25)).year}],
+    [{"nik": "3603282512770002", "plate": "B 3538 YG", "year": next_due(today_wib(), (10, 25)).year}],
 )
 
 

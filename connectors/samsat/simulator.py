@@ -50,7 +50,7 @@ from connectors.samsat.provinces import PROVINCES
 from connectors.samsat.simdata import SWDKLLJ, Owner, SamsatState, Vehicle
 from connectors.samsat.tax_calendar import on_anniversary
 from connectors.simkit.control import SimControl, install
-from identity.clock import WIB
+from identity.clock import WIB, today_wib
 
 Amounts = Literal["int", "string"]
 
@@ -183,7 +183,7 @@ def simulator(
     app.state.samsat = state
 
     def day() -> dt.date:
-        return today or dt.datetime.now(WIB).date()
+        return today or today_wib()
 
     install(
         app,
@@ -304,7 +304,7 @@ def sim_config(base_url: str) -> dict[str, str]:
 def contract_samples(population: Population) -> dict[str, Any]:
     """What the contract kit (connectors/contract) asks this simulator:a vehicle owner's NIK and a payment code for
     their first vehicle's tax due now."""
-    today = dt.datetime.now(WIB).date()
+    today = today_wib()
     owner = next(iter(SamsatState(population).owners.values()))
     vehicle = owner.vehicles[0]
     return {

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from connectors.examples import today
 from connectors.samsat import PKB_PAYMENT_SCHEMA
 from connectors.samsat.simdata import Vehicle
 from connectors.samsat.tax_calendar import next_due, on_anniversary
+from identity.clock import today_wib
 
 
 def test_february_anniversaries_fall_on_the_28th_at_most() -> None:
@@ -24,6 +24,6 @@ def test_this_years_tax_is_due_until_sixty_days_past_the_anniversary() -> None:
 
 def test_the_example_and_the_simulator_follow_the_same_rule() -> None:
     vehicle = Vehicle("B", "3538", "YG", "R2", "HONDA", "BEAT", 2015, "HITAM", (10, 25), 0, 190_000)
-    assert PKB_PAYMENT_SCHEMA["examples"][0]["year"] == vehicle.pkb_due(today()).year
+    assert PKB_PAYMENT_SCHEMA["examples"][0]["year"] == vehicle.pkb_due(today_wib()).year
     in_arrears = Vehicle("B", "1", "A", "R2", "HONDA", "BEAT", 2015, "HITAM", (10, 25), 1, 190_000)
     assert in_arrears.pkb_due(dt.date(2025, 3, 1)) == dt.date(2024, 10, 25)
