@@ -45,7 +45,7 @@ from connectors.bpjs_kesehatan.protocol import (
     SERVICE_PARTICIPANT_UPDATE,
     SERVICES,
     UPDATE_CLINIC,
-    today_wib,
+    wib_date_of,
 )
 from connectors.config import require_all, timeout_s
 from connectors.rest import DEFAULT_TIMEOUT_S, json_body, make_client, send
@@ -82,7 +82,7 @@ class BpjsKesehatanClient:
         if not (isinstance(nik, str) and len(nik) == 16 and nik.isascii() and nik.isdigit()):
             raise AgencyRejected(AGENCY, "NIK must be 16 ASCII digits")
         timestamp = crypto.timestamp_now(self._clock)
-        path = PESERTA_BY_NIK.format(nik=nik, service_date=today_wib(int(timestamp)).isoformat())
+        path = PESERTA_BY_NIK.format(nik=nik, service_date=wib_date_of(int(timestamp)).isoformat())
         code, message, data = await self._call("GET", path, timestamp)
         if code == CODE_NOT_FOUND:
             return LookupResult(agency=AGENCY, status=FacetStatus.not_found, agency_code=code, message=message)

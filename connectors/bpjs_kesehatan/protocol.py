@@ -34,7 +34,7 @@ import datetime as dt
 from typing import Any
 
 from connectors.base import payload_schema
-from identity.clock import WIB
+from identity.clock import today_wib
 
 AGENCY = "bpjs_kesehatan"
 """Dates in BPJS requests (tglSEP) are Jakarta calendar dates."""
@@ -93,6 +93,6 @@ PARTICIPANT_UPDATE_SCHEMA = payload_schema(
 SERVICES: dict[str, dict[str, Any]] = {SERVICE_PARTICIPANT_UPDATE: PARTICIPANT_UPDATE_SCHEMA}
 
 
-def today_wib(now_epoch_s: float) -> dt.date:
-    """The Jakarta calendar date at an epoch instant."""
-    return dt.datetime.fromtimestamp(now_epoch_s, WIB).date()
+def wib_date_of(epoch_s: float) -> dt.date:
+    """The Jakarta calendar date at an epoch instant (BPJS's signed requests carry epoch seconds)."""
+    return today_wib(dt.datetime.fromtimestamp(epoch_s, dt.UTC))

@@ -41,8 +41,7 @@ from connectors.bpjs_kesehatan.protocol import (
     REFERENCE_CLINICS,
     REFERENCE_PROVINCES,
     UPDATE_CLINIC,
-    WIB,
-    today_wib,
+    wib_date_of,
 )
 from connectors.simkit.control import SimControl, install
 
@@ -127,7 +126,7 @@ def simulator(
             on = dt.date.fromisoformat(service_date) if len(service_date) == 10 else None
         except ValueError:
             on = None
-        today = today_wib(clock())
+        today = wib_date_of(clock())
         if on is None:
             return envelope(CODE_BAD_REQUEST, "Format Tgl.SEP tidak sesuai (yyyy-MM-dd)")
         if on > today:
@@ -254,7 +253,7 @@ def decide_clinic_change(
         return CODE_NOT_FOUND, "Kode faskes tujuan tidak terdaftar", None
     if clinic.code == membership.clinic.code:
         return CODE_NOT_FOUND, "Faskes tujuan sama dengan faskes saat ini", None
-    today = dt.datetime.fromtimestamp(now, WIB).date()
+    today = wib_date_of(now)
     effective = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
     payload = {
         "noPengajuan": ledger.next_reference(today),
