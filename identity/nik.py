@@ -47,6 +47,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from identity.clock import today_wib
+
 __all__ = ["Issue", "NikInfo", "parse_nik", "PROVINCE_CODES", "ERROR_CODES", "WARNING_CODES"]
 
 Sex = Literal["L", "P"]
@@ -205,7 +207,8 @@ def _choose_birth_date(day: int, month: int, yy: int, today: datetime.date) -> d
 def parse_nik(text: str, *, today: datetime.date | None = None) -> NikInfo:
     """Parse ``text`` as a NIK; never raises for bad input (only for a non-``str`` argument).
 
-    ``today`` fixes the reference day of the century rule (default ``date.today()``), for tests and replays.
+    ``today`` fixes the reference day of the century rule (default today in WIB, the agencies' calendar, not the
+    server's local date), for tests and replays.
     """
     if not isinstance(text, str):
         raise TypeError(f"parse_nik expects a str, not {type(text).__name__}")
@@ -277,7 +280,7 @@ def parse_nik(text: str, *, today: datetime.date | None = None) -> NikInfo:
 
     birth_date = None
     if sex is not None and month_ok:
-        ref = today if today is not None else datetime.date.today()
+        ref = today if today is not None else today_wib()
         birth_date = _choose_birth_date(day, month, yy, ref)
         if birth_date is None:
             errors.append(

@@ -39,6 +39,7 @@ from connectors.simkit.attributes import add_years
 from connectors.simkit.envelope import SoapRequest, client_fault
 from connectors.simkit.population import Register
 from connectors.simkit.soap import Call, Holder, SoapAgency, holder_as_known
+from identity.clock import today_wib
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
@@ -318,7 +319,7 @@ def contract_samples(population: Population) -> dict[str, Any]:
             "jenisKelamin": person.sex,
             "segmen": "PU",
             "upah": "5000000",
-            "tanggalMulai": dt.date.today().isoformat(),
+            "tanggalMulai": today_wib().isoformat(),
             "npp": next(iter(companies)),
             "daftarProgram": ["JHT", "JKK", "JKM", "JP", "JKP"],
         },

@@ -37,6 +37,7 @@ from connectors.simkit.attributes import add_years
 from connectors.simkit.envelope import client_fault
 from connectors.simkit.population import Register
 from connectors.simkit.soap import Call, Holder, SoapAgency, card_status, holder_as_known
+from identity.clock import today_wib
 
 if TYPE_CHECKING:
     from connectors.simkit.population import Person, Population
@@ -215,7 +216,7 @@ def contract_samples(population: Population) -> dict[str, Any]:
     living person with an appointment in two weeks."""
     found = next(p for p in population.people if traveller_of(population, p) is not None)
     person = population.ordinary()[0]
-    visit = working_day(14, dt.date.today())
+    visit = working_day(14, today_wib())
     return {
         "found": found.nik,
         "service": "passport_application",

@@ -45,6 +45,7 @@ from connectors.simkit.envelope import (
 )
 from connectors.simkit.hostile_xml import hostile_replies
 from connectors.simkit.wsse import NonceCache, authenticate
+from identity.clock import today_wib
 
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
@@ -249,7 +250,7 @@ class SoapAgency:
         replies = IdempotentReplies(control)
 
         def bound(operation: Operation[S]) -> Handler:
-            return lambda request: operation(Call(request, state, today or dt.date.today(), replies))
+            return lambda request: operation(Call(request, state, today or today_wib(), replies))
 
         handlers = {name: bound(operation) for name, operation in operations.items()}
         accounts = dict(users or {DEMO_USER: self.demo_password})

@@ -446,3 +446,14 @@ def test_parsing_is_fast_after_warm_up() -> None:
             parse(s)
     per_call = (time.perf_counter() - start) / (rounds * len(samples))
     assert per_call < 50e-6 * 4  # target 50 µs; generous margin for slow CI machines
+
+
+def test_the_default_reference_day_is_today_in_wib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Born 02-01-26: in 2026 once that day has come in Jakarta, in 1926 the evening before (UTC still on the 1st).
+    The server's local date does not decide it."""
+    import identity.nik
+
+    monkeypatch.setattr(identity.nik, "today_wib", lambda: datetime.date(2026, 1, 1))
+    assert parse_nik("3276010201260003").birth_date == datetime.date(1926, 1, 2)
+    monkeypatch.setattr(identity.nik, "today_wib", lambda: datetime.date(2026, 1, 2))
+    assert parse_nik("3276010201260003").birth_date == datetime.date(2026, 1, 2)
