@@ -1,7 +1,8 @@
 """Shared fixtures: a migrated database on each configured backend, API clients with keys.
 
 Every test that takes `database_url` runs against SQLite and, when GERBANG_TEST_DATABASE_URL points at
-PostgreSQL (CI sets it), against PostgreSQL too — each test in a schema of its own, dropped afterwards.
+PostgreSQL (CI sets it), against PostgreSQL too — each test in a database of its own, copied from a template
+migrated once per session (tests/database.py says why), dropped afterwards.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.audit.note import generate_signer
-from core.db import make_engine, session_factory, upgrade
+from core.db import make_engine, session_factory
 from core.security.clients import create_client
 from core.security.secrets import new_secret_values
-from tests.database import scratch_schema
+from tests.database import drop_templates, migrated_database, migrated_sqlite
 
 AUDIT_SIGNER_KEY, AUDIT_VERIFIER_KEY = generate_signer("gerbang.test/audit")
 BUS_SECRETS = {**new_secret_values(), "signing_key": AUDIT_SIGNER_KEY}
@@ -27,15 +28,28 @@ BUS_SECRETS = {**new_secret_values(), "signing_key": AUDIT_SIGNER_KEY}
 set)."""
 
 POSTGRES_URL = os.environ.get("GERBANG_TEST_DATABASE_URL")
-EVERY_SCOPE = ["citizen:read:*", "citizen:verify", "application:submit:*", "application:read", "audit:read",
-               "subjects:history", "callbacks:pull:*", "admin"]
+EVERY_SCOPE = [
+    "citizen:read:*",
+    "citizen:verify",
+    "application:submit:*",
+    "application:read",
+    "audit:read",
+    "subjects:history",
+    "callbacks:pull:*",
+    "admin",
+]
 """A scope of each kind, the wildcard where there is one: the client that may call every route."""
 
 
 def backends() -> list:
     params = [pytest.param("sqlite", id="sqlite")]
-    params.append(pytest.param("postgres", id="postgres", marks=pytest.mark.skipif(
-        not POSTGRES_URL, reason="GERBANG_TEST_DATABASE_URL not set")))
+    params.append(
+        pytest.param(
+            "postgres",
+            id="postgres",
+            marks=pytest.mark.skipif(not POSTGRES_URL, reason="GERBANG_TEST_DATABASE_URL not set"),
+        )
+    )
     return params
 
 
@@ -43,19 +57,24 @@ def backends() -> list:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A freshly migrated, empty database URL on the parametrised backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{(tmp_path / 'gerbang.db').as_posix()}"
-        upgrade(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "gerbang.db")
         return
-    with postgres_schema() as url:
+    with postgres_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_templates() -> Iterator[None]:
+    """The session's migrated templates (made on first use) are dropped when the session ends."""
+    yield
+    drop_templates()
 
 
 @contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A migrated PostgreSQL schema of its own on the test server, dropped afterwards."""
+def postgres_database() -> Iterator[str]:
+    """A migrated PostgreSQL database of its own on the test server, dropped afterwards."""
     assert POSTGRES_URL
-    with scratch_schema(POSTGRES_URL) as url:
+    with migrated_database(POSTGRES_URL) as url:
         yield url
 
 
@@ -76,8 +95,7 @@ def sessions(engine: Engine) -> Callable[[], Session]:
 def sqlite_with_client(work: Path, name: str, scopes: list[str] = EVERY_SCOPE) -> tuple[str, str]:
     """A migrated SQLite file in `work` with one client `name` holding `scopes` for every purpose: (URL, its API
     key). For module-scoped fixtures, which cannot take the per-test `database_url`."""
-    url = f"sqlite:///{(work / 'api.db').as_posix()}"
-    upgrade(url)
+    url = migrated_sqlite(work / "api.db")
     engine = make_engine(url)
     with session_factory(engine)() as session:
         _, key = create_client(session, name, scopes, ["*"])

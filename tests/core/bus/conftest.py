@@ -1,4 +1,4 @@
-"""Distributed-mode fixtures: a PostgreSQL schema and a RabbitMQ namespace of the test's own, the API in
+"""Distributed-mode fixtures: a PostgreSQL database and a RabbitMQ namespace of the test's own, the API in
 distributed mode, and workers — in-process (a thread with its own event loop) or as `gerbang worker` processes.
 
 Each test gets its own GERBANG_BUS_PREFIX, so its exchanges and queues are its own; they are deleted afterwards.
@@ -21,17 +21,17 @@ from fastapi.testclient import TestClient
 
 from connectors.registry import discover
 from core.api.app import create_app
+from core.api.state import app_state
 from core.bus.amqp import Topology
 from core.bus.runtime import Worker
 from core.db import make_engine, session_factory
 from core.demo import agency_environment
 from core.security.clients import create_client
 from core.settings import Settings
-from tests.conftest import BUS_SECRETS, POSTGRES_URL, postgres_schema
+from tests.conftest import BUS_SECRETS, POSTGRES_URL, postgres_database
 from tests.core.bus.helpers import FAST
 from tests.core.bus.processes import Processes, environment
 from tests.core.conftest import COUNTER_CONTEXT
-from core.api.state import app_state
 
 AMQP_URL = os.environ.get("GERBANG_TEST_AMQP_URL")
 needs_bus = [pytest.mark.rabbitmq,
@@ -41,8 +41,8 @@ needs_bus = [pytest.mark.rabbitmq,
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A migrated PostgreSQL schema of this test's own."""
-    with postgres_schema() as url:
+    """A migrated PostgreSQL database of this test's own."""
+    with postgres_database() as url:
         yield url
 
 

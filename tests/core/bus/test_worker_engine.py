@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core.bus.runtime import PING_IDLE_S
 from core.db import make_engine
-from tests.conftest import POSTGRES_URL, postgres_schema
+from tests.conftest import POSTGRES_URL, postgres_database
 
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="GERBANG_TEST_DATABASE_URL not set")
 
@@ -29,7 +29,7 @@ def _terminate(url: str, pid: int) -> None:
 @needs_postgres
 @pytest.mark.parametrize("idle_s, replaced", [(0.0, True), (3600.0, False)])
 def test_a_connection_idle_longer_than_the_limit_is_pinged_and_replaced(idle_s: float, replaced: bool) -> None:
-    with postgres_schema() as url:
+    with postgres_database() as url:
         engine = make_engine(url, ping_idle_s=idle_s)
         try:
             with engine.connect() as connection:
@@ -47,7 +47,7 @@ def test_a_connection_idle_longer_than_the_limit_is_pinged_and_replaced(idle_s: 
 
 @needs_postgres
 def test_no_ping_for_a_connection_used_moments_ago_and_one_statement_for_many_rows() -> None:
-    with postgres_schema() as url:
+    with postgres_database() as url:
         engine = make_engine(url, ping_idle_s=PING_IDLE_S, multirow_inserts=True)
         statements: list[tuple[str, bool]] = []
         event.listen(engine, "before_cursor_execute",
