@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import col, select
 
 from core.cli.common import database_failed, fail, session
 from core.settings import get_settings
@@ -21,6 +19,9 @@ def dead(
     limit: int = typer.Option(100, min=1, max=10_000, help="At most this many"),
 ) -> None:
     """List failed applications (newest first), one JSON line each: id, agency, service, attempts, reason."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import col, select
+
     from core.bus.models import Application, Status
 
     query = select(Application).where(col(Application.status) == Status.failed.value)
@@ -57,6 +58,8 @@ def replay_command(
     """Send a failed application again: same idempotency key at the agency, a new deadline."""
     if not operator.strip() or len(operator) > 100 or not operator.isprintable():  # it goes into the signed log
         fail("--operator is a printable name of at most 100 characters")
+    from sqlalchemy.exc import SQLAlchemyError
+
     from core.bus.service import NotReplayable, replay
     from core.bus.states import Policy
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import typer
-from pika.exceptions import AMQPError
 
 from core.cli.common import fail
 from core.settings import get_settings
@@ -22,6 +21,8 @@ def _group() -> None:
 def setup_command() -> None:
     """Declare exchanges and the durable quorum queue of every agency with services (safe to run repeatedly;
     `gerbang worker` does it at start too)."""
+    from pika.exceptions import AMQPError
+
     from connectors.registry import discover
     from core.bus import amqp
 

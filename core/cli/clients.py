@@ -10,15 +10,15 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
 from core.cli.common import database_failed, fail, session
-from core.security import clients as registry
 from identity.clock import utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 app = typer.Typer(
     help="API clients (counter apps, auditors, agencies, operators), their agreements and keys.", no_args_is_help=True
@@ -59,6 +59,10 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 @contextmanager
 def guarded() -> Iterator[Session]:
     """A session; the registry's refusals and database errors become a clean `error: …` exit."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.security import clients as registry
+
     try:
         with session() as s:
             yield s
@@ -95,6 +99,8 @@ def add(
     burst: int = typer.Option(0, help="Own burst (default: the settings')"),
 ) -> None:
     """Register a client and print its new API key (shown only this once)."""
+    from core.security import clients as registry
+
     wanted = split(purposes)
     check_purposes(wanted)
     start, end = parse_date(agreement_from, "--agreement-from"), parse_date(agreement_to, "--agreement-to")
@@ -130,6 +136,7 @@ def add(
 @app.command("list")
 def list_clients() -> None:
     """List clients (never their keys) as JSON lines."""
+    from core.security import clients as registry
 
     def work(s: Session) -> None:
         for client in registry.all_clients(s):
@@ -153,6 +160,8 @@ def list_clients() -> None:
 @app.command("show")
 def show(name: str = typer.Argument(...)) -> None:
     """Everything about one client: agreement and its state, rate limit, keys (ids, dates) — never a key."""
+    from core.security import clients as registry
+
     run(lambda s: echo(registry.describe(s, registry.get_client(s, name))))
 
 
@@ -170,6 +179,8 @@ def update(
     clear: list[str] = typer.Option([], help="Fields to empty: agreement, rate (back to the settings')"),
 ) -> None:
     """Change a client: only the options given change."""
+    from core.security import clients as registry
+
     if purposes:
         check_purposes(split(purposes))
     empties: list[str] = []
@@ -202,6 +213,7 @@ def rotate_key(
     """Print a new key for the client; its current keys stop working after the grace period."""
     if not 0 <= grace <= MAX_GRACE_HOURS:  # also refuses nan and inf
         fail(f"--grace is hours from 0 to {MAX_GRACE_HOURS}")
+    from core.security import clients as registry
 
     def work(s: Session) -> None:
         new, key = registry.rotate_key(s, name, grace=dt.timedelta(hours=grace))
@@ -226,16 +238,22 @@ def revoke(
     """Revoke keys of a client now (every live key when no --key-id is given)."""
     if key_ids and not split(key_ids):  # no key ids means "all": --key-id '' must not come to mean it
         fail("--key-id cannot be empty; leave --key-id out to revoke every key")
+    from core.security import clients as registry
+
     run(lambda s: echo({"client": name, "revoked": registry.revoke_keys(s, name, split(key_ids))}))
 
 
 @app.command("disable")
 def disable(name: str = typer.Argument(...)) -> None:
     """Refuse every key of the client until `gerbang clients enable`."""
+    from core.security import clients as registry
+
     run(lambda s: echo({"client": registry.set_disabled(s, name, True).name, "disabled": True}))
 
 
 @app.command("enable")
 def enable(name: str = typer.Argument(...)) -> None:
     """Accept the client's live keys again."""
+    from core.security import clients as registry
+
     run(lambda s: echo({"client": registry.set_disabled(s, name, False).name, "disabled": False}))

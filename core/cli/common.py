@@ -8,14 +8,15 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import typer
-from sqlmodel import Session
 
 from core.cli.errors import database_named, say
-from core.db import make_engine, session_factory
 from core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -34,6 +35,8 @@ def database_failed(exc: Exception, settings: Settings | None = None) -> NoRetur
 @contextmanager
 def session(settings: Settings | None = None) -> Iterator[Session]:
     """A database session on the configured database (engine disposed afterwards)."""
+    from core.db import make_engine, session_factory
+
     engine = make_engine((settings or get_settings()).database_url)
     try:
         with session_factory(engine)() as s:

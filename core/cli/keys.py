@@ -17,18 +17,8 @@ import secrets as random
 import time
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from core.cli.common import database_failed, fail
-from core.db import make_engine
-from core.security.rotation import keys_in_use, reencrypt
-from core.security.secrets import (
-    SECRETS_FILE,
-    data_keys_from_file,
-    new_secret_values,
-    stored_secrets,
-    write_private_json,
-)
 from core.settings import get_settings
 from identity.secrecy import DataKeys
 
@@ -44,6 +34,8 @@ def _group() -> None:
 @app.command("generate")
 def generate() -> None:
     """Print fresh GERBANG_NIK_HASH_KEY and GERBANG_DATA_KEYS lines for a distributed deployment's environment."""
+    from core.security.secrets import new_secret_values
+
     for name, value in new_secret_values().items():
         typer.echo(f"GERBANG_{name.upper()}={value}")
 
@@ -71,6 +63,8 @@ def new_entry(existing: list[tuple[str, str]]) -> tuple[str, str]:
 
 
 def current_text() -> str:
+    from core.security.secrets import data_keys_from_file, stored_secrets
+
     settings = get_settings()
     if data_keys_from_file(settings):
         return str(stored_secrets(settings.data_dir)["data_keys"])
@@ -80,6 +74,8 @@ def current_text() -> str:
 
 
 def save(items: list[tuple[str, str]]) -> None:
+    from core.security.secrets import SECRETS_FILE, stored_secrets, write_private_json
+
     settings = get_settings()
     stored = stored_secrets(settings.data_dir)
     write_private_json(settings.data_dir / SECRETS_FILE, {**stored, "data_keys": joined(items)})
@@ -88,6 +84,11 @@ def save(items: list[tuple[str, str]]) -> None:
 @app.command("list")
 def list_keys() -> None:
     """The data keys (ids only; the active one first) and how many stored ciphertexts each protects."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.db import make_engine
+    from core.security.rotation import keys_in_use
+
     items = entries(current_text())
     try:
         engine = make_engine(get_settings().database_url)
@@ -107,6 +108,8 @@ def list_keys() -> None:
 def add(activate: bool = typer.Option(False, help="Make the new key the active one (first)")) -> None:
     """Introduce a new data key. Embedded: written to the secrets file. Distributed: prints the new
     GERBANG_DATA_KEYS value to deploy — first without --activate (every process learns the key), then with it."""
+    from core.security.secrets import data_keys_from_file
+
     items = entries(current_text())
     entry = new_entry(items)
     items = [entry, *items] if activate else [*items, entry]
@@ -136,6 +139,12 @@ def rotate(
     active. With --retire, then retire the keys nothing uses any more."""
     if not 0 <= wait <= MAX_RELOAD_WAIT_S:  # checked before a key is saved (also refuses nan and inf)
         fail(f"--wait is seconds from 0 to {MAX_RELOAD_WAIT_S:.0f}")
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.db import make_engine
+    from core.security.rotation import keys_in_use, reencrypt
+    from core.security.secrets import data_keys_from_file
+
     settings = get_settings()
     from_file = data_keys_from_file(settings)
     items = entries(current_text())
@@ -187,6 +196,10 @@ def rotate(
 @app.command("retire")
 def retire_key(key_id: str = typer.Argument(..., help="The data key to drop")) -> None:
     """Drop one data key, refusing while any stored ciphertext still uses it (run `keys rotate` first)."""
+    from core.db import make_engine
+    from core.security.rotation import keys_in_use
+    from core.security.secrets import SECRETS_FILE, data_keys_from_file
+
     items = entries(current_text())
     if key_id not in {kid for kid, _ in items}:
         fail(f"no data key {key_id!r}")

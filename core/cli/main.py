@@ -1,17 +1,18 @@
-"""The `gerbang` command."""
+"""The `gerbang` command.
+
+Each command imports what it needs when it runs (here and in the sub-apps' modules): `gerbang --help`, a usage
+error or a one-table command then does not first load the web server, the ORM, alembic and the audit log.
+"""
 
 from __future__ import annotations
 
 import threading
 
 import typer
-import uvicorn
 
 from core.cli import applications, audit, bus, clients, connectors, db, keys, nik, report, simulate
 from core.cli.errors import guarded
-from core.cli.server import PatientServer
 from core.cli.worker import worker
-from core.logs import setup as setup_logging
 from core.settings import get_settings
 
 app = typer.Typer(
@@ -39,8 +40,12 @@ def serve(
     port: int = typer.Option(8000, min=0, max=65535, help="Port"),
 ) -> None:
     """Run the API (distributed deployments: many of these behind a load balancer)."""
+    import uvicorn
+
     from core.api.app import create_app
     from core.api.http_guard import server_options
+    from core.cli.server import PatientServer
+    from core.logs import setup as setup_logging
 
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
@@ -62,11 +67,15 @@ def demo(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)"),
 ) -> None:
     """Start the API with every simulator on loopback, an SQLite database and a demo client."""
+    import uvicorn
+
     from connectors.simkit.serving import bind
     from core import demo as demo_module
     from core.api.app import create_app
     from core.api.http_guard import server_options
     from core.cli.common import fail
+    from core.cli.server import PatientServer
+    from core.logs import setup as setup_logging
 
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)

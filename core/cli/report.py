@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from core.cli.common import atomic_file, database_failed, fail
 
@@ -57,6 +56,8 @@ def _build_and_record(
     settings: Any, signer: Any, client: str, first: dt.date, last: dt.date
 ) -> tuple[str, dict[str, Any]]:
     """The signed report, after its `admin.usage_report` entry is committed."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from core.audit.log import record
     from core.audit.sequencer import Policy, SequencerError, sequence
     from core.db import make_engine, session_factory

@@ -8,8 +8,6 @@ import signal
 import typer
 
 from core.cli.common import fail
-from core.logs import setup as setup_logging
-from core.ops import tracing
 from core.settings import get_settings
 
 
@@ -23,6 +21,8 @@ def worker(
     """Submit applications to the agencies: relay the outbox to RabbitMQ, consume the per-agency queues, retry
     and reschedule, dead-letter. Stops cleanly on SIGTERM or Ctrl-C; run as many as the load needs."""
     from core.bus.runtime import Worker
+    from core.logs import setup as setup_logging
+    from core.ops import tracing
 
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
