@@ -21,6 +21,7 @@ import pytest
 
 from core.audit.bundle import BundleError, verify
 from core.cli.common import atomic_file
+from tests.database import migrated_sqlite
 
 
 def gerbang(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
@@ -41,8 +42,10 @@ def assert_one_line_error(result: subprocess.CompletedProcess[bytes], code: int,
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    """A scratch directory with a migrated embedded database."""
-    assert gerbang(tmp_path, "db", "upgrade").returncode == 0
+    """A scratch directory with a migrated embedded database where the CLI looks by default (a copy of the
+    session's migrated one: `gerbang db upgrade` itself is tested in test_cli.py and here with a bad revision)."""
+    (tmp_path / "gerbang-data").mkdir()
+    migrated_sqlite(tmp_path / "gerbang-data" / "gerbang.db")
     return tmp_path
 
 
