@@ -46,7 +46,7 @@ from connectors.base import (
 )
 from connectors.config import DEFAULT_TIMEOUT_S
 from connectors.httpcore_pool import quicken
-from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded
+from connectors.rest import MAX_BODY_BYTES, POOL_LIMITS, ReplyRefused, fetch_bounded, tls_context
 from connectors.tracing import add_traceparent
 
 # WS-Security 1.1 fault codes (SOAP 1.1 carries them as the faultcode QName); all mean "your credentials".
@@ -82,7 +82,7 @@ class _OneOrigin(httpx.BaseTransport):
 
     def __init__(self, url: str, timeout_s: float):
         self.origin = httpx.URL(url).copy_with(path="/", query=None, fragment=None)
-        self.inner = httpx.HTTPTransport()
+        self.inner = httpx.HTTPTransport(verify=tls_context())
         self.timeout = httpx.Timeout(timeout_s)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -174,6 +174,7 @@ class SoapSession:
             transport=transport,
             event_hooks={"request": [add_traceparent]},
             limits=POOL_LIMITS,
+            verify=tls_context(),
         )
         if transport is None:
             quicken(self.http)

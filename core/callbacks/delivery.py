@@ -21,6 +21,7 @@ import httpx
 from sqlmodel import Session, col, select
 
 from connectors import tracing
+from connectors.rest import tls_context
 from core.audit.note import Signer
 from core.callbacks import post
 from core.callbacks.batches import Ready, claim, next_batch, release
@@ -84,7 +85,11 @@ class Deliverer:
     async def run(self) -> None:
         timeout = httpx.Timeout(self.config.read_timeout_s, connect=self.config.connect_timeout_s)
         async with httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, transport=self.transport, trust_env=False
+            timeout=timeout,
+            follow_redirects=False,
+            transport=self.transport,
+            trust_env=False,
+            verify=tls_context(trust_env=False),
         ) as client:
             while not self._stop.is_set():
                 try:
