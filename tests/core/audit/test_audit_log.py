@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 from typing import Any
 
 import pytest
 import rfc8785
 from sqlalchemy import Engine, func, select, text
 
-from core.audit import bundle, merkle, note, store
+from core.audit import bundle, merkle, note, sequencer, store
 from core.audit.checkpoint import Checkpoint, check_consistent, open_checkpoint
-from core.audit.entry import canonical_detail, entry_bytes, format_time
+from core.audit.entry import canonical_detail, entry_bytes, format_time, now_us
 from core.audit.export import build_bundle, export_chunks
 from core.audit.log import record
 from core.audit.memory_tree import MemoryTree
@@ -185,17 +184,22 @@ def test_rolled_back_entries_are_never_logged(engine: Engine) -> None:
     assert [bundle_decode(r.data)["action"] for r in entries(engine)] == ["citizen.read"]
 
 
-def test_time_triggered_checkpoint(engine: Engine) -> None:
+def test_time_triggered_checkpoint(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """T is counted on the sequencer's clock, moved here by the test: with the wall clock, a loaded machine could
+    let T elapse between two steps that must fall within it."""
+    clock = [now_us()]
+    monkeypatch.setattr(sequencer, "now_us", lambda: clock[0])
     policy = Policy(every=1000, interval_s=0.3)
     add(engine, 3)
     assert sequence(engine, SIGNER, policy).signed == [0]  # a new log signs its empty tree: T counts from it
-    time.sleep(0.35)
+    clock[0] += 350_000
     assert sequence(engine, SIGNER, policy).signed == [3]
     add(engine, 2, start=3)
+    clock[0] += 250_000
     assert sequence(engine, SIGNER, policy).signed == []  # T not yet elapsed, N not reached
-    time.sleep(0.35)
+    clock[0] += 100_000
     assert sequence(engine, SIGNER, policy).signed == [5]
-    time.sleep(0.35)
+    clock[0] += 350_000
     assert sequence(engine, SIGNER, policy).signed == []  # no new entries: no new checkpoint
 
 
