@@ -6,7 +6,9 @@ migrate step itself use it.
 
 `migrated_database` and `migrated_sqlite`: what most tests need, an empty database at the head revision, copied
 from a template migrated once per session. Why: running every migration for each of the ~600 database tests took
-0.2 s on SQLite and 0.5–1 s on PostgreSQL; a copy takes ~1 ms (a file) and ~0.1 s (`CREATE DATABASE … TEMPLATE`).
+0.2 s on SQLite and 0.5–1 s on PostgreSQL; a copy takes ~1 ms (a file) and 0.1–0.4 s (`CREATE DATABASE …
+TEMPLATE`), which a background thread spends while the previous test runs (it keeps two copies ready and drops
+the used ones).
 Each template is rebuilt by the session that uses it (the migrations change between runs) under a name of its own,
 so concurrent pytest runs on one server never share one, and `drop_templates` removes it at the session's end.
 """
@@ -55,9 +57,14 @@ _templates: dict[str, str] = {}
 """Base URL → this session's migrated template database on that server."""
 _sqlite_template: list[Path] = []
 """This session's migrated SQLite file, once made."""
-_drops = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-database")
-"""Drops a test's database while the next test runs (a DROP takes ~0.1 s); `drop_templates` waits for it."""
+_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-databases")
+"""Copies the template ahead of the tests and drops a test's database while the next test runs; `drop_templates`
+waits for it."""
 _pending: list[Future[None]] = []
+"""Drops under way."""
+_spares: dict[str, list[Future[str]]] = {}
+"""Base URL → copies of its template made (or being made) ahead, oldest first."""
+SPARES = 2
 
 
 def _admin(base_url: str) -> Engine:
@@ -91,12 +98,21 @@ def migrated_database(base_url: str) -> Iterator[str]:
     """The URL of a new PostgreSQL database on `base_url`'s server, at the head revision (a copy of this session's
     template), dropped when the block ends."""
     template = _template(base_url)
-    name = f"gerbang_t_{uuid.uuid4().hex[:12]}"
-    _execute(base_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY WAL_LOG')
+    spares = _spares.setdefault(base_url, [])
+    while len(spares) <= SPARES:
+        spares.append(_background.submit(_copy, base_url, template))
+    name = spares.pop(0).result()
     try:
         yield _with_database(base_url, name)
     finally:
-        _pending.append(_drops.submit(_execute, base_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+        _pending.append(_background.submit(_execute, base_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def _copy(base_url: str, template: str) -> str:
+    """A new database copied from `template`: its name."""
+    name = f"gerbang_t_{uuid.uuid4().hex[:12]}"
+    _execute(base_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY WAL_LOG')
+    return name
 
 
 def migrated_sqlite(path: Path) -> str:
@@ -113,10 +129,15 @@ def migrated_sqlite(path: Path) -> str:
 
 
 def drop_templates() -> None:
-    """At the session's end: wait for the pending drops, then drop the templates and remove the SQLite one."""
+    """At the session's end: wait for the pending drops, drop the unused copies and the templates, and remove the
+    SQLite one."""
     for pending in _pending:
         pending.result()
     _pending.clear()
+    for base_url, spares in _spares.items():
+        for spare in spares:
+            _execute(base_url, f'DROP DATABASE IF EXISTS "{spare.result()}" WITH (FORCE)')
+    _spares.clear()
     for base_url, name in _templates.items():
         _execute(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _templates.clear()
