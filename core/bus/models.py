@@ -49,6 +49,7 @@ class Application(SQLModel, table=True):
         Index("ix_application_status_next", "status", "next_attempt_at"),
         Index("ix_application_status_lease", "status", "lease_until"),
         Index("ix_application_client_created", "client_id", "created_at"),
+        Index("ix_application_agency_reference", "agency", "agency_reference"),  # a push or decision finds its record
     )
 
     id: str = Field(primary_key=True, max_length=36)
