@@ -110,13 +110,15 @@ class NotSupported(AgencyError):
     """This agency does not offer the operation (e.g. Dukcapil takes no submissions)."""
 
 
-async def probe_health(agency: str, probe: Callable[[], Awaitable[Any]]) -> Health:
-    """Time one cheap call to the agency: it returning means up; its AgencyError means down, with the reason."""
+async def probe_health(agency: str, probe: Callable[[], Awaitable[Any]], *, typed: bool = False) -> Health:
+    """Time one cheap call to the agency: it returning means up; its AgencyError means down, with the reason
+    (`typed`: led by the error's class name, e.g. `AgencyUnavailable: …`)."""
     started = time.perf_counter()
     try:
         await probe()
     except AgencyError as exc:
-        return Health(agency=agency, up=False, latency_ms=elapsed_ms(started), detail=exc.message)
+        detail = f"{type(exc).__name__}: {exc.message}" if typed else exc.message
+        return Health(agency=agency, up=False, latency_ms=elapsed_ms(started), detail=detail)
     return Health(agency=agency, up=True, latency_ms=elapsed_ms(started))
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from lxml import etree
 
 from connectors.base import (
-    AgencyError,
     AgencyProtocolError,
     AgencyRejected,
     FacetStatus,
@@ -34,7 +32,7 @@ from connectors.base import (
     NotSupported,
     SubmitResult,
     check_payload,
-    elapsed_ms,
+    probe_health,
 )
 from connectors.config import name_setting, required
 from connectors.config import timeout_s as configured_timeout_s
@@ -181,11 +179,16 @@ class SoapConnector:
     binding: ClassVar[str | None] = None
     contract: LookupContract
     submissions: ClassVar[Mapping[str, SoapSubmission]] = {}
+    services: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    """Each submission's JSON Schema by service: the plug-in's `services`, derived once per class."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.services = {service: submission.schema for service, submission in cls.submissions.items()}
 
     def __init__(self, session: SoapSession, contract: LookupContract):
         self.session = session
         self.contract = contract
-        self.services = {service: submission.schema for service, submission in self.submissions.items()}
         contract.check(self.name, session)
 
     @classmethod
@@ -219,16 +222,10 @@ class SoapConnector:
     async def health(self) -> Health:
         """Call the agency's cheapest operation (or, without one, look up a NIK nobody holds) and time it; any
         failure is `up=False` with the reason."""
-        started = time.perf_counter()
-        try:
-            if self.contract.health_operation is None:
-                await self.lookup(PROBE_NIK)
-            else:
-                await self.session.call(self.contract.health_operation)
-        except AgencyError as exc:
-            detail = f"{type(exc).__name__}: {exc.message}"
-            return Health(agency=self.name, up=False, latency_ms=elapsed_ms(started), detail=detail)
-        return Health(agency=self.name, up=True, latency_ms=elapsed_ms(started))
+        operation = self.contract.health_operation
+        if operation is None:
+            return await probe_health(self.name, lambda: self.lookup(PROBE_NIK), typed=True)
+        return await probe_health(self.name, lambda: self.session.call(operation), typed=True)
 
     async def lookup(self, nik: str) -> LookupResult:
         """The reply of the lookup operation, its own field names kept (see `LookupContract`)."""

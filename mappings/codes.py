@@ -8,7 +8,7 @@ the text, number and date transforms there are generic. Both register in the one
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mappings.transforms import SPACES, TransformError, kind_of, pad, text_of, transform
@@ -24,16 +24,6 @@ def _lookup(table: Mapping[str, Any], value: Any, what: str) -> Any:
         raise TransformError(f"{what}: not a known value") from None
 
 
-def _by_table(name: str, table: Mapping[str, str], doc: str) -> Callable[[Any], str]:
-    """The transform `name`: its value looked up in `table` (case and runs of spaces ignored)."""
-
-    def look_up(value: Any) -> str:
-        return _lookup(table, value, name)
-
-    look_up.__doc__ = doc
-    return transform(name)(look_up)
-
-
 _SEX = {
     "LAKI-LAKI": "L",
     "LAKI LAKI": "L",
@@ -47,7 +37,10 @@ _SEX = {
 }
 
 
-sex = _by_table("sex", _SEX, 'Registry sex labels and codes → "L" / "P".')
+@transform("sex")
+def sex(value: Any) -> str:
+    """Registry sex labels and codes → "L" / "P"."""
+    return _lookup(_SEX, value, "sex")
 
 
 _RELIGION = {
@@ -88,7 +81,10 @@ _MARITAL = {
 }
 
 
-marital = _by_table("marital", _MARITAL, "Dukcapil marital status labels → `identity.model.MaritalStatus` values.")
+@transform("marital")
+def marital(value: Any) -> str:
+    """Dukcapil marital status labels → `identity.model.MaritalStatus` values."""
+    return _lookup(_MARITAL, value, "marital")
 
 
 _BLOOD = re.compile(r"(AB|A|B|O)[+-]?")

@@ -11,12 +11,7 @@ in the `KunciIdempotensi` SOAP header). The programme rules follow the regulatio
 from __future__ import annotations
 
 from connectors.base import agency_plugin
-from connectors.bpjs_ketenagakerjaan.client import (
-    MEMBERSHIP_REGISTRATION_SCHEMA,
-    SERVICE_REGISTRATION,
-    BpjsKetenagakerjaanClient,
-    create,
-)
+from connectors.bpjs_ketenagakerjaan.client import BpjsKetenagakerjaanClient, create
 from connectors.bpjs_ketenagakerjaan.facet import FACET
 from identity.model import ROOT_FACET
 
@@ -27,7 +22,7 @@ PURPOSES = {
         "facets": [ROOT_FACET, FACET],
     }
 }
-SERVICES = {SERVICE_REGISTRATION: MEMBERSHIP_REGISTRATION_SCHEMA}
+SERVICES = BpjsKetenagakerjaanClient.services
 PLUGIN = agency_plugin(__name__, TITLE, FACET, create, services=SERVICES, purposes=PURPOSES, protocol="soap")
 
 __all__ = ["PLUGIN", "BpjsKetenagakerjaanClient", "create"]

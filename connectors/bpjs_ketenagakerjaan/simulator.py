@@ -211,8 +211,8 @@ def cek_kepesertaan(call: Call[Registry]) -> etree._Element:
     """CekKepesertaan: the member, their employer (PU) and programmes, or kodeRespon 01."""
     member = call.state.members.get(call.request.nik("TK-01"))
     if member is None:
-        return AGENCY.reply("CekKepesertaan", "01", "NIK TIDAK TERDAFTAR SEBAGAI PESERTA")
-    reply = AGENCY.reply("CekKepesertaan", "00", "DATA DITEMUKAN")
+        return AGENCY.reply(call, "01", "NIK TIDAK TERDAFTAR SEBAGAI PESERTA")
+    reply = AGENCY.reply(call, "00", "DATA DITEMUKAN")
     holder, status = member.holder, "AKTIF" if member.active else "NONAKTIF"
     values = (member.kpj, holder.name, holder.birth_date, holder.sex, member.segment, status, member.since)
     b.fields(reply, "peserta", MEMBER, values)
@@ -282,7 +282,7 @@ def registration(call: Call[Registry], key: str) -> etree._Element:
         b.el("iuranBulanan", contribution(segment, wage, set(codes))),
         b.el("tanggalMulai", start),
     ]
-    return AGENCY.reply("PendaftaranPeserta", "00", "PENDAFTARAN BERHASIL", details)
+    return AGENCY.reply(call, "00", "PENDAFTARAN BERHASIL", details)
 
 
 OPERATIONS = {

@@ -11,13 +11,13 @@ validated against Dukcapil, the fee is billed at once and paid within two hours,
 from __future__ import annotations
 
 from connectors.base import agency_plugin
-from connectors.imigrasi.client import PASSPORT_APPLICATION_SCHEMA, SERVICE_APPLICATION, ImigrasiClient, create
+from connectors.imigrasi.client import ImigrasiClient, create
 from connectors.imigrasi.facet import FACET
 from identity.model import ROOT_FACET
 
 PURPOSES = {"passport_application": {"title": "Passport application (Imigrasi)", "facets": [ROOT_FACET, FACET]}}
 TITLE = "Direktorat Jenderal Imigrasi — passports"
-SERVICES = {SERVICE_APPLICATION: PASSPORT_APPLICATION_SCHEMA}
+SERVICES = ImigrasiClient.services
 PLUGIN = agency_plugin(__name__, TITLE, FACET, create, services=SERVICES, purposes=PURPOSES, protocol="soap")
 
 __all__ = ["PLUGIN", "ImigrasiClient", "create"]

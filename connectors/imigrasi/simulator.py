@@ -141,8 +141,8 @@ def cari_paspor(call: Call[Registry]) -> etree._Element:
     """CariPasporByNIK: the holder and their passports (newest first), or kodeRespon 01."""
     traveller = call.state.get(call.request.nik("IMI-01"))
     if traveller is None:
-        return AGENCY.reply("CariPasporByNIK", "01", "DATA PASPOR TIDAK DITEMUKAN")
-    reply = AGENCY.reply("CariPasporByNIK", "00", "DATA DITEMUKAN")
+        return AGENCY.reply(call, "01", "DATA PASPOR TIDAK DITEMUKAN")
+    reply = AGENCY.reply(call, "00", "DATA DITEMUKAN")
     holder = traveller.holder
     b.fields(reply, "pemilik", OWNER, (holder.name, traveller.birth_place, holder.birth_date, holder.sex))
     listing = b.sub(reply, "daftarPaspor")
@@ -191,7 +191,7 @@ def application(call: Call[Registry], key: str) -> etree._Element:
         b.el("kantorImigrasi", KANIM[kanim]),
         b.el("tanggalKedatangan", visit),
     ]
-    return AGENCY.reply("PermohonanPaspor", "00", "PERMOHONAN DITERIMA, SEGERA LAKUKAN PEMBAYARAN", details)
+    return AGENCY.reply(call, "00", "PERMOHONAN DITERIMA, SEGERA LAKUKAN PEMBAYARAN", details)
 
 
 OPERATIONS = {"CariPasporByNIK": cari_paspor, "CekKoneksi": AGENCY.status("TERHUBUNG"), "PermohonanPaspor": permohonan}

@@ -11,13 +11,13 @@ and C only, five years' validity from issue, e-Rikkes and e-PPSI results require
 from __future__ import annotations
 
 from connectors.base import agency_plugin
-from connectors.korlantas.client import SERVICE_RENEWAL, SIM_RENEWAL_SCHEMA, KorlantasClient, create
+from connectors.korlantas.client import KorlantasClient, create
 from connectors.korlantas.facet import FACET
 from identity.model import ROOT_FACET
 
 PURPOSES = {"sim_renewal": {"title": "Driving licence renewal (Korlantas)", "facets": [ROOT_FACET, FACET]}}
 TITLE = "Korlantas Polri — SIM (driving licences)"
-SERVICES = {SERVICE_RENEWAL: SIM_RENEWAL_SCHEMA}
+SERVICES = KorlantasClient.services
 PLUGIN = agency_plugin(__name__, TITLE, FACET, create, services=SERVICES, purposes=PURPOSES, protocol="soap")
 
 __all__ = ["PLUGIN", "KorlantasClient", "create"]

@@ -106,8 +106,8 @@ def cek_sim(call: Call[Register[Driver]]) -> etree._Element:
     """CekSIMByNIK: the holder and every licence on file, or kodeRespon 01."""
     driver = call.state.get(call.request.nik("SIM-01"))
     if driver is None:
-        return AGENCY.reply("CekSIMByNIK", "01", "DATA SIM TIDAK DITEMUKAN")
-    reply = AGENCY.reply("CekSIMByNIK", "00", "DATA DITEMUKAN")
+        return AGENCY.reply(call, "01", "DATA SIM TIDAK DITEMUKAN")
+    reply = AGENCY.reply(call, "00", "DATA DITEMUKAN")
     holder = driver.holder
     b.fields(reply, "pemegang", HOLDER, (holder.name, driver.birth_place, holder.birth_date, holder.sex))
     listing = b.sub(reply, "daftarSIM")
@@ -149,7 +149,7 @@ def renewal(call: Call[Register[Driver]], key: str) -> etree._Element:
         b.el("tanggalPermohonan", now),
         b.el("berlakuSampaiBaru", add_years(new_start, VALIDITY_YEARS)),
     ]
-    return AGENCY.reply("PerpanjanganSIM", "00", "PERMOHONAN DITERIMA", details)
+    return AGENCY.reply(call, "00", "PERMOHONAN DITERIMA", details)
 
 
 OPERATIONS = {"CekSIMByNIK": cek_sim, "CekStatusLayanan": AGENCY.status("AKTIF"), "PerpanjanganSIM": perpanjangan}

@@ -33,6 +33,9 @@ class HouseholdBuilder:
         self.regency_codes = codes
         self.weights = [r[1] for r in places.REGENCIES]
         self.cultures = {r[0]: r[2] for r in places.REGENCIES}
+        self.in_province: dict[str, list[str]] = {}  # province code → its regencies' codes, in the same order
+        for code in codes:
+            self.in_province.setdefault(code.split(".", 1)[0], []).append(code)
 
     def nik(self, district_code: str, sex: Sex, born: datetime.date) -> str:
         """District, birth date (day + 40 for women) and a serial: the NIK's structure."""
@@ -81,7 +84,7 @@ class HouseholdBuilder:
         rng = self.rng
         if rng.random() < 0.72:
             return places.short_place(regency.name)
-        same_province = [c for c in self.regency_codes if c.startswith(province_code + ".")]
+        same_province = self.in_province.get(province_code, [])
         pool = same_province if same_province and rng.random() < 0.6 else self.regency_codes
         return places.short_place(places.region(rng.choice(pool)).name)
 

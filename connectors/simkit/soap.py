@@ -215,9 +215,12 @@ class SoapAgency:
     def builder(self) -> Builder:
         return Builder(self.namespace, self.prefix)
 
-    def reply(self, operation: str, code: str, message: str, children: Iterable[etree._Element] = ()) -> etree._Element:
-        """`<operation>Response` opening with the adapter contract's `kodeRespon` and `pesan`, then `children`."""
-        node = self.builder.el(f"{operation}Response")
+    def reply(
+        self, call: Call[Any], code: str, message: str, children: Iterable[etree._Element] = ()
+    ) -> etree._Element:
+        """The response to `call`'s operation, opening with the adapter contract's `kodeRespon` and `pesan`, then
+        `children`."""
+        node = self.builder.el(f"{call.request.operation}Response")
         self.builder.sub(node, "kodeRespon", code)
         self.builder.sub(node, "pesan", message)
         node.extend(children)
