@@ -20,9 +20,10 @@ from sqlmodel import Session
 
 from core.api.problems import Problem, scope_missing
 from core.api.state import app_state
-from core.security.clients import Principal, authenticate, today_wib
+from core.security.clients import Principal, authenticate
 from core.security.keys import hash_key
 from core.security.scopes import allowed
+from identity.clock import today_wib
 
 CACHE_TTL_S = 2.0
 

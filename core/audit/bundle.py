@@ -25,7 +25,7 @@ from core.audit.merkle import ConsistencyError
 
 FORMAT = "gerbang-audit-bundle/v1"
 
-_LEAF = b"\x00"
+_LEAF = merkle.LEAF_PREFIX
 
 
 class BundleError(ValueError):

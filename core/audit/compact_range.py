@@ -22,8 +22,7 @@ Visit = Callable[[int, int, bytes], None]
 `[index << level, (index + 1) << level)`, as `merkle.TreeStore.node` addresses it."""
 
 _sha256 = hashlib.sha256
-_LEAF = b"\x00"
-_NODE = b"\x01"
+_LEAF, _NODE = merkle.LEAF_PREFIX, merkle.NODE_PREFIX
 BLOCK = 4096  # entries hashed per block by `CompactRange.append_entries`
 MAX_LEVEL = MAX_SIZE.bit_length()
 

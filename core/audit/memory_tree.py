@@ -9,7 +9,6 @@ from core.audit import compact_range
 from core.audit.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
-    MAX_SIZE,
     consistency_proof,
     fold,
     inclusion_proof,
@@ -17,7 +16,7 @@ from core.audit.merkle import (
     perfect_subtrees,
 )
 
-MAX_LEVELS = MAX_SIZE.bit_length() + 1  # levels 0..64 of a tree of at most 2**64 - 1 leaves
+MAX_LEVELS = compact_range.MAX_LEVEL + 1  # levels 0..64 of a tree of at most 2**64 - 1 leaves
 
 
 class MemoryTree:
@@ -38,8 +37,7 @@ class MemoryTree:
             levels[level] += hash_
 
         self._keep = keep
-        for h in leaf_hashes:
-            self.append(h)
+        self.extend(leaf_hashes)
 
     @property
     def size(self) -> int:

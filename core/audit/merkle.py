@@ -22,8 +22,9 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 MAX_SIZE = 2**64 - 1  # tree sizes and indexes are uint64 in every format we speak
 
 _sha256 = hashlib.sha256
-_LEAF = b"\x00"
-_NODE = b"\x01"
+LEAF_PREFIX = b"\x00"  # RFC 6962 domain separation: a leaf hash is SHA-256(0x00 || entry) ...
+NODE_PREFIX = b"\x01"  # ... and a node hash SHA-256(0x01 || left || right); every module takes them from here
+_LEAF, _NODE = LEAF_PREFIX, NODE_PREFIX
 
 Subtree = Callable[[int, int], bytes]
 """Returns the Merkle tree hash of leaves `[start, end)` (a valid subtree, see `is_valid_subtree`)."""

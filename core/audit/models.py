@@ -28,8 +28,9 @@ from sqlalchemy import (
 )
 from sqlmodel import SQLModel
 
+from core.db.models import BigId
+
 metadata = SQLModel.metadata
-BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER PRIMARY KEY
 
 
 def _entry_columns() -> list[Column[Any]]:

@@ -29,13 +29,13 @@ from core.audit.compact_range import CompactRange
 from core.audit.compact_range import append as append_node
 from core.audit.entry import entry_bytes, now_us
 from core.audit.log import checked_rows
-from core.audit.merkle import EMPTY_ROOT, HASH_SIZE, ProofError, fold, verify_consistency
+from core.audit.merkle import EMPTY_ROOT, HASH_SIZE, LEAF_PREFIX, ProofError, fold, verify_consistency
 from core.audit.models import checkpoint_table, pending_table, state_table
 from core.db.bulk import bulk_insert, driver_connection
 
 log = logging.getLogger(__name__)
 BATCH = 5000
-_LEAF = b"\x00"
+_LEAF = LEAF_PREFIX
 
 
 class SequencerError(RuntimeError):

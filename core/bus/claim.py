@@ -48,8 +48,9 @@ class Work:
     deadline_at: dt.datetime | None = None
     traceparent: str | None = None  # the attempt's consuming span (tracing on): its retry and events continue it
 
-    def application(self, status: str) -> Step:
-        """A stand-in for the row, for the history, audit and event rows of `finish` (no ORM object)."""
+    def application(self) -> Step:
+        """A stand-in for the row as claimed (`submitting`), for the history, audit and event rows of `finish` (no
+        ORM object)."""
         return Step(
             self.application_id,
             self.client_name,
@@ -57,7 +58,7 @@ class Work:
             self.agency,
             self.service,
             self.attempt,
-            status,
+            Status.submitting.value,
             traceparent=self.traceparent,
         )
 

@@ -144,8 +144,9 @@ class Dispatcher:
         """Run the attempt; True when the row is done with (processed, or dead-lettered)."""
         assert row.id is not None
         try:
-            with consume_span(Message.of(row), "embedded", row.traceparent):
-                result = await attempt(self.steps, Message.of(row), self.connectors, self.policy, self.gates)
+            message = Message.of(row)
+            with consume_span(message, "embedded", row.traceparent):
+                result = await attempt(self.steps, message, self.connectors, self.policy, self.gates)
             log.debug("application %s: %s", row.application_id, result)
             return True
         except PoisonMessage as exc:

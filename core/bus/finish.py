@@ -103,7 +103,7 @@ def _finish_batch(
         session.execute(_INBOX, inbox)
     moves = Moves()
     for work, status, detail, extra in steps:
-        moves.add(work.application(Status.submitting.value), status, now, detail=detail, audit=extra)
+        moves.add(work.application(), status, now, detail=detail, audit=extra)
     moves.write(session)
     session.commit()
     by_id = {work.application_id: status.value for work, status, _, _ in steps}

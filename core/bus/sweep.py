@@ -66,13 +66,17 @@ def release_leases(session: Session) -> int:
             Application.status == Status.submitting.value, col(Application.lease_until).is_not(None)
         )
     ).all()
+    unsent = set(
+        session.exec(
+            select(col(Outbox.application_id)).where(
+                col(Outbox.application_id).in_([app.id for app in rows]), col(Outbox.sent_at).is_(None)
+            )
+        ).all()
+    )  # one query for every released application, not one each
     for app in rows:
         app.lease_until = None
         app.version += 1
-        pending = session.exec(
-            select(col(Outbox.id)).where(col(Outbox.application_id) == app.id, col(Outbox.sent_at).is_(None))
-        ).first()
-        if pending is None:
+        if app.id not in unsent:
             session.add(new_outbox(app, utcnow()))
     session.commit()
     return len(rows)

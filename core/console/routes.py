@@ -23,10 +23,10 @@ from core.api.state import app_state
 from core.bus.service import NotReplayable, replay
 from core.console import session as sessions
 from core.console import views
-from core.security.clients import Principal, today_wib
+from core.security.clients import Principal
 from core.security.keys import key_id
 from core.security.scopes import allowed
-from identity.clock import as_utc, utcnow
+from identity.clock import as_utc, today_wib, utcnow
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

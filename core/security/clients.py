@@ -22,14 +22,9 @@ from core.db.models import ApiKey, Client
 from core.security.keys import check_supplied_key, generate_key, hash_key, key_id
 from core.security.ratelimit import Limit
 from core.security.scopes import validate_scope
-from identity.clock import WIB, as_utc, iso, utcnow
+from identity.clock import as_utc, iso, today_wib, utcnow
 
 KINDS = ("counter", "auditor", "agency", "operator")
-
-
-def today_wib(now: dt.datetime | None = None) -> dt.date:
-    """Today in Jakarta time: agreement dates are calendar dates in WIB, inclusive at both ends."""
-    return (now or utcnow()).astimezone(WIB).date()
 
 
 @dataclass(frozen=True)
